@@ -1,0 +1,161 @@
+package spf
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/emersion/go-msgauth/authres"
+)
+
+// reason writes one sentence on why ev.Result is what it is.
+func reason(ev *Evaluation) string {
+	id := "MAIL FROM domain " + ev.Domain
+	if ev.Identity == IdentityHelo {
+		id = "HELO name " + ev.Domain
+	}
+	via := ""
+	if len(ev.MatchPath) > 1 {
+		var hops []string
+		for _, r := range ev.MatchPath[:len(ev.MatchPath)-1] {
+			hops = append(hops, r.Term)
+		}
+		via = " (via " + strings.Join(hops, " → ") + ")"
+	}
+	last := TermRef{}
+	if len(ev.MatchPath) > 0 {
+		last = ev.MatchPath[len(ev.MatchPath)-1]
+	}
+	switch ev.Result {
+	case Pass:
+		return fmt.Sprintf("%s authorizes %s: %q in %s's record matched%s.", id, ev.IP, last.Term, last.Domain, via)
+	case Fail, SoftFail, Neutral:
+		if last.Term == "" {
+			return fmt.Sprintf("No term in the record of %s matched %s, so the default result is %s.", id, ev.IP, ev.Result)
+		}
+		return fmt.Sprintf("%s does not authorize %s: %q in %s's record matched%s, giving %s.", id, ev.IP, last.Term, last.Domain, via, ev.Result)
+	case None:
+		note := ""
+		if ev.Trace != nil {
+			note = ev.Trace.Note
+		}
+		return fmt.Sprintf("%s has no SPF policy to check: %s.", id, note)
+	case PermError, TempError:
+		kind := "permanent"
+		if ev.Result == TempError {
+			kind = "temporary"
+		}
+		p := ev.Problem
+		if p == nil {
+			return fmt.Sprintf("A %s error stopped the evaluation for %s.", kind, id)
+		}
+		where := ""
+		if p.Term != "" {
+			where = fmt.Sprintf(" (term %q at column %d of %s's record)", p.Term, p.Column, p.Domain)
+		}
+		return fmt.Sprintf("A %s error stopped the evaluation for %s: %s%s.", kind, id, p.Reason, where)
+	}
+	return ""
+}
+
+// ReceivedSPF renders the value of a Received-SPF header field (RFC 7208
+// §9.1) for ev, as written by receiver (the tester's host name). Every
+// value from the probe or DNS is reduced to printable ASCII without CR or
+// LF, and quoted where it is not a dot-atom.
+func (ev *Evaluation) ReceivedSPF(receiver string) string {
+	var comment string
+	switch ev.Result {
+	case Pass:
+		comment = fmt.Sprintf("%s: domain of %s designates %s as permitted sender", receiver, ev.Sender, ev.IP)
+	case Fail:
+		comment = fmt.Sprintf("%s: domain of %s does not designate %s as permitted sender", receiver, ev.Sender, ev.IP)
+	case SoftFail:
+		comment = fmt.Sprintf("%s: domain of transitioning %s does not designate %s as permitted sender", receiver, ev.Sender, ev.IP)
+	case Neutral:
+		comment = fmt.Sprintf("%s: %s is neither permitted nor denied by domain of %s", receiver, ev.IP, ev.Sender)
+	case None:
+		comment = fmt.Sprintf("%s: domain of %s does not provide an SPF record", receiver, ev.Sender)
+	case TempError:
+		comment = fmt.Sprintf("%s: error in processing during lookup of %s", receiver, ev.Sender)
+	case PermError:
+		comment = fmt.Sprintf("%s: permanent error in processing domain of %s", receiver, ev.Sender)
+	}
+	var b strings.Builder
+	b.WriteString(string(ev.Result))
+	b.WriteString(" (" + commentText(comment) + ")")
+	kv := func(k, v string) {
+		b.WriteString(" " + k + "=" + headerValue(v) + ";")
+	}
+	kv("client-ip", ev.IP.String())
+	if ev.Identity == IdentityMailFrom {
+		kv("envelope-from", ev.Sender)
+	}
+	if ev.Helo != "" {
+		kv("helo", ev.Helo)
+	}
+	if receiver != "" {
+		kv("receiver", receiver)
+	}
+	kv("identity", string(ev.Identity))
+	if ev.Matched != "" {
+		kv("mechanism", ev.Matched)
+	}
+	if ev.Problem != nil && ev.Result == PermError {
+		kv("problem", ev.Problem.Reason)
+	}
+	return strings.TrimSuffix(b.String(), ";")
+}
+
+// AuthResult is ev as go-msgauth's authres.SPFResult, for an
+// Authentication-Results header (RFC 8601 §2.7.2).
+func (ev *Evaluation) AuthResult() *authres.SPFResult {
+	r := &authres.SPFResult{Value: authres.ResultValue(ev.Result)}
+	if ev.Identity == IdentityMailFrom {
+		r.From = printable(ev.Sender)
+	} else {
+		r.Helo = printable(ev.Domain)
+	}
+	return r
+}
+
+// AuthResultsPart renders the "spf=..." part of Authentication-Results.
+func (ev *Evaluation) AuthResultsPart() string {
+	s := authres.Format("", []authres.Result{ev.AuthResult()})
+	return strings.TrimSpace(strings.TrimPrefix(s, "; "))
+}
+
+// maxHeaderValue bounds one value written into a header.
+const maxHeaderValue = 256
+
+// printable keeps printable ASCII only, so no CR, LF or other control
+// character from the wire can reach a header, and bounds the length.
+func printable(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s) && b.Len() < maxHeaderValue; i++ {
+		if c := s[i]; c >= 0x20 && c < 0x7f {
+			b.WriteByte(c)
+		} else {
+			b.WriteByte('?')
+		}
+	}
+	return b.String()
+}
+
+// headerValue writes v as a dot-atom when it is one, else as a
+// quoted-string (RFC 5322 §3.2).
+func headerValue(v string) string {
+	v = printable(v)
+	atom := v != ""
+	for i := 0; i < len(v) && atom; i++ {
+		c := v[i]
+		atom = isAlpha(c) || isDigit(c) || strings.IndexByte("!#$%&'*+-/=?^_`{|}~.", c) >= 0
+	}
+	if atom {
+		return v
+	}
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(v) + `"`
+}
+
+// commentText escapes a header comment's content (RFC 5322 §3.2.2).
+func commentText(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `(`, `\(`, `)`, `\)`).Replace(printable(s))
+}
