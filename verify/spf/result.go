@@ -49,6 +49,12 @@ const (
 	MaxPTRNames = 10
 )
 
+// MaxQueries bounds the DNS questions one evaluation can ask, whatever the
+// records say: the SPF record itself, then per DNS-querying term at most
+// one lookup plus the addresses of MaxMXNames MX hosts, the client's PTR
+// names validated once for all ptr terms and %{p}, and the exp= TXT.
+const MaxQueries = 1 + MaxDNSTerms*(1+MaxMXNames) + (1 + MaxPTRNames) + 1
+
 // Sentinel causes, for errors.Is on Problem.Err.
 var (
 	ErrMultipleRecords = errors.New("spf: more than one SPF record")
