@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/net/idna"
@@ -56,13 +57,17 @@ type Params struct {
 // Check evaluates both identities: HELO (when a name was given) and
 // MAIL FROM (when not null). Outcome.Effective is never nil.
 func (c *Checker) Check(ctx context.Context, p Params) *Outcome {
-	o := &Outcome{}
+	o := &Outcome{Used: IdentityHelo}
+	// The two evaluations share nothing, so they run side by side.
+	var wg sync.WaitGroup
 	if p.Helo != "" || p.MailFrom == "" {
-		o.Helo = c.CheckHost(ctx, IdentityHelo, p.IP, p.Helo, p.Helo)
+		wg.Go(func() { o.Helo = c.CheckHost(ctx, IdentityHelo, p.IP, p.Helo, p.Helo) })
 	}
 	if p.MailFrom != "" {
 		o.MailFrom = c.CheckHost(ctx, IdentityMailFrom, p.IP, p.MailFrom, p.Helo)
+		o.Used = IdentityMailFrom
 	}
+	wg.Wait()
 	return o
 }
 
@@ -667,12 +672,18 @@ func (e *eval) ptr(ip netip.Addr) ([]string, Query, error) {
 
 func newQuery(name, typ string, err error) Query {
 	q := Query{Name: name, Type: typ}
-	if err != nil {
-		if k := dnsx.KindOf(err); k != 0 {
-			q.Error = k.String()
-		} else {
-			q.Error = err.Error()
+	var de *dnsx.Error
+	switch {
+	case err == nil:
+	case errors.As(err, &de):
+		q.Error = de.Kind.String()
+		if de.Detail != "" {
+			q.Error += " (" + de.Detail + ")"
 		}
+	case dnsx.KindOf(err) != 0:
+		q.Error = dnsx.KindOf(err).String()
+	default:
+		q.Error = err.Error()
 	}
 	return q
 }

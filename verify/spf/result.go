@@ -163,6 +163,8 @@ type Outcome struct {
 	MailFrom *Evaluation `json:"mailfrom,omitempty"`
 	// Helo is nil when there was no HELO name.
 	Helo *Evaluation `json:"helo,omitempty"`
+	// Used names the identity whose evaluation verdicts use.
+	Used Identity `json:"used"`
 }
 
 // Effective is the evaluation verdicts use: MAIL FROM's, or HELO's when
