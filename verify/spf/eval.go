@@ -19,6 +19,11 @@ import (
 // §4.6.4 asks for "at least 20 seconds" before giving up with temperror.
 const DefaultTimeout = 20 * time.Second
 
+// MaxInputLen bounds the sender and HELO name CheckHost accepts, so macro
+// expansions stay bounded whoever calls it: far above RFC 5321's limits
+// (a path of 256 octets, a domain of 255).
+const MaxInputLen = 512
+
 // DefaultExplanation is the explanation of a fail when the record has no
 // exp= (or it cannot be used), as a macro-string.
 const DefaultExplanation = "%{d} does not designate %{i} as a permitted sender of mail for %{s}"
@@ -110,15 +115,15 @@ func (c *Checker) CheckHost(ctx context.Context, id Identity, ip netip.Addr, sen
 		DNSTermsLimit: MaxDNSTerms, VoidLookupsLimit: MaxVoidLookups,
 	}
 	lookupDomain, note := checkDomain(domain)
-	var expl string
+	if note == "" && (len(sender) > MaxInputLen || len(helo) > MaxInputLen) {
+		note = fmt.Sprintf("the sender or HELO name is over %d octets", MaxInputLen)
+	}
 	if note != "" {
 		ev.Trace = &Node{Domain: domain, Result: None, Note: note}
 		ev.Result = None
 	} else {
-		ev.Trace, ev.Result, expl = e.checkHost(lookupDomain, "")
-	}
-	if ev.Result == Fail {
-		ev.Explanation = expl
+		// checkHost gives an explanation only for fail.
+		ev.Trace, ev.Result, ev.Explanation = e.checkHost(lookupDomain, "")
 	}
 	ev.Record = ev.Trace.Record
 	ev.DNSTerms, ev.VoidLookups = e.dnsTerms, e.voids
@@ -127,7 +132,11 @@ func (c *Checker) CheckHost(ctx context.Context, id Identity, ip netip.Addr, sen
 		ev.Problem = &Problem{Reason: ev.Trace.Note, Domain: domain}
 	}
 	if ev.Result == TempError && ctx.Err() != nil {
-		ev.Problem = &Problem{Reason: fmt.Sprintf("evaluation took longer than %s", timeout), Domain: domain, Err: ErrDeadline}
+		why := fmt.Sprintf("evaluation stopped at its deadline (%s)", timeout)
+		if errors.Is(ctx.Err(), context.Canceled) {
+			why = "evaluation cancelled"
+		}
+		ev.Problem = &Problem{Reason: why, Domain: domain, Err: ErrDeadline}
 	}
 	ev.MatchPath = matchPath(ev.Trace)
 	if len(ev.MatchPath) > 0 {
@@ -167,10 +176,12 @@ func checkDomain(domain string) (string, string) {
 	if !strings.Contains(d, ".") {
 		return "", "the domain is a single label, not a fully qualified domain"
 	}
+	// DNS labels may hold any octet, and a domain built by macros from a
+	// local part ("%{l}" of "mary+travel") can hold "+" or "=". Only what
+	// no mail domain or DNS question can carry is refused.
 	for i := 0; i < len(d); i++ {
-		c := d[i]
-		if !isAlpha(c) && !isDigit(c) && c != '-' && c != '_' && c != '.' {
-			return "", fmt.Sprintf("the domain has the character %q, not allowed in a host name", c)
+		if c := d[i]; c <= ' ' || c == 0x7f {
+			return "", fmt.Sprintf("the domain has the character %q", c)
 		}
 	}
 	return d, ""
@@ -324,6 +335,28 @@ func (e *eval) void(s *Step, q *Query, t *Term) Result {
 	return ""
 }
 
+// answered records a term's lookup in its step and classifies err: ok
+// when there are answers; otherwise a void answer (charged against the
+// void limit, §4.6.4) or a DNS error (temperror), and the mechanism does
+// not match. A non-empty Result ends the evaluation.
+func (e *eval) answered(s *Step, q Query, err error, t *Term, domain string) (ok bool, r Result) {
+	s.Queries = append(s.Queries, q)
+	if err == nil {
+		return true, ""
+	}
+	qp := &s.Queries[len(s.Queries)-1]
+	if isVoid(err) {
+		return false, e.void(s, qp, t)
+	}
+	return false, e.dnsError(s, qp, t, domain)
+}
+
+// isVoid reports an answer with no records: NXDOMAIN, NODATA, or a name
+// that cannot exist (a macro expanded into an empty or overlong label).
+func isVoid(err error) bool {
+	return dnsx.IsNotFound(err) || dnsx.KindOf(err) == dnsx.BadName
+}
+
 // dnsError turns a failed lookup into temperror (§5: a DNS error other
 // than NXDOMAIN ends the evaluation with temperror).
 func (e *eval) dnsError(s *Step, q *Query, t *Term, domain string) Result {
@@ -394,18 +427,13 @@ func (e *eval) mechanism(t *Term, env *macroEnv, s *Step) (bool, Result) {
 		return false, PermError
 
 	case MA, MExists:
-		network := "ip4"
-		if t.Mechanism == MA && ip.Is6() {
-			network = "ip6"
+		network := "ip4" // §5.7: exists always asks for A records
+		if t.Mechanism == MA {
+			network = family(ip)
 		}
 		ips, q, err := e.ips(network, target)
-		s.Queries = append(s.Queries, q)
-		qp := &s.Queries[len(s.Queries)-1]
-		if err != nil {
-			if !dnsx.IsNotFound(err) && dnsx.KindOf(err) != dnsx.BadName {
-				return false, e.dnsError(s, qp, t, domain)
-			}
-			return false, e.void(s, qp, t)
+		if ok, r := e.answered(s, q, err, t, domain); !ok {
+			return false, r
 		}
 		if t.Mechanism == MExists {
 			// §5.7: any A record matches, whatever the address.
@@ -417,13 +445,8 @@ func (e *eval) mechanism(t *Term, env *macroEnv, s *Step) (bool, Result) {
 
 	case MMX:
 		mxs, q, err := e.mx(target)
-		s.Queries = append(s.Queries, q)
-		qp := &s.Queries[len(s.Queries)-1]
-		if err != nil {
-			if !dnsx.IsNotFound(err) && dnsx.KindOf(err) != dnsx.BadName {
-				return false, e.dnsError(s, qp, t, domain)
-			}
-			return false, e.void(s, qp, t)
+		if ok, r := e.answered(s, q, err, t, domain); !ok {
+			return false, r
 		}
 		// §4.6.4: at most 10 MX names may be looked up; more is permerror.
 		if len(mxs) > MaxMXNames {
@@ -431,15 +454,14 @@ func (e *eval) mechanism(t *Term, env *macroEnv, s *Step) (bool, Result) {
 			e.setProblem(&Problem{Reason: fmt.Sprintf("%s has %d MX records; the mx mechanism may look up at most %d", target, len(mxs), MaxMXNames), Domain: domain, Term: t.Raw, Column: t.Pos, Err: ErrMXLimit})
 			return false, PermError
 		}
-		network := "ip4"
-		if ip.Is6() {
-			network = "ip6"
-		}
+		network := family(ip)
 		for _, host := range mxs {
 			ips, q, err := e.ips(network, host)
 			s.Queries = append(s.Queries, q)
 			if err != nil {
-				if !dnsx.IsNotFound(err) && dnsx.KindOf(err) != dnsx.BadName {
+				// An MX host without addresses is skipped, and is not a
+				// void lookup of the term (only the MX query is).
+				if !isVoid(err) {
 					return false, e.dnsError(s, &s.Queries[len(s.Queries)-1], t, domain)
 				}
 				continue
@@ -473,6 +495,14 @@ func (e *eval) mechanism(t *Term, env *macroEnv, s *Step) (bool, Result) {
 		return false, ""
 	}
 	return false, PermError // unreachable: Parse knows only these mechanisms
+}
+
+// family is the LookupIP network for the client's addresses.
+func family(ip netip.Addr) string {
+	if ip.Is6() {
+		return "ip6"
+	}
+	return "ip4"
 }
 
 // matchAny reports whether ip is within the a/mx CIDR of any address.
@@ -519,10 +549,7 @@ func (e *eval) validatedPTR(s *Step) []string {
 			if len(names) > MaxPTRNames {
 				names = names[:MaxPTRNames]
 			}
-			network := "ip4"
-			if ip.Is6() {
-				network = "ip6"
-			}
+			network := family(ip)
 			for _, name := range names {
 				ips, q, err := e.ips(network, name)
 				e.ptrQ = append(e.ptrQ, q)

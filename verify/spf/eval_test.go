@@ -284,7 +284,7 @@ func TestIdentities(t *testing.T) {
 		t.Errorf("empty local part: %s %s", ev.Sender, ev.Result)
 	}
 	// A domain that cannot be checked gives none without any lookup.
-	for _, d := range []string{"a@[192.0.2.1]", "a@localhost", "a@a..b.example", "a@" + strings.Repeat("x", 64) + ".example"} {
+	for _, d := range []string{"a@[192.0.2.1]", "a@localhost", "a@a..b.example", "a@" + strings.Repeat("x", 64) + ".example", strings.Repeat("x", 600) + "@example.com"} {
 		if ev := mailFrom(t, c, "192.0.2.1", d); ev.Result != None || ev.Trace.Query != nil {
 			t.Errorf("%s: %s", d, ev.Result)
 		}
@@ -328,5 +328,16 @@ func TestHeaders(t *testing.T) {
 	}
 	if h := ev.ReceivedSPF("tester.example"); strings.ContainsAny(h, "\r\n") || !strings.HasPrefix(h, "none (") {
 		t.Errorf("Received-SPF %q", h)
+	}
+}
+
+// A macro-built include target may hold any octet a local part has.
+func TestIncludeTargetFromLocalPart(t *testing.T) {
+	z := dnsx.NewZone()
+	z.AddTXT("users.example", "v=spf1 include:%{l}.%{d} -all")
+	z.AddTXT("mary+travel.users.example", "v=spf1 ip4:192.0.2.1 -all")
+	ev := mailFrom(t, checker(z), "192.0.2.1", "mary+travel@users.example")
+	if ev.Result != Pass || len(ev.MatchPath) != 2 || ev.MatchPath[1].Domain != "mary+travel.users.example" {
+		t.Errorf("%s %+v: %s", ev.Result, ev.MatchPath, ev.Reason)
 	}
 }
