@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -190,5 +191,54 @@ func TestCheckName(t *testing.T) {
 		if err := CheckName(name); (err == nil) != ok {
 			t.Errorf("CheckName(%q) = %v", name, err)
 		}
+	}
+}
+
+// hostile serves answers a well-behaved server would not send.
+func hostile(t *testing.T, h dns.HandlerFunc) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: h}
+	go srv.ActivateAndServe()
+	t.Cleanup(func() { srv.Shutdown() })
+	return pc.LocalAddr().String()
+}
+
+func TestClientHostileServer(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		h    dns.HandlerFunc
+		want error
+	}{
+		{"refused", func(w dns.ResponseWriter, r *dns.Msg) {
+			m := new(dns.Msg)
+			m.SetRcode(r, dns.RcodeRefused)
+			w.WriteMsg(m)
+		}, ErrServFail},
+		{"other question", func(w dns.ResponseWriter, r *dns.Msg) {
+			m := new(dns.Msg)
+			m.SetReply(r)
+			m.Question[0].Name = "evil.example."
+			m.Answer = []dns.RR{&dns.TXT{Hdr: dns.RR_Header{Name: "evil.example.", Rrtype: dns.TypeTXT, Class: dns.ClassINET}, Txt: []string{"v=spf1 +all"}}}
+			w.WriteMsg(m)
+		}, ErrServFail},
+		{"answer for another name", func(w dns.ResponseWriter, r *dns.Msg) {
+			m := new(dns.Msg)
+			m.SetReply(r)
+			m.Answer = []dns.RR{&dns.TXT{Hdr: dns.RR_Header{Name: "evil.example.", Rrtype: dns.TypeTXT, Class: dns.ClassINET}, Txt: []string{"v=spf1 +all"}}}
+			w.WriteMsg(m)
+		}, ErrNoData},
+		{"silent", func(w dns.ResponseWriter, r *dns.Msg) {}, ErrTimeout},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _ := NewClient(hostile(t, tc.h), 200*time.Millisecond)
+			txt, err := c.LookupTXT(t.Context(), "example.com")
+			if !errors.Is(err, tc.want) {
+				t.Errorf("got %q, %v; want %v", txt, err, tc.want)
+			}
+		})
 	}
 }
