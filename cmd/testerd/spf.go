@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/testerd/testerd/dnsx"
@@ -25,9 +26,10 @@ func runSPF(args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", spf.DefaultTimeout, "deadline of each evaluation")
 	dnsTimeout := fs.Duration("dns-timeout", dnsx.DefaultTimeout, "deadline of each DNS query")
 	receiver := fs.String("receiver", envDefault("TESTERD_HOSTNAME", "testerd.localhost"), "receiving host name, for %{r} and Received-SPF (env TESTERD_HOSTNAME)")
+	record := fs.String("record", "", "evaluate this record as if published at the MAIL FROM domain (a draft, before publishing it)")
 	asJSON := fs.Bool("json", false, "print the result structs as JSON")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: testerd spf --ip IP [--mail-from ADDR] [--helo NAME] [--resolver HOST:PORT] [--json]")
+		fmt.Fprintln(stderr, "usage: testerd spf --ip IP [--mail-from ADDR] [--helo NAME] [--resolver HOST:PORT] [--record TEXT] [--json]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -51,7 +53,15 @@ func runSPF(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "testerd spf: %v\n", err)
 		return 1
 	}
-	c := &spf.Checker{Resolver: client, Receiver: *receiver, Timeout: *timeout}
+	var res dnsx.Resolver = client
+	if *record != "" {
+		domain := *helo
+		if i := strings.LastIndexByte(*mailFrom, '@'); i >= 0 {
+			domain = (*mailFrom)[i+1:]
+		}
+		res = &draftRecord{Resolver: client, domain: domain, record: *record}
+	}
+	c := &spf.Checker{Resolver: res, Receiver: *receiver, Timeout: *timeout}
 	start := time.Now()
 	o := c.Check(context.Background(), spf.Params{IP: addr, Helo: *helo, MailFrom: *mailFrom})
 	elapsed := time.Since(start)
@@ -75,4 +85,18 @@ func runSPF(args []string, stdout, stderr io.Writer) int {
 		o.Helo.WriteText(stdout, *receiver)
 	}
 	return 0
+}
+
+// draftRecord answers TXT questions for one domain with a record given on
+// the command line, and passes everything else to the real resolver.
+type draftRecord struct {
+	dnsx.Resolver
+	domain, record string
+}
+
+func (d *draftRecord) LookupTXT(ctx context.Context, name string) ([]string, error) {
+	if strings.EqualFold(strings.TrimSuffix(name, "."), strings.TrimSuffix(d.domain, ".")) {
+		return []string{d.record}, nil
+	}
+	return d.Resolver.LookupTXT(ctx, name)
 }

@@ -67,6 +67,24 @@ func TestSPFCommand(t *testing.T) {
 	}
 }
 
+func TestSPFCommandDraftRecord(t *testing.T) {
+	addr := startDNS(t)
+	var out, errb bytes.Buffer
+	// The published record fails 203.0.113.5; the draft adds its network.
+	code := run([]string{"spf", "--ip", "203.0.113.5", "--mail-from", "a@example.com", "--resolver", addr,
+		"--record", "v=spf1 ip4:203.0.113.0/24 include:_spf.example.net -all", "--json"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var o spf.Outcome
+	if err := json.Unmarshal(out.Bytes(), &o); err != nil {
+		t.Fatal(err)
+	}
+	if o.MailFrom.Result != spf.Pass || o.MailFrom.Matched != "ip4:203.0.113.0/24" {
+		t.Errorf("draft: %s %q", o.MailFrom.Result, o.MailFrom.Matched)
+	}
+}
+
 func TestSPFCommandUsage(t *testing.T) {
 	for _, args := range [][]string{
 		{"spf"}, {"spf", "--ip", "nope", "--helo", "x.example"}, {"spf", "--ip", "192.0.2.1"}, {"nosuch"}, {},
