@@ -55,10 +55,12 @@ func runSPF(args []string, stdout, stderr io.Writer) int {
 	}
 	var res dnsx.Resolver = client
 	if *record != "" {
-		domain := *helo
-		if i := strings.LastIndexByte(*mailFrom, '@'); i >= 0 {
-			domain = (*mailFrom)[i+1:]
+		// The draft stands for the record of the identity verdicts use.
+		sender := *mailFrom
+		if sender == "" {
+			sender = *helo
 		}
+		_, domain := spf.SplitSender(sender)
 		res = &draftRecord{Resolver: client, domain: domain, record: *record}
 	}
 	c := &spf.Checker{Resolver: res, Receiver: *receiver, Timeout: *timeout}

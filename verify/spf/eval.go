@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -88,13 +89,7 @@ func (c *Checker) CheckHost(ctx context.Context, id Identity, ip netip.Addr, sen
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	local, domain := "postmaster", sender
-	if i := strings.LastIndexByte(sender, '@'); i >= 0 {
-		domain = sender[i+1:]
-		if i > 0 {
-			local = sender[:i]
-		}
-	}
+	local, domain := SplitSender(sender)
 	ip = ip.Unmap() // an IPv4-mapped IPv6 client is an IPv4 client
 	now := time.Now
 	if c.Now != nil {
@@ -147,6 +142,21 @@ func (c *Checker) CheckHost(ctx context.Context, id Identity, ip netip.Addr, sen
 		c.Logger.Debug("spf", "identity", id, "domain", domain, "ip", ip, "result", ev.Result, "dns_terms", ev.DNSTerms)
 	}
 	return ev
+}
+
+// SplitSender splits a MAIL FROM address (or a bare HELO name) into the
+// local part and the domain SPF checks: the domain is what follows the
+// last "@", or the whole of a string without one, and a missing local part
+// is "postmaster" (§4.3).
+func SplitSender(sender string) (local, domain string) {
+	local, domain = "postmaster", sender
+	if i := strings.LastIndexByte(sender, '@'); i >= 0 {
+		domain = sender[i+1:]
+		if i > 0 {
+			local = sender[:i]
+		}
+	}
+	return local, domain
 }
 
 // checkDomain applies §4.3: a malformed domain, a single label or a
@@ -553,7 +563,7 @@ func (e *eval) validatedPTR(s *Step) []string {
 			for _, name := range names {
 				ips, q, err := e.ips(network, name)
 				e.ptrQ = append(e.ptrQ, q)
-				if err == nil && matchAny(ips, ip, &Term{CIDR4: -1, CIDR6: -1}) {
+				if err == nil && slices.Contains(ips, ip) {
 					e.ptrs = append(e.ptrs, strings.TrimSuffix(name, "."))
 				}
 			}

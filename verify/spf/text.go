@@ -29,7 +29,7 @@ func (ev *Evaluation) WriteText(w io.Writer, receiver string) {
 		fmt.Fprintf(w, "    %s\n", strconv.Quote(ev.Trace.findRecord(p.Domain)))
 		fmt.Fprintf(w, "    %s^\n", strings.Repeat(" ", p.Column))
 	}
-	fmt.Fprintf(w, "  DNS-querying terms: %d of %d; void lookups: %d of %d\n", min(ev.DNSTerms, ev.DNSTermsLimit+1), ev.DNSTermsLimit, ev.VoidLookups, ev.VoidLookupsLimit)
+	fmt.Fprintf(w, "  DNS-querying terms: %d of %d; void lookups: %d of %d\n", ev.DNSTerms, ev.DNSTermsLimit, ev.VoidLookups, ev.VoidLookupsLimit)
 	fmt.Fprintf(w, "  Received-SPF: %s\n", ev.ReceivedSPF(receiver))
 	fmt.Fprintf(w, "  Authentication-Results: %s\n", ev.AuthResultsPart())
 	if ev.Trace != nil {
