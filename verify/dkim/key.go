@@ -1,0 +1,182 @@
+package dkim
+
+import (
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"strings"
+)
+
+// MinRSABits is the smallest RSA key a signature may verify with: RFC 8301
+// §3.2 forbids treating smaller keys as valid.
+const MinRSABits = 1024
+
+// Key is a DKIM key record (RFC 6376 §3.6.1) as published, without the key
+// material itself.
+type Key struct {
+	// Name is the DNS name queried: <s>._domainkey.<d>.
+	Name string `json:"name"`
+	// Record is the TXT record used, clipped for display.
+	Record string `json:"record,omitempty"`
+	// Records counts the TXT records at Name.
+	Records int    `json:"records"`
+	Version string `json:"version,omitempty"`
+	// Type is k=: "rsa" (the default) or "ed25519".
+	Type     string   `json:"type,omitempty"`
+	Bits     int      `json:"bits,omitempty"`
+	HashAlgs []string `json:"hash_algs,omitempty"`
+	Services []string `json:"services,omitempty"`
+	Flags    []string `json:"flags,omitempty"`
+	// Testing is t=y: the domain is testing DKIM, and verifiers must not
+	// treat the message differently from unsigned mail.
+	Testing bool `json:"testing,omitempty"`
+	// Strict is t=s: the i= domain must equal d=, not be a subdomain.
+	Strict bool   `json:"strict,omitempty"`
+	Notes  string `json:"notes,omitempty"`
+	// Revoked is an empty p=.
+	Revoked bool `json:"revoked,omitempty"`
+
+	pub crypto.PublicKey
+}
+
+// KeyError names what makes a key record unusable.
+type KeyError struct {
+	Tag    string `json:"tag,omitempty"`
+	Reason string `json:"reason"`
+}
+
+func (e *KeyError) Error() string {
+	if e.Tag != "" {
+		return fmt.Sprintf("key record tag %s=: %s", e.Tag, e.Reason)
+	}
+	return "key record: " + e.Reason
+}
+
+// ParseKey parses a key record. The Key is returned even with an error,
+// filled in as far as the record could be read.
+func ParseKey(record string) (*Key, error) {
+	k := &Key{Record: clip(record), Type: "rsa"}
+	tags, err := ParseTags(record)
+	if err != nil {
+		return k, &KeyError{Reason: "not a tag list: " + err.Error()}
+	}
+	if v, ok := tags.Get("v"); ok {
+		k.Version = v
+		if tags[0].Name != "v" {
+			return k, &KeyError{Tag: "v", Reason: "v= must be the first tag"}
+		}
+		if v != "DKIM1" {
+			return k, &KeyError{Tag: "v", Reason: fmt.Sprintf("version %q is not DKIM1", clip(v))}
+		}
+	}
+	if v, ok := tags.Get("h"); ok {
+		k.HashAlgs = splitList(v)
+	}
+	if v, ok := tags.Get("s"); ok {
+		k.Services = splitList(v)
+	}
+	if v, ok := tags.Get("t"); ok {
+		k.Flags = splitList(v)
+		for _, f := range k.Flags {
+			switch f {
+			case "y":
+				k.Testing = true
+			case "s":
+				k.Strict = true
+			}
+		}
+	}
+	if v, ok := tags.Get("n"); ok {
+		k.Notes = clip(v)
+	}
+	if v, ok := tags.Get("k"); ok {
+		k.Type = v
+	}
+	p, ok := tags.Get("p")
+	if !ok {
+		return k, &KeyError{Tag: "p", Reason: "the required p= tag is missing"}
+	}
+	p = stripFWS(p)
+	if p == "" {
+		k.Revoked = true
+		return k, &KeyError{Tag: "p", Reason: "p= is empty: the key has been revoked"}
+	}
+	if k.Type != "rsa" && k.Type != "ed25519" {
+		return k, &KeyError{Tag: "k", Reason: fmt.Sprintf("unknown key type %q (rsa or ed25519)", clip(k.Type))}
+	}
+	if k.Services != nil && !contains(k.Services, "*") && !contains(k.Services, "email") {
+		return k, &KeyError{Tag: "s", Reason: fmt.Sprintf("the key is for service %q, not email", strings.Join(k.Services, ":"))}
+	}
+	der, err := base64.StdEncoding.DecodeString(p)
+	if err != nil {
+		return k, &KeyError{Tag: "p", Reason: "p= is not valid base64: " + err.Error()}
+	}
+	switch k.Type {
+	case "rsa":
+		pub, err := parseRSA(der)
+		if err != nil {
+			return k, &KeyError{Tag: "p", Reason: err.Error()}
+		}
+		k.pub, k.Bits = pub, pub.N.BitLen()
+	case "ed25519":
+		if len(der) != ed25519.PublicKeySize {
+			return k, &KeyError{Tag: "p", Reason: fmt.Sprintf("an Ed25519 key is %d bytes, this one is %d", ed25519.PublicKeySize, len(der))}
+		}
+		k.pub, k.Bits = ed25519.PublicKey(der), 256
+	}
+	return k, nil
+}
+
+// parseRSA reads SubjectPublicKeyInfo, as RFC 6376 §3.6.1 specifies, or a
+// bare PKCS#1 RSAPublicKey, which erratum 3017 and real signers use.
+func parseRSA(der []byte) (*rsa.PublicKey, error) {
+	if pub, err := x509.ParsePKIXPublicKey(der); err == nil {
+		rsaPub, ok := pub.(*rsa.PublicKey)
+		if !ok {
+			return nil, fmt.Errorf("p= holds a %T key, not RSA", pub)
+		}
+		return rsaPub, nil
+	}
+	pub, err := x509.ParsePKCS1PublicKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("p= is not an RSA public key (neither SubjectPublicKeyInfo nor PKCS#1)")
+	}
+	return pub, nil
+}
+
+// splitList splits a colon-separated list, dropping whitespace and
+// empty items.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(stripFWS(v), ":") {
+		if s != "" {
+			out = append(out, clip(s))
+		}
+		if len(out) == MaxTags {
+			break
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// maxShown bounds strings copied from a signature or key for display.
+const maxShown = 512
+
+func clip(s string) string {
+	if len(s) > maxShown {
+		return s[:maxShown] + "…"
+	}
+	return s
+}

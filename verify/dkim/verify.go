@@ -1,0 +1,460 @@
+package dkim
+
+import (
+	"context"
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/verify/message"
+)
+
+// DefaultTimeout bounds all key lookups of one message together.
+const DefaultTimeout = 10 * time.Second
+
+// FutureSlack is how far t= may be ahead of the verifier's clock before a
+// note says the signer's clock is wrong.
+const FutureSlack = 15 * time.Minute
+
+// Verifier verifies every DKIM signature of a message, fetching keys through
+// the shared resolver.
+type Verifier struct {
+	Resolver dnsx.Resolver
+	// MaxSignatures caps the signatures verified; 0 means MaxSignatures.
+	MaxSignatures int
+	// Timeout bounds the key lookups; 0 means DefaultTimeout.
+	Timeout time.Duration
+	// Now is the clock for t= and x=; nil means time.Now.
+	Now func() time.Time
+}
+
+// pending is a signature that parsed and waits for its key.
+type pending struct {
+	sig        *Signature
+	field      message.Field
+	tags       Tags
+	value      string // the field value after the colon, without the final CRLF
+	hcanon     string
+	bcanon     string
+	b          []byte
+	bh         []byte
+	keyName    string
+	identifier string // the i= domain, lowercase
+}
+
+// Verify checks every DKIM-Signature field of m, up to the cap. It never
+// fails: each signature carries its own result.
+func (v *Verifier) Verify(ctx context.Context, m *message.Message) *Outcome {
+	limit := v.MaxSignatures
+	if limit <= 0 {
+		limit = MaxSignatures
+	}
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	out := &Outcome{Signatures: []*Signature{}}
+	var ps []*pending
+	for _, f := range m.Fields {
+		if !strings.EqualFold(f.Name, "DKIM-Signature") {
+			continue
+		}
+		if len(out.Signatures) == limit {
+			out.Unchecked++
+			continue
+		}
+		sig := &Signature{Index: len(out.Signatures) + 1, Field: clipField(f.Raw)}
+		out.Signatures = append(out.Signatures, sig)
+		if p := parseSignature(sig, f, now()); p != nil {
+			ps = append(ps, p)
+		}
+	}
+	if len(ps) == 0 {
+		return out
+	}
+
+	bodies := map[string][]byte{}
+	for _, p := range ps {
+		if _, ok := bodies[p.bcanon]; !ok {
+			bodies[p.bcanon] = CanonicalBody(m.Body, p.bcanon)
+		}
+		checkBody(p, bodies[p.bcanon])
+	}
+
+	keys := v.fetchKeys(ctx, ps)
+	for _, p := range ps {
+		k := keys[p.keyName]
+		finish(p, m, k.records, k.err)
+	}
+	return out
+}
+
+// parseSignature reads the tags of one signature, fills in sig, and returns
+// nil when the signature is invalid before any key is fetched.
+func parseSignature(sig *Signature, f message.Field, now time.Time) *pending {
+	value := strings.TrimSuffix(f.Raw[len(f.Name)+1:], "\r\n")
+	if f.Malformed {
+		return invalid(sig, "signature", "", 0, "the DKIM-Signature field is malformed")
+	}
+	tags, err := ParseTags(value)
+	if err != nil {
+		var te *TagError
+		errors.As(err, &te)
+		return invalid(sig, "signature", te.Tag, te.Pos, "the tag list is malformed: "+te.Error())
+	}
+	p := &pending{sig: sig, field: f, tags: tags, value: value}
+	get := func(name string) string { v, _ := tags.Get(name); return v }
+	bad := func(tag, reason string) *pending {
+		return invalid(sig, "signature", tag, tags.Pos(tag), reason)
+	}
+
+	// Fill in what can be shown even if a later check fails.
+	sig.Version = clip(get("v"))
+	sig.Algorithm = clip(stripFWS(get("a")))
+	sig.Domain = clip(stripFWS(get("d")))
+	sig.Selector = clip(stripFWS(get("s")))
+	sig.Identifier = clip(stripFWS(get("i")))
+	sig.BodyHash = clip(stripFWS(get("bh")))
+	if h, ok := tags.Get("h"); ok {
+		sig.Headers = splitList(h)
+		for _, name := range sig.Headers {
+			switch strings.ToLower(name) {
+			case "from":
+				sig.Signed.From = true
+			case "subject":
+				sig.Signed.Subject = true
+			case "list-unsubscribe":
+				sig.Signed.ListUnsubscribe = true
+			case "list-unsubscribe-post":
+				sig.Signed.ListUnsubscribePost = true
+			}
+		}
+	}
+	p.hcanon, p.bcanon = Simple, Simple
+	if c, ok := tags.Get("c"); ok {
+		h, b, hasBody := strings.Cut(strings.ToLower(stripFWS(c)), "/")
+		p.hcanon = h
+		if hasBody {
+			p.bcanon = b
+		}
+	}
+	sig.Canonicalization = p.hcanon + "/" + p.bcanon
+
+	for _, name := range []string{"v", "a", "b", "bh", "d", "h", "s"} {
+		if _, ok := tags.Get(name); !ok {
+			return invalid(sig, "signature", name, 0, fmt.Sprintf("the required tag %s= is missing", name))
+		}
+	}
+	if sig.Version != "1" {
+		return bad("v", fmt.Sprintf("v=%q: the version must be 1", sig.Version))
+	}
+	switch sig.Algorithm {
+	case "rsa-sha256", "ed25519-sha256":
+	case "rsa-sha1":
+		return bad("a", "a=rsa-sha1 must not be used to sign or verify any more (RFC 8301 §3.1); sign with rsa-sha256")
+	default:
+		return bad("a", fmt.Sprintf("a=%s is not a supported algorithm (rsa-sha256 or ed25519-sha256)", sig.Algorithm))
+	}
+	for _, c := range []string{p.hcanon, p.bcanon} {
+		if c != Simple && c != Relaxed {
+			return bad("c", fmt.Sprintf("c= names unknown canonicalization %q (simple or relaxed)", clip(c)))
+		}
+	}
+	d, err := message.Domain(sig.Domain)
+	if err != nil {
+		return bad("d", "d= is not a domain: "+errString(err))
+	}
+	sig.Domain = d
+	if sig.Identifier != "" {
+		at := strings.LastIndexByte(sig.Identifier, '@')
+		if at < 0 {
+			return bad("i", fmt.Sprintf("i= %q has no @", sig.Identifier))
+		}
+		id, err := message.Domain(sig.Identifier[at+1:])
+		if err != nil {
+			return bad("i", "the i= domain is not a domain: "+err.Error())
+		}
+		if id != d && !strings.HasSuffix(id, "."+d) {
+			return bad("i", fmt.Sprintf("the i= domain %s is not d= %s or a subdomain of it", id, d))
+		}
+		p.identifier = id
+	}
+	if !sig.Signed.From {
+		return bad("h", "h= does not include From, which every signature must sign (RFC 6376 §5.4)")
+	}
+	if q, ok := tags.Get("q"); ok && !contains(splitList(q), "dns/txt") {
+		return bad("q", fmt.Sprintf("q= query method %q is not dns/txt", clip(q)))
+	}
+	if l, ok := tags.Get("l"); ok {
+		n, err := parseDigits(l, 76)
+		if err != nil {
+			return bad("l", "l= "+err.Error())
+		}
+		sig.BodyLength = &n
+	}
+	if t, ok := tags.Get("t"); ok {
+		n, err := parseDigits(t, 12)
+		if err != nil {
+			return bad("t", "t= "+err.Error())
+		}
+		ts := time.Unix(n, 0).UTC()
+		sig.Timestamp = &ts
+		if ts.After(now.Add(FutureSlack)) {
+			sig.Notes = append(sig.Notes, fmt.Sprintf("t= is %s in the future: the signer's clock is wrong", ts.Sub(now).Round(time.Second)))
+		}
+	}
+	if x, ok := tags.Get("x"); ok {
+		n, err := parseDigits(x, 12)
+		if err != nil {
+			return bad("x", "x= "+err.Error())
+		}
+		xs := time.Unix(n, 0).UTC()
+		sig.Expiration = &xs
+		if sig.Timestamp != nil && !xs.After(*sig.Timestamp) {
+			return bad("x", "x= is not after t=")
+		}
+		if now.After(xs) {
+			return bad("x", fmt.Sprintf("the signature expired at %s", xs.Format(time.RFC3339)))
+		}
+	}
+	if p.b, err = base64.StdEncoding.DecodeString(stripFWS(get("b"))); err != nil || len(p.b) == 0 {
+		return bad("b", "b= is not valid base64")
+	}
+	if p.bh, err = base64.StdEncoding.DecodeString(sig.BodyHash); err != nil || len(p.bh) != sha256.Size {
+		return bad("bh", fmt.Sprintf("bh= is not a base64 SHA-256 hash (%d bytes)", sha256.Size))
+	}
+	name, err := message.Domain(sig.Selector + "._domainkey." + d)
+	if err != nil || sig.Selector == "" {
+		return bad("s", fmt.Sprintf("s= %q does not form a valid key name", sig.Selector))
+	}
+	p.keyName = name
+	if sig.BodyLength != nil {
+		sig.Notes = append(sig.Notes, "l= limits the signed body: anyone can append content below the signed part and the signature still passes; sign the whole body")
+	}
+	return p
+}
+
+// checkBody compares bh= with the hash of the canonical body.
+func checkBody(p *pending, body []byte) {
+	p.sig.CanonicalBodyLength = len(body)
+	if l := p.sig.BodyLength; l != nil {
+		if *l > int64(len(body)) {
+			ok := false
+			p.sig.BodyHashOK = &ok
+			p.sig.Notes = append(p.sig.Notes, fmt.Sprintf("l=%d is longer than the %d-octet canonical body: the body was shortened after signing", *l, len(body)))
+			sum := sha256.Sum256(body)
+			p.sig.ComputedBodyHash = base64.StdEncoding.EncodeToString(sum[:])
+			return
+		}
+		if int64(len(body)) > *l {
+			p.sig.Notes = append(p.sig.Notes, fmt.Sprintf("%d octets of the canonical body follow the signed %d and are not covered", int64(len(body))-*l, *l))
+		}
+		body = body[:*l]
+	}
+	sum := sha256.Sum256(body)
+	ok := string(sum[:]) == string(p.bh)
+	p.sig.BodyHashOK = &ok
+	p.sig.ComputedBodyHash = base64.StdEncoding.EncodeToString(sum[:])
+}
+
+type keyAnswer struct {
+	records []string
+	err     error
+}
+
+// fetchKeys looks up each distinct key name once, all in parallel.
+func (v *Verifier) fetchKeys(ctx context.Context, ps []*pending) map[string]keyAnswer {
+	timeout := v.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	keys := map[string]keyAnswer{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, p := range ps {
+		if _, ok := keys[p.keyName]; ok {
+			continue
+		}
+		keys[p.keyName] = keyAnswer{}
+		wg.Add(1)
+		go func(name string) {
+			defer wg.Done()
+			recs, err := v.Resolver.LookupTXT(ctx, name)
+			mu.Lock()
+			keys[name] = keyAnswer{recs, err}
+			mu.Unlock()
+		}(p.keyName)
+	}
+	wg.Wait()
+	return keys
+}
+
+// finish parses the key, checks it against the signature, verifies the
+// header signature and sets the result.
+func finish(p *pending, m *message.Message, records []string, err error) {
+	sig := p.sig
+	if err != nil {
+		sig.KeyLookup = dnsx.KindOf(err).String()
+		switch dnsx.KindOf(err) {
+		case dnsx.NXDomain, dnsx.NoData:
+			invalid(sig, "dns", "", 0, fmt.Sprintf("no key record at %s (%s): the selector is wrong or the key was never published", p.keyName, sig.KeyLookup))
+		case dnsx.BadName:
+			invalid(sig, "dns", "s", 0, fmt.Sprintf("%s cannot be looked up", p.keyName))
+		default:
+			sig.Result = TempError
+			sig.Reason = fmt.Sprintf("the key at %s could not be fetched (%s); a receiver would try again later", p.keyName, sig.KeyLookup)
+		}
+		return
+	}
+	var key *Key
+	var keyErr error
+	for i, r := range records {
+		k, err := ParseKey(r)
+		if i == 0 || err == nil && keyErr != nil {
+			key, keyErr = k, err
+		}
+		if err == nil {
+			break
+		}
+	}
+	key.Name = p.keyName
+	key.Records = len(records)
+	sig.Key = key
+	if key.Testing {
+		sig.Notes = append(sig.Notes, "the key has t=y: the domain is testing DKIM, and receivers treat its mail like unsigned mail")
+	}
+	if keyErr != nil {
+		var ke *KeyError
+		errors.As(keyErr, &ke)
+		invalid(sig, "key", ke.Tag, 0, fmt.Sprintf("the key record at %s is unusable: %s", p.keyName, ke.Reason))
+		return
+	}
+	keyAlg, _, _ := strings.Cut(sig.Algorithm, "-")
+	switch {
+	case key.Type != keyAlg:
+		invalid(sig, "key", "k", 0, fmt.Sprintf("the signature uses %s but the key at %s is k=%s", sig.Algorithm, p.keyName, key.Type))
+		return
+	case key.HashAlgs != nil && !contains(key.HashAlgs, "sha256"):
+		invalid(sig, "key", "h", 0, fmt.Sprintf("the key allows only h=%s, not sha256", strings.Join(key.HashAlgs, ":")))
+		return
+	case key.Type == "rsa" && key.Bits < MinRSABits:
+		invalid(sig, "key", "p", 0, fmt.Sprintf("the RSA key is %d bits; verifiers must refuse keys under %d bits (RFC 8301 §3.2)", key.Bits, MinRSABits))
+		return
+	case key.Strict && p.identifier != "" && p.identifier != sig.Domain:
+		invalid(sig, "key", "t", 0, fmt.Sprintf("the key has t=s, so the i= domain must be exactly %s, not %s", sig.Domain, p.identifier))
+		return
+	}
+
+	hashed := headerHash(p, m)
+	var ok bool
+	switch pub := key.pub.(type) {
+	case *rsa.PublicKey:
+		ok = rsa.VerifyPKCS1v15(pub, crypto.SHA256, hashed, p.b) == nil
+	case ed25519.PublicKey:
+		ok = ed25519.Verify(pub, hashed, p.b)
+	}
+	sig.HeaderSignatureOK = &ok
+
+	bodyOK := sig.BodyHashOK != nil && *sig.BodyHashOK
+	keyDesc := fmt.Sprintf("the %s-%d key at %s", key.Type, key.Bits, p.keyName)
+	switch {
+	case bodyOK && ok:
+		sig.Result = Pass
+		sig.Reason = "the body hash and the header signature both verify with " + keyDesc
+	case !bodyOK && ok:
+		sig.Result, sig.Failed = Fail, []string{CheckBodyHash}
+		sig.Reason = "the header signature verifies, but the body hash does not match: the body was changed after signing (bh=" + sig.BodyHash + ", computed " + sig.ComputedBodyHash + ")"
+	case bodyOK && !ok:
+		sig.Result, sig.Failed = Fail, []string{CheckHeaderSignature}
+		sig.Reason = "the body hash matches, but the header signature does not verify with " + keyDesc + ": a signed header field was changed after signing, or the published key is not the one that signed"
+	default:
+		sig.Result, sig.Failed = Fail, []string{CheckBodyHash, CheckHeaderSignature}
+		sig.Reason = "neither the body hash nor the header signature matches: the message was changed after signing, or the published key is not the one that signed"
+	}
+}
+
+// headerHash computes the SHA-256 of the signed header fields and the
+// signature field itself with b= emptied (RFC 6376 §3.7, §5.4.2).
+func headerHash(p *pending, m *message.Message) []byte {
+	h := sha256.New()
+	used := make([]bool, len(m.Fields))
+	for _, name := range p.sig.Headers {
+		// The last unused instance, from the bottom up.
+		for i := len(m.Fields) - 1; i >= 0; i-- {
+			if !used[i] && strings.EqualFold(m.Fields[i].Name, name) {
+				used[i] = true
+				h.Write([]byte(CanonicalHeader(m.Fields[i].Raw, p.hcanon)))
+				break
+			}
+		}
+	}
+	self := p.field.Raw[:len(p.field.Name)+1] + emptyB(p.value, p.tags)
+	h.Write([]byte(strings.TrimSuffix(CanonicalHeader(self+"\r\n", p.hcanon), "\r\n")))
+	return h.Sum(nil)
+}
+
+// emptyB returns the tag list with the value of b= (and the whitespace
+// around it) removed.
+func emptyB(value string, tags Tags) string {
+	pos := tags.Pos("b") - 1
+	eq := pos + strings.IndexByte(value[pos:], '=')
+	end := strings.IndexByte(value[eq:], ';')
+	if end < 0 {
+		return value[:eq+1]
+	}
+	return value[:eq+1] + value[eq+end:]
+}
+
+func invalid(sig *Signature, in, tag string, pos int, reason string) *pending {
+	sig.Result = Invalid
+	sig.Problem = &Problem{In: in, Tag: tag, Pos: pos, Reason: reason}
+	sig.Reason = reason
+	return nil
+}
+
+// parseDigits parses 1 to max decimal digits.
+func parseDigits(s string, max int) (int64, error) {
+	s = stripFWS(s)
+	if s == "" || len(s) > max {
+		return 0, fmt.Errorf("must be 1 to %d digits", max)
+	}
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return 0, fmt.Errorf("%q is not a number", clip(s))
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is out of range", clip(s))
+	}
+	return n, nil
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "empty"
+	}
+	return err.Error()
+}
+
+// maxField bounds the copy of a DKIM-Signature field kept for display.
+const maxField = 4096
+
+func clipField(s string) string {
+	s = strings.TrimSuffix(s, "\r\n")
+	if len(s) > maxField {
+		return s[:maxField] + "…"
+	}
+	return s
+}

@@ -1,0 +1,136 @@
+package message
+
+import (
+	"fmt"
+	"net/mail"
+	"strings"
+
+	"golang.org/x/net/idna"
+)
+
+// MaxShown bounds header text copied into results for display.
+const MaxShown = 998
+
+// From is what the From header says about the author's domain (RFC 5322
+// §3.6.2). Domain is set only when there is exactly one From header with
+// exactly one address; otherwise Problem says why, and nothing can align
+// with it (RFC 7489 §6.6.1).
+type From struct {
+	// Header is the unfolded field value (clipped to MaxShown).
+	Header  string `json:"header,omitempty"`
+	Name    string `json:"name,omitempty"`
+	Address string `json:"address,omitempty"`
+	// Domain is lowercase ASCII (A-labels), without a trailing dot.
+	Domain  string `json:"domain,omitempty"`
+	Headers int    `json:"headers"`
+	Problem string `json:"problem,omitempty"`
+}
+
+// From reads the From header of m.
+func (m *Message) From() From {
+	fields := m.Get("From")
+	f := From{Headers: len(fields)}
+	switch len(fields) {
+	case 0:
+		f.Problem = "the message has no From header"
+		return f
+	case 1:
+	default:
+		f.Header = clip(fields[0].Value())
+		f.Problem = fmt.Sprintf("the message has %d From headers; RFC 5322 allows one", len(fields))
+		return f
+	}
+	f.Header = clip(fields[0].Value())
+	addr, domain, problem := ParseFrom(fields[0].Value())
+	f.Problem = problem
+	if addr != nil {
+		f.Name = clip(addr.Name)
+		f.Address = clip(addr.Address)
+	}
+	f.Domain = domain
+	return f
+}
+
+// ParseFrom parses a From header value. It returns the single address and
+// its domain, or a problem in words.
+func ParseFrom(value string) (*mail.Address, string, string) {
+	if strings.TrimSpace(value) == "" {
+		return nil, "", "the From header is empty"
+	}
+	list, err := mailParser.ParseList(value)
+	if err != nil {
+		return nil, "", "the From header cannot be parsed: " + clip(strings.TrimPrefix(err.Error(), "mail: "))
+	}
+	switch len(list) {
+	case 0:
+		return nil, "", "the From header holds no address"
+	case 1:
+	default:
+		return nil, "", fmt.Sprintf("the From header holds %d addresses; DMARC needs exactly one", len(list))
+	}
+	a := list[0]
+	at := strings.LastIndexByte(a.Address, '@')
+	if at < 0 {
+		return a, "", "the From address has no domain"
+	}
+	domain, err := Domain(a.Address[at+1:])
+	if err != nil {
+		return a, "", "the From address domain is not usable: " + err.Error()
+	}
+	return a, domain, ""
+}
+
+var mailParser = mail.AddressParser{}
+
+// Domain normalizes a domain from a header or DNS for comparison: A-labels,
+// lowercase, no trailing dot. Address literals ([192.0.2.1]) and names that
+// are not valid host names are errors.
+func Domain(d string) (string, error) {
+	d = strings.TrimSuffix(strings.TrimSpace(d), ".")
+	if d == "" {
+		return "", fmt.Errorf("empty domain")
+	}
+	if strings.HasPrefix(d, "[") {
+		return "", fmt.Errorf("%q is an address literal, not a domain", clip(d))
+	}
+	a, err := idnaProfile.ToASCII(d)
+	if err != nil {
+		return "", fmt.Errorf("%q is not a valid domain name", clip(d))
+	}
+	a = strings.ToLower(a)
+	if !isHostName(a) {
+		return "", fmt.Errorf("%q is not a valid domain name", clip(d))
+	}
+	return a, nil
+}
+
+// isHostName checks letters, digits, hyphens and underscores in labels of
+// 1 to 63 octets, 253 in all (RFC 1035 §2.3.4, RFC 2181 §11).
+func isHostName(d string) bool {
+	if len(d) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(d, ".") {
+		if len(label) == 0 || len(label) > 63 {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// idnaProfile accepts host names, including underscores, which real
+// senders use in DKIM and DMARC names.
+var idnaProfile = idna.New(idna.MapForLookup(), idna.StrictDomainName(false), idna.BidiRule())
+
+func clip(s string) string {
+	if len(s) > MaxShown {
+		return s[:MaxShown] + "…"
+	}
+	return s
+}
