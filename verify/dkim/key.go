@@ -8,6 +8,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+
+	"github.com/testerd/testerd/verify/internal/taglist"
 )
 
 // MinRSABits is the smallest RSA key a signature may verify with: RFC 8301
@@ -59,7 +61,7 @@ func (e *KeyError) Error() string {
 // filled in as far as the record could be read.
 func ParseKey(record string) (*Key, error) {
 	k := &Key{Record: clip(record), Type: "rsa"}
-	tags, err := ParseTags(record)
+	tags, err := taglist.Parse(record)
 	if err != nil {
 		return k, &KeyError{Reason: "not a tag list: " + err.Error()}
 	}
@@ -99,7 +101,7 @@ func ParseKey(record string) (*Key, error) {
 	if !ok {
 		return k, &KeyError{Tag: "p", Reason: "the required p= tag is missing"}
 	}
-	p = stripFWS(p)
+	p = taglist.Strip(p)
 	if p == "" {
 		k.Revoked = true
 		return k, &KeyError{Tag: "p", Reason: "p= is empty: the key has been revoked"}
@@ -151,11 +153,11 @@ func parseRSA(der []byte) (*rsa.PublicKey, error) {
 // empty items.
 func splitList(v string) []string {
 	var out []string
-	for _, s := range strings.Split(stripFWS(v), ":") {
+	for _, s := range strings.Split(taglist.Strip(v), ":") {
 		if s != "" {
 			out = append(out, clip(s))
 		}
-		if len(out) == MaxTags {
+		if len(out) == taglist.MaxTags {
 			break
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/verify/internal/taglist"
 	"github.com/testerd/testerd/verify/message"
 )
 
@@ -41,7 +42,7 @@ type Verifier struct {
 type pending struct {
 	sig        *Signature
 	field      message.Field
-	tags       Tags
+	tags       taglist.Tags
 	value      string // the field value after the colon, without the final CRLF
 	hcanon     string
 	bcanon     string
@@ -105,9 +106,9 @@ func parseSignature(sig *Signature, f message.Field, now time.Time) *pending {
 	if f.Malformed {
 		return invalid(sig, "signature", "", 0, "the DKIM-Signature field is malformed")
 	}
-	tags, err := ParseTags(value)
+	tags, err := taglist.Parse(value)
 	if err != nil {
-		var te *TagError
+		var te *taglist.TagError
 		errors.As(err, &te)
 		return invalid(sig, "signature", te.Tag, te.Pos, "the tag list is malformed: "+te.Error())
 	}
@@ -119,11 +120,11 @@ func parseSignature(sig *Signature, f message.Field, now time.Time) *pending {
 
 	// Fill in what can be shown even if a later check fails.
 	sig.Version = clip(get("v"))
-	sig.Algorithm = clip(stripFWS(get("a")))
-	sig.Domain = clip(stripFWS(get("d")))
-	sig.Selector = clip(stripFWS(get("s")))
-	sig.Identifier = clip(stripFWS(get("i")))
-	sig.BodyHash = clip(stripFWS(get("bh")))
+	sig.Algorithm = clip(taglist.Strip(get("a")))
+	sig.Domain = clip(taglist.Strip(get("d")))
+	sig.Selector = clip(taglist.Strip(get("s")))
+	sig.Identifier = clip(taglist.Strip(get("i")))
+	sig.BodyHash = clip(taglist.Strip(get("bh")))
 	if h, ok := tags.Get("h"); ok {
 		sig.Headers = splitList(h)
 		for _, name := range sig.Headers {
@@ -141,7 +142,7 @@ func parseSignature(sig *Signature, f message.Field, now time.Time) *pending {
 	}
 	p.hcanon, p.bcanon = Simple, Simple
 	if c, ok := tags.Get("c"); ok {
-		h, b, hasBody := strings.Cut(strings.ToLower(stripFWS(c)), "/")
+		h, b, hasBody := strings.Cut(strings.ToLower(taglist.Strip(c)), "/")
 		p.hcanon = h
 		if hasBody {
 			p.bcanon = b
@@ -226,7 +227,7 @@ func parseSignature(sig *Signature, f message.Field, now time.Time) *pending {
 			return bad("x", fmt.Sprintf("the signature expired at %s", xs.Format(time.RFC3339)))
 		}
 	}
-	if p.b, err = base64.StdEncoding.DecodeString(stripFWS(get("b"))); err != nil || len(p.b) == 0 {
+	if p.b, err = base64.StdEncoding.DecodeString(taglist.Strip(get("b"))); err != nil || len(p.b) == 0 {
 		return bad("b", "b= is not valid base64")
 	}
 	if p.bh, err = base64.StdEncoding.DecodeString(sig.BodyHash); err != nil || len(p.bh) != sha256.Size {
@@ -406,7 +407,7 @@ func headerHash(p *pending, m *message.Message) []byte {
 
 // emptyB returns the tag list with the value of b= (and the whitespace
 // around it) removed.
-func emptyB(value string, tags Tags) string {
+func emptyB(value string, tags taglist.Tags) string {
 	pos := tags.Pos("b") - 1
 	eq := pos + strings.IndexByte(value[pos:], '=')
 	end := strings.IndexByte(value[eq:], ';')
@@ -425,12 +426,12 @@ func invalid(sig *Signature, in, tag string, pos int, reason string) *pending {
 
 // parseDigits parses 1 to max decimal digits.
 func parseDigits(s string, max int) (int64, error) {
-	s = stripFWS(s)
+	s = taglist.Strip(s)
 	if s == "" || len(s) > max {
 		return 0, fmt.Errorf("must be 1 to %d digits", max)
 	}
 	for i := 0; i < len(s); i++ {
-		if !isDigit(s[i]) {
+		if !taglist.IsDigit(s[i]) {
 			return 0, fmt.Errorf("%q is not a number", clip(s))
 		}
 	}

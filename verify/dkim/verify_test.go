@@ -177,7 +177,9 @@ func TestResults(t *testing.T) {
 	z.Fail("servfail._domainkey.example.com", dns.TypeTXT, dnsx.ServFail)
 	z.Fail("timeout._domainkey.example.com", dns.TypeTXT, dnsx.Timeout)
 
-	ed := func(sel string) dkimtest.Options { return dkimtest.Options{Selector: sel, Signer: dkimtest.Ed25519(sel)} }
+	ed := func(sel string) dkimtest.Options {
+		return dkimtest.Options{Selector: sel, Signer: dkimtest.Ed25519(sel)}
+	}
 	with := func(o dkimtest.Options, f func(*dkimtest.Options)) dkimtest.Options { f(&o); return o }
 
 	tests := []struct {
@@ -288,7 +290,9 @@ func TestBareLF(t *testing.T) {
 	}
 }
 
-func b64(pub crypto.PublicKey) string { return base64.StdEncoding.EncodeToString(pub.(ed25519.PublicKey)) }
+func b64(pub crypto.PublicKey) string {
+	return base64.StdEncoding.EncodeToString(pub.(ed25519.PublicKey))
+}
 
 func contains(list []string, s string) bool {
 	for _, x := range list {

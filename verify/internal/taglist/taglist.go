@@ -1,11 +1,14 @@
-package dkim
+// Package taglist parses the tag=value lists shared by DKIM signatures and
+// key records (RFC 6376 §3.2) and DMARC records (RFC 7489 §6.4), keeping
+// each tag's column so errors can point at it.
+package taglist
 
 import (
 	"fmt"
 	"strings"
 )
 
-// Tag is one tag=value pair of a tag list (RFC 6376 §3.2). Value has its
+// Tag is one tag=value pair. Value has its
 // surrounding whitespace removed; whitespace and folding inside it are
 // kept, so callers strip them where the tag's syntax ignores them (b=, bh=,
 // p=). Pos is the 1-based byte column of the tag name in the list.
@@ -30,8 +33,8 @@ func (e *TagError) Error() string {
 	return fmt.Sprintf("column %d: %s", e.Pos, e.Reason)
 }
 
-// MaxTags bounds the tags of one list; a signature has at most 14 defined
-// tags, and a key record 7.
+// MaxTags bounds the tags of one list; a DKIM signature has 14 defined
+// tags, a key record 7 and a DMARC record 11.
 const MaxTags = 64
 
 // Tags is a parsed tag list in its original order.
@@ -58,11 +61,11 @@ func (ts Tags) Pos(name string) int {
 	return 0
 }
 
-// ParseTags parses a tag list: tag-spec *( ";" tag-spec ) [ ";" ], where a
+// Parse parses a tag list: tag-spec *( ";" tag-spec ) [ ";" ], where a
 // tag name is ALPHA *(ALPHA / DIGIT / "_") and a value is printable ASCII
 // except ";" with whitespace allowed inside. A duplicate tag name is an
 // error (§3.2: "Tags with duplicate names MUST NOT occur").
-func ParseTags(s string) (Tags, error) {
+func Parse(s string) (Tags, error) {
 	var tags Tags
 	pos := 0
 	for pos <= len(s) {
@@ -98,7 +101,7 @@ func ParseTags(s string) (Tags, error) {
 func parseTagSpec(spec string, offset int) (Tag, error) {
 	i := skipFWS(spec, 0)
 	start := i
-	for i < len(spec) && (isAlpha(spec[i]) || i > start && (isDigit(spec[i]) || spec[i] == '_')) {
+	for i < len(spec) && (isAlpha(spec[i]) || i > start && (IsDigit(spec[i]) || spec[i] == '_')) {
 		i++
 	}
 	name := spec[start:i]
@@ -140,8 +143,8 @@ func skipFWS(s string, i int) int {
 	return i
 }
 
-// stripFWS removes all whitespace, for base64 values and lists.
-func stripFWS(s string) string {
+// Strip removes all whitespace, for base64 values and lists.
+func Strip(s string) string {
 	if !strings.ContainsAny(s, " \t\r\n") {
 		return s
 	}
@@ -154,4 +157,6 @@ func stripFWS(s string) string {
 }
 
 func isAlpha(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
-func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// IsDigit reports an ASCII digit.
+func IsDigit(c byte) bool { return '0' <= c && c <= '9' }

@@ -1,0 +1,323 @@
+package dmarc
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"strconv"
+	"strings"
+
+	"github.com/testerd/testerd/verify/internal/taglist"
+)
+
+// Policy is a requested Domain Owner policy (p=, sp=, np=).
+type Policy string
+
+const (
+	PolicyNone       Policy = "none"
+	PolicyQuarantine Policy = "quarantine"
+	PolicyReject     Policy = "reject"
+)
+
+// Mode is an identifier alignment mode (adkim=, aspf=).
+type Mode string
+
+const (
+	Relaxed Mode = "r"
+	Strict  Mode = "s"
+)
+
+func (m Mode) String() string {
+	if m == Strict {
+		return "strict"
+	}
+	return "relaxed"
+}
+
+// Severity of an Issue.
+const (
+	SeverityError   = "error"
+	SeverityWarning = "warning"
+)
+
+// Issue is a problem with one tag of a record. Errors are values receivers
+// ignore (the default applies instead); warnings are legal but unwise.
+type Issue struct {
+	Tag      string `json:"tag,omitempty"`
+	Pos      int    `json:"pos,omitempty"`
+	Severity string `json:"severity"`
+	Message  string `json:"message"`
+}
+
+// Record is a parsed DMARC record (RFC 7489 §6.3, with np=, t= and psd=
+// from RFC 9990). Every field holds the value receivers act on: the tag's,
+// or the default when the tag is absent or invalid.
+type Record struct {
+	Raw string `json:"raw"`
+	// P is the policy for the domain; SP for its subdomains (default P);
+	// NP for subdomains that do not exist (default SP).
+	P     Policy   `json:"p"`
+	SP    Policy   `json:"sp"`
+	NP    Policy   `json:"np"`
+	ADKIM Mode     `json:"adkim"`
+	ASPF  Mode     `json:"aspf"`
+	PCT   int      `json:"pct"`
+	RUA   []string `json:"rua,omitempty"`
+	RUF   []string `json:"ruf,omitempty"`
+	FO    string   `json:"fo"`
+	RF    string   `json:"rf"`
+	RI    int64    `json:"ri"`
+	// Testing is RFC 9990's t=y.
+	Testing bool `json:"testing,omitempty"`
+	// Present lists the tags the record sets, in order.
+	Present []string `json:"present"`
+	Issues  []Issue  `json:"issues,omitempty"`
+}
+
+// ErrNotDMARC is returned for a TXT record that does not start with
+// v=DMARC1: discovery skips such records (RFC 7489 §6.6.3).
+var ErrNotDMARC = errors.New("dmarc: not a DMARC record")
+
+// SyntaxError makes a record unusable (permerror).
+type SyntaxError struct {
+	Tag    string `json:"tag,omitempty"`
+	Pos    int    `json:"pos,omitempty"`
+	Reason string `json:"reason"`
+}
+
+func (e *SyntaxError) Error() string {
+	if e.Tag != "" {
+		return fmt.Sprintf("dmarc: tag %s= (column %d): %s", e.Tag, e.Pos, e.Reason)
+	}
+	return "dmarc: " + e.Reason
+}
+
+// IsDMARC reports whether a TXT record claims to be a DMARC record: it
+// starts with v=DMARC1, whatever follows.
+func IsDMARC(txt string) bool {
+	s := strings.ToLower(taglist.Strip(txt))
+	return strings.HasPrefix(s, "v=dmarc1") && (len(s) == 8 || s[8] == ';')
+}
+
+// Parse parses a DMARC record. A record that does not start with v=DMARC1
+// gives ErrNotDMARC. A *SyntaxError means the record cannot be used: its
+// tag list is malformed, or p= (or sp=) is missing or invalid with no
+// valid rua= to fall back on (§6.6.3). Other bad values become Issues and
+// the defaults apply.
+func Parse(txt string) (*Record, error) {
+	if !IsDMARC(txt) {
+		return nil, ErrNotDMARC
+	}
+	tags, err := taglist.Parse(txt)
+	if err != nil {
+		var te *taglist.TagError
+		errors.As(err, &te)
+		return nil, &SyntaxError{Tag: te.Tag, Pos: te.Pos, Reason: "the record is not a valid tag list: " + te.Reason}
+	}
+	r := &Record{Raw: clip(txt), ADKIM: Relaxed, ASPF: Relaxed, PCT: 100, FO: "0", RF: "afrf", RI: 86400}
+	if tags[0].Name != "v" || tags[0].Value != "DMARC1" {
+		// IsDMARC passed, so this is a case or spacing difference.
+		return nil, &SyntaxError{Tag: "v", Pos: tags[0].Pos, Reason: fmt.Sprintf("the record must start with exactly v=DMARC1, not %q", clip(tags[0].Name+"="+tags[0].Value))}
+	}
+	issue := func(t taglist.Tag, sev, format string, args ...any) {
+		r.Issues = append(r.Issues, Issue{Tag: t.Name, Pos: t.Pos, Severity: sev, Message: fmt.Sprintf(format, args...)})
+	}
+	var pTag, spTag *taglist.Tag
+	pBad, spBad := false, false
+	for i := range tags {
+		t := tags[i]
+		r.Present = append(r.Present, t.Name)
+		v := taglist.Strip(t.Value)
+		switch t.Name {
+		case "v":
+		case "p", "sp", "np":
+			pol, ok := parsePolicy(v)
+			if !ok {
+				issue(t, SeverityError, "%s=%s is not none, quarantine or reject", t.Name, clip(v))
+			}
+			switch t.Name {
+			case "p":
+				pTag, pBad, r.P = &tags[i], !ok, pol
+			case "sp":
+				spTag, spBad, r.SP = &tags[i], !ok, pol
+			case "np":
+				r.NP = pol
+			}
+		case "adkim", "aspf":
+			m := Mode(strings.ToLower(v))
+			if m != Relaxed && m != Strict {
+				issue(t, SeverityError, "%s=%s is not r or s; relaxed applies", t.Name, clip(v))
+				m = Relaxed
+			}
+			if t.Name == "adkim" {
+				r.ADKIM = m
+			} else {
+				r.ASPF = m
+			}
+		case "pct":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > 100 || !allDigits(v) {
+				issue(t, SeverityError, "pct=%s is not a whole number from 0 to 100; 100 applies", clip(v))
+				continue
+			}
+			r.PCT = n
+			if n < 100 {
+				issue(t, SeverityWarning, "pct=%d: the policy applies to %d%% of failing mail only (RFC 9990 drops pct)", n, n)
+			}
+		case "rua", "ruf":
+			uris := r.parseURIs(t, v, issue)
+			if t.Name == "rua" {
+				r.RUA = uris
+			} else {
+				r.RUF = uris
+			}
+		case "fo":
+			for _, o := range strings.Split(v, ":") {
+				if o != "0" && o != "1" && o != "d" && o != "s" {
+					issue(t, SeverityError, "fo=%s: %q is not 0, 1, d or s; 0 applies", clip(v), clip(o))
+					v = "0"
+					break
+				}
+			}
+			r.FO = v
+		case "rf":
+			for _, f := range strings.Split(v, ":") {
+				if !strings.EqualFold(f, "afrf") {
+					issue(t, SeverityWarning, "rf=%s: report format %q is unknown; afrf is the only one defined", clip(v), clip(f))
+				}
+			}
+			r.RF = v
+		case "ri":
+			n, err := strconv.ParseUint(v, 10, 32)
+			if err != nil {
+				issue(t, SeverityError, "ri=%s is not a number of seconds; 86400 applies", clip(v))
+				continue
+			}
+			r.RI = int64(n)
+		case "t":
+			switch strings.ToLower(v) {
+			case "y":
+				r.Testing = true
+				issue(t, SeverityWarning, "t=y: the domain is testing DMARC, and receivers apply the next weaker policy")
+			case "n":
+			default:
+				issue(t, SeverityError, "t=%s is not y or n", clip(v))
+			}
+		case "psd":
+			if l := strings.ToLower(v); l != "y" && l != "n" && l != "u" {
+				issue(t, SeverityError, "psd=%s is not y, n or u", clip(v))
+			}
+		default:
+			issue(t, SeverityWarning, "unknown tag %s= is ignored", clip(t.Name))
+		}
+	}
+
+	// §6.6.3: an invalid or missing p= (or invalid sp=) with a valid rua=
+	// is read as p=none; without one, the record cannot be used.
+	if pTag == nil || pBad || spBad {
+		what, tag := "p= is missing", taglist.Tag{Name: "p"}
+		if pTag != nil && pBad {
+			what, tag = "p= is invalid", *pTag
+		} else if spBad {
+			what, tag = "sp= is invalid", *spTag
+		}
+		if len(r.RUA) == 0 {
+			return nil, &SyntaxError{Tag: tag.Name, Pos: tag.Pos, Reason: what + " and there is no valid rua= to fall back on"}
+		}
+		issue(tag, SeverityError, "%s; because rua= is valid, receivers read the record as p=none", what)
+		if pTag == nil || pBad {
+			r.P = PolicyNone
+		}
+		if spBad {
+			r.SP = ""
+		}
+	}
+	if r.SP == "" {
+		r.SP = r.P
+	}
+	if r.NP == "" {
+		r.NP = r.SP
+	}
+	if len(r.RUA) == 0 {
+		r.Issues = append(r.Issues, Issue{Tag: "rua", Severity: SeverityWarning, Message: "no rua=: nobody sends this domain aggregate reports, so failures go unseen"})
+	}
+	return r, nil
+}
+
+func parsePolicy(v string) (Policy, bool) {
+	switch p := Policy(strings.ToLower(v)); p {
+	case PolicyNone, PolicyQuarantine, PolicyReject:
+		return p, true
+	}
+	return "", false
+}
+
+// MaxURIs bounds the URIs kept from one rua= or ruf=.
+const MaxURIs = 10
+
+// parseURIs checks a comma-separated list of report URIs (§6.2, §6.3): a
+// URI, optionally followed by "!" and a size limit.
+func (r *Record) parseURIs(t taglist.Tag, v string, issue func(taglist.Tag, string, string, ...any)) []string {
+	var out []string
+	for _, u := range strings.Split(v, ",") {
+		if len(out) == MaxURIs {
+			issue(t, SeverityWarning, "more than %d URIs; the rest are ignored", MaxURIs)
+			break
+		}
+		if err := CheckURI(u); err != nil {
+			issue(t, SeverityError, "%s: %v", clip(u), err)
+			continue
+		}
+		if !strings.HasPrefix(strings.ToLower(u), "mailto:") {
+			issue(t, SeverityWarning, "%s: receivers are only required to support mailto: URIs", clip(u))
+		}
+		out = append(out, clip(u))
+	}
+	return out
+}
+
+// CheckURI checks one report URI with its optional "!size" suffix.
+func CheckURI(u string) error {
+	if u == "" {
+		return errors.New("empty URI")
+	}
+	if i := strings.LastIndexByte(u, '!'); i >= 0 {
+		size := strings.ToLower(u[i+1:])
+		if n := strings.TrimRight(size, "kmgt"); n == "" || len(size)-len(n) > 1 || !allDigits(n) {
+			return fmt.Errorf("size limit %q is not a number with an optional k, m, g or t", clip(u[i+1:]))
+		}
+		u = u[:i]
+	}
+	scheme, rest, ok := strings.Cut(u, ":")
+	if !ok || scheme == "" || rest == "" {
+		return errors.New("not a URI (no scheme)")
+	}
+	if !strings.EqualFold(scheme, "mailto") {
+		return nil
+	}
+	addr, _, _ := strings.Cut(rest, "?")
+	a, err := mail.ParseAddress(addr)
+	if err != nil || a.Name != "" || !strings.Contains(a.Address, "@") {
+		return fmt.Errorf("%q is not an e-mail address", clip(addr))
+	}
+	return nil
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !taglist.IsDigit(s[i]) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// maxShown bounds strings copied from a record for display.
+const maxShown = 512
+
+func clip(s string) string {
+	if len(s) > maxShown {
+		return s[:maxShown] + "…"
+	}
+	return s
+}
