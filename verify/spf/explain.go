@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/emersion/go-msgauth/authres"
+
+	"github.com/testerd/testerd/verify/internal/untrusted"
 )
 
 // reason writes one sentence on why ev.Result is what it is.
@@ -110,9 +112,9 @@ func (ev *Evaluation) ReceivedSPF(receiver string) string {
 func (ev *Evaluation) AuthResult() *authres.SPFResult {
 	r := &authres.SPFResult{Value: authres.ResultValue(ev.Result)}
 	if ev.Identity == IdentityMailFrom {
-		r.From = printable(ev.Sender)
+		r.From = untrusted.Printable(ev.Sender)
 	} else {
-		r.Helo = printable(ev.Domain)
+		r.Helo = untrusted.Printable(ev.Domain)
 	}
 	return r
 }
@@ -123,27 +125,10 @@ func (ev *Evaluation) AuthResultsPart() string {
 	return strings.TrimSpace(strings.TrimPrefix(s, "; "))
 }
 
-// maxHeaderValue bounds one value written into a header.
-const maxHeaderValue = 256
-
-// printable keeps printable ASCII only, so no CR, LF or other control
-// character from the wire can reach a header, and bounds the length.
-func printable(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s) && b.Len() < maxHeaderValue; i++ {
-		if c := s[i]; c >= 0x20 && c < 0x7f {
-			b.WriteByte(c)
-		} else {
-			b.WriteByte('?')
-		}
-	}
-	return b.String()
-}
-
 // headerValue writes v as a dot-atom when it is one, else as a
 // quoted-string (RFC 5322 §3.2).
 func headerValue(v string) string {
-	v = printable(v)
+	v = untrusted.Printable(v)
 	atom := v != ""
 	for i := 0; i < len(v) && atom; i++ {
 		c := v[i]
@@ -157,5 +142,5 @@ func headerValue(v string) string {
 
 // commentText escapes a header comment's content (RFC 5322 §3.2.2).
 func commentText(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `(`, `\(`, `)`, `\)`).Replace(printable(s))
+	return strings.NewReplacer(`\`, `\\`, `(`, `\(`, `)`, `\)`).Replace(untrusted.Printable(s))
 }

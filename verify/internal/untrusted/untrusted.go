@@ -1,0 +1,20 @@
+// Package untrusted makes untrusted text (from probes and DNS) safe to write
+// into a header field.
+package untrusted
+
+// MaxHeaderValue bounds one value written into a header.
+const MaxHeaderValue = 256
+
+// Printable keeps printable ASCII only, so no CR, LF or other control
+// character from the wire can reach a header, and bounds the length.
+func Printable(s string) string {
+	b := make([]byte, 0, min(len(s), MaxHeaderValue))
+	for i := 0; i < len(s) && len(b) < MaxHeaderValue; i++ {
+		if c := s[i]; c >= 0x20 && c < 0x7f {
+			b = append(b, c)
+		} else {
+			b = append(b, '?')
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,184 @@
+// Package verify judges one received message completely: SPF for the
+// connecting IP and envelope (verify/spf), every DKIM signature
+// (verify/dkim), the From domain (verify/message), DMARC discovery and
+// alignment (verify/dmarc), then the tags of ../shared/docs/verdicts.md
+// and an Authentication-Results header. Judge never touches the store; its
+// Verdict is the one struct that `testerd check --json`, the database, the
+// JSON API, the web pages and the reply body all show.
+package verify
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/verify/dkim"
+	"github.com/testerd/testerd/verify/dmarc"
+	"github.com/testerd/testerd/verify/message"
+	"github.com/testerd/testerd/verify/spf"
+)
+
+// VerdictVersion is bumped when Verdict's JSON changes incompatibly, so
+// stored verdicts can be told apart.
+const VerdictVersion = 1
+
+// Probe is what Judge needs of a received message.
+type Probe struct {
+	Kind     Kind
+	IP       netip.Addr
+	Helo     string
+	MailFrom string
+	Raw      []byte
+}
+
+// Envelope is the SMTP side of the probe.
+type Envelope struct {
+	IP       netip.Addr `json:"ip"`
+	Helo     string     `json:"helo"`
+	MailFrom string     `json:"mail_from"`
+}
+
+// MessageFacts describe the message as received.
+type MessageFacts struct {
+	Size        int    `json:"size"`
+	Subject     string `json:"subject,omitempty"`
+	MessageID   string `json:"message_id,omitempty"`
+	Date        string `json:"date,omitempty"`
+	Fields      int    `json:"fields"`
+	LongestLine int    `json:"longest_line"`
+	BareLF      bool   `json:"bare_lf,omitempty"`
+	NoBody      bool   `json:"no_body,omitempty"`
+	// Malformed lists header lines that are not valid fields (clipped).
+	Malformed     []string `json:"malformed,omitempty"`
+	TooManyFields bool     `json:"too_many_fields,omitempty"`
+}
+
+// Verdict is what testerd concluded about one probe.
+type Verdict struct {
+	Version int  `json:"version"`
+	Kind    Kind `json:"kind"`
+	// Tags are the verdict tags for Kind; AllTags has every tester's.
+	Tags    []string          `json:"tags"`
+	AllTags map[Kind][]string `json:"all_tags"`
+
+	Envelope Envelope          `json:"envelope"`
+	Message  MessageFacts      `json:"message"`
+	From     message.From      `json:"from"`
+	SPF      *spf.Outcome      `json:"spf"`
+	DKIM     *dkim.Outcome     `json:"dkim"`
+	DMARC    *dmarc.Evaluation `json:"dmarc"`
+
+	// AuthenticationResults is the field value (RFC 8601), unfolded.
+	AuthenticationResults string `json:"authentication_results"`
+}
+
+// Judge runs every check for probes, all through one resolver.
+type Judge struct {
+	Resolver dnsx.Resolver
+	// Receiver is the tester's host name: the authserv-id of
+	// Authentication-Results and the receiver of Received-SPF.
+	Receiver string
+	// Now is the clock for DKIM t= and x=; nil means time.Now.
+	Now func() time.Time
+	// Timeout bounds the whole verdict; 0 means spf.DefaultTimeout.
+	Timeout time.Duration
+}
+
+// Judge verifies one probe. It never fails: every problem is part of the
+// verdict.
+func (j *Judge) Judge(ctx context.Context, p Probe) *Verdict {
+	timeout := j.Timeout
+	if timeout <= 0 {
+		timeout = spf.DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	m := message.Parse(p.Raw)
+	v := &Verdict{
+		Version:  VerdictVersion,
+		Kind:     p.Kind,
+		Envelope: Envelope{IP: p.IP.Unmap(), Helo: p.Helo, MailFrom: p.MailFrom},
+		Message:  messageFacts(m, len(p.Raw)),
+		From:     m.From(),
+	}
+
+	// SPF and DKIM do not depend on each other: run them side by side.
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c := &spf.Checker{Resolver: j.Resolver, Receiver: j.Receiver, Timeout: timeout}
+		v.SPF = c.Check(ctx, spf.Params{IP: p.IP.Unmap(), Helo: p.Helo, MailFrom: p.MailFrom})
+	}()
+	dv := &dkim.Verifier{Resolver: j.Resolver, Now: j.Now, Timeout: timeout}
+	v.DKIM = dv.Verify(ctx, m)
+	wg.Wait()
+
+	eff := v.SPF.Effective()
+	in := dmarc.Input{FromDomain: v.From.Domain, FromProblem: v.From.Problem, SPFDomain: eff.Domain, SPFPass: eff.Result == spf.Pass}
+	for _, s := range v.DKIM.Signatures {
+		in.DKIM = append(in.DKIM, dmarc.DKIMInput{Domain: s.Domain, Pass: s.Result == dkim.Pass})
+	}
+	v.DMARC = dmarc.Evaluate(ctx, j.Resolver, in)
+
+	f := v.Facts()
+	v.AllTags = map[Kind][]string{}
+	for _, k := range Kinds {
+		v.AllTags[k] = Tags(k, f)
+	}
+	if _, ok := v.AllTags[v.Kind]; !ok {
+		v.Kind = KindCheck
+	}
+	v.Tags = v.AllTags[v.Kind]
+	v.AuthenticationResults = v.authResults(j.Receiver)
+	return v
+}
+
+// Facts extracts the tag rules' inputs from the verdict.
+func (v *Verdict) Facts() Facts {
+	f := Facts{SPF: v.SPF.Effective().Result, SPFDomainAligned: v.DMARC.SPF.DomainAligned, DMARC: v.DMARC.Result}
+	for i, s := range v.DKIM.Signatures {
+		f.DKIM = append(f.DKIM, DKIMFact{Result: s.Result, DomainAligned: v.DMARC.DKIM[i].DomainAligned})
+	}
+	return f
+}
+
+// Subject is the auto-reply's Subject: the tags, a space, then the
+// probe's Subject.
+func (v *Verdict) Subject() string {
+	return strings.Join(v.Tags, " ") + " " + v.Message.Subject
+}
+
+func messageFacts(m *message.Message, size int) MessageFacts {
+	f := MessageFacts{
+		Size:          size,
+		Subject:       clip(m.First("Subject")),
+		MessageID:     clip(m.First("Message-ID")),
+		Date:          clip(m.First("Date")),
+		Fields:        len(m.Fields),
+		LongestLine:   m.LongestLine,
+		BareLF:        m.BareLF,
+		NoBody:        m.NoBody,
+		TooManyFields: m.TooManyFields,
+	}
+	for _, fl := range m.Fields {
+		if fl.Malformed && len(f.Malformed) < 10 {
+			f.Malformed = append(f.Malformed, clip(strings.TrimSuffix(fl.Raw, "\r\n")))
+		}
+	}
+	return f
+}
+
+// maxShown bounds header text copied into a verdict.
+const maxShown = 998
+
+func clip(s string) string {
+	if len(s) > maxShown {
+		return s[:maxShown] + "…"
+	}
+	return s
+}
