@@ -28,15 +28,15 @@ func (v *Verdict) authResults(receiver string) string {
 			params["header.i"] = untrusted.Printable(s.Identifier)
 		}
 		if s.Result != dkim.Pass {
-			params["reason"] = untrusted.Printable(s.Reason)
+			params["reason"] = untrusted.Printable(shortReason(s))
 		}
 		results = append(results, &authres.GenericResult{Method: "dkim", Value: dkimValue(s.Result), Params: params})
 	}
-	results = append(results, &authres.DMARCResult{
-		Value:  authres.ResultValue(v.DMARC.Result),
-		Reason: untrusted.Printable(v.DMARC.Reason),
-		From:   untrusted.Printable(v.From.Domain),
-	})
+	dm := &authres.DMARCResult{Value: authres.ResultValue(v.DMARC.Result), From: untrusted.Printable(v.From.Domain)}
+	if v.DMARC.Result != "pass" {
+		dm.Reason = untrusted.Printable(v.DMARC.Reason)
+	}
+	results = append(results, dm)
 	parts := make([]string, len(results))
 	for i, r := range results {
 		parts[i] = strings.TrimSpace(strings.TrimPrefix(authres.Format("", []authres.Result{r}), "; "))
@@ -86,4 +86,20 @@ func (v *Verdict) FoldedAuthResults() string {
 		}
 	}
 	return b.String()
+}
+
+// shortReason sums up a signature's result for the reason= of
+// Authentication-Results; the verdict keeps the full sentence.
+func shortReason(s *dkim.Signature) string {
+	switch {
+	case s.Result == dkim.Fail:
+		return strings.Join(s.Failed, " and ") + " did not verify"
+	case s.Result == dkim.TempError:
+		return "key lookup " + s.KeyLookup
+	case s.Problem != nil && s.Problem.Tag != "":
+		return "invalid " + s.Problem.In + " tag " + s.Problem.Tag + "="
+	case s.Problem != nil && s.Problem.In == "dns":
+		return "no key record"
+	}
+	return "invalid signature"
 }

@@ -14,25 +14,26 @@ import (
 type command struct {
 	name  string
 	usage string
-	run   func(args []string, stdout, stderr io.Writer) int
+	run   func(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 }
 
 var commands = []command{
 	{"spf", "evaluate SPF for an IP, MAIL FROM and HELO, with the full trace", runSPF},
+	{"check", "judge one message offline (SPF, DKIM, DMARC, tags) as the server would", runCheck},
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stderr)
 		return 2
 	}
 	for _, c := range commands {
 		if c.name == args[0] {
-			return c.run(args[1:], stdout, stderr)
+			return c.run(args[1:], stdin, stdout, stderr)
 		}
 	}
 	fmt.Fprintf(stderr, "testerd: unknown command %q\n\n", args[0])

@@ -16,7 +16,7 @@ import (
 
 // runSPF is "testerd spf": one SPF check, both identities, printed with
 // its trace (or as JSON).
-func runSPF(args []string, stdout, stderr io.Writer) int {
+func runSPF(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("testerd spf", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	ip := fs.String("ip", "", "the SMTP client's IP address (IPv4 or IPv6), required")

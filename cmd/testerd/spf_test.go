@@ -32,7 +32,7 @@ func startDNS(t *testing.T) string {
 func TestSPFCommand(t *testing.T) {
 	addr := startDNS(t)
 	var out, errb bytes.Buffer
-	code := run([]string{"spf", "--ip", "192.0.2.1", "--mail-from", "a@example.com", "--helo", "mx.example.com", "--resolver", addr}, &out, &errb)
+	code := run([]string{"spf", "--ip", "192.0.2.1", "--mail-from", "a@example.com", "--helo", "mx.example.com", "--resolver", addr}, nil, &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
@@ -54,7 +54,7 @@ func TestSPFCommand(t *testing.T) {
 	}
 
 	out.Reset()
-	code = run([]string{"spf", "--ip", "192.0.2.1", "--mail-from", "a@bad.example", "--resolver", addr, "--json"}, &out, &errb)
+	code = run([]string{"spf", "--ip", "192.0.2.1", "--mail-from", "a@bad.example", "--resolver", addr, "--json"}, nil, &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
@@ -72,7 +72,7 @@ func TestSPFCommandDraftRecord(t *testing.T) {
 	var out, errb bytes.Buffer
 	// The published record fails 203.0.113.5; the draft adds its network.
 	code := run([]string{"spf", "--ip", "203.0.113.5", "--mail-from", "a@example.com", "--resolver", addr,
-		"--record", "v=spf1 ip4:203.0.113.0/24 include:_spf.example.net -all", "--json"}, &out, &errb)
+		"--record", "v=spf1 ip4:203.0.113.0/24 include:_spf.example.net -all", "--json"}, nil, &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
@@ -90,7 +90,7 @@ func TestSPFCommandUsage(t *testing.T) {
 		{"spf"}, {"spf", "--ip", "nope", "--helo", "x.example"}, {"spf", "--ip", "192.0.2.1"}, {"nosuch"}, {},
 	} {
 		var out, errb bytes.Buffer
-		if code := run(args, &out, &errb); code != 2 || errb.Len() == 0 {
+		if code := run(args, nil, &out, &errb); code != 2 || errb.Len() == 0 {
 			t.Errorf("%q: exit %d, stderr %q", args, code, errb.String())
 		}
 	}

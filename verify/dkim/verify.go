@@ -368,7 +368,7 @@ func finish(p *pending, m *message.Message, records []string, err error) {
 	sig.HeaderSignatureOK = &ok
 
 	bodyOK := sig.BodyHashOK != nil && *sig.BodyHashOK
-	keyDesc := fmt.Sprintf("the %s-%d key at %s", key.Type, key.Bits, p.keyName)
+	keyDesc := fmt.Sprintf("the %d-bit %s key at %s", key.Bits, key.Type, p.keyName)
 	switch {
 	case bodyOK && ok:
 		sig.Result = Pass

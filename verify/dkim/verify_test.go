@@ -189,8 +189,8 @@ func TestResults(t *testing.T) {
 		// tag is the Problem's tag for invalid; reason a substring.
 		tag, reason string
 	}{
-		{"ed25519 pass", sign(t, testMsg, ed("ed")), dkim.Pass, "", "ed25519-256 key"},
-		{"rsa-2048 pass", sign(t, testMsg, dkimtest.Options{Selector: "rsa", Signer: rsa2048()}), dkim.Pass, "", "rsa-2048 key"},
+		{"ed25519 pass", sign(t, testMsg, ed("ed")), dkim.Pass, "", "256-bit ed25519 key"},
+		{"rsa-2048 pass", sign(t, testMsg, dkimtest.Options{Selector: "rsa", Signer: rsa2048()}), dkim.Pass, "", "2048-bit rsa key"},
 		{"rsa-sha1", sign(t, testMsg, dkimtest.Options{Selector: "rsa", Signer: rsa2048(), Algorithm: "rsa-sha1"}), dkim.Invalid, "a", "RFC 8301"},
 		{"unknown algorithm", sign(t, testMsg, with(ed("ed"), func(o *dkimtest.Options) { o.Algorithm = "ed448-sha512" })), dkim.Invalid, "a", "not a supported algorithm"},
 		{"expired", sign(t, testMsg, with(ed("ed"), func(o *dkimtest.Options) { o.Time, o.Expiration = now.Add(-2*time.Hour), now.Add(-time.Hour) })), dkim.Invalid, "x", "expired"},
