@@ -56,7 +56,7 @@ func setup() (*dnsx.Zone, *dkim.Verifier) {
 	return z, &dkim.Verifier{Resolver: dnsx.NewFake(z), Now: func() time.Time { return now }}
 }
 
-func sign(t *testing.T, msg string, o dkimtest.Options) string {
+func sign(t testing.TB, msg string, o dkimtest.Options) string {
 	t.Helper()
 	if o.Domain == "" {
 		o.Domain = "example.com"

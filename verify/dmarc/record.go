@@ -281,6 +281,9 @@ func CheckURI(u string) error {
 	if u == "" {
 		return errors.New("empty URI")
 	}
+	if len(u) > maxShown {
+		return fmt.Errorf("the URI is over %d octets", maxShown)
+	}
 	if i := strings.LastIndexByte(u, '!'); i >= 0 {
 		size := strings.ToLower(u[i+1:])
 		if n := strings.TrimRight(size, "kmgt"); n == "" || len(size)-len(n) > 1 || !allDigits(n) {
@@ -289,7 +292,7 @@ func CheckURI(u string) error {
 		u = u[:i]
 	}
 	scheme, rest, ok := strings.Cut(u, ":")
-	if !ok || scheme == "" || rest == "" {
+	if !ok || !isScheme(scheme) || rest == "" {
 		return errors.New("not a URI (no scheme)")
 	}
 	if !strings.EqualFold(scheme, "mailto") {
@@ -320,4 +323,15 @@ func clip(s string) string {
 		return s[:maxShown] + "…"
 	}
 	return s
+}
+
+// isScheme checks ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) (RFC 3986 §3.1).
+func isScheme(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i] | 0x20
+		if !('a' <= c && c <= 'z' || i > 0 && (taglist.IsDigit(s[i]) || s[i] == '+' || s[i] == '-' || s[i] == '.')) {
+			return false
+		}
+	}
+	return s != ""
 }
