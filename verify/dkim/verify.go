@@ -280,24 +280,29 @@ func (v *Verifier) fetchKeys(ctx context.Context, ps []*pending) map[string]keyA
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	keys := map[string]keyAnswer{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
+	var names []string
+	seen := map[string]bool{}
 	for _, p := range ps {
-		if _, ok := keys[p.keyName]; ok {
-			continue
+		if !seen[p.keyName] {
+			seen[p.keyName] = true
+			names = append(names, p.keyName)
 		}
-		keys[p.keyName] = keyAnswer{}
+	}
+	answers := make([]keyAnswer, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
 		wg.Add(1)
-		go func(name string) {
+		go func() {
 			defer wg.Done()
 			recs, err := v.Resolver.LookupTXT(ctx, name)
-			mu.Lock()
-			keys[name] = keyAnswer{recs, err}
-			mu.Unlock()
-		}(p.keyName)
+			answers[i] = keyAnswer{recs, err}
+		}()
 	}
 	wg.Wait()
+	keys := make(map[string]keyAnswer, len(names))
+	for i, name := range names {
+		keys[name] = answers[i]
+	}
 	return keys
 }
 
