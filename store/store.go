@@ -1,0 +1,279 @@
+// Package store keeps probes, verdicts and later the reply queue and DMARC
+// reports in SQLite (modernc.org/sqlite, pure Go, so the binary stays
+// static). A probe is committed before the SMTP server answers 250, with
+// synchronous=FULL in WAL mode, so a killed process or a power cut loses no
+// accepted probe; verdicts are stored later, and Pending lists the probes a
+// restart still has to judge.
+//
+// The store knows nothing of verify's types: a verdict arrives as JSON
+// plus the few columns lists and filters need. That keeps the interface
+// narrow enough for another database to implement later.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// ErrNotFound is returned for an unknown id.
+var ErrNotFound = errors.New("store: not found")
+
+// TLS describes the SMTP session's TLS, if STARTTLS was used.
+type TLS struct {
+	Version string `json:"version"`
+	Cipher  string `json:"cipher"`
+}
+
+// Probe is one accepted message and its envelope.
+type Probe struct {
+	ID        string     `json:"id"`
+	Received  time.Time  `json:"received"`
+	Kind      string     `json:"kind"`
+	Recipient string     `json:"recipient"`
+	Extension string     `json:"extension,omitempty"`
+	ClientIP  netip.Addr `json:"client_ip"`
+	Helo      string     `json:"helo"`
+	MailFrom  string     `json:"mail_from"`
+	TLS       *TLS       `json:"tls,omitempty"`
+	Size      int        `json:"size"`
+	Raw       []byte     `json:"-"`
+}
+
+// Verdict is what the store keeps of a verdict: the columns lists show and
+// filter on, and the whole verdict as JSON.
+type Verdict struct {
+	ProbeID    string
+	Judged     time.Time
+	Tags       []string
+	FromDomain string
+	JSON       []byte
+}
+
+// Result is a probe with its verdict, if judged.
+type Result struct {
+	Probe
+	// Judged is zero while the verdict is pending.
+	Judged     time.Time `json:"judged"`
+	Tags       []string  `json:"tags"`
+	FromDomain string    `json:"from_domain"`
+	// Verdict is the verdict JSON, nil while pending.
+	Verdict []byte `json:"-"`
+}
+
+// Store is a SQLite database.
+type Store struct {
+	db *sql.DB
+}
+
+// Open opens (creating if needed) the database file at path and applies
+// the schema migrations.
+func Open(ctx context.Context, path string) (*Store, error) {
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)"} {
+		q.Add("_pragma", p)
+	}
+	db, err := sql.Open("sqlite", path+"?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{db: db}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// migrations are applied in order; the version is their count. Never edit
+// one that has shipped: append a new one.
+var migrations = []string{
+	`CREATE TABLE probes (
+		id          TEXT PRIMARY KEY,
+		received_at INTEGER NOT NULL,
+		kind        TEXT NOT NULL,
+		rcpt        TEXT NOT NULL,
+		extension   TEXT NOT NULL,
+		client_ip   TEXT NOT NULL,
+		helo        TEXT NOT NULL,
+		mail_from   TEXT NOT NULL,
+		tls_version TEXT NOT NULL,
+		tls_cipher  TEXT NOT NULL,
+		size        INTEGER NOT NULL,
+		raw         BLOB NOT NULL
+	);
+	CREATE INDEX probes_kind_received ON probes (kind, received_at DESC);
+	CREATE INDEX probes_received ON probes (received_at);
+	CREATE TABLE verdicts (
+		probe_id    TEXT PRIMARY KEY REFERENCES probes (id) ON DELETE CASCADE,
+		judged_at   INTEGER NOT NULL,
+		tags        TEXT NOT NULL,
+		from_domain TEXT NOT NULL,
+		verdict     BLOB NOT NULL
+	);`,
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return err
+	}
+	var v int
+	err := s.db.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		if _, err := s.db.ExecContext(ctx, `INSERT INTO schema_version VALUES (0)`); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("database schema version %d is newer than this testerd (%d)", v, len(migrations))
+	}
+	for i := v; i < len(migrations); i++ {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %d: %w", i+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE schema_version SET version = ?`, i+1); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SaveProbe commits a probe. When it returns nil the probe is on disk.
+func (s *Store) SaveProbe(ctx context.Context, p *Probe) error {
+	tls := TLS{}
+	if p.TLS != nil {
+		tls = *p.TLS
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO probes
+		(id, received_at, kind, rcpt, extension, client_ip, helo, mail_from, tls_version, tls_cipher, size, raw)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.ID, p.Received.UnixNano(), p.Kind, p.Recipient, p.Extension, p.ClientIP.String(), p.Helo, p.MailFrom,
+		tls.Version, tls.Cipher, p.Size, p.Raw)
+	return err
+}
+
+// SaveVerdict stores (or replaces) the verdict of a probe.
+func (s *Store) SaveVerdict(ctx context.Context, v *Verdict) error {
+	_, err := s.db.ExecContext(ctx, `INSERT OR REPLACE INTO verdicts (probe_id, judged_at, tags, from_domain, verdict)
+		VALUES (?, ?, ?, ?, ?)`, v.ProbeID, v.Judged.UnixNano(), strings.Join(v.Tags, "\n"), v.FromDomain, v.JSON)
+	return err
+}
+
+// Pending returns the ids of probes without a verdict, oldest first.
+func (s *Store) Pending(ctx context.Context) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT p.id FROM probes p LEFT JOIN verdicts v ON v.probe_id = p.id
+		WHERE v.probe_id IS NULL ORDER BY p.received_at`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+const resultColumns = `p.id, p.received_at, p.kind, p.rcpt, p.extension, p.client_ip, p.helo, p.mail_from,
+	p.tls_version, p.tls_cipher, p.size, COALESCE(v.judged_at, 0), COALESCE(v.tags, ''), COALESCE(v.from_domain, '')`
+
+// Get returns one result with its raw message and verdict JSON.
+func (s *Store) Get(ctx context.Context, id string) (*Result, error) {
+	row := s.db.QueryRowContext(ctx, `SELECT `+resultColumns+`, p.raw, v.verdict
+		FROM probes p LEFT JOIN verdicts v ON v.probe_id = p.id WHERE p.id = ?`, id)
+	r := &Result{}
+	err := scanResult(row, r, &r.Raw, &r.Verdict)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return r, err
+}
+
+// List returns the latest results of a kind ("" for all), newest first,
+// without raw messages. withVerdict adds the verdict JSON.
+func (s *Store) List(ctx context.Context, kind string, limit int, withVerdict bool) ([]*Result, error) {
+	verdict := "NULL"
+	if withVerdict {
+		verdict = "v.verdict"
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT `+resultColumns+`, `+verdict+`
+		FROM probes p LEFT JOIN verdicts v ON v.probe_id = p.id
+		WHERE (? = '' OR p.kind = ?) ORDER BY p.received_at DESC LIMIT ?`, kind, kind, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Result
+	for rows.Next() {
+		r := &Result{}
+		if err := scanResult(rows, r, nil, &r.Verdict); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanResult(sc scanner, r *Result, raw *[]byte, verdict *[]byte) error {
+	var received, judged int64
+	var ip, tags, tlsVersion, tlsCipher string
+	dest := []any{&r.ID, &received, &r.Kind, &r.Recipient, &r.Extension, &ip, &r.Helo, &r.MailFrom,
+		&tlsVersion, &tlsCipher, &r.Size, &judged, &tags, &r.FromDomain}
+	if raw != nil {
+		dest = append(dest, raw)
+	}
+	dest = append(dest, verdict)
+	if err := sc.Scan(dest...); err != nil {
+		return err
+	}
+	r.Received = time.Unix(0, received).UTC()
+	if judged != 0 {
+		r.Judged = time.Unix(0, judged).UTC()
+	}
+	r.ClientIP, _ = netip.ParseAddr(ip)
+	if tlsVersion != "" {
+		r.TLS = &TLS{Version: tlsVersion, Cipher: tlsCipher}
+	}
+	r.Tags = []string{}
+	if tags != "" {
+		r.Tags = strings.Split(tags, "\n")
+	}
+	return nil
+}
+
+// DeleteBefore deletes probes received before t, and their verdicts, and
+// returns how many probes went.
+func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM probes WHERE received_at < ?`, t.UnixNano())
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

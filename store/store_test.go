@@ -1,0 +1,98 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func open(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestProbesAndVerdicts(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "testerd.db")
+	s := open(t, path)
+	base := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	for i := 0; i < 5; i++ {
+		kind := "spf"
+		if i%2 == 1 {
+			kind = "dkim"
+		}
+		p := &Probe{ID: fmt.Sprintf("id%d", i), Received: base.Add(time.Duration(i) * time.Second), Kind: kind,
+			Recipient: kind + "@tester.example", ClientIP: netip.MustParseAddr("2001:db8::1"), Helo: "mx.example.com",
+			MailFrom: "a@example.com", Size: 10, Raw: []byte("Subject: x\r\n\r\nbody")}
+		if i == 0 {
+			p.TLS = &TLS{Version: "TLS 1.3", Cipher: "TLS_AES_128_GCM_SHA256"}
+		}
+		if err := s.SaveProbe(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SaveProbe(ctx, &Probe{ID: "id0", Received: base}); err == nil {
+		t.Error("a duplicate id was accepted")
+	}
+	if err := s.SaveVerdict(ctx, &Verdict{ProbeID: "id0", Judged: base.Add(time.Minute), Tags: []string{"|OK| spf-pass", "!! spf-diff !!"}, FromDomain: "example.com", JSON: []byte(`{"kind":"spf"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	pending, err := s.Pending(ctx)
+	if err != nil || fmt.Sprint(pending) != "[id1 id2 id3 id4]" {
+		t.Fatalf("pending %v %v", pending, err)
+	}
+	r, err := s.Get(ctx, "id0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Kind != "spf" || r.TLS == nil || r.TLS.Version != "TLS 1.3" || string(r.Raw) != "Subject: x\r\n\r\nbody" ||
+		string(r.Verdict) != `{"kind":"spf"}` || len(r.Tags) != 2 || r.Tags[1] != "!! spf-diff !!" || r.ClientIP.String() != "2001:db8::1" || !r.Received.Equal(base) {
+		t.Errorf("%+v", r)
+	}
+	if _, err := s.Get(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown id: %v", err)
+	}
+	list, err := s.List(ctx, "spf", 10, false)
+	if err != nil || len(list) != 3 || list[0].ID != "id4" || list[2].ID != "id0" || list[0].Raw != nil || list[2].Verdict != nil {
+		t.Fatalf("list: %v %v", list, err)
+	}
+	if list, _ := s.List(ctx, "", 2, true); len(list) != 2 || list[0].ID != "id4" {
+		t.Errorf("list all: %v", list)
+	}
+
+	// Reopening applies no migration twice and keeps everything.
+	s.Close()
+	s = open(t, path)
+	if n, err := s.DeleteBefore(ctx, base.Add(2*time.Second)); err != nil || n != 2 {
+		t.Fatalf("delete: %d %v", n, err)
+	}
+	var verdicts int
+	s.db.QueryRow(`SELECT count(*) FROM verdicts`).Scan(&verdicts)
+	if verdicts != 0 {
+		t.Errorf("the verdict of a deleted probe remains")
+	}
+	var mode string
+	s.db.QueryRow(`PRAGMA journal_mode`).Scan(&mode)
+	if mode != "wal" {
+		t.Errorf("journal mode %q", mode)
+	}
+}
+
+func TestNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "testerd.db")
+	s := open(t, path)
+	s.db.Exec(`UPDATE schema_version SET version = 99`)
+	s.Close()
+	if _, err := Open(context.Background(), path); err == nil {
+		t.Fatal("a newer schema was accepted")
+	}
+}
