@@ -161,11 +161,31 @@ func (s *Store) migrate(ctx context.Context) error {
 
 // SaveProbe commits a probe. When it returns nil the probe is on disk.
 func (s *Store) SaveProbe(ctx context.Context, p *Probe) error {
+	return s.SaveProbes(ctx, []*Probe{p})
+}
+
+// SaveProbes commits probes in one transaction: all are on disk when it
+// returns nil, none when it fails.
+func (s *Store) SaveProbes(ctx context.Context, ps []*Probe) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, p := range ps {
+		if err := insertProbe(ctx, tx, p); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+func insertProbe(ctx context.Context, tx *sql.Tx, p *Probe) error {
 	tls := TLS{}
 	if p.TLS != nil {
 		tls = *p.TLS
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO probes
+	_, err := tx.ExecContext(ctx, `INSERT INTO probes
 		(id, received_at, kind, rcpt, extension, client_ip, helo, mail_from, tls_version, tls_cipher, size, raw)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.ID, p.Received.UnixNano(), p.Kind, p.Recipient, p.Extension, p.ClientIP.String(), p.Helo, p.MailFrom,

@@ -1,0 +1,268 @@
+// Package smtpd is testerd's SMTP side (go-smtp): it accepts mail for the
+// tester addresses only (spf@, dkim@, check@ and postmaster@ at the tester
+// domain, with an optional +extension), commits each accepted message to
+// the store before answering 250, and hands it on for verification. A
+// failing SPF or DKIM check never refuses a message: the tester accepts and
+// reports. testerd is never a relay.
+//
+// Every limit is explicit: message size, recipients, line length, the
+// per-command and whole-session timeouts, and connections in all and per
+// client IP (enforced by a listener wrapper that answers 421 and closes).
+package smtpd
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/testerd/testerd/store"
+)
+
+// Kinds of recipient.
+const (
+	KindSPF        = "spf"
+	KindDKIM       = "dkim"
+	KindCheck      = "check"
+	KindPostmaster = "postmaster"
+)
+
+// Defaults for Config's limits.
+const (
+	DefaultMaxMessageBytes = 10 << 20
+	DefaultMaxRecipients   = 10
+	// DefaultMaxLineLength is above RFC 5321's 1000 octets on purpose:
+	// senders with overlong lines should get a report, not a refusal.
+	DefaultMaxLineLength  = 8192
+	DefaultCommandTimeout = 2 * time.Minute
+	DefaultSessionTimeout = 10 * time.Minute
+	DefaultMaxConns       = 200
+	DefaultMaxConnsPerIP  = 10
+)
+
+// Config configures the SMTP server. Zero limits take the defaults.
+type Config struct {
+	// Domain is the tester domain: recipients must be at it.
+	Domain string
+	// Hostname is the name in the greeting and EHLO reply.
+	Hostname string
+	// TLS enables STARTTLS when not nil.
+	TLS *tls.Config
+
+	MaxMessageBytes int64
+	MaxRecipients   int
+	MaxLineLength   int
+	CommandTimeout  time.Duration
+	SessionTimeout  time.Duration
+	MaxConns        int
+	MaxConnsPerIP   int
+
+	Logger *slog.Logger
+	// Now is the clock for received times; nil means time.Now.
+	Now func() time.Time
+}
+
+// Sink receives accepted probes. Accept must commit them durably before it
+// returns nil: the client gets 250 right after.
+type Sink interface {
+	Accept(ctx context.Context, probes []*store.Probe) error
+}
+
+// Server is the SMTP server.
+type Server struct {
+	cfg  Config
+	sink Sink
+	smtp *smtp.Server
+}
+
+// New makes a server; call Serve with a listener.
+func New(cfg Config, sink Sink) *Server {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	if cfg.MaxMessageBytes <= 0 {
+		cfg.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	def(&cfg.MaxRecipients, DefaultMaxRecipients)
+	def(&cfg.MaxLineLength, DefaultMaxLineLength)
+	def(&cfg.MaxConns, DefaultMaxConns)
+	def(&cfg.MaxConnsPerIP, DefaultMaxConnsPerIP)
+	if cfg.CommandTimeout <= 0 {
+		cfg.CommandTimeout = DefaultCommandTimeout
+	}
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = DefaultSessionTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.Domain = strings.ToLower(strings.TrimSuffix(cfg.Domain, "."))
+	if cfg.Hostname == "" {
+		cfg.Hostname = cfg.Domain
+	}
+	s := &Server{cfg: cfg, sink: sink}
+	srv := smtp.NewServer(s)
+	srv.Domain = cfg.Hostname
+	srv.TLSConfig = cfg.TLS
+	srv.MaxMessageBytes = cfg.MaxMessageBytes
+	srv.MaxRecipients = cfg.MaxRecipients
+	srv.MaxLineLength = cfg.MaxLineLength
+	srv.ReadTimeout = cfg.CommandTimeout
+	srv.WriteTimeout = cfg.CommandTimeout
+	srv.EnableSMTPUTF8 = true
+	srv.ErrorLog = slogAdapter{cfg.Logger}
+	s.smtp = srv
+	return s
+}
+
+// Serve accepts connections on ln until Shutdown or Close.
+func (s *Server) Serve(ln net.Listener) error {
+	return s.smtp.Serve(&limitListener{Listener: ln, max: s.cfg.MaxConns, perIP: s.cfg.MaxConnsPerIP,
+		session: s.cfg.SessionTimeout, perIPCount: map[netip.Addr]int{}})
+}
+
+// Shutdown stops accepting and waits for sessions in flight, until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error { return s.smtp.Shutdown(ctx) }
+
+// Close closes the listener and every connection at once.
+func (s *Server) Close() error { return s.smtp.Close() }
+
+// NewSession implements smtp.Backend.
+func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	sess := &session{srv: s, conn: c}
+	if ap, err := netip.ParseAddrPort(c.Conn().RemoteAddr().String()); err == nil {
+		sess.ip = ap.Addr().Unmap()
+	}
+	return sess, nil
+}
+
+type recipient struct {
+	addr, kind, ext string
+}
+
+type session struct {
+	srv      *Server
+	conn     *smtp.Conn
+	ip       netip.Addr
+	mailFrom string
+	hasMail  bool
+	rcpts    []recipient
+}
+
+func (s *session) Reset() {
+	s.mailFrom, s.hasMail, s.rcpts = "", false, nil
+}
+
+func (s *session) Logout() error { return nil }
+
+func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+	if strings.ContainsAny(from, "\r\n\x00") {
+		return &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "bad characters in the sender address"}
+	}
+	s.mailFrom, s.hasMail = from, true
+	return nil
+}
+
+func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	r, err := s.srv.route(to)
+	if err != nil {
+		return err
+	}
+	s.rcpts = append(s.rcpts, r)
+	return nil
+}
+
+// route accepts the tester addresses and refuses everything else.
+func (s *Server) route(to string) (recipient, error) {
+	local, domain, ok := cutLast(to, "@")
+	if !ok || !strings.EqualFold(strings.TrimSuffix(domain, "."), s.cfg.Domain) {
+		return recipient{}, &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1},
+			Message: fmt.Sprintf("no such user: this tester takes mail for spf@, dkim@ and check@%s only, and relays nothing", s.cfg.Domain)}
+	}
+	base, ext, _ := strings.Cut(local, "+")
+	kind := strings.ToLower(base)
+	switch kind {
+	case KindSPF, KindDKIM, KindCheck, KindPostmaster:
+		return recipient{addr: to, kind: kind, ext: ext}, nil
+	}
+	return recipient{}, &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1},
+		Message: fmt.Sprintf("no such user: send your test to spf@, dkim@ or check@%s", s.cfg.Domain)}
+}
+
+func cutLast(s, sep string) (string, string, bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return s, "", false
+	}
+	return s[:i], s[i+len(sep):], true
+}
+
+func (s *session) Data(r io.Reader) error {
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		switch {
+		case errors.Is(err, smtp.ErrDataTooLarge):
+			return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4},
+				Message: fmt.Sprintf("message too big: the limit is %d bytes", s.srv.cfg.MaxMessageBytes)}
+		case errors.Is(err, smtp.ErrTooLongLine):
+			return &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 2},
+				Message: fmt.Sprintf("line too long: the limit is %d octets", s.srv.cfg.MaxLineLength)}
+		}
+		return err
+	}
+	if bytes.IndexByte(raw, 0) >= 0 {
+		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "the message contains NUL bytes, which SMTP does not allow"}
+	}
+	now := s.srv.cfg.Now().UTC()
+	var tlsInfo *store.TLS
+	if st, ok := s.conn.TLSConnectionState(); ok {
+		tlsInfo = &store.TLS{Version: tls.VersionName(st.Version), Cipher: tls.CipherSuiteName(st.CipherSuite)}
+	}
+	probes := make([]*store.Probe, 0, len(s.rcpts))
+	for _, rc := range s.rcpts {
+		probes = append(probes, &store.Probe{
+			ID: NewID(), Received: now, Kind: rc.kind, Recipient: rc.addr, Extension: rc.ext,
+			ClientIP: s.ip, Helo: s.conn.Hostname(), MailFrom: s.mailFrom, TLS: tlsInfo, Size: len(raw), Raw: raw,
+		})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.CommandTimeout)
+	defer cancel()
+	if err := s.srv.sink.Accept(ctx, probes); err != nil {
+		s.srv.cfg.Logger.Error("probe not stored", "client", s.ip, "err", err)
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "the message could not be stored; try again later"}
+	}
+	ids := make([]string, len(probes))
+	for i, p := range probes {
+		ids[i] = p.ID
+	}
+	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "stored as " + strings.Join(ids, " ")}
+}
+
+// NewID returns an unguessable probe id: 128 random bits in lowercase
+// base32 (26 characters).
+func NewID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Printf(format string, v ...any) { a.l.Warn(fmt.Sprintf(format, v...)) }
+func (a slogAdapter) Println(v ...any)               { a.l.Warn(fmt.Sprint(v...)) }

@@ -1,0 +1,297 @@
+package smtpd_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/smtpd"
+	"github.com/testerd/testerd/store"
+	"github.com/testerd/testerd/verify"
+	"github.com/testerd/testerd/verify/dkim/dkimtest"
+	"github.com/testerd/testerd/worker"
+)
+
+const domain = "tester.example"
+
+type env struct {
+	addr  string
+	store *store.Store
+	done  chan string
+}
+
+// start runs the SMTP server, the worker pool, a SQLite file and a DNS
+// server on loopback, all in process.
+func start(t *testing.T, cfg smtpd.Config) *env {
+	t.Helper()
+	z := dnsx.NewZone()
+	z.AddTXT("abc.it", "v=spf1 ip4:127.0.0.0/8 -all")
+	z.AddTXT("_dmarc.abc.it", "v=DMARC1; p=reject; rua=mailto:d@abc.it")
+	z.AddTXT("s1._domainkey.abc.it", dkimtest.KeyRecord(dkimtest.Ed25519("smtpd").Public()))
+	dnsSrv, err := dnsx.StartServer(z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dnsSrv.Close() })
+	client, err := dnsx.NewClient(dnsSrv.Addr(), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	st, err := store.Open(context.Background(), filepath.Join(dir, "testerd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e := &env{store: st, done: make(chan string, 100)}
+	pool := &worker.Pool{Store: st, Judge: &verify.Judge{Resolver: client, Receiver: domain}, Done: func(id string) { e.done <- id }}
+	ctx, cancel := context.WithCancel(context.Background())
+	go pool.Run(ctx)
+	t.Cleanup(cancel)
+
+	cert, err := smtpd.LoadOrCreateCert(dir, domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Domain, cfg.TLS = domain, &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv := smtpd.New(cfg, pool)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	e.addr = ln.Addr().String()
+	return e
+}
+
+func signed(t *testing.T, subject string) string {
+	msg := "From: Joe <joe@abc.it>\r\nTo: dkim@" + domain + "\r\nSubject: " + subject + "\r\nMessage-ID: <" + subject + "@abc.it>\r\n\r\nHello.\r\n"
+	sig, err := dkimtest.Sign([]byte(msg), dkimtest.Options{Domain: "abc.it", Selector: "s1", Signer: dkimtest.Ed25519("smtpd")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sig + msg
+}
+
+// send delivers one message with go-smtp's client and returns the DATA
+// reply error (nil for 250).
+func send(t *testing.T, addr string, startTLS bool, from string, to []string, msg string) error {
+	t.Helper()
+	var c *smtp.Client
+	var err error
+	if startTLS {
+		c, err = smtp.DialStartTLS(addr, &tls.Config{InsecureSkipVerify: true})
+	} else {
+		c, err = smtp.Dial(addr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Hello("mail.abc.it"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Mail(from, nil); err != nil {
+		return err
+	}
+	for _, r := range to {
+		if err := c.Rcpt(r, nil); err != nil {
+			return err
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write([]byte(msg)); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return c.Quit()
+}
+
+func waitVerdicts(t *testing.T, e *env, n int) []string {
+	t.Helper()
+	var ids []string
+	for len(ids) < n {
+		select {
+		case id := <-e.done:
+			ids = append(ids, id)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d of %d verdicts after 10s", len(ids), n)
+		}
+	}
+	return ids
+}
+
+func TestProbes(t *testing.T) {
+	e := start(t, smtpd.Config{})
+	if err := send(t, e.addr, true, "joe@abc.it", []string{"DKIM+Tag@" + domain}, signed(t, "tls")); err != nil {
+		t.Fatal(err)
+	}
+	if err := send(t, e.addr, false, "joe@abc.it", []string{"spf@" + domain, "check@" + domain}, signed(t, "plain")); err != nil {
+		t.Fatal(err)
+	}
+	waitVerdicts(t, e, 3)
+	list, err := e.store.List(context.Background(), "", 10, false)
+	if err != nil || len(list) != 3 {
+		t.Fatalf("%d results: %v", len(list), err)
+	}
+	want := map[string]string{
+		"dkim":  "|OK| dkim-pass",
+		"spf":   "|OK| spf-pass",
+		"check": "|OK| dmarc-pass |OK| spf-pass |OK| dkim-pass",
+	}
+	for _, r := range list {
+		if got := strings.Join(r.Tags, " "); got != want[r.Kind] {
+			t.Errorf("%s: tags %q, want %q", r.Kind, got, want[r.Kind])
+		}
+		if r.ClientIP.String() != "127.0.0.1" || r.Helo != "mail.abc.it" || r.MailFrom != "joe@abc.it" || len(r.ID) != 26 {
+			t.Errorf("envelope: %+v", r.Probe)
+		}
+		if r.Kind == "dkim" {
+			if r.TLS == nil || r.TLS.Version != "TLS 1.3" || r.Extension != "Tag" {
+				t.Errorf("TLS facts or extension missing: %+v %+v", r.TLS, r.Probe)
+			}
+		} else if r.TLS != nil {
+			t.Errorf("TLS recorded for a plain session: %+v", r.TLS)
+		}
+	}
+}
+
+func TestRecipients(t *testing.T) {
+	e := start(t, smtpd.Config{})
+	for _, tt := range []struct {
+		rcpt string
+		code int
+	}{
+		{"spf@" + domain, 250}, {"Check@TESTER.example", 250}, {"postmaster@" + domain, 250}, {"dkim+x=y.z@" + domain, 250},
+		{"joe@" + domain, 550}, {"spf@example.com", 550}, {"spf@" + domain + ".evil.com", 550}, {"spf", 501},
+	} {
+		c, err := smtp.Dial(e.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Hello("client.example")
+		c.Mail("a@abc.it", nil)
+		err = c.Rcpt(tt.rcpt, nil)
+		code := 250
+		if se, ok := err.(*smtp.SMTPError); ok {
+			code = se.Code
+			if code == 550 && se.EnhancedCode != (smtp.EnhancedCode{5, 1, 1}) {
+				t.Errorf("%s: enhanced code %v", tt.rcpt, se.EnhancedCode)
+			}
+		} else if err != nil {
+			t.Fatalf("%s: %v", tt.rcpt, err)
+		}
+		if code != tt.code {
+			t.Errorf("RCPT %s: %d, want %d", tt.rcpt, code, tt.code)
+		}
+		c.Close()
+	}
+}
+
+// raw runs a scripted session over a plain socket and returns the server's
+// replies.
+func raw(t *testing.T, addr, script string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	var out strings.Builder
+	done := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(c)
+		for sc.Scan() {
+			out.WriteString(sc.Text() + "\n")
+		}
+		close(done)
+	}()
+	c.Write([]byte(script))
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.CloseWrite()
+	}
+	<-done
+	return out.String()
+}
+
+func TestHostileSessions(t *testing.T) {
+	e := start(t, smtpd.Config{MaxMessageBytes: 64 << 10, MaxRecipients: 3, MaxLineLength: 2000, MaxConnsPerIP: 20})
+	env := "EHLO h.example\r\nMAIL FROM:<a@abc.it>\r\nRCPT TO:<spf@" + domain + ">\r\nDATA\r\n"
+	tests := []struct {
+		name   string
+		script string
+		want   string
+	}{
+		{"oversized message", env + "Subject: big\r\n\r\n" + strings.Repeat(strings.Repeat("x", 998)+"\r\n", 70) + ".\r\nQUIT\r\n", "552 5.3.4"},
+		{"overlong line", env + "Subject: long\r\n\r\n" + strings.Repeat("y", 5000) + "\r\n.\r\nQUIT\r\n", "500 5.4.0 Too long line"},
+		{"too many recipients", "EHLO h\r\nMAIL FROM:<a@abc.it>\r\n" + strings.Repeat("RCPT TO:<spf@"+domain+">\r\n", 4) + "QUIT\r\n", "452 4.5.3"},
+		{"NUL bytes", env + "Subject: nul\r\n\r\na\x00b\r\n.\r\nQUIT\r\n", "554 5.6.0"},
+		{"bare LF", env + "Subject: lf\n\nbody with bare LF\nand a lone dot line\n.\nthen the end\r\n.\r\nQUIT\r\n", "250 2.0.0 stored as"},
+		{"8-bit headers", env + "Subject: caf\xc3\xa9 \xff\r\nFrom: J\xc3\xb6e <joe@abc.it>\r\n\r\nbody\r\n.\r\nQUIT\r\n", "250 2.0.0 stored as"},
+		{"pipelined garbage", "EHLO h\r\n\x01\x02garbage\r\nMAIL FROM:<\r\nRCPT TO:<x>\r\nDATA\r\nQUIT\r\n", "221"},
+		{"HTTP request", "GET / HTTP/1.1\r\nHost: tester.example\r\n\r\n", "500 5.5.2"},
+		{"DATA without RCPT", "EHLO h\r\nMAIL FROM:<a@abc.it>\r\nDATA\r\nQUIT\r\n", "502 5.5.1"},
+		{"CR/LF in MAIL FROM", "EHLO h\r\nMAIL FROM:<a\rb@abc.it>\r\nQUIT\r\n", "221"},
+	}
+	var wg sync.WaitGroup
+	for _, tt := range tests {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if got := raw(t, e.addr, tt.script); !strings.Contains(got, tt.want) {
+				t.Errorf("%s: replies lack %q:\n%s", tt.name, tt.want, got)
+			}
+		}()
+	}
+	// Meanwhile a normal probe goes through.
+	if err := send(t, e.addr, false, "joe@abc.it", []string{"spf@" + domain}, signed(t, "meanwhile")); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	waitVerdicts(t, e, 3) // the normal probe, bare LF and 8-bit headers
+}
+
+func TestConnectionLimits(t *testing.T) {
+	e := start(t, smtpd.Config{MaxConnsPerIP: 2, SessionTimeout: time.Second})
+	var conns []net.Conn
+	for i := 0; i < 2; i++ {
+		c, err := net.Dial("tcp", e.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		bufio.NewReader(c).ReadString('\n') // the greeting
+		conns = append(conns, c)
+	}
+	if got := raw(t, e.addr, ""); !strings.HasPrefix(got, "421 4.7.0") {
+		t.Errorf("third connection: %q", got)
+	}
+	// The session timeout closes the first two; then connecting works.
+	for _, c := range conns {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := bufio.NewReader(c).ReadString('\n'); err == nil {
+			t.Errorf("a connection outlived the session timeout")
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	if got := raw(t, e.addr, "QUIT\r\n"); !strings.HasPrefix(got, "220 ") {
+		t.Errorf("after the timeout: %q", fmt.Sprint(got))
+	}
+}

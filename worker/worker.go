@@ -1,0 +1,164 @@
+// Package worker connects the SMTP side to verification: it commits
+// accepted probes to the store (the smtpd.Sink), then judges them with a
+// bounded pool of workers and stores each verdict. At start, and
+// periodically after, it picks up probes that have no verdict yet, so a
+// crash or a full queue delays a verdict but never loses it.
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/testerd/testerd/store"
+	"github.com/testerd/testerd/verify"
+)
+
+// Defaults.
+const (
+	DefaultWorkers   = 8
+	DefaultQueueSize = 10000
+	// SweepInterval is how often pending probes are looked for.
+	SweepInterval = 30 * time.Second
+)
+
+// Pool judges probes.
+type Pool struct {
+	Store  *store.Store
+	Judge  *verify.Judge
+	Logger *slog.Logger
+	// Workers bounds concurrent verdicts; 0 means DefaultWorkers.
+	Workers int
+	// Done, if set, is called after each verdict is stored.
+	Done func(id string)
+
+	once     sync.Once
+	queue    chan string
+	mu       sync.Mutex
+	inFlight map[string]bool
+}
+
+func (p *Pool) init() {
+	p.once.Do(func() {
+		p.queue = make(chan string, DefaultQueueSize)
+		p.inFlight = map[string]bool{}
+		if p.Workers <= 0 {
+			p.Workers = DefaultWorkers
+		}
+		if p.Logger == nil {
+			p.Logger = slog.New(slog.DiscardHandler)
+		}
+	})
+}
+
+// Accept commits probes, then queues them for judging. It implements
+// smtpd.Sink.
+func (p *Pool) Accept(ctx context.Context, probes []*store.Probe) error {
+	p.init()
+	if err := p.Store.SaveProbes(ctx, probes); err != nil {
+		return err
+	}
+	for _, pr := range probes {
+		p.enqueue(pr.ID)
+	}
+	return nil
+}
+
+// enqueue queues an id unless it is queued or being judged already; with
+// a full queue the next sweep finds it.
+func (p *Pool) enqueue(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.inFlight[id] {
+		return
+	}
+	select {
+	case p.queue <- id:
+		p.inFlight[id] = true
+	default:
+	}
+}
+
+// Run judges until ctx ends, then waits for the verdicts in progress.
+func (p *Pool) Run(ctx context.Context) {
+	p.init()
+	var wg sync.WaitGroup
+	for i := 0; i < p.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case id := <-p.queue:
+					p.judge(id)
+				}
+			}
+		}()
+	}
+	p.sweep(ctx)
+	t := time.NewTicker(SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		case <-t.C:
+			p.sweep(ctx)
+		}
+	}
+}
+
+func (p *Pool) sweep(ctx context.Context) {
+	ids, err := p.Store.Pending(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			p.Logger.Error("listing pending probes", "err", err)
+		}
+		return
+	}
+	for _, id := range ids {
+		p.enqueue(id)
+	}
+}
+
+// judge verifies one stored probe and stores the verdict. It uses its own
+// context so that a shutdown lets the verdict in progress finish.
+func (p *Pool) judge(id string) {
+	defer func() {
+		p.mu.Lock()
+		delete(p.inFlight, id)
+		p.mu.Unlock()
+	}()
+	ctx := context.Background()
+	r, err := p.Store.Get(ctx, id)
+	if err != nil {
+		p.Logger.Error("loading probe", "id", id, "err", err)
+		return
+	}
+	kind, ok := verify.ParseKind(r.Kind)
+	if !ok {
+		kind = verify.KindCheck // postmaster@ mail is judged like check@
+	}
+	start := time.Now()
+	v := p.Judge.Judge(ctx, verify.Probe{Kind: kind, IP: r.ClientIP, Helo: r.Helo, MailFrom: r.MailFrom, Raw: r.Raw})
+	js, err := json.Marshal(v)
+	if err != nil {
+		p.Logger.Error("encoding verdict", "id", id, "err", err)
+		return
+	}
+	err = p.Store.SaveVerdict(ctx, &store.Verdict{ProbeID: id, Judged: time.Now(), Tags: v.Tags, FromDomain: v.From.Domain, JSON: js})
+	if err != nil {
+		p.Logger.Error("storing verdict", "id", id, "err", err)
+		return
+	}
+	p.Logger.Info("probe judged", "id", id, "kind", r.Kind, "client", r.ClientIP, "mail_from", r.MailFrom,
+		"tags", v.Tags, "elapsed", time.Since(start).Round(time.Millisecond))
+	if p.Done != nil {
+		p.Done(id)
+	}
+}
