@@ -18,6 +18,7 @@ type command struct {
 }
 
 var commands = []command{
+	{"serve", "run the tester: SMTP, verification, SQLite storage and the web pages", runServe},
 	{"spf", "evaluate SPF for an IP, MAIL FROM and HELO, with the full trace", runSPF},
 	{"check", "judge one message offline (SPF, DKIM, DMARC, tags) as the server would", runCheck},
 }

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/smtpd"
+	"github.com/testerd/testerd/store"
+	"github.com/testerd/testerd/verify"
+	"github.com/testerd/testerd/web"
+	"github.com/testerd/testerd/worker"
+)
+
+// serveConfig is everything serve reads from flags and the environment.
+type serveConfig struct {
+	Domain, Hostname   string
+	SMTPAddr, HTTPAddr string
+	DataDir            string
+	Resolver           string
+	TLSCert, TLSKey    string
+	Limits             smtpd.Config
+	Workers            int
+	Retention          time.Duration
+	ShutdownTimeout    time.Duration
+	LogFormat          string
+}
+
+// envName maps a flag to its environment variable: smtp-addr →
+// TESTERD_SMTP_ADDR.
+func envName(flagName string) string {
+	return "TESTERD_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// serveFlags binds every flag of serve, each with its environment variable
+// as the default.
+func serveFlags(fs *flag.FlagSet, c *serveConfig) {
+	str := func(p *string, name, def, usage string) {
+		fs.StringVar(p, name, envDefault(envName(name), def), usage+" (env "+envName(name)+")")
+	}
+	num := func(p *int, name string, def int, usage string) {
+		if v, err := strconv.Atoi(envDefault(envName(name), "")); err == nil {
+			def = v
+		}
+		fs.IntVar(p, name, def, usage+" (env "+envName(name)+")")
+	}
+	dur := func(p *time.Duration, name string, def time.Duration, usage string) {
+		if v, err := time.ParseDuration(envDefault(envName(name), "")); err == nil {
+			def = v
+		}
+		fs.DurationVar(p, name, def, usage+" (env "+envName(name)+")")
+	}
+	str(&c.Domain, "domain", "localhost", "the tester domain: probes go to spf@, dkim@ and check@ at it")
+	str(&c.Hostname, "hostname", "", "this host's name, for the SMTP greeting and Authentication-Results (default: the domain)")
+	str(&c.SMTPAddr, "smtp-addr", ":2525", "SMTP listen address (port 25 in deployment)")
+	str(&c.HTTPAddr, "http-addr", ":8080", "HTTP listen address")
+	str(&c.DataDir, "data-dir", "testerd-data", "directory for the SQLite database and the generated TLS certificate")
+	str(&c.Resolver, "resolver", "", "DNS server host:port (default: first nameserver of /etc/resolv.conf)")
+	str(&c.TLSCert, "tls-cert", "", "PEM certificate for STARTTLS (default: a self-signed one generated in the data directory)")
+	str(&c.TLSKey, "tls-key", "", "PEM private key for --tls-cert")
+	maxBytes := int64(smtpd.DefaultMaxMessageBytes)
+	if v, err := strconv.ParseInt(envDefault(envName("max-message-bytes"), ""), 10, 64); err == nil {
+		maxBytes = v
+	}
+	fs.Int64Var(&c.Limits.MaxMessageBytes, "max-message-bytes", maxBytes, "largest message accepted (env TESTERD_MAX_MESSAGE_BYTES)")
+	num(&c.Limits.MaxRecipients, "max-recipients", smtpd.DefaultMaxRecipients, "recipients per message")
+	num(&c.Limits.MaxLineLength, "max-line-length", smtpd.DefaultMaxLineLength, "longest line accepted, in octets")
+	dur(&c.Limits.CommandTimeout, "command-timeout", smtpd.DefaultCommandTimeout, "time allowed per SMTP command")
+	dur(&c.Limits.SessionTimeout, "session-timeout", smtpd.DefaultSessionTimeout, "longest SMTP session")
+	num(&c.Limits.MaxConns, "max-conns", smtpd.DefaultMaxConns, "concurrent SMTP connections")
+	num(&c.Limits.MaxConnsPerIP, "max-conns-per-ip", smtpd.DefaultMaxConnsPerIP, "concurrent SMTP connections per client IP")
+	num(&c.Workers, "workers", worker.DefaultWorkers, "verdicts computed at once")
+	dur(&c.Retention, "retention", 7*24*time.Hour, "how long probes and verdicts are kept")
+	dur(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for sessions in flight")
+	str(&c.LogFormat, "log-format", "text", "log format: text or json")
+}
+
+// runServe is "testerd serve": SMTP, verification, storage and web.
+func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("testerd serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c serveConfig
+	serveFlags(fs, &c)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "testerd serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	var h slog.Handler = slog.NewTextHandler(stderr, nil)
+	if c.LogFormat == "json" {
+		h = slog.NewJSONHandler(stderr, nil)
+	}
+	log := slog.New(h)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, c, log, nil); err != nil {
+		log.Error("testerd serve", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// listening reports the bound addresses, for tests that listen on port 0.
+type listening func(smtpAddr, httpAddr string)
+
+// serve runs until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready listening) error {
+	if c.Hostname == "" {
+		c.Hostname = c.Domain
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, filepath.Join(c.DataDir, "testerd.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	var cert tls.Certificate
+	if c.TLSCert != "" {
+		cert, err = tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+	} else {
+		cert, err = smtpd.LoadOrCreateCert(c.DataDir, c.Hostname)
+	}
+	if err != nil {
+		return err
+	}
+	resolver, err := dnsx.NewClient(c.Resolver, dnsx.DefaultTimeout)
+	if err != nil {
+		return err
+	}
+
+	pool := &worker.Pool{Store: st, Judge: &verify.Judge{Resolver: resolver, Receiver: c.Hostname}, Workers: c.Workers, Logger: log}
+	lim := c.Limits
+	lim.Domain, lim.Hostname, lim.Logger = c.Domain, c.Hostname, log
+	lim.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS10}
+	smtpSrv := smtpd.New(lim, pool)
+	smtpLn, err := net.Listen("tcp", c.SMTPAddr)
+	if err != nil {
+		return err
+	}
+	httpLn, err := net.Listen("tcp", c.HTTPAddr)
+	if err != nil {
+		smtpLn.Close()
+		return err
+	}
+	w := &web.Server{Store: st, Domain: c.Domain, Logger: log}
+	httpSrv := web.NewHTTPServer(c.HTTPAddr, w.Handler())
+
+	log.Info("testerd serving", "domain", c.Domain, "smtp", smtpLn.Addr().String(), "http", httpLn.Addr().String(),
+		"data_dir", c.DataDir, "resolver", resolver.Server)
+	if ready != nil {
+		ready(smtpLn.Addr().String(), httpLn.Addr().String())
+	}
+
+	poolCtx, stopPool := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); pool.Run(poolCtx) }()
+	go func() { defer wg.Done(); retain(poolCtx, st, c.Retention, log) }()
+	errs := make(chan error, 2)
+	go func() {
+		defer wg.Done()
+		if err := smtpSrv.Serve(smtpLn); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, smtp.ErrServerClosed) {
+			errs <- fmt.Errorf("smtp: %w", err)
+		}
+	}()
+	go func() {
+		if err := httpSrv.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs <- fmt.Errorf("http: %w", err)
+		}
+	}()
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: finishing sessions in flight")
+	case runErr = <-errs:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+	defer cancel()
+	if err := smtpSrv.Shutdown(sctx); err != nil {
+		log.Warn("smtp shutdown", "err", err)
+		smtpSrv.Close()
+	}
+	httpSrv.Shutdown(sctx)
+	stopPool()
+	wg.Wait()
+	log.Info("stopped")
+	return runErr
+}
+
+// retain deletes probes older than the retention age, hourly.
+func retain(ctx context.Context, st *store.Store, age time.Duration, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := st.DeleteBefore(ctx, time.Now().Add(-age)); err != nil && ctx.Err() == nil {
+			log.Error("retention", "err", err)
+		} else if n > 0 {
+			log.Info("retention: deleted old probes", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,294 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/store"
+	"github.com/testerd/testerd/verify/dkim/dkimtest"
+)
+
+// TestMain lets the durability test run this test binary as the testerd
+// command itself.
+func TestMain(m *testing.M) {
+	if os.Getenv("TESTERD_TEST_AS_MAIN") == "1" {
+		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+const probeDomain = "tester.example"
+
+// probeDNS serves the sender's records on loopback.
+func probeDNS(t *testing.T) string {
+	t.Helper()
+	z := dnsx.NewZone()
+	z.AddTXT("abc.it", "v=spf1 ip4:127.0.0.0/8 -all")
+	z.AddTXT("_dmarc.abc.it", "v=DMARC1; p=reject; rua=mailto:d@abc.it")
+	z.AddTXT("s1._domainkey.abc.it", dkimtest.KeyRecord(dkimtest.Ed25519("serve").Public()))
+	srv, err := dnsx.StartServer(z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv.Addr()
+}
+
+func probeMessage(t testing.TB, subject, from string) string {
+	msg := "From: " + from + "\r\nTo: spf@" + probeDomain + "\r\nSubject: " + subject + "\r\n\r\nHello.\r\n"
+	sig, err := dkimtest.Sign([]byte(msg), dkimtest.Options{Domain: "abc.it", Selector: "s1", Signer: dkimtest.Ed25519("serve")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sig + msg
+}
+
+func sendProbe(addr, rcpt, msg string, startTLS bool) error {
+	var c *smtp.Client
+	var err error
+	if startTLS {
+		c, err = smtp.DialStartTLS(addr, &tls.Config{InsecureSkipVerify: true})
+	} else {
+		c, err = smtp.Dial(addr)
+	}
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Hello("mail.abc.it"); err != nil {
+		return err
+	}
+	if err := c.SendMail("joe@abc.it", []string{rcpt}, strings.NewReader(msg)); err != nil {
+		return err
+	}
+	return c.Quit()
+}
+
+type apiList struct {
+	Results []struct {
+		ID      string          `json:"id"`
+		Kind    string          `json:"kind"`
+		Tags    []string        `json:"tags"`
+		TLS     *store.TLS      `json:"tls"`
+		Verdict json.RawMessage `json:"verdict"`
+	} `json:"results"`
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitJudged polls the API until n results of kind have verdicts.
+func waitJudged(t *testing.T, httpAddr, kind string, n int) apiList {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var l apiList
+		getJSON(t, fmt.Sprintf("http://%s/api/results?kind=%s&limit=500", httpAddr, kind), &l)
+		judged := 0
+		for _, r := range l.Results {
+			if string(r.Verdict) != "null" {
+				judged++
+			}
+		}
+		if judged >= n {
+			return l
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d %s probes judged", judged, n, kind)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// startServe runs serve in process on loopback ports.
+func startServe(t *testing.T) (smtpAddr, httpAddr string) {
+	t.Helper()
+	c := serveConfig{Domain: probeDomain, SMTPAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(),
+		Resolver: probeDNS(t), Retention: time.Hour, ShutdownTimeout: 5 * time.Second}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan [2]string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, c, slog.New(slog.DiscardHandler), func(s, h string) { ready <- [2]string{s, h} })
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	select {
+	case a := <-ready:
+		return a[0], a[1]
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+	}
+	return "", ""
+}
+
+func TestServe(t *testing.T) {
+	smtpAddr, httpAddr := startServe(t)
+	if err := sendProbe(smtpAddr, "spf@"+probeDomain, probeMessage(t, "with TLS", "Joe <joe@abc.it>"), true); err != nil {
+		t.Fatal(err)
+	}
+	if err := sendProbe(smtpAddr, "dkim@"+probeDomain, probeMessage(t, "plain", "Joe <joe@abc.it>"), false); err != nil {
+		t.Fatal(err)
+	}
+	l := waitJudged(t, httpAddr, "spf", 1)
+	if len(l.Results) != 1 || strings.Join(l.Results[0].Tags, " ") != "|OK| spf-pass" || l.Results[0].TLS == nil {
+		t.Fatalf("spf results: %+v", l.Results)
+	}
+	d := waitJudged(t, httpAddr, "dkim", 1)
+	if strings.Join(d.Results[0].Tags, " ") != "|OK| dkim-pass" || d.Results[0].TLS != nil {
+		t.Fatalf("dkim results: %+v", d.Results)
+	}
+	id := l.Results[0].ID
+
+	var one struct {
+		ID      string `json:"id"`
+		Verdict struct {
+			Tags []string `json:"tags"`
+			DKIM struct {
+				Signatures []struct{ Result string } `json:"signatures"`
+			} `json:"dkim"`
+		} `json:"verdict"`
+	}
+	getJSON(t, "http://"+httpAddr+"/api/results/"+id, &one)
+	if one.ID != id || len(one.Verdict.DKIM.Signatures) != 1 || one.Verdict.DKIM.Signatures[0].Result != "pass" {
+		t.Errorf("api result: %+v", one)
+	}
+
+	for path, wants := range map[string][]string{
+		"/spf":    {"|OK| spf-pass", "/r/" + id, "j***@abc.it", "http-equiv=\"refresh\""},
+		"/r/" + id: {"|OK| spf-pass", "TLS 1.3", "DKIM signatures", "Authentication-Results", "Subject: with TLS"},
+		"/":       {"spf@" + probeDomain},
+		"/healthz": {"ok"},
+	} {
+		resp, err := http.Get("http://" + httpAddr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("%s: %s", path, resp.Status)
+		}
+		for _, w := range wants {
+			if !strings.Contains(string(body), w) && !strings.Contains(string(body), htmlEscape(w)) {
+				t.Errorf("%s lacks %q", path, w)
+			}
+		}
+	}
+	for path, code := range map[string]int{"/r/nope": 404, "/api/results/nope": 404, "/api/results?kind=x": 400, "/api/results?limit=0": 400, "/nope": 404} {
+		resp, err := http.Get("http://" + httpAddr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != code {
+			t.Errorf("%s: %d, want %d", path, resp.StatusCode, code)
+		}
+	}
+}
+
+func htmlEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;").Replace(s)
+}
+
+// TestDurability starts testerd as a subprocess, sends probes, kills it
+// with SIGKILL right after the last 250, restarts it on the same data
+// directory and checks every probe is there and gets its verdict. The
+// first process asks a DNS server that never answers, so no verdict can
+// be finished before the kill: the restart must judge them all.
+func TestDurability(t *testing.T) {
+	const n = 20
+	dir := t.TempDir()
+	silent, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	dnsAddr := silent.LocalAddr().String()
+	start := func() (*exec.Cmd, string, string) {
+		cmd := exec.Command(os.Args[0], "serve", "--domain", probeDomain, "--smtp-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
+			"--data-dir", dir, "--resolver", dnsAddr, "--log-format", "json")
+		cmd.Env = append(os.Environ(), "TESTERD_TEST_AS_MAIN=1")
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			var line struct{ Msg, SMTP, HTTP string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "testerd serving" {
+				go io.Copy(io.Discard, stderr)
+				return cmd, line.SMTP, line.HTTP
+			}
+		}
+		t.Fatalf("testerd did not start")
+		return nil, "", ""
+	}
+	cmd, smtpAddr, _ := start()
+	for i := 0; i < n; i++ {
+		if err := sendProbe(smtpAddr, "check@"+probeDomain, probeMessage(t, fmt.Sprintf("probe %d", i), "Joe <joe@abc.it>"), false); err != nil {
+			t.Fatalf("probe %d: %v", i, err)
+		}
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+
+	st, err := store.Open(context.Background(), filepath.Join(dir, "testerd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending, err := st.Pending(context.Background())
+	st.Close()
+	if err != nil || len(pending) != n {
+		t.Fatalf("%d probes pending after the kill, want %d (%v)", len(pending), n, err)
+	}
+
+	dnsAddr = probeDNS(t)
+	cmd, _, httpAddr := start()
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	l := waitJudged(t, httpAddr, "check", n)
+	if len(l.Results) != n {
+		t.Fatalf("%d probes after the restart, want %d", len(l.Results), n)
+	}
+	for _, r := range l.Results {
+		if strings.Join(r.Tags, " ") != "|OK| dmarc-pass |OK| spf-pass |OK| dkim-pass" {
+			t.Errorf("%s: %q", r.ID, r.Tags)
+		}
+	}
+}
