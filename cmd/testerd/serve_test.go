@@ -188,9 +188,9 @@ func TestServe(t *testing.T) {
 	}
 
 	for path, wants := range map[string][]string{
-		"/spf":    {"|OK| spf-pass", "/r/" + id, "j***@abc.it", "http-equiv=\"refresh\""},
+		"/spf":     {"|OK| spf-pass", "/r/" + id, "j***@abc.it", "http-equiv=\"refresh\""},
 		"/r/" + id: {"|OK| spf-pass", "TLS 1.3", "DKIM signatures", "Authentication-Results", "Subject: with TLS"},
-		"/":       {"spf@" + probeDomain},
+		"/":        {"spf@" + probeDomain},
 		"/healthz": {"ok"},
 	} {
 		resp, err := http.Get("http://" + httpAddr + path)
