@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// browser returns a headless Chromium context, or skips the test when no
+// Chromium is installed (fails instead with TESTERD_REQUIRE_BROWSER=1).
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	var path string
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "headless-shell"} {
+		if p, err := exec.LookPath(name); err == nil {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		if os.Getenv("TESTERD_REQUIRE_BROWSER") == "1" {
+			t.Fatal("no Chromium found and TESTERD_REQUIRE_BROWSER=1 (apt-get install chromium)")
+		}
+		t.Skip("no Chromium found; set TESTERD_REQUIRE_BROWSER=1 to make this a failure")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	// The first action starts the browser; it must not carry a timeout,
+	// or the timeout would stop the browser (see chromedp.Run).
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("starting %s: %v", path, err)
+	}
+	return ctx
+}
+
+// TestBrowserEscaping sends a probe whose Subject and From carry HTML and
+// script, then loads /spf and /r/{id} in headless Chromium: nothing runs,
+// no element is injected, and the payload shows as text.
+func TestBrowserEscaping(t *testing.T) {
+	ctx := browser(t)
+	smtpAddr, httpAddr := startServe(t)
+	subject := `<script>window.pwned=1</script><img src=x onerror="window.pwned=2">`
+	from := `"<b onmouseover=window.pwned=3>Joe</b><script>window.pwned=4</script>" <joe@abc.it>`
+	if err := sendProbe(smtpAddr, "spf@"+probeDomain, probeMessage(t, subject, from), false); err != nil {
+		t.Fatal(err)
+	}
+	l := waitJudged(t, httpAddr, "spf", 1)
+	id := l.Results[0].ID
+
+	type page struct {
+		Pwned    bool
+		Scripts  int
+		Handlers int
+		Text     string
+		Title    string
+	}
+	load := func(path string) page {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(ctx, chromedp.Navigate("http://"+httpAddr+path), chromedp.WaitReady("body")); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		var p page
+		var err error
+		check := func(e error) {
+			if e != nil && err == nil {
+				err = e
+			}
+		}
+		p.Pwned, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`window.pwned !== undefined`))
+		var e error
+		p.Scripts, e = chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('script').length`))
+		check(e)
+		p.Handlers, e = chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('[onerror],[onmouseover],img,b').length`))
+		check(e)
+		p.Text, e = chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		check(e)
+		p.Title, e = chromedp.Run(ctx, chromedp.Title())
+		check(e)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		return p
+	}
+
+	p := load("/spf")
+	if p.Pwned || p.Scripts != 0 || p.Handlers != 0 {
+		t.Errorf("/spf: script ran or elements were injected: %+v", p)
+	}
+	if !strings.Contains(p.Text, "|OK| spf-pass") || !strings.Contains(p.Text, "j***@abc.it") {
+		t.Errorf("/spf text: %q", p.Text)
+	}
+
+	p = load("/r/" + id)
+	if p.Pwned || p.Scripts != 0 || p.Handlers != 0 {
+		t.Errorf("/r/%s: script ran or elements were injected: %+v", id, p)
+	}
+	for _, want := range []string{subject, "<script>window.pwned=4</script>", "|OK| spf-pass"} {
+		if !strings.Contains(p.Text, want) {
+			t.Errorf("/r/%s does not show %q as text", id, want)
+		}
+	}
+}
