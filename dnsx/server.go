@@ -26,6 +26,12 @@ type Server struct {
 
 // StartServer starts serving z on 127.0.0.1 at a free port.
 func StartServer(z *Zone) (*Server, error) {
+	return StartServerAt(z, "127.0.0.1:0")
+}
+
+// StartServerAt is StartServer on a given address, UDP and TCP; with port
+// 0 a free port is picked.
+func StartServerAt(z *Zone, addr string) (*Server, error) {
 	s := &Server{Zone: z}
 	var pc net.PacketConn
 	var l net.Listener
@@ -33,7 +39,7 @@ func StartServer(z *Zone) (*Server, error) {
 	// The TCP listener must get the same port as the UDP socket; retry if
 	// another process holds it.
 	for range 10 {
-		pc, err = net.ListenPacket("udp", "127.0.0.1:0")
+		pc, err = net.ListenPacket("udp", addr)
 		if err != nil {
 			return nil, fmt.Errorf("dns test server: %w", err)
 		}

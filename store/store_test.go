@@ -90,7 +90,7 @@ func TestProbesAndVerdicts(t *testing.T) {
 func TestNewerSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "testerd.db")
 	s := open(t, path)
-	s.db.Exec(`UPDATE schema_version SET version = 99`)
+	s.w.Exec(`UPDATE schema_version SET version = 99`)
 	s.Close()
 	if _, err := Open(context.Background(), path); err == nil {
 		t.Fatal("a newer schema was accepted")

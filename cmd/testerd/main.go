@@ -19,6 +19,7 @@ type command struct {
 
 var commands = []command{
 	{"serve", "run the tester: SMTP, verification, SQLite storage and the web pages", runServe},
+	{"load", "send DKIM-signed probes to a running testerd and measure throughput and verdict latency", runLoad},
 	{"spf", "evaluate SPF for an IP, MAIL FROM and HELO, with the full trace", runSPF},
 	{"check", "judge one message offline (SPF, DKIM, DMARC, tags) as the server would", runCheck},
 }
