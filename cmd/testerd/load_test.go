@@ -25,7 +25,9 @@ func TestLoad(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan [2]string, 1)
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, c, slog.New(slog.DiscardHandler), func(s, h string) { ready <- [2]string{s, h} }) }()
+	go func() {
+		done <- serve(ctx, c, slog.New(slog.DiscardHandler), func(s, h string) { ready <- [2]string{s, h} })
+	}()
 	defer func() { cancel(); <-done }()
 	addrs := <-ready
 
