@@ -34,6 +34,11 @@ type env struct {
 // server on loopback, all in process.
 func start(t *testing.T, cfg smtpd.Config) *env {
 	t.Helper()
+	return startOn(t, cfg, "127.0.0.1:0")
+}
+
+func startOn(t *testing.T, cfg smtpd.Config, listen string) *env {
+	t.Helper()
 	z := dnsx.NewZone()
 	z.AddTXT("abc.it", "v=spf1 ip4:127.0.0.0/8 -all")
 	z.AddTXT("_dmarc.abc.it", "v=DMARC1; p=reject; rua=mailto:d@abc.it")
@@ -65,9 +70,9 @@ func start(t *testing.T, cfg smtpd.Config) *env {
 	}
 	cfg.Domain, cfg.TLS = domain, &tls.Config{Certificates: []tls.Certificate{cert}}
 	srv := smtpd.New(cfg, pool)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		t.Fatal(err)
+		t.Skipf("cannot listen on %s: %v", listen, err)
 	}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
@@ -293,5 +298,30 @@ func TestConnectionLimits(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if got := raw(t, e.addr, "QUIT\r\n"); !strings.HasPrefix(got, "220 ") {
 		t.Errorf("after the timeout: %q", fmt.Sprint(got))
+	}
+}
+
+// TestEHLO: the extensions the issue lists are advertised.
+func TestEHLO(t *testing.T) {
+	e := start(t, smtpd.Config{})
+	got := raw(t, e.addr, "EHLO client.example\r\nQUIT\r\n")
+	for _, ext := range []string{"SIZE 10485760", "8BITMIME", "PIPELINING", "SMTPUTF8", "ENHANCEDSTATUSCODES", "STARTTLS"} {
+		if !strings.Contains(got, "250-"+ext+"\n") && !strings.Contains(got, "250 "+ext+"\n") {
+			t.Errorf("EHLO lacks %s:\n%s", ext, got)
+		}
+	}
+}
+
+// TestIPv6Client: over IPv6 the client IP is the peer's IPv6 address,
+// and SPF is checked for it.
+func TestIPv6Client(t *testing.T) {
+	e := startOn(t, smtpd.Config{}, "[::1]:0")
+	if err := send(t, e.addr, false, "joe@abc.it", []string{"spf@" + domain}, signed(t, "v6")); err != nil {
+		t.Fatal(err)
+	}
+	waitVerdicts(t, e, 1)
+	list, _ := e.store.List(context.Background(), "spf", 1, false)
+	if len(list) != 1 || list[0].ClientIP.String() != "::1" || strings.Join(list[0].Tags, " ") != "!! spf-fail !!" {
+		t.Fatalf("%+v", list)
 	}
 }
