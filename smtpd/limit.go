@@ -25,10 +25,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		var ip netip.Addr
-		if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
-			ip = ap.Addr().Unmap()
-		}
+		ip := peerIP(c.RemoteAddr())
 		l.mu.Lock()
 		reason := ""
 		switch {

@@ -145,11 +145,16 @@ func (s *Server) Close() error { return s.smtp.Close() }
 
 // NewSession implements smtp.Backend.
 func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	sess := &session{srv: s, conn: c}
-	if ap, err := netip.ParseAddrPort(c.Conn().RemoteAddr().String()); err == nil {
-		sess.ip = ap.Addr().Unmap()
+	return &session{srv: s, conn: c, ip: peerIP(c.Conn().RemoteAddr())}, nil
+}
+
+// peerIP is the client's address, IPv4-mapped IPv6 normalized to IPv4.
+func peerIP(a net.Addr) netip.Addr {
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.Addr{}
 	}
-	return sess, nil
+	return ap.Addr().Unmap()
 }
 
 type recipient struct {

@@ -17,6 +17,7 @@ import (
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/verify/dkim"
 	"github.com/testerd/testerd/verify/dmarc"
+	"github.com/testerd/testerd/verify/internal/untrusted"
 	"github.com/testerd/testerd/verify/message"
 	"github.com/testerd/testerd/verify/spf"
 )
@@ -176,9 +177,4 @@ func messageFacts(m *message.Message, size int) MessageFacts {
 // maxShown bounds header text copied into a verdict.
 const maxShown = 998
 
-func clip(s string) string {
-	if len(s) > maxShown {
-		return s[:maxShown] + "…"
-	}
-	return s
-}
+func clip(s string) string { return untrusted.Clip(s, maxShown) }

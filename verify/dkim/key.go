@@ -7,9 +7,11 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/testerd/testerd/verify/internal/taglist"
+	"github.com/testerd/testerd/verify/internal/untrusted"
 )
 
 // MinRSABits is the smallest RSA key a signature may verify with: RFC 8301
@@ -109,7 +111,7 @@ func ParseKey(record string) (*Key, error) {
 	if k.Type != "rsa" && k.Type != "ed25519" {
 		return k, &KeyError{Tag: "k", Reason: fmt.Sprintf("unknown key type %q (rsa or ed25519)", clip(k.Type))}
 	}
-	if k.Services != nil && !contains(k.Services, "*") && !contains(k.Services, "email") {
+	if k.Services != nil && !slices.Contains(k.Services, "*") && !slices.Contains(k.Services, "email") {
 		return k, &KeyError{Tag: "s", Reason: fmt.Sprintf("the key is for service %q, not email", strings.Join(k.Services, ":"))}
 	}
 	der, err := base64.StdEncoding.DecodeString(p)
@@ -164,21 +166,7 @@ func splitList(v string) []string {
 	return out
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // maxShown bounds strings copied from a signature or key for display.
 const maxShown = 512
 
-func clip(s string) string {
-	if len(s) > maxShown {
-		return s[:maxShown] + "…"
-	}
-	return s
-}
+func clip(s string) string { return untrusted.Clip(s, maxShown) }

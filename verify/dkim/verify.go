@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/verify/internal/taglist"
+	"github.com/testerd/testerd/verify/internal/untrusted"
 	"github.com/testerd/testerd/verify/message"
 )
 
@@ -192,7 +194,7 @@ func parseSignature(sig *Signature, f message.Field, now time.Time) *pending {
 	if !sig.Signed.From {
 		return bad("h", "h= does not include From, which every signature must sign (RFC 6376 §5.4)")
 	}
-	if q, ok := tags.Get("q"); ok && !contains(splitList(q), "dns/txt") {
+	if q, ok := tags.Get("q"); ok && !slices.Contains(splitList(q), "dns/txt") {
 		return bad("q", fmt.Sprintf("q= query method %q is not dns/txt", clip(q)))
 	}
 	if l, ok := tags.Get("l"); ok {
@@ -351,7 +353,7 @@ func finish(p *pending, m *message.Message, records []string, err error) {
 	case key.Type != keyAlg:
 		invalid(sig, "key", "k", 0, fmt.Sprintf("the signature uses %s but the key at %s is k=%s", sig.Algorithm, p.keyName, key.Type))
 		return
-	case key.HashAlgs != nil && !contains(key.HashAlgs, "sha256"):
+	case key.HashAlgs != nil && !slices.Contains(key.HashAlgs, "sha256"):
 		invalid(sig, "key", "h", 0, fmt.Sprintf("the key allows only h=%s, not sha256", strings.Join(key.HashAlgs, ":")))
 		return
 	case key.Type == "rsa" && key.Bits < MinRSABits:
@@ -458,9 +460,5 @@ func errString(err error) string {
 const maxField = 4096
 
 func clipField(s string) string {
-	s = strings.TrimSuffix(s, "\r\n")
-	if len(s) > maxField {
-		return s[:maxField] + "…"
-	}
-	return s
+	return untrusted.Clip(strings.TrimSuffix(s, "\r\n"), maxField)
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -134,7 +135,7 @@ func TestAgainstGoMsgauth(t *testing.T) {
 					if s.Result != dkim.Fail || fmt.Sprint(s.Failed) != fmt.Sprint(tc.failed) {
 						t.Fatalf("got %s %v (%s), want fail %v", s.Result, s.Failed, s.Reason, tc.failed)
 					}
-					if (s.BodyHash == s.ComputedBodyHash) == contains(tc.failed, dkim.CheckBodyHash) {
+					if (s.BodyHash == s.ComputedBodyHash) == slices.Contains(tc.failed, dkim.CheckBodyHash) {
 						t.Errorf("bh= %s, computed %s", s.BodyHash, s.ComputedBodyHash)
 					}
 					if s.HeaderSignatureOK == nil || s.BodyHashOK == nil {
@@ -292,13 +293,4 @@ func TestBareLF(t *testing.T) {
 
 func b64(pub crypto.PublicKey) string {
 	return base64.StdEncoding.EncodeToString(pub.(ed25519.PublicKey))
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

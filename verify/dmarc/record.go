@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/testerd/testerd/verify/internal/taglist"
+	"github.com/testerd/testerd/verify/internal/untrusted"
 )
 
 // Policy is a requested Domain Owner policy (p=, sp=, np=).
@@ -318,12 +319,7 @@ func allDigits(s string) bool {
 // maxShown bounds strings copied from a record for display.
 const maxShown = 512
 
-func clip(s string) string {
-	if len(s) > maxShown {
-		return s[:maxShown] + "…"
-	}
-	return s
-}
+func clip(s string) string { return untrusted.Clip(s, maxShown) }
 
 // isScheme checks ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) (RFC 3986 §3.1).
 func isScheme(s string) bool {

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"golang.org/x/net/idna"
+
+	"github.com/testerd/testerd/verify/internal/untrusted"
 )
 
 // MaxShown bounds header text copied into results for display.
@@ -128,9 +130,4 @@ func isHostName(d string) bool {
 // senders use in DKIM and DMARC names.
 var idnaProfile = idna.New(idna.MapForLookup(), idna.StrictDomainName(false), idna.BidiRule())
 
-func clip(s string) string {
-	if len(s) > MaxShown {
-		return s[:MaxShown] + "…"
-	}
-	return s
-}
+func clip(s string) string { return untrusted.Clip(s, MaxShown) }

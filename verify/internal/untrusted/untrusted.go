@@ -2,6 +2,8 @@
 // into a header field.
 package untrusted
 
+import "unicode/utf8"
+
 // MaxHeaderValue bounds one value written into a header.
 const MaxHeaderValue = 256
 
@@ -17,4 +19,16 @@ func Printable(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// Clip bounds a string copied from a probe or DNS for display: at most max
+// bytes, cut at a rune boundary, with "…" when something was cut.
+func Clip(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	for max > 0 && !utf8.RuneStart(s[max]) {
+		max--
+	}
+	return s[:max] + "…"
 }
