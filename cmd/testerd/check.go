@@ -6,13 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"time"
 
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/verify"
-	"github.com/testerd/testerd/verify/spf"
 )
 
 // maxCheckInput bounds the message read by testerd check, like the SMTP
@@ -24,14 +22,9 @@ const maxCheckInput = 64 << 20
 func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("testerd check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	ip := fs.String("ip", "", "the SMTP client's IP address (IPv4 or IPv6), required")
-	helo := fs.String("helo", "", "the HELO/EHLO name")
-	mailFrom := fs.String("mail-from", "", "the MAIL FROM address; empty for the null reverse-path <>")
+	var env envelopeFlags
+	addEnvelopeFlags(fs, &env, "Authentication-Results")
 	to := fs.String("to", "check", "the tester the message was sent to: spf, dkim or check")
-	resolver := fs.String("resolver", envDefault("TESTERD_RESOLVER", ""), "DNS server host:port (env TESTERD_RESOLVER; default: first nameserver of /etc/resolv.conf)")
-	timeout := fs.Duration("timeout", spf.DefaultTimeout, "deadline of the whole verdict")
-	dnsTimeout := fs.Duration("dns-timeout", dnsx.DefaultTimeout, "deadline of each DNS query")
-	receiver := fs.String("receiver", envDefault("TESTERD_HOSTNAME", "testerd.localhost"), "receiving host name, for Authentication-Results (env TESTERD_HOSTNAME)")
 	asJSON := fs.Bool("json", false, "print the full verdict as JSON")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: testerd check --ip IP --helo NAME --mail-from ADDR [--to spf|dkim|check] [--resolver HOST:PORT] [--json] FILE.eml|-")
@@ -44,9 +37,8 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "testerd check: give one message file, or - for standard input")
 		return 2
 	}
-	addr, err := netip.ParseAddr(*ip)
-	if err != nil {
-		fmt.Fprintf(stderr, "testerd check: --ip: %v\n", err)
+	addr, ok := env.check("check", stderr)
+	if !ok {
 		return 2
 	}
 	kind, ok := verify.ParseKind(*to)
@@ -54,23 +46,19 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "testerd check: --to %q: use spf, dkim or check\n", *to)
 		return 2
 	}
-	if *mailFrom == "" && *helo == "" {
-		fmt.Fprintln(stderr, "testerd check: give --mail-from, --helo or both")
-		return 2
-	}
 	raw, err := readMessage(fs.Arg(0), stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "testerd check: %v\n", err)
 		return 1
 	}
-	client, err := dnsx.NewClient(*resolver, *dnsTimeout)
+	client, err := dnsx.NewClient(env.resolver, env.dnsTimeout)
 	if err != nil {
 		fmt.Fprintf(stderr, "testerd check: %v\n", err)
 		return 1
 	}
-	j := &verify.Judge{Resolver: client, Receiver: *receiver, Timeout: *timeout}
+	j := &verify.Judge{Resolver: client, Receiver: env.receiver, Timeout: env.timeout}
 	start := time.Now()
-	v := j.Judge(context.Background(), verify.Probe{Kind: kind, IP: addr, Helo: *helo, MailFrom: *mailFrom, Raw: raw})
+	v := j.Judge(context.Background(), verify.Probe{Kind: kind, IP: addr, Helo: env.helo, MailFrom: env.mailFrom, Raw: raw})
 	elapsed := time.Since(start)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -81,7 +69,7 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	v.WriteText(stdout, *receiver)
+	v.WriteText(stdout, env.receiver)
 	fmt.Fprintf(stdout, "\n(judged in %s through %s)\n", elapsed.Round(time.Millisecond), client.Server)
 	return 0
 }

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -19,13 +18,8 @@ import (
 func runSPF(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("testerd spf", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	ip := fs.String("ip", "", "the SMTP client's IP address (IPv4 or IPv6), required")
-	mailFrom := fs.String("mail-from", "", "the MAIL FROM address; empty for the null reverse-path <>")
-	helo := fs.String("helo", "", "the HELO/EHLO name")
-	resolver := fs.String("resolver", envDefault("TESTERD_RESOLVER", ""), "DNS server host:port (env TESTERD_RESOLVER; default: first nameserver of /etc/resolv.conf)")
-	timeout := fs.Duration("timeout", spf.DefaultTimeout, "deadline of each evaluation")
-	dnsTimeout := fs.Duration("dns-timeout", dnsx.DefaultTimeout, "deadline of each DNS query")
-	receiver := fs.String("receiver", envDefault("TESTERD_HOSTNAME", "testerd.localhost"), "receiving host name, for %{r} and Received-SPF (env TESTERD_HOSTNAME)")
+	var env envelopeFlags
+	addEnvelopeFlags(fs, &env, "%{r} and Received-SPF")
 	record := fs.String("record", "", "evaluate this record as if published at the MAIL FROM domain (a draft, before publishing it)")
 	asJSON := fs.Bool("json", false, "print the result structs as JSON")
 	fs.Usage = func() {
@@ -39,16 +33,11 @@ func runSPF(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "testerd spf: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	addr, err := netip.ParseAddr(*ip)
-	if err != nil {
-		fmt.Fprintf(stderr, "testerd spf: --ip: %v\n", err)
+	addr, ok := env.check("spf", stderr)
+	if !ok {
 		return 2
 	}
-	if *mailFrom == "" && *helo == "" {
-		fmt.Fprintln(stderr, "testerd spf: give --mail-from, --helo or both")
-		return 2
-	}
-	client, err := dnsx.NewClient(*resolver, *dnsTimeout)
+	client, err := dnsx.NewClient(env.resolver, env.dnsTimeout)
 	if err != nil {
 		fmt.Fprintf(stderr, "testerd spf: %v\n", err)
 		return 1
@@ -56,16 +45,16 @@ func runSPF(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	var res dnsx.Resolver = client
 	if *record != "" {
 		// The draft stands for the record of the identity verdicts use.
-		sender := *mailFrom
+		sender := env.mailFrom
 		if sender == "" {
-			sender = *helo
+			sender = env.helo
 		}
 		_, domain := spf.SplitSender(sender)
 		res = &draftRecord{Resolver: client, domain: domain, record: *record}
 	}
-	c := &spf.Checker{Resolver: res, Receiver: *receiver, Timeout: *timeout}
+	c := &spf.Checker{Resolver: res, Receiver: env.receiver, Timeout: env.timeout}
 	start := time.Now()
-	o := c.Check(context.Background(), spf.Params{IP: addr, Helo: *helo, MailFrom: *mailFrom})
+	o := c.Check(context.Background(), spf.Params{IP: addr, Helo: env.helo, MailFrom: env.mailFrom})
 	elapsed := time.Since(start)
 
 	if *asJSON {
@@ -80,11 +69,11 @@ func runSPF(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	eff := o.Effective()
 	fmt.Fprintf(stdout, "SPF %s (identity %s, resolver %s, %s)\n\n", eff.Result, o.Used, client.Server, elapsed.Round(time.Millisecond))
 	if o.MailFrom != nil {
-		o.MailFrom.WriteText(stdout, *receiver)
+		o.MailFrom.WriteText(stdout, env.receiver)
 		fmt.Fprintln(stdout)
 	}
 	if o.Helo != nil {
-		o.Helo.WriteText(stdout, *receiver)
+		o.Helo.WriteText(stdout, env.receiver)
 	}
 	return 0
 }
