@@ -174,7 +174,7 @@ func parseSignature(sig *Signature, f message.Field, now time.Time) *pending {
 	}
 	d, err := message.Domain(sig.Domain)
 	if err != nil {
-		return bad("d", "d= is not a domain: "+errString(err))
+		return bad("d", "d= is not a domain: "+err.Error())
 	}
 	sig.Domain = d
 	if sig.Identifier != "" {
@@ -325,15 +325,14 @@ func finish(p *pending, m *message.Message, records []string, err error) {
 		}
 		return
 	}
-	var key *Key
-	var keyErr error
-	for i, r := range records {
-		k, err := ParseKey(r)
-		if i == 0 || err == nil && keyErr != nil {
-			key, keyErr = k, err
-		}
-		if err == nil {
+	// Several records: use the first that parses, else report the first.
+	key, keyErr := ParseKey(records[0])
+	for _, r := range records[1:] {
+		if keyErr == nil {
 			break
+		}
+		if k, err := ParseKey(r); err == nil {
+			key, keyErr = k, nil
 		}
 	}
 	key.Name = p.keyName
@@ -447,13 +446,6 @@ func parseDigits(s string, max int) (int64, error) {
 		return 0, fmt.Errorf("%q is out of range", clip(s))
 	}
 	return n, nil
-}
-
-func errString(err error) string {
-	if err == nil {
-		return "empty"
-	}
-	return err.Error()
 }
 
 // maxField bounds the copy of a DKIM-Signature field kept for display.

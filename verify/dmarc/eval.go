@@ -104,16 +104,13 @@ func Evaluate(ctx context.Context, r dnsx.Resolver, in Input) *Evaluation {
 	switch {
 	case e.SPFAligned || e.DKIMAligned:
 		e.Result = Pass
-		via := "SPF"
-		if !e.SPFAligned {
-			via = "DKIM"
-		} else if e.DKIMAligned {
-			via = "SPF and DKIM"
+		via := "SPF and DKIM pass and align"
+		if !e.DKIMAligned {
+			via = "SPF passes and aligns"
+		} else if !e.SPFAligned {
+			via = "DKIM passes and aligns"
 		}
-		e.Reason = fmt.Sprintf("%s pass and align with the From domain %s", via, e.FromDomain)
-		if via != "SPF and DKIM" {
-			e.Reason = fmt.Sprintf("%s passes and aligns with the From domain %s", via, e.FromDomain)
-		}
+		e.Reason = fmt.Sprintf("%s with the From domain %s", via, e.FromDomain)
 	case e.FromDomain == "":
 		e.Result = None
 		e.Reason = "there is no single From domain to evaluate: " + in.FromProblem
