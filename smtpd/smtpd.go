@@ -13,9 +13,7 @@ package smtpd
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"io"
@@ -242,7 +240,7 @@ func (s *session) Data(r io.Reader) error {
 	probes := make([]*store.Probe, 0, len(s.rcpts))
 	for _, rc := range s.rcpts {
 		probes = append(probes, &store.Probe{
-			ID: NewID(), Received: now, Kind: rc.kind, Recipient: rc.addr, Extension: rc.ext,
+			ID: store.NewID(), Received: now, Kind: rc.kind, Recipient: rc.addr, Extension: rc.ext,
 			ClientIP: s.ip, Helo: s.conn.Hostname(), MailFrom: s.mailFrom, TLS: tlsInfo, Size: len(raw), Raw: raw,
 		})
 	}
@@ -257,14 +255,6 @@ func (s *session) Data(r io.Reader) error {
 		ids[i] = p.ID
 	}
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "stored as " + strings.Join(ids, " ")}
-}
-
-// NewID returns an unguessable probe id: 128 random bits in lowercase
-// base32 (26 characters).
-func NewID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
 }
 
 type slogAdapter struct{ l *slog.Logger }

@@ -1,5 +1,5 @@
-// Package store keeps probes, verdicts and later the reply queue and DMARC
-// reports in SQLite (modernc.org/sqlite, pure Go, so the binary stays
+// Package store keeps probes, verdicts, the outgoing mail queue and later
+// DMARC reports in SQLite (modernc.org/sqlite, pure Go, so the binary stays
 // static). A probe is committed before the SMTP server answers 250, with
 // synchronous=FULL in WAL mode, so a killed process or a power cut loses no
 // accepted probe; verdicts are stored later, and Pending lists the probes a
@@ -12,7 +12,9 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/base32"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -55,6 +57,8 @@ type Verdict struct {
 	Tags       []string
 	FromDomain string
 	JSON       []byte
+	// Reply, if not nil, is enqueued in the same transaction.
+	Reply *Outgoing
 }
 
 // Result is a probe with its verdict, if judged.
@@ -66,6 +70,8 @@ type Result struct {
 	FromDomain string    `json:"from_domain"`
 	// Verdict is the verdict JSON, nil while pending.
 	Verdict []byte `json:"-"`
+	// Reply is the reply to the probe and its delivery state (Get only).
+	Reply *Outgoing `json:"reply,omitempty"`
 }
 
 // Store is a SQLite database. Writes go through one connection, so they
@@ -100,6 +106,14 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
+// NewID returns an unguessable id for a probe or outgoing message: 128
+// random bits in lowercase base32 (26 characters).
+func NewID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
 // Close closes the database.
 func (s *Store) Close() error {
 	return errors.Join(s.db.Close(), s.w.Close())
@@ -131,6 +145,30 @@ var migrations = []string{
 		from_domain TEXT NOT NULL,
 		verdict     BLOB NOT NULL
 	);`,
+	`CREATE TABLE outbox (
+		id           TEXT PRIMARY KEY,
+		probe_id     TEXT UNIQUE REFERENCES probes (id) ON DELETE CASCADE,
+		created_at   INTEGER NOT NULL,
+		updated_at   INTEGER NOT NULL,
+		state        TEXT NOT NULL,
+		reason       TEXT NOT NULL,
+		mail_from    TEXT NOT NULL,
+		rcpt         TEXT NOT NULL,
+		rcpt_domain  TEXT NOT NULL,
+		client_ip    TEXT NOT NULL,
+		message_id   TEXT NOT NULL,
+		data         BLOB NOT NULL,
+		attempts     INTEGER NOT NULL DEFAULT 0,
+		next_attempt INTEGER NOT NULL,
+		last_error   TEXT NOT NULL DEFAULT '',
+		relay        TEXT NOT NULL DEFAULT '',
+		tls          TEXT NOT NULL DEFAULT '',
+		sent_at      INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE INDEX outbox_due ON outbox (state, next_attempt);
+	CREATE INDEX outbox_rcpt ON outbox (rcpt, created_at);
+	CREATE INDEX outbox_rcpt_domain ON outbox (rcpt_domain, created_at);
+	CREATE INDEX outbox_client_ip ON outbox (client_ip, created_at);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -203,10 +241,11 @@ func insertProbe(ctx context.Context, tx *sql.Tx, p *Probe) error {
 	return err
 }
 
-// SaveVerdict stores (or replaces) the verdict of a probe. It commits
-// without waiting for the disk (synchronous=NORMAL): a verdict lost to a
-// power cut is recomputed from its probe, which Pending lists again, and
-// skipping the fsync halves the disk writes per probe.
+// SaveVerdict stores (or replaces) the verdict of a probe and enqueues
+// its reply, if any, in the same transaction. It commits without waiting
+// for the disk (synchronous=NORMAL): a verdict lost to a power cut is lost
+// with its reply and recomputed from its probe, which Pending lists again,
+// and skipping the fsync halves the disk writes per probe.
 func (s *Store) SaveVerdict(ctx context.Context, v *Verdict) error {
 	conn, err := s.w.Conn(ctx)
 	if err != nil {
@@ -217,9 +256,30 @@ func (s *Store) SaveVerdict(ctx context.Context, v *Verdict) error {
 		return err
 	}
 	defer conn.ExecContext(context.Background(), `PRAGMA synchronous = FULL`)
-	_, err = conn.ExecContext(ctx, `INSERT OR REPLACE INTO verdicts (probe_id, judged_at, tags, from_domain, verdict)
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO verdicts (probe_id, judged_at, tags, from_domain, verdict)
 		VALUES (?, ?, ?, ?, ?)`, v.ProbeID, v.Judged.UnixNano(), strings.Join(v.Tags, "\n"), v.FromDomain, v.JSON)
-	return err
+	if err != nil {
+		return err
+	}
+	if v.Reply != nil {
+		var exists int
+		err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE probe_id = ?`, v.ProbeID).Scan(&exists)
+		if err != nil {
+			return err
+		}
+		if exists == 0 { // a verdict stored again never replies twice
+			v.Reply.ProbeID = v.ProbeID
+			if err := insertOutgoing(ctx, tx, v.Reply); err != nil {
+				return err
+			}
+		}
+	}
+	return tx.Commit()
 }
 
 // Pending returns the ids of probes without a verdict, oldest first.
@@ -252,7 +312,10 @@ func (s *Store) Get(ctx context.Context, id string) (*Result, error) {
 	err := scanResult(row, r, &r.Raw, &r.Verdict)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
+	} else if err != nil {
+		return nil, err
 	}
+	r.Reply, err = s.replyOf(ctx, id)
 	return r, err
 }
 
@@ -310,10 +373,16 @@ func scanResult(sc scanner, r *Result, raw *[]byte, verdict *[]byte) error {
 	return nil
 }
 
-// DeleteBefore deletes probes received before t, and their verdicts, and
-// returns how many probes went.
+// DeleteBefore deletes probes received before t, with their verdicts and
+// replies, and returns how many probes went. Mail of testerd's own in the
+// outbox goes when it is finished (not queued or deferred) and as old.
 func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
 	res, err := s.w.ExecContext(ctx, `DELETE FROM probes WHERE received_at < ?`, t.UnixNano())
+	if err != nil {
+		return 0, err
+	}
+	_, err = s.w.ExecContext(ctx, `DELETE FROM outbox WHERE probe_id IS NULL AND state NOT IN (?, ?) AND created_at < ?`,
+		Queued, Deferred, t.UnixNano())
 	if err != nil {
 		return 0, err
 	}

@@ -5,8 +5,8 @@ import (
 
 	"github.com/emersion/go-msgauth/authres"
 
+	"github.com/testerd/testerd/internal/untrusted"
 	"github.com/testerd/testerd/verify/dkim"
-	"github.com/testerd/testerd/verify/internal/untrusted"
 )
 
 // authResults renders the Authentication-Results value (RFC 8601) for the

@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/internal/untrusted"
 	"github.com/testerd/testerd/verify/dkim"
 	"github.com/testerd/testerd/verify/dmarc"
-	"github.com/testerd/testerd/verify/internal/untrusted"
 	"github.com/testerd/testerd/verify/message"
 	"github.com/testerd/testerd/verify/spf"
 )

@@ -1,6 +1,7 @@
 // Package worker connects the SMTP side to verification: it commits
 // accepted probes to the store (the smtpd.Sink), then judges them with a
-// bounded pool of workers and stores each verdict. At start, and
+// bounded pool of workers and stores each verdict, with the probe's reply
+// enqueued in the same transaction. At start, and
 // periodically after, it picks up probes that have no verdict yet, so a
 // crash or a full queue delays a verdict but never loses it.
 package worker
@@ -24,6 +25,11 @@ const (
 	SweepInterval = 30 * time.Second
 )
 
+// Planner decides the reply to a judged probe (reply.Config).
+type Planner interface {
+	Plan(p *store.Result, v *verify.Verdict) *store.Outgoing
+}
+
 // Pool judges probes.
 type Pool struct {
 	Store  *store.Store
@@ -33,6 +39,10 @@ type Pool struct {
 	Workers int
 	// Done, if set, is called after each verdict is stored.
 	Done func(id string)
+	// Reply, if set, plans the reply to each probe; it is enqueued with
+	// the verdict, and then Enqueued is called.
+	Reply    Planner
+	Enqueued func()
 
 	once     sync.Once
 	queue    chan string
@@ -151,13 +161,26 @@ func (p *Pool) judge(id string) {
 		p.Logger.Error("encoding verdict", "id", id, "err", err)
 		return
 	}
-	err = p.Store.SaveVerdict(ctx, &store.Verdict{ProbeID: id, Judged: time.Now(), Tags: v.Tags, FromDomain: v.From.Domain, JSON: js})
-	if err != nil {
+	sv := &store.Verdict{ProbeID: id, Judged: time.Now(), Tags: v.Tags, FromDomain: v.From.Domain, JSON: js}
+	if p.Reply != nil {
+		sv.Reply = p.Reply.Plan(r, v)
+	}
+	if err := p.Store.SaveVerdict(ctx, sv); err != nil {
 		p.Logger.Error("storing verdict", "id", id, "err", err)
 		return
 	}
-	p.Logger.Info("probe judged", "id", id, "kind", r.Kind, "client", r.ClientIP, "mail_from", r.MailFrom,
-		"tags", v.Tags, "elapsed", time.Since(start).Round(time.Millisecond))
+	attrs := []any{"id", id, "kind", r.Kind, "client", r.ClientIP, "mail_from", r.MailFrom,
+		"tags", v.Tags, "elapsed", time.Since(start).Round(time.Millisecond)}
+	if sv.Reply != nil {
+		attrs = append(attrs, "reply", sv.Reply.State, "reply_to", sv.Reply.Rcpt)
+		if sv.Reply.Reason != "" {
+			attrs = append(attrs, "reply_reason", sv.Reply.Reason)
+		}
+		if sv.Reply.State == store.Queued && p.Enqueued != nil {
+			p.Enqueued()
+		}
+	}
+	p.Logger.Info("probe judged", attrs...)
 	if p.Done != nil {
 		p.Done(id)
 	}

@@ -22,6 +22,7 @@ var commands = []command{
 	{"load", "send DKIM-signed probes to a running testerd and measure throughput and verdict latency", runLoad},
 	{"spf", "evaluate SPF for an IP, MAIL FROM and HELO, with the full trace", runSPF},
 	{"check", "judge one message offline (SPF, DKIM, DMARC, tags) as the server would", runCheck},
+	{"dns-records", "print the DNS records to publish for the tester (MX, SPF, DKIM, DMARC) as zone-file lines", runDNSRecords},
 }
 
 func main() {
@@ -46,7 +47,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: testerd COMMAND [flags]\n\ncommands:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.usage)
+		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.usage)
 	}
 	fmt.Fprintln(w, "\nRun testerd COMMAND -h for a command's flags.")
 }

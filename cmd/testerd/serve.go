@@ -22,6 +22,8 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/outbound"
+	"github.com/testerd/testerd/reply"
 	"github.com/testerd/testerd/smtpd"
 	"github.com/testerd/testerd/store"
 	"github.com/testerd/testerd/verify"
@@ -41,6 +43,27 @@ type serveConfig struct {
 	Retention          time.Duration
 	ShutdownTimeout    time.Duration
 	LogFormat          string
+	Out                outConfig
+}
+
+// outConfig is the reply side of serve.
+type outConfig struct {
+	Mode         string
+	DisplayName  string
+	PublicURL    string
+	Limits       reply.Limits
+	GiveUp       time.Duration
+	DKIMSelector string
+	DKIMEd25519  bool
+	Smarthost    string
+	SmarthostTLS string
+	SmarthostCA  string
+	SmarthostUser, SmarthostPassword string
+
+	// Not flags: tests deliver to MX servers on loopback ports.
+	MXPort         string
+	MXAllowPrivate bool
+	Backoff        time.Duration
 }
 
 // envName maps a flag to its environment variable: smtp-addr →
@@ -90,6 +113,28 @@ func serveFlags(fs *flag.FlagSet, c *serveConfig) {
 	dur(&c.Retention, "retention", 7*24*time.Hour, "how long probes and verdicts are kept")
 	dur(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for sessions in flight")
 	str(&c.LogFormat, "log-format", "text", "log format: text or json")
+	outFlags(fs, &c.Out, str, num, dur)
+}
+
+// outFlags binds the reply and delivery flags, shared by serve and
+// dns-records.
+func outFlags(fs *flag.FlagSet, o *outConfig, str func(*string, string, string, string), num func(*int, string, int, string),
+	dur func(*time.Duration, string, time.Duration, string)) {
+	str(&o.Mode, "reply", "always", "which probes get their verdict mailed back: always, authenticated (SPF or DKIM passed for the reply's domain) or off")
+	str(&o.DisplayName, "reply-name", reply.DefaultDisplayName, "display name in the From of replies")
+	str(&o.PublicURL, "public-url", "", "web address for the /r/{id} links in replies (default http://HOSTNAME:HTTP-PORT)")
+	num(&o.Limits.PerAddress, "reply-limit-address", reply.DefaultLimits.PerAddress, "replies an hour to one address (0: no limit)")
+	num(&o.Limits.PerDomain, "reply-limit-domain", reply.DefaultLimits.PerDomain, "replies an hour to one domain (0: no limit)")
+	num(&o.Limits.PerClientIP, "reply-limit-ip", reply.DefaultLimits.PerClientIP, "replies an hour for probes from one client IP (0: no limit)")
+	dur(&o.GiveUp, "reply-give-up", outbound.DefaultGiveUp, "how long a reply is retried after temporary failures")
+	str(&o.DKIMSelector, "dkim-selector", "testerd", "DKIM selector of the replies' RSA key (the Ed25519 key adds -ed25519)")
+	fs.BoolVar(&o.DKIMEd25519, "dkim-ed25519", envDefault(envName("dkim-ed25519"), "") == "true",
+		"also sign replies with an Ed25519 key (RFC 8463) (env TESTERD_DKIM_ED25519=true)")
+	str(&o.Smarthost, "smarthost", "", "host:port to relay replies through, instead of delivering to the recipients' MX hosts")
+	str(&o.SmarthostTLS, "smarthost-tls", "starttls", "smarthost TLS: starttls, implicit (port 465) or none (a relay on this host)")
+	str(&o.SmarthostCA, "smarthost-ca", "", "PEM CA certificates to verify the smarthost with (default: the system's)")
+	str(&o.SmarthostUser, "smarthost-user", "", "user for AUTH PLAIN at the smarthost (over TLS only)")
+	str(&o.SmarthostPassword, "smarthost-password", "", "password for --smarthost-user; prefer the environment variable")
 }
 
 // runServe is "testerd serve": SMTP, verification, storage and web.
@@ -150,7 +195,12 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready listening
 		return err
 	}
 
-	pool := &worker.Pool{Store: st, Judge: &verify.Judge{Resolver: resolver, Receiver: c.Hostname}, Workers: c.Workers, Logger: log}
+	queue, planner, err := setupReplies(c, st, resolver, log)
+	if err != nil {
+		return err
+	}
+	pool := &worker.Pool{Store: st, Judge: &verify.Judge{Resolver: resolver, Receiver: c.Hostname}, Workers: c.Workers,
+		Logger: log, Reply: planner, Enqueued: queue.Notify}
 	lim := c.Limits
 	lim.Domain, lim.Hostname, lim.Logger = c.Domain, c.Hostname, log
 	lim.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS10}
@@ -164,10 +214,13 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready listening
 		smtpLn.Close()
 		return err
 	}
+	if planner.BaseURL == "" {
+		planner.BaseURL = defaultPublicURL(c.Hostname, httpLn.Addr())
+	}
 	w := &web.Server{Store: st, Domain: c.Domain, Logger: log}
 	httpSrv := web.NewHTTPServer(c.HTTPAddr, w.Handler())
 
-	log.Info("testerd serving", "domain", c.Domain, "smtp", smtpLn.Addr().String(), "http", httpLn.Addr().String(),
+	log.Info("testerd serving", "domain", c.Domain, "reply", c.Out.Mode, "transport", transportName(c.Out), "smtp", smtpLn.Addr().String(), "http", httpLn.Addr().String(),
 		"data_dir", c.DataDir, "resolver", resolver.Server)
 	if ready != nil {
 		ready(smtpLn.Addr().String(), httpLn.Addr().String())
@@ -175,8 +228,9 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready listening
 
 	poolCtx, stopPool := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); pool.Run(poolCtx) }()
+	go func() { defer wg.Done(); queue.Run(poolCtx) }()
 	go func() { defer wg.Done(); retain(poolCtx, st, c.Retention, log) }()
 	errs := make(chan error, 2)
 	go func() {

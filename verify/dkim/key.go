@@ -10,8 +10,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/testerd/testerd/internal/untrusted"
 	"github.com/testerd/testerd/verify/internal/taglist"
-	"github.com/testerd/testerd/verify/internal/untrusted"
 )
 
 // MinRSABits is the smallest RSA key a signature may verify with: RFC 8301

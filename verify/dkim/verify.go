@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/internal/untrusted"
 	"github.com/testerd/testerd/verify/internal/taglist"
-	"github.com/testerd/testerd/verify/internal/untrusted"
 	"github.com/testerd/testerd/verify/message"
 )
 

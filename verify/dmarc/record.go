@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/testerd/testerd/internal/untrusted"
 	"github.com/testerd/testerd/verify/internal/taglist"
-	"github.com/testerd/testerd/verify/internal/untrusted"
 )
 
 // Policy is a requested Domain Owner policy (p=, sp=, np=).

@@ -7,7 +7,7 @@ import (
 
 	"golang.org/x/net/idna"
 
-	"github.com/testerd/testerd/verify/internal/untrusted"
+	"github.com/testerd/testerd/internal/untrusted"
 )
 
 // MaxShown bounds header text copied into results for display.

@@ -6,7 +6,7 @@ import (
 
 	"github.com/emersion/go-msgauth/authres"
 
-	"github.com/testerd/testerd/verify/internal/untrusted"
+	"github.com/testerd/testerd/internal/untrusted"
 )
 
 // reason writes one sentence on why ev.Result is what it is.

@@ -1,0 +1,218 @@
+package outbound
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/testerd/testerd/store"
+)
+
+// Queue defaults.
+const (
+	DefaultWorkers    = 4
+	DefaultBackoff    = time.Minute
+	DefaultMaxBackoff = time.Hour
+	DefaultGiveUp     = 24 * time.Hour
+	// AttemptTimeout bounds one delivery, over all MX hosts.
+	AttemptTimeout = 10 * time.Minute
+	// idle is the longest the queue sleeps without looking at the store.
+	idle = time.Minute
+)
+
+// Queue delivers the outbox: every message whose next attempt is due,
+// with at most Workers at once. Its state lives in the store only, so a
+// restart resumes where it stopped; a message whose attempt was cut short
+// by a shutdown is tried again, which can deliver it twice but never
+// loses it.
+type Queue struct {
+	Store     *store.Store
+	Transport Transport
+	// Signer signs each message when it is sent; nil sends unsigned.
+	Signer *Signer
+	Logger *slog.Logger
+	// Workers bounds concurrent deliveries; 0 means DefaultWorkers.
+	Workers int
+	// Backoff is the wait after the first temporary failure; it doubles
+	// after each, up to MaxBackoff.
+	Backoff, MaxBackoff time.Duration
+	// GiveUp is the age at which temporary failures become a permanent
+	// one.
+	GiveUp time.Duration
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+	// Done, if set, is called after each attempt is recorded.
+	Done func(*store.Outgoing)
+
+	once     sync.Once
+	wake     chan struct{}
+	mu       sync.Mutex
+	inFlight map[string]bool
+}
+
+func (q *Queue) init() {
+	q.once.Do(func() {
+		q.wake = make(chan struct{}, 1)
+		q.inFlight = map[string]bool{}
+		if q.Workers <= 0 {
+			q.Workers = DefaultWorkers
+		}
+		if q.Backoff <= 0 {
+			q.Backoff = DefaultBackoff
+		}
+		if q.MaxBackoff <= 0 {
+			q.MaxBackoff = DefaultMaxBackoff
+		}
+		if q.GiveUp <= 0 {
+			q.GiveUp = DefaultGiveUp
+		}
+		if q.Now == nil {
+			q.Now = time.Now
+		}
+		if q.Logger == nil {
+			q.Logger = slog.New(slog.DiscardHandler)
+		}
+	})
+}
+
+// Notify tells the queue that new mail may be due.
+func (q *Queue) Notify() {
+	q.init()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx ends, then waits for the attempts in progress,
+// which ctx cuts short.
+func (q *Queue) Run(ctx context.Context) {
+	q.init()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	sem := make(chan struct{}, q.Workers)
+	for {
+		due, err := q.Store.Due(ctx, q.Now(), q.Workers*4)
+		if err != nil && ctx.Err() == nil {
+			q.Logger.Error("outbox: listing due mail", "err", err)
+		}
+		for _, o := range due {
+			if !q.claim(o.ID) {
+				continue
+			}
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				q.attempt(ctx, o)
+				<-sem
+				q.release(o.ID)
+				q.Notify()
+			}()
+		}
+		wait := idle
+		if next, ok, err := q.Store.NextDue(ctx); err == nil && ok {
+			// A due message may be in flight: its end wakes the queue.
+			wait = min(max(next.Sub(q.Now()), time.Second/2), idle)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-q.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+func (q *Queue) claim(id string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.inFlight[id] {
+		return false
+	}
+	q.inFlight[id] = true
+	return true
+}
+
+func (q *Queue) release(id string) {
+	q.mu.Lock()
+	delete(q.inFlight, id)
+	q.mu.Unlock()
+}
+
+// attempt makes one delivery attempt and records its outcome.
+func (q *Queue) attempt(ctx context.Context, o *store.Outgoing) {
+	data := o.Data
+	var err error
+	if q.Signer != nil {
+		data, err = q.Signer.Sign(o.Data)
+	}
+	var d *Delivery
+	if err == nil {
+		actx, cancel := context.WithTimeout(ctx, AttemptTimeout)
+		d, err = q.Transport.Deliver(actx, &Message{From: o.MailFrom, To: o.Rcpt, Data: data})
+		cancel()
+		if err != nil && ctx.Err() != nil {
+			return // shutting down: the next start tries again
+		}
+	} else {
+		err = &Error{Permanent: true, Err: err}
+	}
+	now := q.Now()
+	o.Attempts++
+	o.Updated = now
+	o.NextAttempt = time.Time{}
+	var e *Error
+	switch {
+	case err == nil:
+		o.State, o.Sent, o.Relay, o.TLS, o.LastError = store.Sent, now, d.Relay, d.TLS, ""
+	case !errors.As(err, &e):
+		e = &Error{Err: err}
+		fallthrough
+	default:
+		o.LastError = oneLine(e.Error())
+		giveUp := o.Created.Add(q.GiveUp)
+		switch {
+		case e.Permanent:
+			o.State = store.Failed
+		case !now.Before(giveUp):
+			o.State = store.Failed
+			o.LastError = fmt.Sprintf("gave up after %s and %d attempts; last error: %s", q.GiveUp, o.Attempts, o.LastError)
+		default:
+			o.State = store.Deferred
+			o.NextAttempt = now.Add(q.backoff(o.Attempts))
+			if o.NextAttempt.After(giveUp) {
+				o.NextAttempt = giveUp // one last try at the give-up age
+			}
+		}
+	}
+	// The outcome is recorded even during a shutdown.
+	if err := q.Store.UpdateDelivery(context.WithoutCancel(ctx), o); err != nil {
+		q.Logger.Error("outbox: recording a delivery", "id", o.ID, "err", err)
+		return
+	}
+	q.Logger.Info("outbox: attempt", "id", o.ID, "probe", o.ProbeID, "to", o.Rcpt, "state", o.State,
+		"attempts", o.Attempts, "relay", o.Relay, "tls", o.TLS, "error", o.LastError)
+	if q.Done != nil {
+		q.Done(o)
+	}
+}
+
+// backoff is the wait after the n-th failed attempt.
+func (q *Queue) backoff(n int) time.Duration {
+	d := q.Backoff
+	for i := 1; i < n && d < q.MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, q.MaxBackoff)
+}

@@ -1,0 +1,51 @@
+package reply
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+)
+
+// maxLine is the folding target for header lines (RFC 5322 §2.1.1).
+const maxLine = 78
+
+// header writes header fields. It refuses any name or value holding CR
+// or LF, the only way a stranger's text could add a field of its own, and
+// folds long values at spaces.
+type header struct {
+	b   bytes.Buffer
+	err error
+}
+
+func (h *header) add(name, value string) {
+	if h.err != nil {
+		return
+	}
+	if name == "" || strings.ContainsAny(name, "\r\n: \t") {
+		h.err = fmt.Errorf("reply: bad header field name %q", name)
+		return
+	}
+	if strings.ContainsAny(value, "\r\n") || strings.ContainsRune(value, 0) {
+		h.err = fmt.Errorf("reply: %s value holds CR, LF or NUL", name)
+		return
+	}
+	line := len(name) + 1
+	h.b.WriteString(name)
+	h.b.WriteByte(':')
+	for i, word := range strings.Split(value, " ") {
+		if i > 0 && line+1+len(word) > maxLine && line > len(name)+1 {
+			h.b.WriteString("\r\n")
+			line = 0
+		}
+		h.b.WriteByte(' ')
+		h.b.WriteString(word)
+		line += 1 + len(word)
+		if line > 998 {
+			h.err = fmt.Errorf("reply: %s has a word too long to fold", name)
+			return
+		}
+	}
+	h.b.WriteString("\r\n")
+}
+
+func (h *header) bytes() ([]byte, error) { return h.b.Bytes(), h.err }

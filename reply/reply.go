@@ -1,0 +1,392 @@
+// Package reply decides whether a probe gets its verdict mailed back, to
+// whom, and writes that reply. The rules come from RFC 3834: no reply to a
+// null sender, to automatic or list mail, to postmaster or mailer-daemon,
+// or to testerd's own addresses; then the operator's --reply mode and the
+// hourly limits per recipient address, recipient domain and probe client
+// IP, which the store applies in the transaction that enqueues the reply.
+// A recipient such as spf+jsmith=example.com@tester sends the reply to
+// jsmith@example.com instead of MAIL FROM. The reply carries the tags and
+// the original Subject (../shared/docs/verdicts.md), the full explanation,
+// the /r/{id} link and the probe's Authentication-Results; it goes out
+// from the null sender with Auto-Submitted: auto-replied, so nothing can
+// bounce it back into a loop. The outbound package signs and delivers it.
+package reply
+
+import (
+	"bytes"
+	"fmt"
+	"mime"
+	"mime/quotedprintable"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/testerd/testerd/internal/untrusted"
+	"github.com/testerd/testerd/store"
+	"github.com/testerd/testerd/verify"
+	"github.com/testerd/testerd/verify/dkim"
+	"github.com/testerd/testerd/verify/dmarc"
+	"github.com/testerd/testerd/verify/message"
+	"github.com/testerd/testerd/verify/spf"
+)
+
+// Mode says which probes get a reply.
+type Mode string
+
+// Modes.
+const (
+	// Always replies to every probe the rules allow.
+	Always Mode = "always"
+	// Authenticated replies only when SPF or DKIM passed for a domain
+	// aligned (relaxed, as DMARC) with the reply's recipient domain.
+	Authenticated Mode = "authenticated"
+	// Off never replies.
+	Off Mode = "off"
+)
+
+// ParseMode reads --reply.
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(s); m {
+	case Always, Authenticated, Off:
+		return m, nil
+	}
+	return "", fmt.Errorf("reply mode must be always, authenticated or off, not %q", s)
+}
+
+// Limits are replies an hour; 0 is no limit.
+type Limits struct {
+	PerAddress, PerDomain, PerClientIP int
+}
+
+// DefaultLimits: enough for anyone testing their setup, too few to make
+// the tester a useful spam cannon through the redirect syntax.
+var DefaultLimits = Limits{PerAddress: 10, PerDomain: 100, PerClientIP: 30}
+
+// DefaultDisplayName is the From display name of replies.
+const DefaultDisplayName = "testerd"
+
+// Config is what Plan needs.
+type Config struct {
+	// Domain is the tester domain; replies come from kind@Domain.
+	Domain string
+	// Hostname is this host's name, for Message-IDs.
+	Hostname    string
+	DisplayName string
+	// BaseURL is the web address the /r/{id} link starts with.
+	BaseURL string
+	Mode    Mode
+	Limits  Limits
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+}
+
+// maxSubject bounds the original Subject copied into the reply.
+const maxSubject = 400
+
+// Plan returns the reply to a judged probe, queued or suppressed with
+// its reason, or nil for mail that is not a probe (postmaster@).
+func (c *Config) Plan(p *store.Result, v *verify.Verdict) *store.Outgoing {
+	kind, ok := verify.ParseKind(p.Kind)
+	if !ok {
+		return nil
+	}
+	now := time.Now()
+	if c.Now != nil {
+		now = c.Now()
+	}
+	o := &store.Outgoing{ID: store.NewID(), Created: now, State: store.Queued, ClientIP: p.ClientIP.String()}
+	const hour = time.Hour
+	o.Limits = []store.Limit{
+		{Key: store.ByRcpt, Max: c.Limits.PerAddress, Per: hour,
+			Reason: fmt.Sprintf("rate limit: %d replies to this address in the last hour", c.Limits.PerAddress)},
+		{Key: store.ByRcptDomain, Max: c.Limits.PerDomain, Per: hour,
+			Reason: fmt.Sprintf("rate limit: %d replies to this domain in the last hour", c.Limits.PerDomain)},
+		{Key: store.ByClientIP, Max: c.Limits.PerClientIP, Per: hour,
+			Reason: fmt.Sprintf("rate limit: %d replies for probes from this client IP in the last hour", c.Limits.PerClientIP)},
+	}
+	to, why := c.target(p)
+	if to != "" {
+		o.Rcpt = to
+		o.RcptDomain = to[strings.LastIndexByte(to, '@')+1:]
+	}
+	if why == "" {
+		why = c.suppress(p, v, o.Rcpt, o.RcptDomain)
+	}
+	if why != "" {
+		o.State, o.Reason = store.Suppressed, why
+		return o
+	}
+	o.MessageID = "<" + o.ID + "@" + c.Hostname + ">"
+	data, err := c.compose(p, v, kind, o)
+	if err != nil {
+		o.State, o.Reason = store.Suppressed, "could not write the reply: "+err.Error()
+		return o
+	}
+	o.Data = data
+	return o
+}
+
+// target is where the reply goes: the redirect of the recipient's
+// extension, or MAIL FROM. With no usable address it says why.
+func (c *Config) target(p *store.Result) (string, string) {
+	// '=' may appear in a local part but never in a domain.
+	if i := strings.LastIndexByte(p.Extension, '='); i >= 0 {
+		addr, err := address(p.Extension[:i], p.Extension[i+1:])
+		if err != nil {
+			return "", "the redirect in the recipient (" + untrusted.Clip(p.Extension, 100) + ") is not an address: " + err.Error()
+		}
+		return addr, ""
+	}
+	if p.MailFrom == "" {
+		return "", "MAIL FROM is null (<>): the message is a bounce or an automatic reply, which is never answered (RFC 3834 §2)"
+	}
+	at := strings.LastIndexByte(p.MailFrom, '@')
+	if at < 0 {
+		return "", "MAIL FROM has no domain"
+	}
+	addr, err := address(p.MailFrom[:at], p.MailFrom[at+1:])
+	if err != nil {
+		return "", "MAIL FROM is not an address replies can go to: " + err.Error()
+	}
+	return addr, ""
+}
+
+// address checks a local part (dot-atom, UTF-8 allowed) and a domain, and
+// returns them joined with the domain normalized.
+func address(local, domain string) (string, error) {
+	if local == "" || len(local) > 64 {
+		return "", fmt.Errorf("the local part must be 1 to 64 octets")
+	}
+	if !utf8.ValidString(local) {
+		return "", fmt.Errorf("the local part is not UTF-8")
+	}
+	for _, atom := range strings.Split(local, ".") {
+		if atom == "" {
+			return "", fmt.Errorf("the local part %q has an empty dot-atom", untrusted.Clip(local, 64))
+		}
+		for _, r := range atom {
+			if r < 0x80 && !strings.ContainsRune("!#$%&'*+-/=?^_`{|}~", r) &&
+				!('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
+				return "", fmt.Errorf("the local part %q has %q, which needs quoting", untrusted.Clip(local, 64), r)
+			}
+		}
+	}
+	d, err := message.Domain(domain)
+	if err != nil {
+		return "", err
+	}
+	return local + "@" + d, nil
+}
+
+// suppress returns why no reply may go, or "".
+func (c *Config) suppress(p *store.Result, v *verify.Verdict, to, toDomain string) string {
+	if c.Mode == Off {
+		return "replies are turned off on this tester (--reply off)"
+	}
+	if p.MailFrom == "" {
+		return "MAIL FROM is null (<>): the message is a bounce or an automatic reply, which is never answered (RFC 3834 §2)"
+	}
+	m := message.Parse(p.Raw)
+	if as := m.First("Auto-Submitted"); as != "" {
+		if kw := keyword(as); kw != "no" {
+			return "the message has Auto-Submitted: " + untrusted.Clip(kw, 40) + "; automatic mail is never answered (RFC 3834 §2)"
+		}
+	}
+	if prec := keyword(m.First("Precedence")); prec == "bulk" || prec == "junk" || prec == "list" {
+		return "the message has Precedence: " + prec + "; list and bulk mail is never answered (RFC 3834 §2)"
+	}
+	for _, f := range []string{"List-Id", "List-Unsubscribe", "List-Post", "List-Help", "List-Subscribe", "List-Owner", "List-Archive"} {
+		if len(m.Get(f)) > 0 {
+			return "the message has a " + f + " header: mailing-list mail is never answered (RFC 3834 §2)"
+		}
+	}
+	if xs := strings.ToLower(m.First("X-Auto-Response-Suppress")); strings.Contains(xs, "all") || strings.Contains(xs, "autoreply") {
+		return "the message asks for no automatic replies (X-Auto-Response-Suppress: " + untrusted.Clip(xs, 40) + ")"
+	}
+	for _, addr := range []string{p.MailFrom, to} {
+		if why := c.special(addr); why != "" {
+			return why
+		}
+	}
+	if c.Mode == Authenticated && !authenticated(v, toDomain) {
+		return "this tester replies only to authenticated senders (--reply authenticated), and neither SPF nor DKIM passed for a domain aligned with " + toDomain
+	}
+	return ""
+}
+
+// special says why an address never gets a reply: it is a role that
+// must not be answered automatically, or one of testerd's own.
+func (c *Config) special(addr string) string {
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 {
+		return ""
+	}
+	local, domain := strings.ToLower(addr[:at]), strings.ToLower(strings.TrimSuffix(addr[at+1:], "."))
+	base, _, _ := strings.Cut(local, "+")
+	switch {
+	case base == "mailer-daemon" || base == "postmaster" || base == "listserv" || base == "majordomo" ||
+		strings.HasPrefix(base, "owner-") || strings.HasSuffix(base, "-request"):
+		return untrusted.Clip(addr, 100) + " is a system or list address, which is never answered automatically (RFC 3834 §2)"
+	case domain == c.Domain || domain == c.Hostname || strings.HasSuffix(domain, "."+c.Domain):
+		return untrusted.Clip(addr, 100) + " is the tester's own address: no reply, so testerd never talks to itself"
+	}
+	return ""
+}
+
+// keyword is a structured field's first token, lowercased, without
+// comments or parameters ("auto-replied (vacation); x=y" → "auto-replied").
+func keyword(v string) string {
+	var b strings.Builder
+	depth := 0
+	for _, r := range v {
+		switch {
+		case r == '(':
+			depth++
+		case r == ')' && depth > 0:
+			depth--
+		case depth > 0:
+		case r == ';':
+			return strings.ToLower(strings.TrimSpace(b.String()))
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return strings.ToLower(strings.TrimSpace(b.String()))
+}
+
+// authenticated: SPF passed for MAIL FROM, or a DKIM signature passed,
+// with a domain in the same organizational domain as toDomain.
+func authenticated(v *verify.Verdict, toDomain string) bool {
+	org := dmarc.OrgDomain(toDomain)
+	if v.SPF != nil && v.SPF.MailFrom != nil && v.SPF.MailFrom.Result == spf.Pass &&
+		dmarc.OrgDomain(v.SPF.MailFrom.Domain) == org {
+		return true
+	}
+	if v.DKIM != nil {
+		for _, s := range v.DKIM.Signatures {
+			if s.Result == dkim.Pass && dmarc.OrgDomain(s.Domain) == org {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// compose writes the reply message, unsigned.
+func (c *Config) compose(p *store.Result, v *verify.Verdict, kind verify.Kind, o *store.Outgoing) ([]byte, error) {
+	var h header
+	name := c.DisplayName
+	if name == "" {
+		name = DefaultDisplayName
+	}
+	from := string(kind) + "@" + c.Domain
+	h.add("From", (&mail.Address{Name: name, Address: from}).String())
+	h.add("To", "<"+o.Rcpt+">")
+	h.add("Subject", subject(v))
+	h.add("Date", o.Created.Format(time.RFC1123Z))
+	h.add("Message-ID", o.MessageID)
+	if id := msgID(v.Message.MessageID); id != "" {
+		h.add("In-Reply-To", id)
+		refs := msgIDs(message.Parse(p.Raw).First("References"))
+		h.add("References", strings.Join(append(refs, id), " "))
+	}
+	h.add("Auto-Submitted", "auto-replied")
+	h.add("X-Auto-Response-Suppress", "All")
+	h.add("MIME-Version", "1.0")
+	h.add("Content-Type", "text/plain; charset=utf-8")
+	h.add("Content-Transfer-Encoding", "quoted-printable")
+	head, err := h.bytes()
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	out.Write(head)
+	out.WriteString("\r\n")
+	qp := quotedprintable.NewWriter(&out)
+	qp.Write(crlf(c.body(p, v, kind, o.Rcpt)))
+	qp.Close()
+	return out.Bytes(), nil
+}
+
+// subject is the tags, one space, and the original Subject, which is
+// encoded (RFC 2047) when it is not ASCII.
+func subject(v *verify.Verdict) string {
+	s := strings.Join(v.Tags, " ")
+	orig := strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(v.Message.Subject, "?"))
+	orig = untrusted.Clip(strings.TrimSpace(orig), maxSubject)
+	if orig == "" {
+		return s
+	}
+	for i := 0; i < len(orig); i++ {
+		if orig[i] >= 0x80 {
+			orig = mime.QEncoding.Encode("utf-8", orig)
+			break
+		}
+	}
+	return s + " " + orig
+}
+
+// msgID returns a well-formed msg-id ("<left@right>") or "".
+func msgID(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) < 5 || len(s) > 250 || s[0] != '<' || s[len(s)-1] != '>' {
+		return ""
+	}
+	inner := s[1 : len(s)-1]
+	if !strings.Contains(inner, "@") || strings.ContainsAny(inner, "<> \t\r\n\"\\()[],;:") {
+		return ""
+	}
+	for i := 0; i < len(inner); i++ {
+		if inner[i] < 0x21 || inner[i] > 0x7e {
+			return ""
+		}
+	}
+	return s
+}
+
+// msgIDs keeps the well-formed ids of a References value, the last ten.
+func msgIDs(refs string) []string {
+	var out []string
+	for _, f := range strings.Fields(refs) {
+		if id := msgID(f); id != "" {
+			out = append(out, id)
+		}
+	}
+	if len(out) > 10 {
+		out = out[len(out)-10:]
+	}
+	return out
+}
+
+// body is the reply text: the verdict, the link, the full explanation
+// and the Authentication-Results.
+func (c *Config) body(p *store.Result, v *verify.Verdict, kind verify.Kind, to string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "testerd at %s received your message to %s@%s.\n\n", c.Domain, kind, c.Domain)
+	fmt.Fprintf(&b, "Verdict: %s\n", strings.Join(v.Tags, " "))
+	if c.BaseURL != "" {
+		fmt.Fprintf(&b, "Full report: %s/r/%s\n", strings.TrimSuffix(c.BaseURL, "/"), p.ID)
+	}
+	b.WriteString("\n")
+	v.WriteText(&b, c.Hostname)
+	b.WriteString("\n== Authentication-Results, as added on receipt\n")
+	b.WriteString(v.FoldedAuthResults())
+	b.WriteString("\n\n-- \n")
+	fmt.Fprintf(&b, "This is an automatic reply (RFC 3834) to %s, for the message from\n", to)
+	mailFrom := p.MailFrom
+	fmt.Fprintf(&b, "MAIL FROM <%s>, client %s, HELO %s.\n", untrusted.Clip(mailFrom, 200), p.ClientIP, untrusted.Clip(p.Helo, 200))
+	fmt.Fprintf(&b, "To have the reply sent elsewhere, write to %s+you=example.com@%s.\n", kind, c.Domain)
+	return b.String()
+}
+
+// crlf turns the body's line ends into CRLF, as quotedprintable expects
+// of text.
+func crlf(s string) []byte {
+	return []byte(strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\n", "\r\n"))
+}

@@ -1,0 +1,252 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// States of outgoing mail.
+const (
+	// Queued: waiting for its first attempt.
+	Queued = "queued"
+	// Sent: a receiving server accepted it.
+	Sent = "sent"
+	// Deferred: an attempt failed temporarily; LastError says how, and
+	// NextAttempt when the next one is due.
+	Deferred = "deferred"
+	// Failed: a permanent failure, or temporary ones until the give-up
+	// age. It is never retried and never bounced.
+	Failed = "failed"
+	// Suppressed: never sent, for the Reason given (a rule or a limit).
+	Suppressed = "suppressed"
+)
+
+// Outgoing is one message in the outbox: a reply to a probe, or (ProbeID
+// "") mail of testerd's own.
+type Outgoing struct {
+	ID      string    `json:"id"`
+	ProbeID string    `json:"probe_id,omitempty"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
+	State   string    `json:"state"`
+	// Reason says why a message is suppressed.
+	Reason string `json:"reason,omitempty"`
+	// MailFrom is the envelope sender; "" is the null sender <>.
+	MailFrom   string `json:"mail_from"`
+	Rcpt       string `json:"to"`
+	RcptDomain string `json:"-"`
+	// ClientIP is the probe's client, for the per-IP limit.
+	ClientIP  string `json:"-"`
+	MessageID string `json:"message_id,omitempty"`
+	// Data is the message, unsigned; it is signed when sent.
+	Data        []byte    `json:"-"`
+	Attempts    int       `json:"attempts"`
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
+	// Relay is the host that took the message (name and address).
+	Relay string    `json:"relay,omitempty"`
+	TLS   string    `json:"tls,omitempty"`
+	Sent  time.Time `json:"sent,omitzero"`
+
+	// Limits are checked when a queued message is saved: over any, it is
+	// stored suppressed with the limit's reason. They are not stored.
+	Limits []Limit `json:"-"`
+}
+
+// Limit caps the outgoing mail, not suppressed, created in the last Per
+// that share a value of Key with the message being saved.
+type Limit struct {
+	Key    LimitKey
+	Max    int // 0: no limit
+	Per    time.Duration
+	Reason string
+}
+
+// LimitKey names the column a Limit counts by.
+type LimitKey int
+
+// Keys of limits.
+const (
+	ByRcpt LimitKey = iota
+	ByRcptDomain
+	ByClientIP
+)
+
+func (k LimitKey) column(o *Outgoing) (string, string) {
+	switch k {
+	case ByRcpt:
+		return "rcpt", o.Rcpt
+	case ByRcptDomain:
+		return "rcpt_domain", o.RcptDomain
+	case ByClientIP:
+		return "client_ip", o.ClientIP
+	}
+	panic(fmt.Sprintf("store: unknown limit key %d", int(k)))
+}
+
+// insertOutgoing adds o in tx, applying its limits first.
+func insertOutgoing(ctx context.Context, tx execQuerier, o *Outgoing) error {
+	if o.State == Queued {
+		for _, l := range o.Limits {
+			if l.Max <= 0 {
+				continue
+			}
+			col, val := l.Key.column(o)
+			var n int
+			err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE `+col+` = ? AND created_at >= ? AND state != ?`,
+				val, o.Created.Add(-l.Per).UnixNano(), Suppressed).Scan(&n)
+			if err != nil {
+				return err
+			}
+			if n >= l.Max {
+				o.State, o.Reason = Suppressed, l.Reason
+				break
+			}
+		}
+	}
+	if o.Updated.IsZero() {
+		o.Updated = o.Created
+	}
+	if o.NextAttempt.IsZero() && o.State == Queued {
+		o.NextAttempt = o.Created
+	}
+	var probe any
+	if o.ProbeID != "" {
+		probe = o.ProbeID
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO outbox
+		(id, probe_id, created_at, updated_at, state, reason, mail_from, rcpt, rcpt_domain, client_ip, message_id, data, next_attempt)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		o.ID, probe, o.Created.UnixNano(), o.Updated.UnixNano(), o.State, o.Reason, o.MailFrom, o.Rcpt, o.RcptDomain,
+		o.ClientIP, o.MessageID, o.Data, unixNano(o.NextAttempt))
+	return err
+}
+
+type execQuerier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Enqueue adds mail of testerd's own (not a reply) to the outbox.
+func (s *Store) Enqueue(ctx context.Context, o *Outgoing) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := insertOutgoing(ctx, tx, o); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+const outgoingColumns = `id, COALESCE(probe_id, ''), created_at, updated_at, state, reason, mail_from, rcpt, rcpt_domain,
+	client_ip, message_id, attempts, next_attempt, last_error, relay, tls, sent_at`
+
+func scanOutgoing(sc scanner, data *[]byte) (*Outgoing, error) {
+	o := &Outgoing{}
+	var created, updated, next, sent int64
+	dest := []any{&o.ID, &o.ProbeID, &created, &updated, &o.State, &o.Reason, &o.MailFrom, &o.Rcpt, &o.RcptDomain,
+		&o.ClientIP, &o.MessageID, &o.Attempts, &next, &o.LastError, &o.Relay, &o.TLS, &sent}
+	if data != nil {
+		dest = append(dest, data)
+	}
+	if err := sc.Scan(dest...); err != nil {
+		return nil, err
+	}
+	o.Created, o.Updated = time.Unix(0, created).UTC(), time.Unix(0, updated).UTC()
+	o.NextAttempt, o.Sent = fromUnixNano(next), fromUnixNano(sent)
+	if o.State != Queued && o.State != Deferred {
+		o.NextAttempt = time.Time{}
+	}
+	return o, nil
+}
+
+// Due returns up to limit messages, with their data, whose next attempt
+// is due at now, soonest first.
+func (s *Store) Due(ctx context.Context, now time.Time, limit int) ([]*Outgoing, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+outgoingColumns+`, data FROM outbox
+		WHERE state IN (?, ?) AND next_attempt <= ? ORDER BY next_attempt LIMIT ?`,
+		Queued, Deferred, now.UnixNano(), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Outgoing
+	for rows.Next() {
+		var data []byte
+		o, err := scanOutgoing(rows, &data)
+		if err != nil {
+			return nil, err
+		}
+		o.Data = data
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// NextDue returns when the next queued or deferred message is due; false
+// when there is none.
+func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var next sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT MIN(next_attempt) FROM outbox WHERE state IN (?, ?)`, Queued, Deferred).Scan(&next)
+	if err != nil || !next.Valid {
+		return time.Time{}, false, err
+	}
+	return time.Unix(0, next.Int64), true, nil
+}
+
+// UpdateDelivery records the outcome of an attempt: o's State, Attempts,
+// NextAttempt, LastError, Relay, TLS and Sent. It is committed with
+// synchronous=FULL, so a message recorded sent is not sent again.
+func (s *Store) UpdateDelivery(ctx context.Context, o *Outgoing) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE outbox SET state = ?, updated_at = ?, attempts = ?, next_attempt = ?,
+		last_error = ?, relay = ?, tls = ?, sent_at = ? WHERE id = ?`,
+		o.State, o.Updated.UnixNano(), o.Attempts, unixNano(o.NextAttempt), o.LastError, o.Relay, o.TLS, unixNano(o.Sent), o.ID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Outgoing returns one message of the outbox, with its data.
+func (s *Store) Outgoing(ctx context.Context, id string) (*Outgoing, error) {
+	var data []byte
+	o, err := scanOutgoing(s.db.QueryRowContext(ctx, `SELECT `+outgoingColumns+`, data FROM outbox WHERE id = ?`, id), &data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if o != nil {
+		o.Data = data
+	}
+	return o, err
+}
+
+// replyOf returns the reply to a probe, without its data, or nil.
+func (s *Store) replyOf(ctx context.Context, probeID string) (*Outgoing, error) {
+	o, err := scanOutgoing(s.db.QueryRowContext(ctx, `SELECT `+outgoingColumns+` FROM outbox WHERE probe_id = ?`, probeID), nil)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return o, err
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromUnixNano(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
