@@ -85,16 +85,17 @@ func (s *session) try(ctx context.Context, m *Message, mode TLSMode) (*Delivery,
 	}
 
 	var c *smtp.Client
+	var tc *tls.Conn
 	d := &Delivery{Relay: s.serverName + " [" + conn.RemoteAddr().String() + "]"}
 	switch mode {
 	case Implicit:
-		tc := tls.Client(conn, tlsConfig)
+		tc = tls.Client(conn, tlsConfig)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return nil, &setupError{"TLS", err}
 		}
 		c = smtp.NewClient(tc)
 	default:
-		c, err = s.startTLS(ctx, conn, mode, tlsConfig)
+		c, tc, err = s.startTLS(ctx, conn, mode, tlsConfig)
 		if err != nil {
 			return nil, &setupError{"greeting, EHLO or STARTTLS", err}
 		}
@@ -103,8 +104,8 @@ func (s *session) try(ctx context.Context, m *Message, mode TLSMode) (*Delivery,
 	if err := c.Hello(s.hostname); err != nil {
 		return nil, &setupError{"EHLO", err}
 	}
-	if st, ok := c.TLSConnectionState(); ok {
-		d.TLS = tls.VersionName(st.Version)
+	if tc != nil {
+		d.TLS = tls.VersionName(tc.ConnectionState().Version)
 	}
 	if s.auth != nil {
 		if d.TLS == "" {
@@ -145,11 +146,11 @@ func (s *session) try(ctx context.Context, m *Message, mode TLSMode) (*Delivery,
 // introduce testerd as "localhost", the name receivers check SPF on when
 // the sender is null.) go-smtp is handed a greeting line of our own, and
 // sends EHLO again, as RFC 3207 §4.2 requires after TLS.
-func (s *session) startTLS(ctx context.Context, conn net.Conn, mode TLSMode, cfg *tls.Config) (*smtp.Client, error) {
+func (s *session) startTLS(ctx context.Context, conn net.Conn, mode TLSMode, cfg *tls.Config) (*smtp.Client, *tls.Conn, error) {
 	conn.SetDeadline(time.Now().Add(CommandTimeout))
 	tp := textproto.NewConn(conn)
 	if _, msg, err := tp.ReadResponse(220); err != nil {
-		return nil, smtpErr(err, msg)
+		return nil, nil, smtpErr(err, msg)
 	}
 	var code int
 	var msg string
@@ -160,18 +161,18 @@ func (s *session) startTLS(ctx context.Context, conn net.Conn, mode TLSMode, cfg
 		tp.EndResponse(id)
 	}
 	if err != nil && code == 0 {
-		return nil, err // the connection failed
+		return nil, nil, err // the connection failed
 	}
 	offered := err == nil && hasExtension(msg, "STARTTLS")
 	if mode == NoTLS || (mode == Opportunistic && !offered) {
 		if tp.R.Buffered() > 0 {
-			return nil, errors.New("server sent data before being asked")
+			return nil, nil, errors.New("server sent data before being asked")
 		}
 		conn.SetDeadline(time.Time{})
-		return smtp.NewClient(greeted(conn)), nil
+		return smtp.NewClient(greeted(conn)), nil, nil
 	}
 	if !offered {
-		return nil, errors.New("server does not offer STARTTLS, which is required")
+		return nil, nil, errors.New("server does not offer STARTTLS, which is required")
 	}
 	if id, err = tp.Cmd("STARTTLS"); err == nil {
 		tp.StartResponse(id)
@@ -179,10 +180,10 @@ func (s *session) startTLS(ctx context.Context, conn net.Conn, mode TLSMode, cfg
 		tp.EndResponse(id)
 	}
 	if err != nil {
-		return nil, smtpErr(err, msg)
+		return nil, nil, smtpErr(err, msg)
 	}
 	if tp.R.Buffered() > 0 { // RFC 3207 §4.2: nothing may precede TLS (CVE-2011-0411)
-		return nil, errors.New("server sent data after STARTTLS before the handshake")
+		return nil, nil, errors.New("server sent data after STARTTLS before the handshake")
 	}
 	conn.SetDeadline(time.Time{})
 	tc := tls.Client(conn, cfg)
@@ -190,11 +191,11 @@ func (s *session) startTLS(ctx context.Context, conn net.Conn, mode TLSMode, cfg
 	defer cancel()
 	if err := tc.HandshakeContext(hctx); err != nil {
 		if mode == Opportunistic {
-			return nil, fmt.Errorf("%w: %v", errNoTLS, err)
+			return nil, nil, fmt.Errorf("%w: %v", errNoTLS, err)
 		}
-		return nil, fmt.Errorf("TLS: %w", err)
+		return nil, nil, fmt.Errorf("TLS: %w", err)
 	}
-	return smtp.NewClient(greeted(tc)), nil
+	return smtp.NewClient(greeted(tc)), tc, nil
 }
 
 // smtpErr makes a textproto error an *smtp.SMTPError, so classify can

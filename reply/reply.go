@@ -319,7 +319,10 @@ func subject(v *verify.Verdict) string {
 		}
 		return r
 	}, strings.ToValidUTF8(v.Message.Subject, "?"))
-	orig = untrusted.Clip(strings.TrimSpace(orig), maxSubject)
+	orig = strings.TrimSpace(orig)
+	if len(orig) > maxSubject { // cut with ASCII dots, so ASCII stays unencoded
+		orig = strings.TrimSuffix(untrusted.Clip(orig, maxSubject), "…") + "..."
+	}
 	if orig == "" {
 		return s
 	}

@@ -113,6 +113,10 @@ func insertOutgoing(ctx context.Context, tx execQuerier, o *Outgoing) error {
 	if o.NextAttempt.IsZero() && o.State == Queued {
 		o.NextAttempt = o.Created
 	}
+	data := o.Data
+	if data == nil {
+		data = []byte{} // a suppressed message has none
+	}
 	var probe any
 	if o.ProbeID != "" {
 		probe = o.ProbeID
@@ -121,7 +125,7 @@ func insertOutgoing(ctx context.Context, tx execQuerier, o *Outgoing) error {
 		(id, probe_id, created_at, updated_at, state, reason, mail_from, rcpt, rcpt_domain, client_ip, message_id, data, next_attempt)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		o.ID, probe, o.Created.UnixNano(), o.Updated.UnixNano(), o.State, o.Reason, o.MailFrom, o.Rcpt, o.RcptDomain,
-		o.ClientIP, o.MessageID, o.Data, unixNano(o.NextAttempt))
+		o.ClientIP, o.MessageID, data, unixNano(o.NextAttempt))
 	return err
 }
 

@@ -62,9 +62,18 @@ func (s *Server) Handler() http.Handler {
 	}
 	s.tmpl = template.Must(template.New("").Funcs(template.FuncMap{
 		"tagClass": tagClass,
-		"mask":     maskSender,
-		"when":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
-		"join":     strings.Join,
+		"replyClass": func(state string) string {
+			switch state {
+			case store.Sent:
+				return "ok"
+			case store.Queued, store.Deferred, store.Suppressed:
+				return "soso"
+			}
+			return "bad"
+		},
+		"mask": maskSender,
+		"when": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+		"join": strings.Join,
 	}).ParseFS(templateFS, "templates/*.html"))
 	static, _ := fs.Sub(staticFS, "static")
 
@@ -154,6 +163,9 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page := resultPage{Domain: s.Domain, Result: res}
+	if res.Reply != nil && (res.Reply.State == store.Queued || res.Reply.State == store.Deferred && time.Until(res.Reply.NextAttempt) < time.Minute) {
+		page.Refresh = 5 // the reply's state changes soon
+	}
 	if res.Verdict == nil {
 		page.Refresh = 2
 	} else {

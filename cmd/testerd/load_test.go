@@ -7,7 +7,6 @@ import (
 	"net"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestLoad runs the load tool against an in-process server.
@@ -19,8 +18,8 @@ func TestLoad(t *testing.T) {
 	dnsAddr := pc.LocalAddr().String()
 	pc.Close()
 
-	c := serveConfig{Domain: probeDomain, SMTPAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(),
-		Resolver: dnsAddr, Retention: time.Hour, ShutdownTimeout: 5 * time.Second}
+	c := testConfig(t)
+	c.Resolver = dnsAddr
 	c.Limits.MaxConnsPerIP = 20
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan [2]string, 1)

@@ -48,16 +48,16 @@ type serveConfig struct {
 
 // outConfig is the reply side of serve.
 type outConfig struct {
-	Mode         string
-	DisplayName  string
-	PublicURL    string
-	Limits       reply.Limits
-	GiveUp       time.Duration
-	DKIMSelector string
-	DKIMEd25519  bool
-	Smarthost    string
-	SmarthostTLS string
-	SmarthostCA  string
+	Mode                             string
+	DisplayName                      string
+	PublicURL                        string
+	Limits                           reply.Limits
+	GiveUp                           time.Duration
+	DKIMSelector                     string
+	DKIMEd25519                      bool
+	Smarthost                        string
+	SmarthostTLS                     string
+	SmarthostCA                      string
 	SmarthostUser, SmarthostPassword string
 
 	// Not flags: tests deliver to MX servers on loopback ports.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -129,16 +130,31 @@ func waitJudged(t *testing.T, httpAddr, kind string, n int) apiList {
 	}
 }
 
+// testConfig is serve's defaults, on loopback ports with a fresh data
+// directory.
+func testConfig(t *testing.T) serveConfig {
+	var c serveConfig
+	serveFlags(flag.NewFlagSet("test", flag.PanicOnError), &c)
+	c.Domain, c.SMTPAddr, c.HTTPAddr, c.DataDir = probeDomain, "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
+	c.Retention, c.ShutdownTimeout = time.Hour, 5*time.Second
+	return c
+}
+
 // startServe runs serve in process on loopback ports.
 func startServe(t *testing.T) (smtpAddr, httpAddr string) {
 	t.Helper()
-	c := serveConfig{Domain: probeDomain, SMTPAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", DataDir: t.TempDir(),
-		Resolver: probeDNS(t), Retention: time.Hour, ShutdownTimeout: 5 * time.Second}
+	c := testConfig(t)
+	c.Resolver = probeDNS(t)
+	return startServeWith(t, c)
+}
+
+func startServeWith(t *testing.T, c serveConfig) (smtpAddr, httpAddr string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan [2]string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, c, slog.New(slog.DiscardHandler), func(s, h string) { ready <- [2]string{s, h} })
+		done <- serve(ctx, c, testLogger(t), func(s, h string) { ready <- [2]string{s, h} })
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -291,4 +307,12 @@ func TestDurability(t *testing.T) {
 			t.Errorf("%s: %q", r.ID, r.Tags)
 		}
 	}
+}
+
+// testLogger logs to the test with TESTERD_TEST_LOG=1, else nowhere.
+func testLogger(t *testing.T) *slog.Logger {
+	if os.Getenv("TESTERD_TEST_LOG") != "1" {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(t.Output(), nil))
 }
