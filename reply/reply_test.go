@@ -38,7 +38,7 @@ type probe struct {
 	sign                    bool
 }
 
-func (p probe) judge(t *testing.T) (*store.Result, *verify.Verdict) {
+func (p probe) judge(t testing.TB) (*store.Result, *verify.Verdict) {
 	t.Helper()
 	if p.kind == "" {
 		p.kind = "spf"
