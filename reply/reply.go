@@ -286,7 +286,7 @@ func (c *Config) compose(p *store.Result, v *verify.Verdict, kind verify.Kind, o
 	h.add("Subject", subject(v))
 	h.add("Date", o.Created.Format(time.RFC1123Z))
 	h.add("Message-ID", o.MessageID)
-	if id := msgID(v.Message.MessageID); id != "" {
+	if id := message.MsgID(v.Message.MessageID); id != "" {
 		h.add("In-Reply-To", id)
 		refs := msgIDs(message.Parse(p.Raw).First("References"))
 		h.add("References", strings.Join(append(refs, id), " "))
@@ -335,29 +335,11 @@ func subject(v *verify.Verdict) string {
 	return s + " " + orig
 }
 
-// msgID returns a well-formed msg-id ("<left@right>") or "".
-func msgID(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) < 5 || len(s) > 250 || s[0] != '<' || s[len(s)-1] != '>' {
-		return ""
-	}
-	inner := s[1 : len(s)-1]
-	if !strings.Contains(inner, "@") || strings.ContainsAny(inner, "<> \t\r\n\"\\()[],;:") {
-		return ""
-	}
-	for i := 0; i < len(inner); i++ {
-		if inner[i] < 0x21 || inner[i] > 0x7e {
-			return ""
-		}
-	}
-	return s
-}
-
 // msgIDs keeps the well-formed ids of a References value, the last ten.
 func msgIDs(refs string) []string {
 	var out []string
 	for _, f := range strings.Fields(refs) {
-		if id := msgID(f); id != "" {
+		if id := message.MsgID(f); id != "" {
 			out = append(out, id)
 		}
 	}

@@ -256,8 +256,8 @@ func TestMsgID(t *testing.T) {
 		"<\x01@b>":                             "",
 		"<a@" + strings.Repeat("b", 260) + ">": "",
 	} {
-		if got := msgID(in); got != want {
-			t.Errorf("msgID(%q) = %q, want %q", in, got, want)
+		if got := message.MsgID(in); got != want {
+			t.Errorf("MsgID(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

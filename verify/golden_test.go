@@ -34,9 +34,15 @@ var goldenNow = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 // The .eml starts with directive lines that the harness removes:
 //
 //	X-Golden-Envelope: ip=IP helo=NAME mail-from=ADDR [kind=spf|dkim|check]
+//	    [tls=1.3|1.2|1.0|none]
 //	X-Golden-Sign: d=DOMAIN s=SELECTOR [a=ALG] [c=CANON] [h=a:b] [l=N|-1]
 //	    [i=AUID] [t=SECONDS] [x=SECONDS] [extra=TAG=VALUE] [publish=no]
-//	X-Golden-Tamper: body|subject
+//	X-Golden-Tamper: body|subject|bare-lf|line=N|pad=N (line and pad before signing)
+//	X-Golden-Expect: [ID=pass|warn|fail|n/a ...] [ready=yes|no] [first=CODE|none]
+//
+// tls= gives the SMTP session (no tls= is an offline check). Expect checks
+// the sender-requirements report: the status of each named item, the
+// summary and the code of the first error Gmail would give.
 //
 // Sign directives are applied in order, each adding a DKIM-Signature on
 // top, with a deterministic Ed25519 key per d= and s= (dkimtest.Ed25519),
@@ -49,12 +55,15 @@ func TestGolden(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no golden cases: %v", err)
 	}
+	expects := map[string]map[string]string{}
 	for _, file := range files {
 		name := strings.TrimSuffix(filepath.Base(file), ".eml")
 		t.Run(name, func(t *testing.T) {
-			p, z := loadGolden(t, strings.TrimSuffix(file, ".eml"))
+			p, z, expect := loadGolden(t, strings.TrimSuffix(file, ".eml"))
+			expects[name] = expect
 			j := &Judge{Resolver: dnsx.NewFake(z), Receiver: "tester.example", Now: func() time.Time { return goldenNow }}
 			v := j.Judge(context.Background(), p)
+			checkExpect(t, v, expects[name])
 			if *show {
 				var text strings.Builder
 				v.WriteText(&text, "tester.example")
@@ -83,7 +92,44 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-func loadGolden(t *testing.T, base string) (Probe, *dnsx.Zone) {
+// checkExpect compares the report with an X-Golden-Expect directive.
+func checkExpect(t *testing.T, v *Verdict, expect map[string]string) {
+	t.Helper()
+	if expect == nil {
+		return
+	}
+	r := v.Requirements
+	if r == nil {
+		t.Fatal("X-Golden-Expect on a verdict without a requirements report (kind=check?)")
+	}
+	for k, want := range expect {
+		switch k {
+		case "ready":
+			if got := map[bool]string{true: "yes", false: "no"}[r.Ready]; got != want {
+				t.Errorf("ready %s, want %s (%s)", got, want, r.Summary)
+			}
+		case "first":
+			if (want == "none") != (r.FirstError == "") || want != "none" && !strings.Contains(r.FirstError, want) {
+				t.Errorf("first error %q, want %s", r.FirstError, want)
+			}
+		default:
+			found := false
+			for _, it := range r.Items {
+				if it.ID == k {
+					found = true
+					if string(it.Status) != want {
+						t.Errorf("%s: %s, want %s; evidence %q", k, it.Status, want, it.Evidence)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("no requirement %q", k)
+			}
+		}
+	}
+}
+
+func loadGolden(t *testing.T, base string) (Probe, *dnsx.Zone, map[string]string) {
 	t.Helper()
 	z := dnsx.NewZone()
 	zf, err := os.ReadFile(base + ".dns")
@@ -112,6 +158,7 @@ func loadGolden(t *testing.T, base string) (Probe, *dnsx.Zone) {
 		t.Fatal(err)
 	}
 	var p Probe
+	var expect map[string]string
 	var signs []map[string]string
 	var tampers []string
 	sc := bufio.NewScanner(bytes.NewReader(raw))
@@ -129,6 +176,14 @@ func loadGolden(t *testing.T, base string) (Probe, *dnsx.Zone) {
 			case "X-Golden-Envelope":
 				p.IP = netip.MustParseAddr(args["ip"])
 				p.Helo, p.MailFrom, p.Kind = args["helo"], args["mail-from"], Kind(args["kind"])
+				if v, ok := args["tls"]; ok {
+					p.Session = &Session{}
+					if v != "none" {
+						p.Session.TLS = "TLS " + v
+					}
+				}
+			case "X-Golden-Expect":
+				expect = args
 			case "X-Golden-Sign":
 				signs = append(signs, args)
 			case "X-Golden-Tamper":
@@ -141,6 +196,18 @@ func loadGolden(t *testing.T, base string) (Probe, *dnsx.Zone) {
 		msg.WriteString(line + "\r\n")
 	}
 	m := msg.String()
+	// line= and pad= are content, added before signing.
+	for _, tp := range tampers {
+		arg, n, _ := strings.Cut(tp, "=")
+		switch arg {
+		case "line":
+			m += strings.Repeat("x", atoi(t, n)) + "\r\n"
+		case "pad":
+			for len(m) < atoi(t, n) {
+				m += strings.Repeat("padding ", 9) + "\r\n"
+			}
+		}
+	}
 	for _, a := range signs {
 		key := dkimtest.Ed25519(a["d"] + "/" + a["s"])
 		o := dkimtest.Options{Domain: a["d"], Selector: a["s"], Signer: key, Algorithm: a["a"], Canonicalization: a["c"], Identifier: a["i"], Extra: a["extra"]}
@@ -169,15 +236,28 @@ func loadGolden(t *testing.T, base string) (Probe, *dnsx.Zone) {
 		}
 	}
 	for _, tp := range tampers {
-		switch tp {
+		arg, _, _ := strings.Cut(tp, "=")
+		switch arg {
 		case "body":
 			m += "Added after signing.\r\n"
 		case "subject":
 			m = strings.Replace(m, "\r\nSubject: ", "\r\nSubject: Re: ", 1)
+		case "bare-lf":
+			head, body, _ := strings.Cut(m, "\r\n\r\n")
+			m = head + "\r\n\r\n" + strings.ReplaceAll(body, "\r\n", "\n")
+		case "line", "pad":
 		default:
 			t.Fatalf("unknown tamper %q", tp)
 		}
 	}
 	p.Raw = []byte(m)
-	return p, z
+	return p, z, expect
+}
+
+func atoi(t *testing.T, s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/testerd/testerd/verify/dkim"
+	"github.com/testerd/testerd/verify/requirements"
 )
 
 // WriteText writes the verdict as readable text: the tags, then SPF with
@@ -17,6 +18,10 @@ func (v *Verdict) WriteText(w io.Writer, receiver string) {
 	fmt.Fprintf(w, "%s\n\n", strings.Join(v.Tags, " "))
 	if v.Kind != KindCheck {
 		fmt.Fprintf(w, "(%s@ tester; check@ would say: %s)\n\n", v.Kind, strings.Join(v.AllTags[KindCheck], " "))
+	}
+
+	if r := v.Requirements; r != nil {
+		writeRequirements(w, r)
 	}
 
 	eff := v.SPF.Effective()
@@ -159,4 +164,30 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// writeRequirements writes the sender-requirements report.
+func writeRequirements(w io.Writer, r *requirements.Report) {
+	fmt.Fprintf(w, "== Sender requirements: %s\n", r.Summary)
+	if r.FirstError != "" {
+		fmt.Fprintf(w, "  Gmail would most likely answer first: %s\n", r.FirstError)
+	}
+	for _, it := range r.Items {
+		extra := ""
+		if it.Status == requirements.Fail && it.Blocking {
+			extra = " (blocking"
+			if it.Code != "" {
+				extra += ", " + it.Code
+			}
+			extra += ")"
+		}
+		fmt.Fprintf(w, "  [%s] %s%s\n", it.Status, it.Title, extra)
+		for _, e := range it.Evidence {
+			fmt.Fprintf(w, "       %s\n", e)
+		}
+		if it.Fix != "" && it.Status != requirements.Pass {
+			fmt.Fprintf(w, "       fix: %s\n", it.Fix)
+		}
+	}
+	fmt.Fprintln(w)
 }

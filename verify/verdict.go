@@ -19,6 +19,7 @@ import (
 	"github.com/testerd/testerd/verify/dkim"
 	"github.com/testerd/testerd/verify/dmarc"
 	"github.com/testerd/testerd/verify/message"
+	"github.com/testerd/testerd/verify/requirements"
 	"github.com/testerd/testerd/verify/spf"
 )
 
@@ -33,6 +34,14 @@ type Probe struct {
 	Helo     string
 	MailFrom string
 	Raw      []byte
+	// Session is nil when the SMTP session is unknown (testerd check).
+	Session *Session
+}
+
+// Session is what the SMTP session says beyond the envelope.
+type Session struct {
+	// TLS is the TLS version ("TLS 1.3"), "" without STARTTLS.
+	TLS string
 }
 
 // Envelope is the SMTP side of the probe.
@@ -74,6 +83,9 @@ type Verdict struct {
 
 	// AuthenticationResults is the field value (RFC 8601), unfolded.
 	AuthenticationResults string `json:"authentication_results"`
+
+	// Requirements is the sender-requirements report, for check@.
+	Requirements *requirements.Report `json:"requirements,omitempty"`
 }
 
 // Judge runs every check for probes, all through one resolver.
@@ -136,6 +148,17 @@ func (j *Judge) Judge(ctx context.Context, p Probe) *Verdict {
 	}
 	v.Tags = v.AllTags[v.Kind]
 	v.AuthenticationResults = v.authResults(j.Receiver)
+	if v.Kind == KindCheck {
+		in := requirements.Input{IP: v.Envelope.IP, Helo: p.Helo, MailFrom: p.MailFrom, Message: m, Size: len(p.Raw),
+			From: v.From, SPF: v.SPF, DKIM: v.DKIM, DMARC: v.DMARC, Now: time.Now()}
+		if j.Now != nil {
+			in.Now = j.Now()
+		}
+		if p.Session != nil {
+			in.TLS = &p.Session.TLS
+		}
+		v.Requirements = requirements.Check(ctx, j.Resolver, in)
+	}
 	return v
 }
 

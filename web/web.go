@@ -22,6 +22,7 @@ import (
 	"github.com/testerd/testerd/store"
 	"github.com/testerd/testerd/verify"
 	"github.com/testerd/testerd/verify/message"
+	"github.com/testerd/testerd/verify/requirements"
 )
 
 //go:embed templates/*.html
@@ -62,6 +63,9 @@ func (s *Server) Handler() http.Handler {
 	}
 	s.tmpl = template.Must(template.New("").Funcs(template.FuncMap{
 		"tagClass": tagClass,
+		"statusClass": func(s requirements.Status) string {
+			return map[requirements.Status]string{requirements.Pass: "ok", requirements.Warn: "soso", requirements.Fail: "bad"}[s]
+		},
 		"replyClass": func(state string) string {
 			switch state {
 			case store.Sent:

@@ -155,7 +155,11 @@ func (p *Pool) judge(id string) {
 		kind = verify.KindCheck // postmaster@ mail is judged like check@
 	}
 	start := time.Now()
-	v := p.Judge.Judge(ctx, verify.Probe{Kind: kind, IP: r.ClientIP, Helo: r.Helo, MailFrom: r.MailFrom, Raw: r.Raw})
+	session := &verify.Session{}
+	if r.TLS != nil {
+		session.TLS = r.TLS.Version
+	}
+	v := p.Judge.Judge(ctx, verify.Probe{Kind: kind, IP: r.ClientIP, Helo: r.Helo, MailFrom: r.MailFrom, Raw: r.Raw, Session: session})
 	js, err := json.Marshal(v)
 	if err != nil {
 		p.Logger.Error("encoding verdict", "id", id, "err", err)

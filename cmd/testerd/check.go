@@ -26,6 +26,7 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	addEnvelopeFlags(fs, &env, "Authentication-Results")
 	to := fs.String("to", "check", "the tester the message was sent to: spf, dkim or check")
 	asJSON := fs.Bool("json", false, "print the full verdict as JSON")
+	tlsVersion := fs.String("tls", "", `the session's TLS version for the sender-requirements report ("1.3", "1.2", or "none"); unset, TLS is not judged`)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: testerd check --ip IP --helo NAME --mail-from ADDR [--to spf|dkim|check] [--resolver HOST:PORT] [--json] FILE.eml|-")
 		fs.PrintDefaults()
@@ -58,7 +59,18 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	j := &verify.Judge{Resolver: client, Receiver: env.receiver, Timeout: env.timeout}
 	start := time.Now()
-	v := j.Judge(context.Background(), verify.Probe{Kind: kind, IP: addr, Helo: env.helo, MailFrom: env.mailFrom, Raw: raw})
+	p := verify.Probe{Kind: kind, IP: addr, Helo: env.helo, MailFrom: env.mailFrom, Raw: raw}
+	switch *tlsVersion {
+	case "":
+	case "none":
+		p.Session = &verify.Session{}
+	case "1.0", "1.1", "1.2", "1.3":
+		p.Session = &verify.Session{TLS: "TLS " + *tlsVersion}
+	default:
+		fmt.Fprintf(stderr, "testerd check: --tls must be 1.0 to 1.3 or none, not %q\n", *tlsVersion)
+		return 2
+	}
+	v := j.Judge(context.Background(), p)
 	elapsed := time.Since(start)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)

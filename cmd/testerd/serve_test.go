@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -44,6 +45,8 @@ func probeDNS(t *testing.T) string {
 	z.AddTXT("abc.it", "v=spf1 ip4:127.0.0.0/8 -all")
 	z.AddTXT("_dmarc.abc.it", "v=DMARC1; p=reject; rua=mailto:d@abc.it")
 	z.AddTXT("s1._domainkey.abc.it", dkimtest.KeyRecord(dkimtest.Ed25519("serve").Public()))
+	z.AddPTR(netip.MustParseAddr("127.0.0.1"), "mail.abc.it")
+	z.AddIP("mail.abc.it", netip.MustParseAddr("127.0.0.1"))
 	srv, err := dnsx.StartServer(z)
 	if err != nil {
 		t.Fatal(err)

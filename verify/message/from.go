@@ -131,3 +131,22 @@ func isHostName(d string) bool {
 var idnaProfile = idna.New(idna.MapForLookup(), idna.StrictDomainName(false), idna.BidiRule())
 
 func clip(s string) string { return untrusted.Clip(s, MaxShown) }
+
+// MsgID returns s trimmed if it is one well-formed msg-id ("<left@right>",
+// RFC 5322 §3.6.4, printable ASCII with no spaces or specials), else "".
+func MsgID(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) < 5 || len(s) > 250 || s[0] != '<' || s[len(s)-1] != '>' {
+		return ""
+	}
+	inner := s[1 : len(s)-1]
+	if !strings.Contains(inner, "@") || strings.ContainsAny(inner, "<> \t\r\n\"\\()[],;:") {
+		return ""
+	}
+	for i := 0; i < len(inner); i++ {
+		if inner[i] < 0x21 || inner[i] > 0x7e {
+			return ""
+		}
+	}
+	return s
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/testerd/testerd/verify/dkim/dkimtest"
+	"github.com/testerd/testerd/verify/requirements"
+)
+
+// TestCheckReport sends check@ probes over SMTP, with and without
+// STARTTLS, and reads the sender-requirements report back from the JSON
+// and the result page.
+func TestCheckReport(t *testing.T) {
+	smtpAddr, httpAddr := startServe(t)
+	msg := "From: Joe <joe@abc.it>\r\nTo: check@" + probeDomain + "\r\nSubject: Bulk test\r\nDate: " +
+		time.Now().Format(time.RFC1123Z) + "\r\nMessage-ID: <bulk-1@abc.it>\r\n\r\nHello.\r\n"
+	sig, err := dkimtest.Sign([]byte(msg), dkimtest.Options{Domain: "abc.it", Selector: "s1", Signer: dkimtest.Ed25519("serve")})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	type report struct {
+		Verdict struct {
+			Requirements *requirements.Report `json:"requirements"`
+		} `json:"verdict"`
+	}
+	judge := func(startTLS bool) (string, *requirements.Report) {
+		if err := sendProbe(smtpAddr, "check@"+probeDomain, sig+msg, startTLS); err != nil {
+			t.Fatal(err)
+		}
+		id := latestID(t, httpAddr)
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			var r report
+			getJSON(t, "http://"+httpAddr+"/api/results/"+id, &r)
+			if r.Verdict.Requirements != nil {
+				return id, r.Verdict.Requirements
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("no requirements report")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	status := func(r *requirements.Report) map[string]requirements.Status {
+		m := map[string]requirements.Status{}
+		for _, it := range r.Items {
+			m[it.ID] = it.Status
+		}
+		return m
+	}
+
+	id, r := judge(true)
+	st := status(r)
+	if !r.Ready || r.FirstError != "" || st["tls"] != requirements.Pass || st["rdns"] != requirements.Pass ||
+		st["spf-and-dkim"] != requirements.Pass || st["format"] != requirements.Pass || len(r.Items) != 12 {
+		t.Fatalf("over STARTTLS: %s, first %q, %v", r.Summary, r.FirstError, st)
+	}
+	page := get(t, "http://"+httpAddr+"/r/"+id)
+	for _, want := range []string{"Sender requirements (Gmail/Yahoo)", "ready for bulk sending to Gmail/Yahoo: yes",
+		`id="req-tls"`, "the session used TLS 1.3", "PTR 127.0.0.1 → mail.abc.it"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("/r/%s lacks %q", id, want)
+		}
+	}
+
+	id, r = judge(false)
+	if st := status(r); r.Ready || st["tls"] != requirements.Fail || !strings.Contains(r.FirstError, "4.7.29") {
+		t.Fatalf("without STARTTLS: %s, first %q, %v", r.Summary, r.FirstError, st)
+	}
+	page = get(t, "http://"+httpAddr+"/r/"+id)
+	for _, want := range []string{"no, 1 blocking item", "421-4.7.29", "the SMTP session did not use STARTTLS", "enable STARTTLS"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("/r/%s lacks %q", id, want)
+		}
+	}
+}
