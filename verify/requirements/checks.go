@@ -1,7 +1,9 @@
 package requirements
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"net/mail"
 	"net/netip"
@@ -425,15 +427,26 @@ func checkFormat(in Input) Item {
 }
 
 func bareCR(b []byte) bool {
-	for i, c := range b {
-		if c == '\r' && (i+1 == len(b) || b[i+1] != '\n') {
+	for {
+		i := bytes.IndexByte(b, '\r')
+		if i < 0 {
+			return false
+		}
+		if i+1 == len(b) || b[i+1] != '\n' {
 			return true
 		}
+		b = b[i+2:]
 	}
-	return false
 }
 
+// has8bit looks at eight octets at a time.
 func has8bit(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b)&0x8080808080808080 != 0 {
+			return true
+		}
+		b = b[8:]
+	}
 	for _, c := range b {
 		if c >= 0x80 {
 			return true
