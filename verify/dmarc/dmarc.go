@@ -148,3 +148,39 @@ func (d *Discovery) lookup(ctx context.Context, r dnsx.Resolver, domain string) 
 	d.Record, d.Result, d.Reason = rec, "", ""
 	return true
 }
+
+// ReportHost is the domain of a mailto: report URI (with or without a
+// !size suffix).
+func ReportHost(uri string) (string, bool) {
+	rest, ok := strings.CutPrefix(strings.ToLower(strings.TrimSpace(uri)), "mailto:")
+	if !ok {
+		return "", false
+	}
+	if i := strings.IndexByte(rest, '!'); i >= 0 {
+		rest = rest[:i]
+	}
+	at := strings.LastIndexByte(rest, '@')
+	if at < 0 {
+		return "", false
+	}
+	host := normalize(rest[at+1:])
+	return host, host != ""
+}
+
+// ExternalDestination checks RFC 7489 §7.1: reports for domain may go to
+// a host in another organizational domain only if that host publishes
+// <domain>._report._dmarc.<host> TXT "v=DMARC1". It returns the name
+// asked and whether the authorization is there.
+func ExternalDestination(ctx context.Context, r dnsx.Resolver, domain, host string) (string, bool) {
+	name := domain + "._report._dmarc." + host
+	txts, err := r.LookupTXT(ctx, name)
+	if err != nil {
+		return name, false
+	}
+	for _, t := range txts {
+		if IsDMARC(t) {
+			return name, true
+		}
+	}
+	return name, false
+}

@@ -191,12 +191,12 @@ func checkDMARC(ctx context.Context, r dnsx.Resolver, in Input) Item {
 		if i == MaxRUA {
 			break
 		}
-		host, ok := ruaHost(uri)
+		host, ok := dmarc.ReportHost(uri)
 		if !ok || dmarc.OrgDomain(host) == dmarc.OrgDomain(disc.Domain) {
 			continue
 		}
-		name := disc.Domain + "._report._dmarc." + host
-		if authorized(ctx, r, name) {
+		name, ok := dmarc.ExternalDestination(ctx, r, disc.Domain, host)
+		if ok {
 			it.Evidence = append(it.Evidence, fmt.Sprintf("external rua %s is authorized (%s)", shown(uri), shown(name)))
 			continue
 		}
@@ -208,36 +208,6 @@ func checkDMARC(ctx context.Context, r dnsx.Resolver, in Input) Item {
 		it.Fix = strings.Join(fixes, "; ")
 	}
 	return it
-}
-
-// ruaHost is the domain of a mailto: report URI.
-func ruaHost(uri string) (string, bool) {
-	rest, ok := strings.CutPrefix(strings.ToLower(strings.TrimSpace(uri)), "mailto:")
-	if !ok {
-		return "", false
-	}
-	if i := strings.IndexByte(rest, '!'); i >= 0 {
-		rest = rest[:i]
-	}
-	at := strings.LastIndexByte(rest, '@')
-	if at < 0 {
-		return "", false
-	}
-	host, err := message.Domain(rest[at+1:])
-	return host, err == nil
-}
-
-func authorized(ctx context.Context, r dnsx.Resolver, name string) bool {
-	txts, err := r.LookupTXT(ctx, name)
-	if err != nil {
-		return false
-	}
-	for _, t := range txts {
-		if strings.HasPrefix(strings.ToLower(strings.TrimSpace(t)), "v=dmarc1") {
-			return true
-		}
-	}
-	return false
 }
 
 func checkReverseDNS(ctx context.Context, r dnsx.Resolver, ip netip.Addr) Item {
