@@ -120,3 +120,36 @@ func followChain(name string, qtype uint16, answer []dns.RR) []dns.RR {
 }
 
 func typeName(qtype uint16) string { return dns.TypeToString[qtype] }
+
+// TXTStringer is implemented by resolvers that can return a TXT record's
+// character-strings before they are joined: the record checker shows how
+// a long record is split.
+type TXTStringer interface {
+	LookupTXTStrings(ctx context.Context, name string) ([][]string, error)
+}
+
+func lookupTXTStrings(ctx context.Context, l rrLookup, name string) ([][]string, error) {
+	rrs, err := l.lookup(ctx, name, dns.TypeTXT)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]string, 0, len(rrs))
+	for _, rr := range rrs {
+		var strs []string
+		for _, s := range rr.(*dns.TXT).Txt {
+			strs = append(strs, UnescapeTXT(s))
+		}
+		out = append(out, strs)
+	}
+	return out, nil
+}
+
+// LookupTXTStrings implements TXTStringer.
+func (c *Client) LookupTXTStrings(ctx context.Context, name string) ([][]string, error) {
+	return lookupTXTStrings(ctx, c, name)
+}
+
+// LookupTXTStrings implements TXTStringer.
+func (f *Fake) LookupTXTStrings(ctx context.Context, name string) ([][]string, error) {
+	return lookupTXTStrings(ctx, f, name)
+}

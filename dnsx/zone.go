@@ -75,6 +75,20 @@ func (z *Zone) AddRR(rr dns.RR) {
 	z.rrs[name] = append(z.rrs[name], rr)
 }
 
+// Remove deletes the records of a type at a name (qtype 0: all types).
+func (z *Zone) Remove(name string, qtype uint16) {
+	name = canonical(name)
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	var keep []dns.RR
+	for _, rr := range z.rrs[name] {
+		if qtype != 0 && rr.Header().Rrtype != qtype {
+			keep = append(keep, rr)
+		}
+	}
+	z.rrs[name] = keep
+}
+
 // AddTXT adds one TXT record made of the given raw character-strings (any
 // bytes; no zone-file escaping). Strings over 255 octets are split, as a
 // DNS publisher would have to.

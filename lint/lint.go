@@ -1,0 +1,237 @@
+// Package lint checks any domain's mail records, without a probe: SPF with
+// the same parser and evaluator that judge probes (the include/redirect
+// tree, the worst-case lookup counts over the whole tree, void lookups, MX
+// sub-lookups, risky all, overlapping networks, the IPv4 addresses
+// authorized, and optionally one IP's evaluation with its trace), DMARC at
+// the domain and its organizational domain (every tag, a plain summary,
+// report URIs with their MX and external authorization), DKIM keys for the
+// selectors given or seen in probes, and the MX hosts with forward-
+// confirmed reverse DNS plus MTA-STS and TLS-RPT presence. Every finding is
+// an error, a warning or info, with a fix. The checker asks DNS on behalf
+// of strangers, so every check runs under a lookup budget and a deadline.
+package lint
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/internal/untrusted"
+	"github.com/testerd/testerd/verify/message"
+	"github.com/testerd/testerd/verify/spf"
+)
+
+// Severity of a finding.
+type Severity string
+
+// Severities.
+const (
+	Error   Severity = "error"
+	Warning Severity = "warning"
+	Info    Severity = "info"
+)
+
+// Finding is one thing the checker has to say.
+type Finding struct {
+	Area     string   `json:"area"` // spf, dmarc, dkim, mx
+	Severity Severity `json:"severity"`
+	Message  string   `json:"message"`
+	Fix      string   `json:"fix,omitempty"`
+}
+
+// Report is the whole check of one domain.
+type Report struct {
+	Domain   string       `json:"domain"`
+	Checked  time.Time    `json:"checked"`
+	Findings []Finding    `json:"findings"`
+	Errors   int          `json:"errors"`
+	Warnings int          `json:"warnings"`
+	SPF      *SPFReport   `json:"spf"`
+	DMARC    *DMARCReport `json:"dmarc"`
+	DKIM     []*DKIMKey   `json:"dkim"`
+	MX       *MXReport    `json:"mx"`
+	// Lookups is how many DNS questions the check asked.
+	Lookups int64 `json:"lookups"`
+}
+
+// Options of one check.
+type Options struct {
+	// Selectors are DKIM selectors to check; Seen are selectors learned
+	// from probes.
+	Selectors, Seen []string
+	// IP and MailFrom, when IP is valid, are evaluated against the SPF
+	// record, with the full trace.
+	IP       netip.Addr
+	MailFrom string
+}
+
+// Limits.
+const (
+	DefaultMaxLookups = 200
+	DefaultTimeout    = 20 * time.Second
+	MaxSelectors      = 10
+)
+
+// Checker runs checks.
+type Checker struct {
+	Resolver dnsx.Resolver
+	// Receiver names this host in the SPF trace.
+	Receiver string
+	// MaxLookups bounds the DNS questions of one check; 0 is
+	// DefaultMaxLookups.
+	MaxLookups int64
+	// Timeout bounds one check; 0 is DefaultTimeout.
+	Timeout time.Duration
+	// Now is the clock; nil is time.Now.
+	Now func() time.Time
+}
+
+// ErrBadDomain is returned for a name that is not a domain.
+var ErrBadDomain = errors.New("lint: not a domain name")
+
+// Check checks domain. It fails only for a name that is not a domain;
+// every DNS problem is a finding.
+func (c *Checker) Check(ctx context.Context, domain string, o Options) (*Report, error) {
+	d, err := message.Domain(domain)
+	if err != nil {
+		return nil, errors.Join(ErrBadDomain, err)
+	}
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	max := c.MaxLookups
+	if max <= 0 {
+		max = DefaultMaxLookups
+	}
+	b := &budget{r: c.Resolver, max: max}
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	l := &linter{r: b, domain: d, receiver: c.Receiver}
+	rep := &Report{Domain: d, Checked: now().UTC()}
+	rep.SPF = l.spf(ctx, o)
+	rep.DMARC = l.dmarc(ctx)
+	rep.DKIM = l.dkim(ctx, o)
+	rep.MX = l.mx(ctx)
+	if b.exhausted.Load() {
+		l.add("dns", Warning, "the check stopped asking DNS after "+strconv.FormatInt(max, 10)+" lookups; some results are incomplete",
+			"this usually means a very large SPF tree: flatten or remove includes")
+	}
+	rep.Findings = l.findings
+	sort.SliceStable(rep.Findings, func(i, j int) bool { return rank(rep.Findings[i].Severity) < rank(rep.Findings[j].Severity) })
+	for _, f := range rep.Findings {
+		switch f.Severity {
+		case Error:
+			rep.Errors++
+		case Warning:
+			rep.Warnings++
+		}
+	}
+	if rep.Findings == nil {
+		rep.Findings = []Finding{}
+	}
+	rep.Lookups = min(b.n.Load(), max)
+	return rep, nil
+}
+
+func rank(s Severity) int {
+	switch s {
+	case Error:
+		return 0
+	case Warning:
+		return 1
+	}
+	return 2
+}
+
+type linter struct {
+	r        *budget
+	domain   string
+	receiver string
+	findings []Finding
+}
+
+func (l *linter) add(area string, sev Severity, msg, fix string) {
+	l.findings = append(l.findings, Finding{Area: area, Severity: sev, Message: msg, Fix: fix})
+}
+
+// shown bounds a stranger's string and blanks its control characters.
+func shown(s string) string {
+	return untrusted.Clip(strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s), 300)
+}
+
+// budget is a Resolver that counts questions and refuses past max.
+type budget struct {
+	r         dnsx.Resolver
+	max       int64
+	n         atomic.Int64
+	exhausted atomic.Bool
+}
+
+func (b *budget) spend(name, typ string) error {
+	if b.n.Add(1) > b.max {
+		b.exhausted.Store(true)
+		return &dnsx.Error{Name: name, Type: typ, Kind: dnsx.ServFail, Detail: "lookup budget of this check exhausted"}
+	}
+	return nil
+}
+
+func (b *budget) LookupTXT(ctx context.Context, name string) ([]string, error) {
+	if err := b.spend(name, "TXT"); err != nil {
+		return nil, err
+	}
+	return b.r.LookupTXT(ctx, name)
+}
+
+func (b *budget) LookupIP(ctx context.Context, network, name string) ([]netip.Addr, error) {
+	if err := b.spend(name, "A"); err != nil {
+		return nil, err
+	}
+	return b.r.LookupIP(ctx, network, name)
+}
+
+func (b *budget) LookupMX(ctx context.Context, name string) ([]*net.MX, error) {
+	if err := b.spend(name, "MX"); err != nil {
+		return nil, err
+	}
+	return b.r.LookupMX(ctx, name)
+}
+
+func (b *budget) LookupAddr(ctx context.Context, addr netip.Addr) ([]string, error) {
+	if err := b.spend(addr.String(), "PTR"); err != nil {
+		return nil, err
+	}
+	return b.r.LookupAddr(ctx, addr)
+}
+
+// txtStrings returns the character-strings of name's TXT records when the
+// resolver can tell them apart.
+func (b *budget) txtStrings(ctx context.Context, name string) ([][]string, bool) {
+	ts, ok := b.r.(dnsx.TXTStringer)
+	if !ok || b.spend(name, "TXT") != nil {
+		return nil, false
+	}
+	strs, err := ts.LookupTXTStrings(ctx, name)
+	return strs, err == nil
+}
+
+// checker is an SPF checker over the budget.
+func (l *linter) spfChecker() *spf.Checker {
+	return &spf.Checker{Resolver: l.r, Receiver: l.receiver}
+}

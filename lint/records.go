@@ -1,0 +1,342 @@
+package lint
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/verify/dkim"
+	"github.com/testerd/testerd/verify/dmarc"
+)
+
+// DMARCReport is the DMARC part of a check.
+type DMARCReport struct {
+	// Domain is the discovery for the domain itself (with the fallback to
+	// the organizational domain); Org the organizational domain's own
+	// record, when the domain is a subdomain.
+	Domain  *dmarc.Discovery `json:"domain"`
+	Org     *dmarc.Discovery `json:"org,omitempty"`
+	Summary string           `json:"summary,omitempty"`
+}
+
+func (l *linter) dmarc(ctx context.Context) *DMARCReport {
+	rep := &DMARCReport{Domain: dmarc.Discover(ctx, l.r, l.domain)}
+	if org := dmarc.OrgDomain(l.domain); org != l.domain {
+		rep.Org = dmarc.Discover(ctx, l.r, org)
+	}
+	d := rep.Domain
+	rec := d.Record
+	if rec == nil {
+		switch d.Result {
+		case dmarc.TempError:
+			l.add("dmarc", Warning, "the DMARC lookup failed: "+shown(d.Reason), "check the name servers")
+		case dmarc.PermError:
+			l.add("dmarc", Error, "the DMARC record cannot be used: "+shown(d.Reason), "publish exactly one valid record at _dmarc."+l.domain)
+		default:
+			l.add("dmarc", Error, "no DMARC record at _dmarc."+l.domain+" or its organizational domain; Gmail and Yahoo require one of bulk senders",
+				"publish _dmarc."+dmarc.OrgDomain(l.domain)+` TXT "v=DMARC1; p=none; rua=mailto:<your reports address>"`)
+		}
+		return rep
+	}
+	rep.Summary = summary(l.domain, d)
+	if d.Fallback {
+		l.add("dmarc", Info, fmt.Sprintf("%s has no record of its own: the record of %s applies (sp= for subdomains)", l.domain, d.Domain), "")
+	}
+	for _, is := range rec.Issues {
+		sev := Warning
+		if is.Severity == dmarc.SeverityError {
+			sev = Error
+		}
+		msg := fmt.Sprintf("%s=: %s", is.Tag, shown(is.Message))
+		if is.Pos > 0 {
+			msg = fmt.Sprintf("column %d, %s", is.Pos, msg)
+		}
+		l.add("dmarc", sev, msg, "")
+	}
+	if rec.P == dmarc.PolicyNone {
+		l.add("dmarc", Info, "p=none: receivers report but do not act; enough for Gmail and Yahoo's bulk rules", "move to quarantine, then reject, once the reports show all your mail aligned")
+	}
+	for _, list := range []struct {
+		tag  string
+		uris []string
+	}{{"rua", rec.RUA}, {"ruf", rec.RUF}} {
+		for i, u := range list.uris {
+			if i == 5 {
+				break
+			}
+			l.reportURI(ctx, d.Domain, list.tag, u)
+		}
+	}
+	return rep
+}
+
+// reportURI checks one rua or ruf URI: syntax, an MX at the destination,
+// and the external-destination authorization.
+func (l *linter) reportURI(ctx context.Context, policyDomain, tag, u string) {
+	if err := dmarc.CheckURI(u); err != nil {
+		l.add("dmarc", Error, fmt.Sprintf("%s=%s: %s", tag, shown(u), shown(err.Error())), "write it as mailto:address@domain")
+		return
+	}
+	host, ok := dmarc.ReportHost(u)
+	if !ok {
+		return // another scheme: nothing to check by DNS
+	}
+	if _, err := l.r.LookupMX(ctx, host); err != nil {
+		switch {
+		case dnsx.KindOf(err) == dnsx.NXDomain:
+			l.add("dmarc", Error, fmt.Sprintf("%s=%s: %s does not exist, so no report can be delivered", tag, shown(u), host), "use an address at a domain that receives mail")
+			return
+		case dnsx.KindOf(err) == dnsx.NoData:
+			l.add("dmarc", Warning, fmt.Sprintf("%s=%s: %s has no MX record; reports go to its address records, if any", tag, shown(u), host), "give "+host+" an MX")
+		}
+	}
+	if dmarc.OrgDomain(host) == dmarc.OrgDomain(policyDomain) {
+		return
+	}
+	name, ok := dmarc.ExternalDestination(ctx, l.r, policyDomain, host)
+	if ok {
+		l.add("dmarc", Info, fmt.Sprintf("%s=%s: external destination authorized by %s", tag, shown(u), name), "")
+		return
+	}
+	l.add("dmarc", Error, fmt.Sprintf("%s=%s is in another domain that has not authorized it: reporters skip it (RFC 7489 §7.1)", tag, shown(u)),
+		fmt.Sprintf(`ask %s to publish %s TXT "v=DMARC1"`, host, name))
+}
+
+// summary says in plain words what the record asks of receivers.
+func summary(domain string, d *dmarc.Discovery) string {
+	r := d.Record
+	act := map[dmarc.Policy]string{dmarc.PolicyNone: "delivered as usual (monitoring only)",
+		dmarc.PolicyQuarantine: "sent to spam", dmarc.PolicyReject: "rejected"}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Mail from %s that fails DMARC is %s (p=%s", domain, act[r.P], r.P)
+	if r.PCT != 100 {
+		fmt.Fprintf(&b, ", for %d%% of it", r.PCT)
+	}
+	b.WriteString(").")
+	if r.SP != r.P {
+		fmt.Fprintf(&b, " Subdomains: %s (sp=%s).", act[r.SP], r.SP)
+	}
+	if r.NP != r.SP {
+		fmt.Fprintf(&b, " Subdomains that do not exist: %s (np=%s).", act[r.NP], r.NP)
+	}
+	fmt.Fprintf(&b, " Alignment: DKIM %s, SPF %s.", r.ADKIM, r.ASPF)
+	if len(r.RUA) > 0 {
+		fmt.Fprintf(&b, " Aggregate reports go to %s.", shown(strings.Join(r.RUA, ", ")))
+	} else {
+		b.WriteString(" Nobody receives aggregate reports.")
+	}
+	if r.Testing {
+		b.WriteString(" t=y: the owner is testing, so receivers apply a weaker policy.")
+	}
+	return b.String()
+}
+
+// DKIMKey is one selector's key record.
+type DKIMKey struct {
+	Selector string    `json:"selector"`
+	Source   string    `json:"source"` // given, or seen in probes
+	Key      *dkim.Key `json:"key,omitempty"`
+	Problem  string    `json:"problem,omitempty"`
+}
+
+func (l *linter) dkim(ctx context.Context, o Options) []*DKIMKey {
+	var keys []*DKIMKey
+	seen := map[string]bool{}
+	add := func(sels []string, source string) {
+		for _, s := range sels {
+			s = strings.ToLower(strings.TrimSpace(s))
+			if s == "" || seen[s] || len(keys) == MaxSelectors {
+				continue
+			}
+			seen[s] = true
+			keys = append(keys, &DKIMKey{Selector: s, Source: source})
+		}
+	}
+	add(o.Selectors, "given")
+	add(o.Seen, "seen in probes")
+	if len(keys) == 0 {
+		l.add("dkim", Info, "no selector to check: give one (selectors are not discoverable from DNS), or send a probe", "")
+		return []*DKIMKey{}
+	}
+	for _, k := range keys {
+		name := k.Selector + "._domainkey." + l.domain
+		txts, err := l.r.LookupTXT(ctx, name)
+		if err != nil {
+			k.Problem = shown(err.Error())
+			if dnsx.IsNotFound(err) {
+				l.add("dkim", Error, fmt.Sprintf("s=%s: no key record at %s", k.Selector, name), "publish the public key your signer uses at "+name)
+			} else {
+				l.add("dkim", Warning, fmt.Sprintf("s=%s: the lookup failed: %s", k.Selector, shown(err.Error())), "")
+			}
+			continue
+		}
+		if len(txts) > 1 {
+			l.add("dkim", Warning, fmt.Sprintf("s=%s: %d TXT records at %s; verifiers may pick any", k.Selector, len(txts), name), "keep one")
+		}
+		key, err := dkim.ParseKey(txts[0])
+		k.Key = key
+		if key != nil {
+			key.Name, key.Records = name, len(txts)
+		}
+		if key != nil && key.Revoked {
+			k.Problem = "revoked"
+			l.add("dkim", Warning, fmt.Sprintf("s=%s is revoked (empty p=): signatures with it fail", k.Selector), "sign with a current selector")
+			continue
+		}
+		if err != nil {
+			k.Problem = shown(err.Error())
+			l.add("dkim", Error, fmt.Sprintf("s=%s: %s", k.Selector, shown(err.Error())), "republish the key record as your signer documents it")
+			continue
+		}
+		switch {
+		case key.Type != "ed25519" && key.Bits < dkim.MinRSABits:
+			l.add("dkim", Error, fmt.Sprintf("s=%s is a %d-bit RSA key: under 1024 bits verifiers refuse it (RFC 8301)", k.Selector, key.Bits), "generate a 2048-bit key")
+		case key.Type != "ed25519" && key.Bits < 2048:
+			l.add("dkim", Warning, fmt.Sprintf("s=%s is a %d-bit RSA key: 2048 is recommended", k.Selector, key.Bits), "rotate to a 2048-bit key")
+		default:
+			l.add("dkim", Info, fmt.Sprintf("s=%s: %s key, %d bits", k.Selector, keyType(key), key.Bits), "")
+		}
+		if key.Testing {
+			l.add("dkim", Warning, fmt.Sprintf("s=%s has t=y: verifiers treat its signatures as testing", k.Selector), "remove t=y once signing works")
+		}
+		if len(key.Services) > 0 && !slices.Contains(key.Services, "email") && !slices.Contains(key.Services, "*") {
+			l.add("dkim", Error, fmt.Sprintf("s=%s has s=%s: the key is not for email", k.Selector, strings.Join(key.Services, ":")), "remove s= or set s=email")
+		}
+	}
+	return keys
+}
+
+func keyType(k *dkim.Key) string {
+	if k.Type == "" {
+		return "rsa"
+	}
+	return k.Type
+}
+
+// MXReport is the MX part of a check.
+type MXReport struct {
+	Hosts  []MXHost `json:"hosts"`
+	NullMX bool     `json:"null_mx,omitempty"`
+	MTASTS string   `json:"mta_sts,omitempty"`
+	TLSRPT string   `json:"tls_rpt,omitempty"`
+}
+
+// MXHost is one MX host with its addresses and their reverse DNS.
+type MXHost struct {
+	Host      string      `json:"host"`
+	Pref      uint16      `json:"pref"`
+	Addresses []MXAddress `json:"addresses"`
+}
+
+// MXAddress is one address of an MX host.
+type MXAddress struct {
+	IP        netip.Addr `json:"ip"`
+	PTR       []string   `json:"ptr,omitempty"`
+	Confirmed bool       `json:"confirmed"`
+}
+
+const (
+	maxMXHosts        = 10
+	maxAddrsPerFamily = 2
+)
+
+func (l *linter) mx(ctx context.Context) *MXReport {
+	rep := &MXReport{Hosts: []MXHost{}}
+	mxs, err := l.r.LookupMX(ctx, l.domain)
+	switch {
+	case dnsx.KindOf(err) == dnsx.NXDomain:
+		l.add("mx", Error, l.domain+" does not exist (NXDOMAIN)", "")
+		return rep
+	case dnsx.KindOf(err) == dnsx.NoData:
+		l.add("mx", Warning, l.domain+" has no MX: mail to it goes to its A/AAAA records, and bounces to it may be lost", "publish an MX, or a null MX (0 .) if it never receives mail")
+	case err != nil:
+		l.add("mx", Warning, "the MX lookup failed: "+shown(err.Error()), "")
+	}
+	if len(mxs) == 1 && (mxs[0].Host == "." || mxs[0].Host == "") {
+		rep.NullMX = true
+		l.add("mx", Info, l.domain+" publishes a null MX (RFC 7505): it receives no mail", "")
+		mxs = nil
+	}
+	slices.SortStableFunc(mxs, func(a, b *net.MX) int { return int(a.Pref) - int(b.Pref) })
+	for i, m := range mxs {
+		if i == maxMXHosts {
+			l.add("mx", Info, fmt.Sprintf("%d more MX hosts not checked", len(mxs)-i), "")
+			break
+		}
+		h := MXHost{Host: strings.TrimSuffix(m.Host, "."), Pref: m.Pref, Addresses: []MXAddress{}}
+		for _, network := range []string{"ip4", "ip6"} {
+			addrs, err := l.r.LookupIP(ctx, network, h.Host)
+			if err != nil {
+				continue
+			}
+			for j, a := range addrs {
+				if j == maxAddrsPerFamily {
+					break
+				}
+				h.Addresses = append(h.Addresses, l.confirm(ctx, a))
+			}
+		}
+		if len(h.Addresses) == 0 {
+			l.add("mx", Error, fmt.Sprintf("MX %s has no address: mail cannot be delivered to it", shown(h.Host)), "give it an A/AAAA record or remove it")
+		}
+		for _, a := range h.Addresses {
+			if !a.Confirmed {
+				l.add("mx", Warning, fmt.Sprintf("MX %s [%s]: reverse DNS is not forward-confirmed (%s)", shown(h.Host), a.IP, ptrText(a.PTR)),
+					"set the PTR of "+a.IP.String()+" to a name that resolves back to it")
+			}
+		}
+		rep.Hosts = append(rep.Hosts, h)
+	}
+	rep.MTASTS = l.present(ctx, "_mta-sts."+l.domain, "v=STSv1", "MTA-STS (RFC 8461)")
+	rep.TLSRPT = l.present(ctx, "_smtp._tls."+l.domain, "v=TLSRPTv1", "TLS-RPT (RFC 8460)")
+	return rep
+}
+
+func ptrText(names []string) string {
+	if len(names) == 0 {
+		return "no PTR"
+	}
+	return "PTR " + shown(strings.Join(names, ", "))
+}
+
+// confirm looks up an address's PTR names and whether one resolves back.
+func (l *linter) confirm(ctx context.Context, a netip.Addr) MXAddress {
+	out := MXAddress{IP: a}
+	names, err := l.r.LookupAddr(ctx, a)
+	if err != nil {
+		return out
+	}
+	network := "ip4"
+	if a.Is6() {
+		network = "ip6"
+	}
+	for i, n := range names {
+		if i == 3 {
+			break
+		}
+		n = strings.TrimSuffix(n, ".")
+		out.PTR = append(out.PTR, n)
+		back, err := l.r.LookupIP(ctx, network, n)
+		if err == nil && slices.Contains(back, a) {
+			out.Confirmed = true
+		}
+	}
+	return out
+}
+
+// present reports a policy record (report only) and returns it.
+func (l *linter) present(ctx context.Context, name, prefix, what string) string {
+	txts, _ := l.r.LookupTXT(ctx, name)
+	for _, t := range txts {
+		if strings.HasPrefix(strings.ToLower(strings.TrimSpace(t)), strings.ToLower(prefix)) {
+			l.add("mx", Info, what+" is published: "+shown(t), "")
+			return t
+		}
+	}
+	l.add("mx", Info, what+" is not published at "+name+" (optional)", "")
+	return ""
+}
