@@ -18,7 +18,6 @@ import (
 	"net/netip"
 	"sort"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -166,15 +165,8 @@ func (l *linter) add(area string, sev Severity, msg, fix string) {
 	l.findings = append(l.findings, Finding{Area: area, Severity: sev, Message: msg, Fix: fix})
 }
 
-// shown bounds a stranger's string and blanks its control characters.
-func shown(s string) string {
-	return untrusted.Clip(strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, s), 300)
-}
+// shown makes a stranger's string one bounded line of evidence.
+func shown(s string) string { return untrusted.Line(s, 300) }
 
 // budget is a Resolver that counts questions and refuses past max.
 type budget struct {

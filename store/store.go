@@ -169,6 +169,7 @@ var migrations = []string{
 	CREATE INDEX outbox_rcpt ON outbox (rcpt, created_at);
 	CREATE INDEX outbox_rcpt_domain ON outbox (rcpt_domain, created_at);
 	CREATE INDEX outbox_client_ip ON outbox (client_ip, created_at);`,
+	`CREATE INDEX verdicts_from_domain ON verdicts (from_domain, judged_at DESC);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -371,6 +372,25 @@ func scanResult(sc scanner, r *Result, raw *[]byte, verdict *[]byte) error {
 		r.Tags = strings.Split(tags, "\n")
 	}
 	return nil
+}
+
+// VerdictsFrom returns the JSON of the latest verdicts of probes whose From
+// domain is domain, newest first.
+func (s *Store) VerdictsFrom(ctx context.Context, domain string, limit int) ([][]byte, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT verdict FROM verdicts WHERE from_domain = ? ORDER BY judged_at DESC LIMIT ?`, domain, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
 }
 
 // DeleteBefore deletes probes received before t, with their verdicts and

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/testerd/testerd/lint"
 	"github.com/testerd/testerd/store"
 	"github.com/testerd/testerd/verify"
 	"github.com/testerd/testerd/verify/message"
@@ -53,7 +54,10 @@ type Server struct {
 	// Domain is the tester domain, for the addresses shown.
 	Domain string
 	Logger *slog.Logger
-	tmpl   *template.Template
+	// Lint, if set, serves the domain record checker.
+	Lint    *lint.Checker
+	tmpl    *template.Template
+	domains domainChecker
 }
 
 // Handler returns the routes.
@@ -63,6 +67,9 @@ func (s *Server) Handler() http.Handler {
 	}
 	s.tmpl = template.Must(template.New("").Funcs(template.FuncMap{
 		"tagClass": tagClass,
+		"severityClass": func(s lint.Severity) string {
+			return map[lint.Severity]string{lint.Error: "bad", lint.Warning: "soso", lint.Info: "ok"}[s]
+		},
 		"statusClass": func(s requirements.Status) string {
 			return map[requirements.Status]string{requirements.Pass: "ok", requirements.Warn: "soso", requirements.Fail: "bad"}[s]
 		},
@@ -87,6 +94,10 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET /"+string(k), s.list(string(k)))
 	}
 	mux.HandleFunc("GET /r/{id}", s.result)
+	if s.Lint != nil {
+		mux.HandleFunc("GET /domain", s.domainForm)
+		mux.HandleFunc("GET /api/domain/{name}", s.apiDomain)
+	}
 	mux.HandleFunc("GET /api/results", s.apiList)
 	mux.HandleFunc("GET /api/results/{id}", s.apiResult)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -133,8 +144,15 @@ type listPage struct {
 	Results []*store.Result
 }
 
+type homePage struct {
+	Domain  string
+	Lint    bool
+	Query   map[string]string
+	Refresh int
+}
+
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
-	s.render(w, "home.html", listPage{Domain: s.Domain})
+	s.render(w, "home.html", homePage{Domain: s.Domain, Lint: s.Lint != nil, Query: map[string]string{}})
 }
 
 func (s *Server) list(kind string) http.HandlerFunc {

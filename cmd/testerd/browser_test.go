@@ -109,3 +109,48 @@ func TestBrowserEscaping(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserDomainForm fills the home page's domain form in Chromium,
+// submits it, and reads the checker's page for a domain whose records
+// carry HTML and script: nothing runs, and the findings show as text.
+func TestBrowserDomainForm(t *testing.T) {
+	ctx := browser(t)
+	_, httpAddr := startServe(t)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	err := chromedp.Do(ctx,
+		chromedp.Navigate("http://"+httpAddr+"/"),
+		chromedp.WaitVisible(`#domain-form input[name=name]`),
+		chromedp.SendKeys(`#domain-form input[name=name]`, "evil.example"),
+		chromedp.Submit(`#domain-form`),
+		chromedp.WaitVisible(`#findings`),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname + location.search`))
+	if err != nil || url != "/domain?name=evil.example&selectors=&ip=&mail_from=" {
+		t.Errorf("the form went to %q (%v)", url, err)
+	}
+	pwned, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.pwned !== undefined`))
+	if err != nil || pwned {
+		t.Fatalf("script ran: %v %v", pwned, err)
+	}
+	injected, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('script,img,[onerror]').length`))
+	if err != nil || injected != 0 {
+		t.Fatalf("%d elements injected (%v)", injected, err)
+	}
+	text, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"evil.example", "errors", "<script>window.pwned=1</script>", "does not parse", "DMARC"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the result page does not show %q:\n%s", want, text)
+		}
+	}
+	rows, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#findings tr').length`))
+	if err != nil || rows < 3 {
+		t.Errorf("%d rows in the findings table (%v)", rows, err)
+	}
+}

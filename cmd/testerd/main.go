@@ -22,6 +22,7 @@ var commands = []command{
 	{"load", "send DKIM-signed probes to a running testerd and measure throughput and verdict latency", runLoad},
 	{"spf", "evaluate SPF for an IP, MAIL FROM and HELO, with the full trace", runSPF},
 	{"check", "judge one message offline (SPF, DKIM, DMARC, tags) as the server would", runCheck},
+	{"lint", "check any domain's SPF, DMARC, DKIM and MX records, with fixes", runLint},
 	{"dns-records", "print the DNS records to publish for the tester (MX, SPF, DKIM, DMARC) as zone-file lines", runDNSRecords},
 }
 

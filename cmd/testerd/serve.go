@@ -22,6 +22,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/lint"
 	"github.com/testerd/testerd/outbound"
 	"github.com/testerd/testerd/reply"
 	"github.com/testerd/testerd/smtpd"
@@ -217,7 +218,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready listening
 	if planner.BaseURL == "" {
 		planner.BaseURL = defaultPublicURL(c.Hostname, httpLn.Addr())
 	}
-	w := &web.Server{Store: st, Domain: c.Domain, Logger: log}
+	w := &web.Server{Store: st, Domain: c.Domain, Logger: log, Lint: &lint.Checker{Resolver: resolver, Receiver: c.Hostname}}
 	httpSrv := web.NewHTTPServer(c.HTTPAddr, w.Handler())
 
 	log.Info("testerd serving", "domain", c.Domain, "reply", c.Out.Mode, "transport", transportName(c.Out), "smtp", smtpLn.Addr().String(), "http", httpLn.Addr().String(),

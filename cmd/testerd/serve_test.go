@@ -46,6 +46,9 @@ func probeDNS(t *testing.T) string {
 	z.AddTXT("_dmarc.abc.it", "v=DMARC1; p=reject; rua=mailto:d@abc.it")
 	z.AddTXT("s1._domainkey.abc.it", dkimtest.KeyRecord(dkimtest.Ed25519("serve").Public()))
 	z.AddPTR(netip.MustParseAddr("127.0.0.1"), "mail.abc.it")
+	// A hostile domain for the record checker's pages.
+	z.AddTXT("evil.example", `v=spf1 ip4:192.0.2.1 <script>window.pwned=1</script> -all`)
+	z.AddTXT("_dmarc.evil.example", `v=DMARC1; p=reject; rua=mailto:<img src=x onerror=window.pwned=2>@evil.example`)
 	z.AddIP("mail.abc.it", netip.MustParseAddr("127.0.0.1"))
 	srv, err := dnsx.StartServer(z)
 	if err != nil {

@@ -2,7 +2,10 @@
 // into a header field.
 package untrusted
 
-import "unicode/utf8"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // MaxHeaderValue bounds one value written into a header.
 const MaxHeaderValue = 256
@@ -31,4 +34,15 @@ func Clip(s string, max int) string {
 		max--
 	}
 	return s[:max] + "…"
+}
+
+// Line makes a stranger's string one line of display text: control
+// characters become '?', and the length is bounded as by Clip.
+func Line(s string, max int) string {
+	return Clip(strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s), max)
 }

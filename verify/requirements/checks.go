@@ -20,16 +20,8 @@ import (
 	"github.com/testerd/testerd/verify/spf"
 )
 
-// shown bounds every stranger's string copied into evidence and blanks its
-// control characters, so evidence is one line of text.
-func shown(s string) string {
-	return untrusted.Clip(strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, s), 200)
-}
+// shown makes a stranger's string one bounded line of evidence.
+func shown(s string) string { return untrusted.Line(s, 200) }
 
 func checkSPF(in Input, pass bool) Item {
 	it := Item{ID: "spf", Title: "SPF passes for the envelope sender", Code: "4.7.27", Blocking: true}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+
+	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/lint"
+)
+
+// runLint is "testerd lint DOMAIN": the domain record checker.
+func runLint(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("testerd lint", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	resolver := fs.String("resolver", envDefault("TESTERD_RESOLVER", ""), "DNS server host:port (env TESTERD_RESOLVER; default: first nameserver of /etc/resolv.conf)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	selectors := fs.String("selector", "", "DKIM selectors to check, comma-separated")
+	ip := fs.String("ip", "", "an IP address to evaluate against the SPF record, with the full trace")
+	mailFrom := fs.String("mail-from", "", "the MAIL FROM for --ip (default postmaster@DOMAIN)")
+	receiver := fs.String("receiver", envDefault("TESTERD_HOSTNAME", "testerd.localhost"), "receiving host name for the SPF trace")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: testerd lint [flags] DOMAIN")
+		fs.PrintDefaults()
+	}
+	// Flags may come after the domain too.
+	var domain string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		if domain != "" {
+			fmt.Fprintf(stderr, "testerd lint: one domain at a time (%q and %q)\n", domain, fs.Arg(0))
+			return 2
+		}
+		domain, args = fs.Arg(0), fs.Args()[1:]
+	}
+	if domain == "" {
+		fs.Usage()
+		return 2
+	}
+	o := lint.Options{}
+	for _, s := range strings.Split(*selectors, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			o.Selectors = append(o.Selectors, s)
+		}
+	}
+	if *ip != "" {
+		a, err := netip.ParseAddr(*ip)
+		if err != nil {
+			fmt.Fprintf(stderr, "testerd lint: --ip %q is not an IP address\n", *ip)
+			return 2
+		}
+		o.IP, o.MailFrom = a, *mailFrom
+		if o.MailFrom == "" {
+			o.MailFrom = "postmaster@" + domain
+		}
+	}
+	r, err := dnsx.NewClient(*resolver, dnsx.DefaultTimeout)
+	if err != nil {
+		fmt.Fprintf(stderr, "testerd lint: %v\n", err)
+		return 1
+	}
+	c := &lint.Checker{Resolver: r, Receiver: *receiver}
+	rep, err := c.Check(context.Background(), domain, o)
+	if errors.Is(err, lint.ErrBadDomain) {
+		fmt.Fprintf(stderr, "testerd lint: %v\n", err)
+		return 2
+	} else if err != nil {
+		fmt.Fprintf(stderr, "testerd lint: %v\n", err)
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(rep)
+	} else {
+		rep.WriteText(stdout)
+	}
+	if rep.Errors > 0 {
+		return 3
+	}
+	return 0
+}
