@@ -1,0 +1,230 @@
+package dmarcreport
+
+import (
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net/textproto"
+	"path"
+	"strings"
+
+	"github.com/testerd/testerd/verify/message"
+)
+
+// Limits of extraction.
+const (
+	// MaxXML bounds one decompressed report.
+	MaxXML = 50 << 20
+	// MaxParts bounds the MIME parts looked at, MaxDepth their nesting.
+	MaxParts = 50
+	MaxDepth = 4
+)
+
+// File is one report document found in a message.
+type File struct {
+	// Name is the attachment's file name, if any.
+	Name string
+	// Container says how it was packed: xml, zip or gzip.
+	Container string
+	XML       []byte
+}
+
+// ErrTooBig is a report over MaxXML once decompressed.
+var ErrTooBig = fmt.Errorf("the report is over %d MB decompressed", MaxXML>>20)
+
+// Extract finds the reports in a message. Parts that are not reports are
+// skipped; a part that looks like one but cannot be read is an error in
+// the list returned beside the files.
+func Extract(raw []byte) ([]File, []error) {
+	m := message.Parse(raw)
+	h := textproto.MIMEHeader{}
+	for _, name := range []string{"Content-Type", "Content-Transfer-Encoding", "Content-Disposition"} {
+		if v := m.First(name); v != "" {
+			h.Set(name, v)
+		}
+	}
+	x := &extractor{}
+	x.part(h, m.Body, 0)
+	if len(x.files) == 0 && len(x.errs) == 0 {
+		x.errs = append(x.errs, errors.New("no report found: no zip, gzip or XML part"))
+	}
+	return x.files, x.errs
+}
+
+type extractor struct {
+	files []File
+	errs  []error
+	parts int
+}
+
+func (x *extractor) part(h textproto.MIMEHeader, body []byte, depth int) {
+	x.parts++
+	if x.parts > MaxParts {
+		return
+	}
+	ct := h.Get("Content-Type")
+	mt, params, err := mime.ParseMediaType(ct)
+	if ct == "" || err != nil {
+		mt, params = "text/plain", map[string]string{}
+	}
+	if strings.HasPrefix(mt, "multipart/") {
+		if depth == MaxDepth || params["boundary"] == "" {
+			return
+		}
+		r := multipart.NewReader(bytes.NewReader(body), params["boundary"])
+		for {
+			p, err := r.NextRawPart()
+			if err != nil {
+				return // io.EOF, or a broken multipart: keep what was found
+			}
+			b, err := io.ReadAll(io.LimitReader(p, MaxXML+1))
+			if err != nil {
+				return
+			}
+			x.part(p.Header, b, depth+1)
+		}
+	}
+	name := params["name"]
+	if _, dp, err := mime.ParseMediaType(h.Get("Content-Disposition")); err == nil && dp["filename"] != "" {
+		name = dp["filename"]
+	}
+	name = path.Base(strings.ReplaceAll(name, "\\", "/"))
+	data, err := decodeCTE(h.Get("Content-Transfer-Encoding"), body)
+	if err != nil {
+		x.errs = append(x.errs, fmt.Errorf("%s: %w", partName(name, mt), err))
+		return
+	}
+	kind := sniff(mt, name, data)
+	if kind == "" {
+		return
+	}
+	xmlDoc, err := unpack(kind, data)
+	if err != nil {
+		x.errs = append(x.errs, fmt.Errorf("%s (%s): %w", partName(name, mt), kind, err))
+		return
+	}
+	x.files = append(x.files, File{Name: name, Container: kind, XML: xmlDoc})
+}
+
+func partName(name, mt string) string {
+	if name != "" && name != "." {
+		return name
+	}
+	return mt + " part"
+}
+
+// sniff says what a part holds: zip, gzip, xml, or "" for not a report.
+func sniff(mt, name string, data []byte) string {
+	switch {
+	case bytes.HasPrefix(data, []byte("PK\x03\x04")):
+		return "zip"
+	case bytes.HasPrefix(data, []byte{0x1f, 0x8b}):
+		return "gzip"
+	}
+	trimmed := bytes.TrimLeft(data, " \t\r\n\xef\xbb\xbf")
+	isXML := bytes.HasPrefix(trimmed, []byte("<?xml")) || bytes.HasPrefix(trimmed, []byte("<feedback"))
+	switch mt {
+	case "application/zip", "application/x-zip-compressed", "application/x-zip":
+		return "zip" // not a zip by content: unpack says so
+	case "application/gzip", "application/x-gzip":
+		return "gzip"
+	case "text/xml", "application/xml":
+		return "xml"
+	}
+	if isXML && (mt == "text/plain" || mt == "application/octet-stream" || strings.HasSuffix(strings.ToLower(name), ".xml")) {
+		return "xml"
+	}
+	return ""
+}
+
+func decodeCTE(cte string, body []byte) ([]byte, error) {
+	switch strings.ToLower(strings.TrimSpace(cte)) {
+	case "base64":
+		clean := bytes.Map(func(r rune) rune {
+			if r == '\r' || r == '\n' || r == ' ' || r == '\t' {
+				return -1
+			}
+			return r
+		}, body)
+		out := make([]byte, base64.StdEncoding.DecodedLen(len(clean)))
+		n, err := base64.StdEncoding.Decode(out, clean)
+		if err != nil {
+			// Some reporters omit padding.
+			n, err = base64.RawStdEncoding.Decode(out, bytes.TrimRight(clean, "="))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("base64: %w", err)
+		}
+		return out[:n], nil
+	case "quoted-printable":
+		return io.ReadAll(io.LimitReader(quotedprintable.NewReader(bytes.NewReader(body)), MaxXML+1))
+	}
+	return body, nil
+}
+
+// unpack returns the XML of a zip (exactly one file), a gzip (the first
+// member only: some reporters append bytes) or XML as it is, refusing
+// anything over MaxXML once decompressed.
+func unpack(kind string, data []byte) ([]byte, error) {
+	var r io.Reader
+	switch kind {
+	case "zip":
+		zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			return nil, err
+		}
+		var files []*zip.File
+		for _, f := range zr.File {
+			if !f.FileInfo().IsDir() {
+				files = append(files, f)
+			}
+		}
+		if len(files) != 1 {
+			return nil, fmt.Errorf("the zip holds %d files, not one", len(files))
+		}
+		if files[0].UncompressedSize64 > MaxXML {
+			return nil, ErrTooBig
+		}
+		rc, err := files[0].Open()
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		r = rc
+	case "gzip":
+		gr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			return nil, err
+		}
+		gr.Multistream(false)
+		r = gr
+	default:
+		r = bytes.NewReader(data)
+	}
+	b, err := io.ReadAll(io.LimitReader(r, MaxXML+1))
+	if len(b) > MaxXML {
+		return nil, ErrTooBig
+	}
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// FromFile reads a report file as found on disk or in an archive: zip,
+// gzip or XML, told apart by content and name.
+func FromFile(name string, data []byte) ([]byte, string, error) {
+	kind := sniff("application/octet-stream", name, data)
+	if kind == "" {
+		kind = "xml"
+	}
+	xmlDoc, err := unpack(kind, data)
+	return xmlDoc, kind, err
+}

@@ -1,0 +1,112 @@
+package dmarcreport
+
+import (
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"testing"
+)
+
+const tiny = `<?xml version="1.0"?><feedback><report_metadata><org_name>x</org_name><report_id>r1</report_id>` +
+	`<date_range><begin>1700000000</begin><end>1700086399</end></date_range></report_metadata>` +
+	`<policy_published><domain>Example.COM</domain><p>Reject</p></policy_published>` +
+	`<record><row><source_ip>192.0.2.1</source_ip><count>3</count><policy_evaluated><disposition>none</disposition>` +
+	`<dkim>PASS</dkim><spf>fail</spf></policy_evaluated></row><identifiers><header_from>example.com</header_from></identifiers>` +
+	`<auth_results><dkim><domain>example.com</domain><result>pass</result></dkim><dkim><domain>esp.example</domain><result>fail</result></dkim>` +
+	`<spf><domain>bounce.example.com</domain><result>softfail</result></spf></auth_results></record></feedback>`
+
+func gz(b []byte) []byte {
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+func zipOf(files map[string][]byte) []byte {
+	var buf bytes.Buffer
+	w := zip.NewWriter(&buf)
+	for name, b := range files {
+		f, _ := w.Create(name)
+		f.Write(b)
+	}
+	w.Close()
+	return buf.Bytes()
+}
+
+func mail(ct string, body []byte) []byte {
+	return []byte("From: r@reporter.example\r\nSubject: Report\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain\r\n\r\nA report.\r\n--b\r\nContent-Type: " + ct + "\r\nContent-Transfer-Encoding: base64\r\n" +
+		"Content-Disposition: attachment; filename=\"r.bin\"\r\n\r\n" + base64.StdEncoding.EncodeToString(body) + "\r\n--b--\r\n")
+}
+
+func TestParseNormalizes(t *testing.T) {
+	f, err := Parse([]byte(tiny))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := f.Records[0]
+	if f.Policy.Domain != "example.com" || f.Policy.P != "reject" || r.DKIM != "pass" || !r.DMARCPass() || !r.DKIMPass() || r.SPFPass() ||
+		len(r.AuthDKIM) != 2 || r.Count != 3 {
+		t.Fatalf("%+v", f)
+	}
+	for _, bad := range []string{
+		strings.Replace(tiny, "<count>3", "<count>-3", 1),
+		strings.Replace(tiny, "<count>3", "<count>three", 1),
+		strings.Replace(tiny, "<begin>1700000000", "<begin>1800000000", 1),
+		strings.Replace(tiny, "<end>1700086399", "<end>1800000000", 1),
+		strings.Replace(tiny, "<source_ip>192.0.2.1", "<source_ip>mail.example", 1),
+		strings.Replace(tiny, "<report_id>r1</report_id>", "", 1),
+		"<html></html>",
+	} {
+		if _, err := Parse([]byte(bad)); err == nil {
+			t.Errorf("accepted %.80q…", bad)
+		}
+	}
+}
+
+func TestExtractContainers(t *testing.T) {
+	doc := []byte(tiny)
+	for name, raw := range map[string][]byte{
+		"zip":         mail("application/zip", zipOf(map[string][]byte{"r.xml": doc})),
+		"gzip":        mail("application/gzip", gz(doc)),
+		"gzip + junk": mail("application/gzip", append(gz(doc), '\r', '\n')),
+		"octet zip":   mail("application/octet-stream", zipOf(map[string][]byte{"r.xml": doc})),
+		"octet gzip":  mail("application/octet-stream", gz(doc)),
+		"text/xml":    mail("text/xml", doc),
+		"plain body":  append([]byte("From: r@x\r\nSubject: Report\r\n\r\n"), doc...),
+		"inline xml":  []byte("From: r@x\r\nContent-Type: application/xml\r\nContent-Disposition: inline\r\n\r\n" + tiny),
+	} {
+		files, errs := Extract(raw)
+		if len(files) != 1 || len(errs) != 0 || !bytes.Equal(files[0].XML, doc) {
+			t.Errorf("%s: %d files, errors %v", name, len(files), errs)
+		}
+	}
+}
+
+func TestExtractRefuses(t *testing.T) {
+	bomb := gz(bytes.Repeat([]byte{'<'}, MaxXML+10))
+	zipBomb := zipOf(map[string][]byte{"r.xml": bytes.Repeat([]byte{'a'}, MaxXML+10)})
+	for name, c := range map[string]struct {
+		raw  []byte
+		want string
+	}{
+		"gzip bomb":  {mail("application/gzip", bomb), "over 50 MB"},
+		"zip bomb":   {mail("application/zip", zipBomb), "over 50 MB"},
+		"two files":  {mail("application/zip", zipOf(map[string][]byte{"a.xml": []byte(tiny), "b.xml": []byte(tiny)})), "2 files, not one"},
+		"not a zip":  {mail("application/zip", []byte("hello")), "zip"},
+		"no report":  {[]byte("From: a@b\r\nSubject: hi\r\n\r\nJust text.\r\n"), "no report found"},
+		"bad base64": {[]byte("From: a@b\r\nContent-Type: application/gzip\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!!\r\n"), "base64"},
+	} {
+		files, errs := Extract(c.raw)
+		if len(files) != 0 || len(errs) == 0 || !strings.Contains(errors.Join(errs...).Error(), c.want) {
+			t.Errorf("%s: %d files, errors %v; want %q", name, len(files), errs, c.want)
+		}
+	}
+	if len(bomb) > 200<<10 {
+		t.Logf("the gzip bomb is %d KB", len(bomb)>>10)
+	}
+}
