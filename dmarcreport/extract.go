@@ -157,7 +157,9 @@ func decodeCTE(cte string, body []byte) ([]byte, error) {
 		n, err := base64.StdEncoding.Decode(out, clean)
 		if err != nil {
 			// Some reporters omit padding.
-			n, err = base64.RawStdEncoding.Decode(out, bytes.TrimRight(clean, "="))
+			raw := bytes.TrimRight(clean, "=")
+			out = make([]byte, base64.RawStdEncoding.DecodedLen(len(raw)))
+			n, err = base64.RawStdEncoding.Decode(out, raw)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("base64: %w", err)
