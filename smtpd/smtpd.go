@@ -34,6 +34,9 @@ const (
 	KindDKIM       = "dkim"
 	KindCheck      = "check"
 	KindPostmaster = "postmaster"
+	// KindReport is a DMARC aggregate report address: rua@, and those in
+	// Config.ReportAddresses.
+	KindReport = "rua"
 )
 
 // Defaults for Config's limits.
@@ -57,6 +60,9 @@ type Config struct {
 	Hostname string
 	// TLS enables STARTTLS when not nil.
 	TLS *tls.Config
+	// ReportAddresses are local parts, besides rua, that take DMARC
+	// aggregate reports (each with any +tag).
+	ReportAddresses []string
 
 	MaxMessageBytes int64
 	MaxRecipients   int
@@ -201,8 +207,13 @@ func (s *Server) route(to string) (recipient, error) {
 	base, ext, _ := strings.Cut(local, "+")
 	kind := strings.ToLower(base)
 	switch kind {
-	case KindSPF, KindDKIM, KindCheck, KindPostmaster:
+	case KindSPF, KindDKIM, KindCheck, KindPostmaster, KindReport:
 		return recipient{addr: to, kind: kind, ext: ext}, nil
+	}
+	for _, a := range s.cfg.ReportAddresses {
+		if strings.EqualFold(a, base) {
+			return recipient{addr: to, kind: KindReport, ext: ext}, nil
+		}
 	}
 	return recipient{}, &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1},
 		Message: fmt.Sprintf("no such user: send your test to spf@, dkim@ or check@%s", s.cfg.Domain)}

@@ -178,12 +178,13 @@ func TestProbes(t *testing.T) {
 }
 
 func TestRecipients(t *testing.T) {
-	e := start(t, smtpd.Config{})
+	e := start(t, smtpd.Config{ReportAddresses: []string{"dmarc-reports"}})
 	for _, tt := range []struct {
 		rcpt string
 		code int
 	}{
 		{"spf@" + domain, 250}, {"Check@TESTER.example", 250}, {"postmaster@" + domain, 250}, {"dkim+x=y.z@" + domain, 250},
+		{"rua@" + domain, 250}, {"rua+customer1@" + domain, 250}, {"DMARC-Reports+x@" + domain, 250}, {"dmarc@" + domain, 550},
 		{"joe@" + domain, 550}, {"spf@example.com", 550}, {"spf@" + domain + ".evil.com", 550}, {"spf", 501},
 	} {
 		c, err := smtp.Dial(e.addr)

@@ -170,6 +170,52 @@ var migrations = []string{
 	CREATE INDEX outbox_rcpt_domain ON outbox (rcpt_domain, created_at);
 	CREATE INDEX outbox_client_ip ON outbox (client_ip, created_at);`,
 	`CREATE INDEX verdicts_from_domain ON verdicts (from_domain, judged_at DESC);`,
+	`CREATE TABLE dmarc_messages (
+		id          TEXT PRIMARY KEY,
+		received_at INTEGER NOT NULL,
+		rcpt        TEXT NOT NULL,
+		client_ip   TEXT NOT NULL,
+		mail_from   TEXT NOT NULL,
+		raw         BLOB NOT NULL,
+		problems    TEXT NOT NULL
+	);
+	CREATE INDEX dmarc_messages_received ON dmarc_messages (received_at);
+	CREATE TABLE dmarc_reports (
+		id           INTEGER PRIMARY KEY AUTOINCREMENT,
+		message_id   TEXT NOT NULL REFERENCES dmarc_messages (id) ON DELETE CASCADE,
+		received_at  INTEGER NOT NULL,
+		org          TEXT NOT NULL,
+		email        TEXT NOT NULL,
+		report_id    TEXT NOT NULL,
+		domain       TEXT NOT NULL,
+		begin_at     INTEGER NOT NULL,
+		end_at       INTEGER NOT NULL,
+		policy       TEXT NOT NULL,
+		records      INTEGER NOT NULL,
+		messages     INTEGER NOT NULL,
+		container    TEXT NOT NULL,
+		xml          BLOB NOT NULL,
+		error        TEXT NOT NULL,
+		duplicate_of INTEGER
+	);
+	CREATE UNIQUE INDEX dmarc_reports_unique ON dmarc_reports (org, report_id) WHERE error = '' AND duplicate_of IS NULL;
+	CREATE INDEX dmarc_reports_domain ON dmarc_reports (domain, begin_at);
+	CREATE INDEX dmarc_reports_message ON dmarc_reports (message_id);
+	CREATE TABLE dmarc_records (
+		report        INTEGER NOT NULL REFERENCES dmarc_reports (id) ON DELETE CASCADE,
+		source_ip     TEXT NOT NULL,
+		count         INTEGER NOT NULL,
+		disposition   TEXT NOT NULL,
+		dkim          TEXT NOT NULL,
+		spf           TEXT NOT NULL,
+		header_from   TEXT NOT NULL,
+		envelope_from TEXT NOT NULL,
+		envelope_to   TEXT NOT NULL,
+		dkim_pass     INTEGER NOT NULL,
+		spf_pass      INTEGER NOT NULL,
+		auth          TEXT NOT NULL
+	);
+	CREATE INDEX dmarc_records_report ON dmarc_records (report);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -404,6 +450,9 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
 	_, err = s.w.ExecContext(ctx, `DELETE FROM outbox WHERE probe_id IS NULL AND state NOT IN (?, ?) AND created_at < ?`,
 		Queued, Deferred, t.UnixNano())
 	if err != nil {
+		return 0, err
+	}
+	if _, err = s.w.ExecContext(ctx, `DELETE FROM dmarc_messages WHERE received_at < ?`, t.UnixNano()); err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/lint"
 	"github.com/testerd/testerd/store"
 	"github.com/testerd/testerd/verify"
@@ -55,9 +56,14 @@ type Server struct {
 	Domain string
 	Logger *slog.Logger
 	// Lint, if set, serves the domain record checker.
-	Lint    *lint.Checker
-	tmpl    *template.Template
-	domains domainChecker
+	Lint *lint.Checker
+	// Reports and AdminToken, when both are set, serve the DMARC report
+	// pages behind the token; Resolver gives their reverse DNS.
+	Reports    ReportStore
+	AdminToken string
+	Resolver   dnsx.Resolver
+	tmpl       *template.Template
+	domains    domainChecker
 }
 
 // Handler returns the routes.
@@ -85,6 +91,13 @@ func (s *Server) Handler() http.Handler {
 		"mask": maskSender,
 		"when": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 		"join": strings.Join,
+		"pct": func(n, of int64) string {
+			if of == 0 {
+				return "–"
+			}
+			return strconv.FormatFloat(100*float64(n)/float64(of), 'f', 1, 64) + "%"
+		},
+		"day": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
 	}).ParseFS(templateFS, "templates/*.html"))
 	static, _ := fs.Sub(staticFS, "static")
 
@@ -94,6 +107,18 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET /"+string(k), s.list(string(k)))
 	}
 	mux.HandleFunc("GET /r/{id}", s.result)
+	if s.Reports != nil && s.AdminToken != "" {
+		mux.HandleFunc("GET /login", s.loginForm)
+		mux.HandleFunc("POST /login", s.login)
+		mux.HandleFunc("GET /logout", s.logout)
+		mux.HandleFunc("GET /reports", s.adminPage(s.reportsIndex))
+		mux.HandleFunc("GET /reports/{domain}", s.adminPage(s.reportDomain))
+		mux.HandleFunc("GET /reports/xml/{id}", s.adminPage(s.reportXML))
+		mux.HandleFunc("GET /api/reports", s.adminAPI(s.apiReports))
+		mux.HandleFunc("GET /api/reports/{domain}", s.adminAPI(s.apiReportDomain))
+	} else {
+		mux.HandleFunc("GET /reports", s.noAdmin)
+	}
 	if s.Lint != nil {
 		mux.HandleFunc("GET /domain", s.domainForm)
 		mux.HandleFunc("GET /api/domain/{name}", s.apiDomain)

@@ -30,6 +30,14 @@ type Planner interface {
 	Plan(p *store.Result, v *verify.Verdict) *store.Outgoing
 }
 
+// Ingester stores DMARC report messages (dmarcreport.Ingester).
+type Ingester interface {
+	Ingest(ctx context.Context, p *store.Probe) error
+}
+
+// ReportKind is the kind of a message to a report address.
+const ReportKind = "rua"
+
 // Pool judges probes.
 type Pool struct {
 	Store  *store.Store
@@ -43,6 +51,9 @@ type Pool struct {
 	// the verdict, and then Enqueued is called.
 	Reply    Planner
 	Enqueued func()
+	// Reports, if set, takes the messages to report addresses (kind
+	// "rua") instead of the probe queue.
+	Reports Ingester
 
 	once     sync.Once
 	queue    chan string
@@ -67,6 +78,17 @@ func (p *Pool) init() {
 // smtpd.Sink.
 func (p *Pool) Accept(ctx context.Context, probes []*store.Probe) error {
 	p.init()
+	var judged []*store.Probe
+	for _, pr := range probes {
+		if pr.Kind == ReportKind && p.Reports != nil {
+			if err := p.Reports.Ingest(ctx, pr); err != nil {
+				return err
+			}
+			continue
+		}
+		judged = append(judged, pr)
+	}
+	probes = judged
 	if err := p.Store.SaveProbes(ctx, probes); err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/testerd/testerd/dmarcreport"
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/lint"
 	"github.com/testerd/testerd/outbound"
@@ -45,6 +46,10 @@ type serveConfig struct {
 	ShutdownTimeout    time.Duration
 	LogFormat          string
 	Out                outConfig
+	// AdminToken opens the DMARC report pages; ReportAddresses are extra
+	// local parts, besides rua, that take reports.
+	AdminToken      string
+	ReportAddresses string
 }
 
 // outConfig is the reply side of serve.
@@ -114,6 +119,8 @@ func serveFlags(fs *flag.FlagSet, c *serveConfig) {
 	dur(&c.Retention, "retention", 7*24*time.Hour, "how long probes and verdicts are kept")
 	dur(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for sessions in flight")
 	str(&c.LogFormat, "log-format", "text", "log format: text or json")
+	str(&c.AdminToken, "admin-token", "", "token for the DMARC report pages and API (empty: those pages are off); prefer the environment variable")
+	str(&c.ReportAddresses, "report-addresses", "", "extra local parts, comma-separated, that take DMARC aggregate reports besides rua@ (each with any +tag)")
 	outFlags(fs, &c.Out, str, num, dur)
 }
 
@@ -201,9 +208,14 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready listening
 		return err
 	}
 	pool := &worker.Pool{Store: st, Judge: &verify.Judge{Resolver: resolver, Receiver: c.Hostname}, Workers: c.Workers,
-		Logger: log, Reply: planner, Enqueued: queue.Notify}
+		Logger: log, Reply: planner, Enqueued: queue.Notify, Reports: &dmarcreport.Ingester{Store: st, Logger: log}}
 	lim := c.Limits
 	lim.Domain, lim.Hostname, lim.Logger = c.Domain, c.Hostname, log
+	for _, a := range strings.Split(c.ReportAddresses, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			lim.ReportAddresses = append(lim.ReportAddresses, a)
+		}
+	}
 	lim.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS10}
 	smtpSrv := smtpd.New(lim, pool)
 	smtpLn, err := net.Listen("tcp", c.SMTPAddr)
@@ -218,7 +230,11 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready listening
 	if planner.BaseURL == "" {
 		planner.BaseURL = defaultPublicURL(c.Hostname, httpLn.Addr())
 	}
-	w := &web.Server{Store: st, Domain: c.Domain, Logger: log, Lint: &lint.Checker{Resolver: resolver, Receiver: c.Hostname}}
+	w := &web.Server{Store: st, Domain: c.Domain, Logger: log, Lint: &lint.Checker{Resolver: resolver, Receiver: c.Hostname},
+		Reports: st, AdminToken: c.AdminToken, Resolver: resolver}
+	if c.AdminToken == "" {
+		log.Info("DMARC report pages are off: set --admin-token (TESTERD_ADMIN_TOKEN) to see the reports received at rua@")
+	}
 	httpSrv := web.NewHTTPServer(c.HTTPAddr, w.Handler())
 
 	log.Info("testerd serving", "domain", c.Domain, "reply", c.Out.Mode, "transport", transportName(c.Out), "smtp", smtpLn.Addr().String(), "http", httpLn.Addr().String(),

@@ -1,0 +1,70 @@
+package dmarcreport
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+
+	"github.com/testerd/testerd/store"
+)
+
+// Ingester stores the reports of messages received at a report address.
+type Ingester struct {
+	Store  *store.Store
+	Logger *slog.Logger
+}
+
+// Ingest extracts and parses the reports of a message and commits the
+// message and its reports together. A message or report that cannot be
+// read is kept with the reason: only a store failure is an error.
+func (in *Ingester) Ingest(ctx context.Context, p *store.Probe) error {
+	files, errs := Extract(p.Raw)
+	var reports []*store.DMARCReport
+	for _, f := range files {
+		r := &store.DMARCReport{Container: f.Container, XML: f.XML}
+		fb, err := Parse(f.XML)
+		if err != nil {
+			r.Error = err.Error()
+		} else {
+			fill(r, fb)
+		}
+		reports = append(reports, r)
+	}
+	for _, err := range errs {
+		reports = append(reports, &store.DMARCReport{Error: err.Error()})
+	}
+	m := &store.ReportMessage{ID: p.ID, Received: p.Received, Rcpt: p.Recipient, ClientIP: p.ClientIP.String(),
+		MailFrom: p.MailFrom, Raw: p.Raw}
+	if len(errs) > 0 {
+		m.Problems = errors.Join(errs...).Error()
+	}
+	if err := in.Store.SaveReportMessage(ctx, m, reports); err != nil {
+		return err
+	}
+	if in.Logger != nil {
+		for _, r := range reports {
+			in.Logger.Info("dmarc report", "message", p.ID, "org", r.Org, "report_id", r.ReportID, "domain", r.Domain,
+				"records", r.Records, "messages", r.Messages, "duplicate_of", r.DuplicateOf, "error", r.Error)
+		}
+	}
+	return nil
+}
+
+func fill(r *store.DMARCReport, fb *Feedback) {
+	md := fb.Metadata
+	r.Org, r.Email, r.ReportID, r.Domain, r.Begin, r.End = md.OrgName, md.Email, md.ReportID, fb.Policy.Domain, md.Begin, md.End
+	pol, _ := json.Marshal(fb.Policy)
+	r.Policy = string(pol)
+	r.Records = len(fb.Records)
+	for _, rec := range fb.Records {
+		r.Messages += rec.Count
+		auth, _ := json.Marshal(struct {
+			DKIM []AuthDKIM `json:"dkim"`
+			SPF  []AuthSPF  `json:"spf"`
+		}{rec.AuthDKIM, rec.AuthSPF})
+		r.Rows = append(r.Rows, &store.DMARCRecord{SourceIP: rec.SourceIP.String(), Count: rec.Count, Disposition: rec.Disposition,
+			DKIM: rec.DKIM, SPF: rec.SPF, HeaderFrom: rec.HeaderFrom, EnvelopeFrom: rec.EnvelopeFrom, EnvelopeTo: rec.EnvelopeTo,
+			DKIMPass: rec.DKIMPass(), SPFPass: rec.SPFPass(), Auth: string(auth)})
+	}
+}

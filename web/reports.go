@@ -1,0 +1,339 @@
+package web
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/testerd/testerd/dmarcreport"
+	"github.com/testerd/testerd/store"
+	"github.com/testerd/testerd/verify/message"
+)
+
+// ReportStore is what the DMARC report pages read.
+type ReportStore interface {
+	Reports(ctx context.Context, domain string, since time.Time, limit int) ([]*store.DMARCReport, error)
+	Report(ctx context.Context, id int64) (*store.DMARCReport, error)
+	ReportDomains(ctx context.Context, since time.Time) ([]store.ReportDomain, error)
+	ReportRows(ctx context.Context, domain string, since time.Time) ([]*store.DMARCRecord, error)
+}
+
+// Report page limits.
+const (
+	DefaultReportDays = 7
+	MaxReportDays     = 90
+	// maxPTR bounds the reverse lookups of one page.
+	maxPTR = 30
+	// adminCookie carries the session after the login form.
+	adminCookie = "testerd_admin"
+)
+
+// adminSession is the cookie value: a MAC of a fixed string under the
+// token, so the token itself never sits in the browser.
+func (s *Server) adminSession() string {
+	m := hmac.New(sha256.New, []byte(s.AdminToken))
+	m.Write([]byte("testerd admin session v1"))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// admin reports whether the request carries the admin token (bearer) or
+// the session cookie.
+func (s *Server) admin(r *http.Request) bool {
+	if s.AdminToken == "" {
+		return false
+	}
+	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(s.AdminToken)) == 1
+	}
+	if c, err := r.Cookie(adminCookie); err == nil {
+		return subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.adminSession())) == 1
+	}
+	return false
+}
+
+// page wraps an admin page: without credentials, the login form.
+func (s *Server) adminPage(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.admin(r) {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		h(w, r)
+	}
+}
+
+func (s *Server) adminAPI(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.admin(r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="testerd"`)
+			apiError(w, http.StatusUnauthorized, "send the admin token as Authorization: Bearer TOKEN")
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		h(w, r)
+	}
+}
+
+type loginPage struct {
+	Domain  string
+	Error   string
+	Refresh int
+}
+
+func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
+	s.render(w, "login.html", loginPage{Domain: s.Domain})
+}
+
+// login checks the token from the form and sets the session cookie.
+// Wrong tokens are slowed down, and the form takes no more than 4 KB.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	tok := r.PostFormValue("token")
+	if s.AdminToken == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(s.AdminToken)) != 1 {
+		time.Sleep(500 * time.Millisecond)
+		w.WriteHeader(http.StatusUnauthorized)
+		s.render(w, "login.html", loginPage{Domain: s.Domain, Error: "wrong token"})
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: adminCookie, Value: s.adminSession(), Path: "/", HttpOnly: true,
+		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: 7 * 24 * 3600})
+	http.Redirect(w, r, "/reports", http.StatusSeeOther)
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: adminCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+type reportsPage struct {
+	Domain  string
+	Days    int
+	Domains []store.ReportDomain
+	Reports []*store.DMARCReport
+	Refresh int
+}
+
+func (s *Server) reportsIndex(w http.ResponseWriter, r *http.Request) {
+	days, err := reportDays(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	since := time.Now().AddDate(0, 0, -days)
+	page := reportsPage{Domain: s.Domain, Days: days}
+	if page.Domains, err = s.Reports.ReportDomains(r.Context(), since); err == nil {
+		page.Reports, err = s.Reports.Reports(r.Context(), "", since, 200)
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	s.render(w, "reports.html", page)
+}
+
+func reportDays(r *http.Request) (int, error) {
+	days := DefaultReportDays
+	if d := r.URL.Query().Get("days"); d != "" {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 1 || n > MaxReportDays {
+			return 0, fmt.Errorf("days must be 1 to %d", MaxReportDays)
+		}
+		days = n
+	}
+	return days, nil
+}
+
+// summary builds a domain's summary over the last days, with the
+// reverse DNS of its main sources.
+func (s *Server) summary(r *http.Request) (*dmarcreport.Summary, []*store.DMARCReport, int, error) {
+	domain, err := message.Domain(r.PathValue("domain"))
+	if err != nil {
+		return nil, nil, http.StatusBadRequest, err
+	}
+	days, err := reportDays(r)
+	if err != nil {
+		return nil, nil, http.StatusBadRequest, err
+	}
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	since := today.AddDate(0, 0, 1-days)
+	rows, err := s.Reports.ReportRows(r.Context(), domain, since)
+	if err != nil {
+		return nil, nil, http.StatusInternalServerError, err
+	}
+	reports, err := s.Reports.Reports(r.Context(), domain, since, 500)
+	if err != nil {
+		return nil, nil, http.StatusInternalServerError, err
+	}
+	sum := dmarcreport.Summarize(domain, since, days, rows)
+	s.reverse(r.Context(), sum)
+	return sum, reports, http.StatusOK, nil
+}
+
+// reverse fills the PTR names of the first sources, in parallel, under
+// one short deadline.
+func (s *Server) reverse(ctx context.Context, sum *dmarcreport.Summary) {
+	if s.Resolver == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	ptr := map[string]string{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i, src := range sum.Sources {
+		if i == maxPTR {
+			break
+		}
+		a, err := netip.ParseAddr(src.IP)
+		if err != nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			names, err := s.Resolver.LookupAddr(ctx, a)
+			if err == nil && len(names) > 0 {
+				mu.Lock()
+				ptr[src.IP] = strings.TrimSuffix(names[0], ".")
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range sum.Sources {
+		sum.Sources[i].PTR = ptr[sum.Sources[i].IP]
+	}
+	for i := range sum.Fixes {
+		sum.Fixes[i].PTR = ptr[sum.Fixes[i].IP]
+	}
+}
+
+type reportDomainPage struct {
+	Domain  string
+	Summary *dmarcreport.Summary
+	Reports []*store.DMARCReport
+	Chart   template.HTML
+	Refresh int
+}
+
+func (s *Server) reportDomain(w http.ResponseWriter, r *http.Request) {
+	sum, reports, code, err := s.summary(r)
+	if err != nil {
+		http.Error(w, err.Error(), code)
+		return
+	}
+	s.render(w, "reportdomain.html", reportDomainPage{Domain: s.Domain, Summary: sum, Reports: reports, Chart: chart(sum.Daily)})
+}
+
+func (s *Server) apiReports(w http.ResponseWriter, r *http.Request) {
+	days, err := reportDays(r)
+	if err != nil {
+		apiError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	since := time.Now().AddDate(0, 0, -days)
+	domains, err := s.Reports.ReportDomains(r.Context(), since)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	reports, err := s.Reports.Reports(r.Context(), "", since, 200)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"domains": orEmpty(domains), "reports": orEmpty(reports)})
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func (s *Server) apiReportDomain(w http.ResponseWriter, r *http.Request) {
+	sum, reports, code, err := s.summary(r)
+	if err != nil {
+		apiError(w, code, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"summary": sum, "reports": orEmpty(reports)})
+}
+
+// reportXML serves a report's XML (or the message, when nothing could be
+// extracted) as plain text, so the browser shows it and never renders it.
+func (s *Server) reportXML(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		http.Error(w, "bad id", http.StatusBadRequest)
+		return
+	}
+	rep, err := s.Reports.Report(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		http.NotFound(w, r)
+		return
+	} else if err != nil {
+		s.fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write(rep.XML)
+}
+
+// chart draws daily volume (bars) and DMARC pass rate (a line) as inline
+// SVG. Only numbers and dates formatted here go into it.
+func chart(days []dmarcreport.Day) template.HTML {
+	const w, h, pad = 720, 200, 30
+	if len(days) == 0 {
+		return ""
+	}
+	var max int64 = 1
+	for _, d := range days {
+		if d.Messages > max {
+			max = d.Messages
+		}
+	}
+	slot := float64(w-2*pad) / float64(len(days))
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="daily volume and DMARC pass rate">`, w, h+20, w, h+20)
+	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#999"/>`, pad, h-pad, w-pad, h-pad)
+	var line []string
+	for i, d := range days {
+		x := float64(pad) + slot*float64(i)
+		bh := float64(h-2*pad) * float64(d.Messages) / float64(max)
+		fmt.Fprintf(&b, `<rect class="bar" x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#9cc3e6"><title>%s: %d messages, %.1f%% pass</title></rect>`,
+			x+2, float64(h-pad)-bh, slot-4, bh, d.Date, d.Messages, d.PassRate())
+		if d.Messages > 0 {
+			y := float64(h-pad) - float64(h-2*pad)*d.PassRate()/100
+			line = append(line, fmt.Sprintf("%.1f,%.1f", x+slot/2, y))
+		}
+		if len(days) <= 14 || i%7 == 0 {
+			fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="10" text-anchor="middle">%s</text>`, x+slot/2, h-pad+14, d.Date[5:])
+		}
+	}
+	if len(line) > 0 {
+		fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="#2a7d2a" stroke-width="2"/>`, strings.Join(line, " "))
+	}
+	fmt.Fprintf(&b, `<text x="%d" y="14" font-size="11">bars: messages (max %d) · line: DMARC pass rate (0–100%%)</text></svg>`, pad, max)
+	return template.HTML(b.String())
+}
+
+// errNoAdmin explains the report pages are off.
+var errNoAdmin = "the DMARC report pages are off: start testerd with --admin-token"
+
+func (s *Server) noAdmin(w http.ResponseWriter, r *http.Request) {
+	http.Error(w, errNoAdmin, http.StatusNotFound)
+}
