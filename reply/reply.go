@@ -22,6 +22,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/testerd/testerd/internal/mailhdr"
 	"github.com/testerd/testerd/internal/untrusted"
 	"github.com/testerd/testerd/store"
 	"github.com/testerd/testerd/verify"
@@ -275,28 +276,28 @@ func authenticated(v *verify.Verdict, toDomain string) bool {
 
 // compose writes the reply message, unsigned.
 func (c *Config) compose(p *store.Result, v *verify.Verdict, kind verify.Kind, o *store.Outgoing) ([]byte, error) {
-	var h header
+	var h mailhdr.Header
 	name := c.DisplayName
 	if name == "" {
 		name = DefaultDisplayName
 	}
 	from := string(kind) + "@" + c.Domain
-	h.add("From", (&mail.Address{Name: name, Address: from}).String())
-	h.add("To", "<"+o.Rcpt+">")
-	h.add("Subject", subject(v))
-	h.add("Date", o.Created.Format(time.RFC1123Z))
-	h.add("Message-ID", o.MessageID)
+	h.Add("From", (&mail.Address{Name: name, Address: from}).String())
+	h.Add("To", "<"+o.Rcpt+">")
+	h.Add("Subject", subject(v))
+	h.Add("Date", o.Created.Format(time.RFC1123Z))
+	h.Add("Message-ID", o.MessageID)
 	if id := message.MsgID(v.Message.MessageID); id != "" {
-		h.add("In-Reply-To", id)
+		h.Add("In-Reply-To", id)
 		refs := msgIDs(message.Parse(p.Raw).First("References"))
-		h.add("References", strings.Join(append(refs, id), " "))
+		h.Add("References", strings.Join(append(refs, id), " "))
 	}
-	h.add("Auto-Submitted", "auto-replied")
-	h.add("X-Auto-Response-Suppress", "All")
-	h.add("MIME-Version", "1.0")
-	h.add("Content-Type", "text/plain; charset=utf-8")
-	h.add("Content-Transfer-Encoding", "quoted-printable")
-	head, err := h.bytes()
+	h.Add("Auto-Submitted", "auto-replied")
+	h.Add("X-Auto-Response-Suppress", "All")
+	h.Add("MIME-Version", "1.0")
+	h.Add("Content-Type", "text/plain; charset=utf-8")
+	h.Add("Content-Transfer-Encoding", "quoted-printable")
+	head, err := h.Bytes()
 	if err != nil {
 		return nil, err
 	}
