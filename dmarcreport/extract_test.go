@@ -37,7 +37,7 @@ func zipOf(files map[string][]byte) []byte {
 	return buf.Bytes()
 }
 
-func mail(ct string, body []byte) []byte {
+func reportMessage(ct string, body []byte) []byte {
 	return []byte("From: r@reporter.example\r\nSubject: Report\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" +
 		"--b\r\nContent-Type: text/plain\r\n\r\nA report.\r\n--b\r\nContent-Type: " + ct + "\r\nContent-Transfer-Encoding: base64\r\n" +
 		"Content-Disposition: attachment; filename=\"r.bin\"\r\n\r\n" + base64.StdEncoding.EncodeToString(body) + "\r\n--b--\r\n")
@@ -71,12 +71,12 @@ func TestParseNormalizes(t *testing.T) {
 func TestExtractContainers(t *testing.T) {
 	doc := []byte(tiny)
 	for name, raw := range map[string][]byte{
-		"zip":         mail("application/zip", zipOf(map[string][]byte{"r.xml": doc})),
-		"gzip":        mail("application/gzip", gz(doc)),
-		"gzip + junk": mail("application/gzip", append(gz(doc), '\r', '\n')),
-		"octet zip":   mail("application/octet-stream", zipOf(map[string][]byte{"r.xml": doc})),
-		"octet gzip":  mail("application/octet-stream", gz(doc)),
-		"text/xml":    mail("text/xml", doc),
+		"zip":         reportMessage("application/zip", zipOf(map[string][]byte{"r.xml": doc})),
+		"gzip":        reportMessage("application/gzip", gz(doc)),
+		"gzip + junk": reportMessage("application/gzip", append(gz(doc), '\r', '\n')),
+		"octet zip":   reportMessage("application/octet-stream", zipOf(map[string][]byte{"r.xml": doc})),
+		"octet gzip":  reportMessage("application/octet-stream", gz(doc)),
+		"text/xml":    reportMessage("text/xml", doc),
 		"plain body":  append([]byte("From: r@x\r\nSubject: Report\r\n\r\n"), doc...),
 		"inline xml":  []byte("From: r@x\r\nContent-Type: application/xml\r\nContent-Disposition: inline\r\n\r\n" + tiny),
 	} {
@@ -94,10 +94,10 @@ func TestExtractRefuses(t *testing.T) {
 		raw  []byte
 		want string
 	}{
-		"gzip bomb":  {mail("application/gzip", bomb), "over 50 MB"},
-		"zip bomb":   {mail("application/zip", zipBomb), "over 50 MB"},
-		"two files":  {mail("application/zip", zipOf(map[string][]byte{"a.xml": []byte(tiny), "b.xml": []byte(tiny)})), "2 files, not one"},
-		"not a zip":  {mail("application/zip", []byte("hello")), "zip"},
+		"gzip bomb":  {reportMessage("application/gzip", bomb), "over 50 MB"},
+		"zip bomb":   {reportMessage("application/zip", zipBomb), "over 50 MB"},
+		"two files":  {reportMessage("application/zip", zipOf(map[string][]byte{"a.xml": []byte(tiny), "b.xml": []byte(tiny)})), "2 files, not one"},
+		"not a zip":  {reportMessage("application/zip", []byte("hello")), "zip"},
 		"no report":  {[]byte("From: a@b\r\nSubject: hi\r\n\r\nJust text.\r\n"), "no report found"},
 		"bad base64": {[]byte("From: a@b\r\nContent-Type: application/gzip\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!!\r\n"), "base64"},
 	} {

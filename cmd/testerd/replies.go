@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/testerd/testerd/dmarcreport"
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/outbound"
 	"github.com/testerd/testerd/reply"
@@ -80,4 +81,27 @@ func defaultPublicURL(hostname string, addr net.Addr) string {
 		return "http://" + hostname
 	}
 	return "http://" + net.JoinHostPort(hostname, port)
+}
+
+// setupDigest builds the daily DMARC summary, or nil when nobody gets it.
+func setupDigest(c serveConfig, st *store.Store, q *outbound.Queue, baseURL string, log *slog.Logger) (*dmarcreport.Digest, error) {
+	var to []string
+	for _, a := range strings.Split(c.SummaryTo, ",") {
+		if a = strings.TrimSpace(a); a == "" {
+			continue
+		}
+		if err := dmarcreport.CheckAddress(a); err != nil {
+			return nil, fmt.Errorf("--report-summary-to: %w", err)
+		}
+		to = append(to, a)
+	}
+	if len(to) == 0 {
+		return nil, nil
+	}
+	h, m, err := dmarcreport.ParseAt(c.SummaryAt)
+	if err != nil {
+		return nil, fmt.Errorf("--report-summary-at: %w", err)
+	}
+	return &dmarcreport.Digest{Store: st, Domain: c.Domain, Hostname: c.Hostname, BaseURL: baseURL, To: to, Hour: h, Minute: m,
+		Enqueued: q.Notify, Logger: log}, nil
 }

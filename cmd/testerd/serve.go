@@ -50,6 +50,8 @@ type serveConfig struct {
 	// local parts, besides rua, that take reports.
 	AdminToken      string
 	ReportAddresses string
+	// SummaryTo and SummaryAt set the daily DMARC summary mail.
+	SummaryTo, SummaryAt string
 }
 
 // outConfig is the reply side of serve.
@@ -120,6 +122,8 @@ func serveFlags(fs *flag.FlagSet, c *serveConfig) {
 	dur(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for sessions in flight")
 	str(&c.LogFormat, "log-format", "text", "log format: text or json")
 	str(&c.AdminToken, "admin-token", "", "token for the DMARC report pages and API (empty: those pages are off); prefer the environment variable")
+	str(&c.SummaryTo, "report-summary-to", "", "addresses, comma-separated, that get a daily summary of the DMARC reports (empty: none)")
+	str(&c.SummaryAt, "report-summary-at", "13:00", "local time of the daily DMARC summary, HH:MM")
 	str(&c.ReportAddresses, "report-addresses", "", "extra local parts, comma-separated, that take DMARC aggregate reports besides rua@ (each with any +tag)")
 	outFlags(fs, &c.Out, str, num, dur)
 }
@@ -243,8 +247,18 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready listening
 		ready(smtpLn.Addr().String(), httpLn.Addr().String())
 	}
 
+	digest, err := setupDigest(c, st, queue, planner.BaseURL, log)
+	if err != nil {
+		smtpLn.Close()
+		httpLn.Close()
+		return err
+	}
 	poolCtx, stopPool := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
+	if digest != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); digest.Run(poolCtx) }()
+	}
 	wg.Add(4)
 	go func() { defer wg.Done(); pool.Run(poolCtx) }()
 	go func() { defer wg.Done(); queue.Run(poolCtx) }()

@@ -1,0 +1,176 @@
+package dmarcreport
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"mime/quotedprintable"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/testerd/testerd/internal/mailhdr"
+	"github.com/testerd/testerd/store"
+)
+
+// Digest mails a summary of the reports received, once a day at a set
+// time, through the outbox (signed and delivered like the replies).
+type Digest struct {
+	Store *store.Store
+	// Domain is the tester domain (From: rua@Domain); Hostname names the
+	// Message-ID; BaseURL starts the links.
+	Domain, Hostname, BaseURL string
+	To                        []string
+	// Hour and Minute, in Location, is when it goes out.
+	Hour, Minute int
+	Location     *time.Location
+	// Days is the span summarized (7 unless set).
+	Days int
+	// Enqueued wakes the outbox queue.
+	Enqueued func()
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// ParseAt reads "HH:MM".
+func ParseAt(s string) (int, int, error) {
+	t, err := time.Parse("15:04", s)
+	if err != nil {
+		return 0, 0, fmt.Errorf("the summary time must be HH:MM, not %q", s)
+	}
+	return t.Hour(), t.Minute(), nil
+}
+
+// CheckAddress accepts a plain address for a summary recipient.
+func CheckAddress(a string) error {
+	p, err := mail.ParseAddress(a)
+	if err != nil || p.Name != "" || p.Address != a || strings.ContainsAny(a, "\r\n<> ") {
+		return fmt.Errorf("%q is not a plain e-mail address", a)
+	}
+	return nil
+}
+
+// Next is the first send time after now.
+func (d *Digest) Next(now time.Time) time.Time {
+	loc := d.Location
+	if loc == nil {
+		loc = time.Local
+	}
+	now = now.In(loc)
+	t := time.Date(now.Year(), now.Month(), now.Day(), d.Hour, d.Minute, 0, 0, loc)
+	if !t.After(now) {
+		t = t.AddDate(0, 0, 1)
+	}
+	return t
+}
+
+// Run sends the summary every day until ctx ends.
+func (d *Digest) Run(ctx context.Context) {
+	now := time.Now
+	if d.Now != nil {
+		now = d.Now
+	}
+	for {
+		t := time.NewTimer(time.Until(d.Next(now())))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		if err := d.Send(ctx, now()); err != nil && d.Logger != nil {
+			d.Logger.Error("dmarc summary", "err", err)
+		}
+	}
+}
+
+// Send enqueues the summary for each recipient.
+func (d *Digest) Send(ctx context.Context, now time.Time) error {
+	days := d.Days
+	if days <= 0 {
+		days = 7
+	}
+	today := now.UTC().Truncate(24 * time.Hour)
+	since := today.AddDate(0, 0, 1-days)
+	body, err := d.body(ctx, since, days)
+	if err != nil {
+		return err
+	}
+	for _, to := range d.To {
+		id := store.NewID()
+		var h mailhdr.Header
+		h.Add("From", (&mail.Address{Name: "testerd", Address: "rua@" + d.Domain}).String())
+		h.Add("To", "<"+to+">")
+		h.Add("Subject", fmt.Sprintf("DMARC reports at %s: the last %d days", d.Domain, days))
+		h.Add("Date", now.Format(time.RFC1123Z))
+		h.Add("Message-ID", "<"+id+"@"+d.Hostname+">")
+		h.Add("Auto-Submitted", "auto-generated")
+		h.Add("MIME-Version", "1.0")
+		h.Add("Content-Type", "text/plain; charset=utf-8")
+		h.Add("Content-Transfer-Encoding", "quoted-printable")
+		head, err := h.Bytes()
+		if err != nil {
+			return err
+		}
+		var msg bytes.Buffer
+		msg.Write(head)
+		msg.WriteString("\r\n")
+		qp := quotedprintable.NewWriter(&msg)
+		qp.Write([]byte(strings.ReplaceAll(body, "\n", "\r\n")))
+		qp.Close()
+		o := &store.Outgoing{ID: id, Created: now, State: store.Queued, Rcpt: to, RcptDomain: to[strings.LastIndexByte(to, '@')+1:],
+			MessageID: "<" + id + "@" + d.Hostname + ">", Data: msg.Bytes()}
+		if err := d.Store.Enqueue(ctx, o); err != nil {
+			return err
+		}
+	}
+	if d.Enqueued != nil {
+		d.Enqueued()
+	}
+	return nil
+}
+
+// maxDigestDomains bounds the domains one summary lists.
+const maxDigestDomains = 50
+
+func (d *Digest) body(ctx context.Context, since time.Time, days int) (string, error) {
+	domains, err := d.Store.ReportDomains(ctx, since)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "DMARC aggregate reports received at rua@%s, %d days from %s.\n\n", d.Domain, days, since.Format("2006-01-02"))
+	if len(domains) == 0 {
+		b.WriteString("No report arrived in that time.\n")
+	}
+	for i, dom := range domains {
+		if i == maxDigestDomains {
+			fmt.Fprintf(&b, "… and %d more domains.\n", len(domains)-i)
+			break
+		}
+		rows, err := d.Store.ReportRows(ctx, dom.Domain, since)
+		if err != nil {
+			return "", err
+		}
+		s := Summarize(dom.Domain, since, days, rows)
+		t := s.Total
+		fmt.Fprintf(&b, "%s: %d messages in %d reports; DMARC pass %.1f%% (SPF aligned %s, DKIM aligned %s)\n",
+			dom.Domain, t.Messages, dom.Reports, t.PassRate(), share(t.SPFAligned, t.Messages), share(t.DKIMAligned, t.Messages))
+		for _, f := range s.Fixes {
+			fmt.Fprintf(&b, "  to fix: %s, %d of %d messages failing: %s\n", f.IP, f.Failing, f.Messages, f.Why)
+		}
+		if d.BaseURL != "" {
+			fmt.Fprintf(&b, "  details: %s/reports/%s\n", strings.TrimSuffix(d.BaseURL, "/"), dom.Domain)
+		}
+		b.WriteString("\n")
+	}
+	return b.String(), nil
+}
+
+func share(n, of int64) string {
+	if of == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.1f%%", 100*float64(n)/float64(of))
+}
