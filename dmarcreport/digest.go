@@ -156,7 +156,7 @@ func (d *Digest) body(ctx context.Context, since time.Time, days int) (string, e
 		s := Summarize(dom.Domain, since, days, rows)
 		t := s.Total
 		fmt.Fprintf(&b, "%s: %d messages in %d reports; DMARC pass %.1f%% (SPF aligned %s, DKIM aligned %s)\n",
-			dom.Domain, t.Messages, dom.Reports, t.PassRate(), share(t.SPFAligned, t.Messages), share(t.DKIMAligned, t.Messages))
+			dom.Domain, t.Messages, dom.Reports, t.PassRate(), Percent(t.SPFAligned, t.Messages), Percent(t.DKIMAligned, t.Messages))
 		for _, f := range s.Fixes {
 			fmt.Fprintf(&b, "  to fix: %s, %d of %d messages failing: %s\n", f.IP, f.Failing, f.Messages, f.Why)
 		}
@@ -168,7 +168,8 @@ func (d *Digest) body(ctx context.Context, since time.Time, days int) (string, e
 	return b.String(), nil
 }
 
-func share(n, of int64) string {
+// Percent is n of of as "57.1%", or "–" of nothing.
+func Percent(n, of int64) string {
 	if of == 0 {
 		return "–"
 	}

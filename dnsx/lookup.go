@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 
@@ -152,4 +153,38 @@ func (c *Client) LookupTXTStrings(ctx context.Context, name string) ([][]string,
 // LookupTXTStrings implements TXTStringer.
 func (f *Fake) LookupTXTStrings(ctx context.Context, name string) ([][]string, error) {
 	return lookupTXTStrings(ctx, f, name)
+}
+
+// PTRName is one PTR name of an address and what it resolves to.
+type PTRName struct {
+	Name  string
+	Addrs []netip.Addr
+	Err   error
+	// Confirmed: the name resolves back to the address.
+	Confirmed bool
+}
+
+// ReverseConfirm checks forward-confirmed reverse DNS: the PTR names of ip
+// (at most max of them; more counts the rest), each resolved in ip's
+// family. err is the PTR lookup's.
+func ReverseConfirm(ctx context.Context, r Resolver, ip netip.Addr, max int) (names []PTRName, more int, err error) {
+	ip = ip.Unmap()
+	ptrs, err := r.LookupAddr(ctx, ip)
+	if err != nil {
+		return nil, 0, err
+	}
+	network := "ip4"
+	if ip.Is6() {
+		network = "ip6"
+	}
+	if len(ptrs) > max {
+		more, ptrs = len(ptrs)-max, ptrs[:max]
+	}
+	for _, p := range ptrs {
+		n := PTRName{Name: strings.TrimSuffix(p, ".")}
+		n.Addrs, n.Err = r.LookupIP(ctx, network, n.Name)
+		n.Confirmed = slices.Contains(n.Addrs, ip)
+		names = append(names, n)
+	}
+	return names, more, nil
 }

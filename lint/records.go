@@ -306,24 +306,10 @@ func ptrText(names []string) string {
 // confirm looks up an address's PTR names and whether one resolves back.
 func (l *linter) confirm(ctx context.Context, a netip.Addr) MXAddress {
 	out := MXAddress{IP: a}
-	names, err := l.r.LookupAddr(ctx, a)
-	if err != nil {
-		return out
-	}
-	network := "ip4"
-	if a.Is6() {
-		network = "ip6"
-	}
-	for i, n := range names {
-		if i == 3 {
-			break
-		}
-		n = strings.TrimSuffix(n, ".")
-		out.PTR = append(out.PTR, n)
-		back, err := l.r.LookupIP(ctx, network, n)
-		if err == nil && slices.Contains(back, a) {
-			out.Confirmed = true
-		}
+	names, _, _ := dnsx.ReverseConfirm(ctx, l.r, a, 3)
+	for _, n := range names {
+		out.PTR = append(out.PTR, n.Name)
+		out.Confirmed = out.Confirmed || n.Confirmed
 	}
 	return out
 }

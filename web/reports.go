@@ -331,9 +331,7 @@ func chart(days []dmarcreport.Day) template.HTML {
 	return template.HTML(b.String())
 }
 
-// errNoAdmin explains the report pages are off.
-var errNoAdmin = "the DMARC report pages are off: start testerd with --admin-token"
-
+// noAdmin explains the report pages are off.
 func (s *Server) noAdmin(w http.ResponseWriter, r *http.Request) {
-	http.Error(w, errNoAdmin, http.StatusNotFound)
+	http.Error(w, "the DMARC report pages are off: start testerd with --admin-token", http.StatusNotFound)
 }

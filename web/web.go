@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/testerd/testerd/dmarcreport"
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/lint"
 	"github.com/testerd/testerd/store"
@@ -91,13 +92,8 @@ func (s *Server) Handler() http.Handler {
 		"mask": maskSender,
 		"when": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 		"join": strings.Join,
-		"pct": func(n, of int64) string {
-			if of == 0 {
-				return "–"
-			}
-			return strconv.FormatFloat(100*float64(n)/float64(of), 'f', 1, 64) + "%"
-		},
-		"day": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
+		"pct":  dmarcreport.Percent,
+		"day":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
 	}).ParseFS(templateFS, "templates/*.html"))
 	static, _ := fs.Sub(staticFS, "static")
 

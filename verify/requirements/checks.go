@@ -208,7 +208,7 @@ func checkReverseDNS(ctx context.Context, r dnsx.Resolver, ip netip.Addr) Item {
 		it.Status, it.Evidence = NA, []string{"no client IP"}
 		return it
 	}
-	names, err := r.LookupAddr(ctx, ip)
+	names, more, err := dnsx.ReverseConfirm(ctx, r, ip, MaxPTRNames)
 	if err != nil {
 		it.Status = Fail
 		it.Evidence = append(it.Evidence, fmt.Sprintf("PTR of %s: %v", ip, err))
@@ -219,35 +219,22 @@ func checkReverseDNS(ctx context.Context, r dnsx.Resolver, ip netip.Addr) Item {
 		}
 		return it
 	}
-	network := "ip4"
-	if ip.Is6() && !ip.Is4In6() {
-		network = "ip6"
-	}
 	confirmed := ""
-	for i, n := range names {
-		if i == MaxPTRNames {
-			it.Evidence = append(it.Evidence, fmt.Sprintf("%d more PTR names not checked", len(names)-i))
-			break
-		}
-		name := strings.TrimSuffix(n, ".")
-		addrs, err := r.LookupIP(ctx, network, name)
-		ok := false
-		for _, a := range addrs {
-			if a == ip.Unmap() || a == ip {
-				ok = true
-			}
-		}
+	for _, n := range names {
 		switch {
-		case ok:
-			it.Evidence = append(it.Evidence, fmt.Sprintf("PTR %s → %s, which resolves back to %s", ip, shown(name), ip))
+		case n.Confirmed:
+			it.Evidence = append(it.Evidence, fmt.Sprintf("PTR %s → %s, which resolves back to %s", ip, shown(n.Name), ip))
 			if confirmed == "" {
-				confirmed = name
+				confirmed = n.Name
 			}
-		case err != nil:
-			it.Evidence = append(it.Evidence, fmt.Sprintf("PTR %s → %s, which does not resolve (%v)", ip, shown(name), err))
+		case n.Err != nil:
+			it.Evidence = append(it.Evidence, fmt.Sprintf("PTR %s → %s, which does not resolve (%v)", ip, shown(n.Name), n.Err))
 		default:
-			it.Evidence = append(it.Evidence, fmt.Sprintf("PTR %s → %s, which resolves to %s, not %s", ip, shown(name), addrList(addrs), ip))
+			it.Evidence = append(it.Evidence, fmt.Sprintf("PTR %s → %s, which resolves to %s, not %s", ip, shown(n.Name), addrList(n.Addrs), ip))
 		}
+	}
+	if more > 0 {
+		it.Evidence = append(it.Evidence, fmt.Sprintf("%d more PTR names not checked", more))
 	}
 	if confirmed == "" {
 		it.Status = Fail
