@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/testerd/testerd/internal/untrusted"
 )
 
 // Feedback is one aggregate report.
@@ -290,9 +292,4 @@ func unixTime(name, s string) (time.Time, error) {
 	return time.Unix(n, 0).UTC(), nil
 }
 
-func clip(s string) string {
-	if len(s) > 60 {
-		return s[:60] + "…"
-	}
-	return s
-}
+func clip(s string) string { return untrusted.Clip(s, 60) }
