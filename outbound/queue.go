@@ -111,7 +111,9 @@ func (q *Queue) Run(ctx context.Context) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				q.attempt(ctx, o)
+				if cur, ok := q.stillDue(ctx, o.ID); ok {
+					q.attempt(ctx, cur)
+				}
 				<-sem
 				q.release(o.ID)
 				q.Notify()
@@ -132,6 +134,21 @@ func (q *Queue) Run(ctx context.Context) {
 		}
 		t.Stop()
 	}
+}
+
+// stillDue re-reads a claimed message: the batch it came from may be
+// older than an attempt that finished (and released it) meanwhile, and
+// that copy must not be tried again.
+func (q *Queue) stillDue(ctx context.Context, id string) (*store.Outgoing, bool) {
+	o, err := q.Store.Outgoing(ctx, id)
+	if err != nil {
+		if ctx.Err() == nil {
+			q.Logger.Error("outbox: reloading a message", "id", id, "err", err)
+		}
+		return nil, false
+	}
+	due := o.State == store.Queued || o.State == store.Deferred
+	return o, due && !o.NextAttempt.After(q.Now())
 }
 
 func (q *Queue) claim(id string) bool {
