@@ -15,18 +15,27 @@ import (
 
 // DMARCReport is the DMARC part of a check.
 type DMARCReport struct {
-	// Domain is the discovery for the domain itself (with the fallback to
-	// the organizational domain); Org the organizational domain's own
-	// record, when the domain is a subdomain.
-	Domain  *dmarc.Discovery `json:"domain"`
-	Org     *dmarc.Discovery `json:"org,omitempty"`
-	Summary string           `json:"summary,omitempty"`
+	// Domain is the discovery for the domain itself by the RFC 9989 Tree
+	// Walk; OrgDomain its organizational domain and how it was found; Org
+	// the organizational domain's own record, when the domain is below it
+	// and the walk stopped before.
+	Domain    *dmarc.Discovery `json:"domain"`
+	OrgDomain dmarc.Org        `json:"org_domain"`
+	Org       *dmarc.Discovery `json:"org,omitempty"`
+	Summary   string           `json:"summary,omitempty"`
 }
 
 func (l *linter) dmarc(ctx context.Context) *DMARCReport {
-	rep := &DMARCReport{Domain: dmarc.Discover(ctx, l.r, l.domain)}
-	if org := dmarc.OrgDomain(l.domain); org != l.domain {
-		rep.Org = dmarc.Discover(ctx, l.r, org)
+	w := dmarc.NewWalker(l.r)
+	rep := &DMARCReport{Domain: w.Discover(ctx, l.domain), OrgDomain: w.OrgDomain(ctx, l.domain)}
+	if org := rep.OrgDomain.Domain; org != l.domain && org != rep.Domain.Domain {
+		rep.Org = w.Discover(ctx, org)
+	}
+	if o := rep.OrgDomain; o.PSL != "" {
+		l.add("dmarc", Info, fmt.Sprintf("the organizational domain is %s by the DNS Tree Walk of RFC 9989 (%s), but %s by the Public Suffix List that receivers still on RFC 7489 use: relaxed alignment may differ between them", o.Domain, orgHow(o), o.PSL), "")
+	}
+	for _, why := range rep.Domain.Discarded {
+		l.add("dmarc", Error, shown(why), "")
 	}
 	d := rep.Domain
 	rec := d.Record
@@ -38,13 +47,13 @@ func (l *linter) dmarc(ctx context.Context) *DMARCReport {
 			l.add("dmarc", Error, "the DMARC record cannot be used: "+shown(d.Reason), "publish exactly one valid record at _dmarc."+l.domain)
 		default:
 			l.add("dmarc", Error, "no DMARC record at _dmarc."+l.domain+" or its organizational domain; Gmail and Yahoo require one of bulk senders",
-				"publish _dmarc."+dmarc.OrgDomain(l.domain)+` TXT "v=DMARC1; p=none; rua=mailto:<your reports address>"`)
+				"publish _dmarc."+rep.OrgDomain.Domain+` TXT "v=DMARC1; p=none; rua=mailto:<your reports address>"`)
 		}
 		return rep
 	}
 	rep.Summary = summary(l.domain, d)
-	if d.Fallback {
-		l.add("dmarc", Info, fmt.Sprintf("%s has no record of its own: the record of %s applies (sp= for subdomains)", l.domain, d.Domain), "")
+	if d.Inherited {
+		l.add("dmarc", Info, fmt.Sprintf("%s has no record of its own: the DNS Tree Walk finds the record of %s, whose sp= applies to it", l.domain, d.Domain), "")
 	}
 	for _, is := range rec.Issues {
 		sev := Warning
@@ -94,7 +103,7 @@ func (l *linter) reportURI(ctx context.Context, policyDomain, tag, u string) {
 			l.add("dmarc", Warning, fmt.Sprintf("%s=%s: %s has no MX record; reports go to its address records, if any", tag, shown(u), host), "give "+host+" an MX")
 		}
 	}
-	if dmarc.OrgDomain(host) == dmarc.OrgDomain(policyDomain) {
+	if dmarc.PSLOrgDomain(host) == dmarc.PSLOrgDomain(policyDomain) {
 		return
 	}
 	name, ok := dmarc.ExternalDestination(ctx, l.r, policyDomain, host)
@@ -106,6 +115,17 @@ func (l *linter) reportURI(ctx context.Context, policyDomain, tag, u string) {
 		fmt.Sprintf(`ask %s to publish %s TXT "v=DMARC1"`, host, name))
 }
 
+// orgHow says how the Tree Walk found an organizational domain.
+func orgHow(o dmarc.Org) string {
+	switch o.By {
+	case "psd=n", "psd=y":
+		return o.At + " says " + o.By
+	case "record":
+		return "the highest name with a DMARC record, " + o.At
+	}
+	return "no DMARC record on the walk"
+}
+
 // summary says in plain words what the record asks of receivers.
 func summary(domain string, d *dmarc.Discovery) string {
 	r := d.Record
@@ -114,7 +134,7 @@ func summary(domain string, d *dmarc.Discovery) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Mail from %s that fails DMARC is %s (p=%s", domain, act[r.P], r.P)
 	if r.PCT != 100 {
-		fmt.Fprintf(&b, ", for %d%% of it", r.PCT)
+		fmt.Fprintf(&b, "; receivers still on RFC 7489 apply it to %d%% of it", r.PCT)
 	}
 	b.WriteString(").")
 	if r.SP != r.P {

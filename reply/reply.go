@@ -259,14 +259,14 @@ func keyword(v string) string {
 // authenticated: SPF passed for MAIL FROM, or a DKIM signature passed,
 // with a domain in the same organizational domain as toDomain.
 func authenticated(v *verify.Verdict, toDomain string) bool {
-	org := dmarc.OrgDomain(toDomain)
+	org := dmarc.PSLOrgDomain(toDomain)
 	if v.SPF != nil && v.SPF.MailFrom != nil && v.SPF.MailFrom.Result == spf.Pass &&
-		dmarc.OrgDomain(v.SPF.MailFrom.Domain) == org {
+		dmarc.PSLOrgDomain(v.SPF.MailFrom.Domain) == org {
 		return true
 	}
 	if v.DKIM != nil {
 		for _, s := range v.DKIM.Signatures {
-			if s.Result == dkim.Pass && dmarc.OrgDomain(s.Domain) == org {
+			if s.Result == dkim.Pass && dmarc.PSLOrgDomain(s.Domain) == org {
 				return true
 			}
 		}

@@ -132,11 +132,13 @@ func dkimTags(f Facts) []string {
 	return tags
 }
 
+// dmarcTag is the DMARC result as verdicts.md's check@ table words it:
+// pass only where a usable record applies and SPF or DKIM is aligned, so
+// an aligned message without a record is dmarc-none.
 func dmarcTag(f Facts) string {
-	if f.SPFAligned() || f.DKIMAligned() {
-		return tagOK + "dmarc-pass"
-	}
 	switch f.DMARC {
+	case dmarc.Pass:
+		return tagOK + "dmarc-pass"
 	case dmarc.TempError, dmarc.PermError, dmarc.None:
 		return bad("dmarc-" + string(f.DMARC))
 	}

@@ -1,12 +1,16 @@
 package verify
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/miekg/dns"
+
+	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/internal/shared"
 	"github.com/testerd/testerd/verify/dkim"
 	"github.com/testerd/testerd/verify/dmarc"
@@ -62,10 +66,12 @@ func TestExamplesTable(t *testing.T) {
 		if mode == "strict" {
 			m = dmarc.Strict
 		}
-		f := Facts{SPF: spf.Result(spfRes), SPFDomainAligned: dmarc.Aligned(mailFrom, from, m), DMARC: dmarc.Fail}
+		// The examples publish no DMARC record, so the organizational
+		// domain is the Public Suffix List's (verdicts.md, Terms).
+		f := Facts{SPF: spf.Result(spfRes), SPFDomainAligned: dmarc.PSLAligned(mailFrom, from, m), DMARC: dmarc.Fail}
 		if dkimCell != "—" {
 			d, res, _ := strings.Cut(strings.TrimSuffix(dkimCell, ")"), " (")
-			f.DKIM = append(f.DKIM, DKIMFact{Result: dkim.Result(res), DomainAligned: dmarc.Aligned(d, from, m)})
+			f.DKIM = append(f.DKIM, DKIMFact{Result: dkim.Result(res), DomainAligned: dmarc.PSLAligned(d, from, m)})
 		}
 		if got := Tags(KindSPF, f); strings.Join(got, "|") != strings.Join(wantSPF, "|") {
 			t.Errorf("%s: spf@ %q, want %q", line, got, wantSPF)
@@ -134,6 +140,9 @@ func TestRuleRows(t *testing.T) {
 		{"none passes, one d= aligns", KindDKIM, Facts{DKIM: []DKIMFact{{dkim.Fail, false}, {dkim.Invalid, true}}}, "!! dkim-fail !!"},
 		// check@: DMARC tag first, then the SPF and DKIM tags.
 		{"SPF aligned", KindCheck, Facts{SPF: spf.Pass, SPFDomainAligned: true, DMARC: dmarc.Pass}, "|OK| dmarc-pass |OK| spf-pass !! dkim-none !!"},
+		{"aligned, but no DMARC record", KindCheck, Facts{SPF: spf.Pass, SPFDomainAligned: true, DMARC: dmarc.None}, "!! dmarc-none !! |OK| spf-pass !! dkim-none !!"},
+		{"aligned, record unusable", KindCheck, Facts{SPF: spf.Pass, SPFDomainAligned: true, DKIM: []DKIMFact{pass(true)}, DMARC: dmarc.PermError}, "!! dmarc-permerror !! |OK| spf-pass |OK| dkim-pass"},
+		{"aligned, lookup failed", KindCheck, Facts{SPF: spf.Fail, DKIM: []DKIMFact{pass(true)}, DMARC: dmarc.TempError}, "!! dmarc-temperror !! !! spf-fail !! !! spf-diff !! |OK| dkim-pass"},
 		{"DKIM aligned", KindCheck, Facts{SPF: spf.SoftFail, SPFDomainAligned: true, DKIM: []DKIMFact{pass(true)}, DMARC: dmarc.Pass}, "|OK| dmarc-pass !! spf-softfail !! |OK| dkim-pass"},
 		{"neither, record", KindCheck, Facts{SPF: spf.Pass, DKIM: []DKIMFact{pass(false)}, DMARC: dmarc.Fail}, "!! dmarc-fail !! !! spf-diff !! !! dkim-diff !!"},
 		{"neither, no record", KindCheck, Facts{SPF: spf.Fail, SPFDomainAligned: true, DMARC: dmarc.None}, "!! dmarc-none !! !! spf-fail !! !! dkim-none !!"},
@@ -204,4 +213,72 @@ func TestVocabulary(t *testing.T) {
 		}
 	}
 	t.Logf("%d combinations", n)
+}
+
+// TestDMARCTable runs each row of verdicts.md's check@ DMARC table, read
+// from the document, through the real DMARC evaluation on a fake zone: the
+// row's case becomes DNS records and an aligned or unaligned message, and
+// the check@ DMARC tag must be one the row allows.
+func TestDMARCTable(t *testing.T) {
+	doc := verdictsDoc(t)
+	_, sec, ok := strings.Cut(doc, "| DMARC (RFC 9989; RFC 7489 §11.2) | tag |")
+	if !ok {
+		t.Fatal("verdicts.md has no check@ DMARC table")
+	}
+	sec, _, _ = strings.Cut(sec, "\n\n")
+	z := dnsx.NewZone()
+	z.Fail("_dmarc.flaky.example", dns.TypeTXT, dnsx.ServFail)
+	z.AddTXT("_dmarc.lower.example", "v=dmarc1; p=reject")
+	z.AddTXT("_dmarc.two.example", "v=DMARC1; p=none")
+	z.AddTXT("_dmarc.two.example", "v=DMARC1; p=reject")
+	z.AddTXT("_dmarc.nop.example", "v=DMARC1; adkim=s")
+	z.AddTXT("_dmarc.abc.example", "v=DMARC1; p=reject; rua=mailto:d@abc.example")
+	r := dnsx.NewFake(z)
+	aligned := func(from string) dmarc.Input {
+		return dmarc.Input{FromDomain: from, SPFDomain: from, SPFResult: "pass"}
+	}
+	cases := map[string][]dmarc.Input{
+		"the record lookup failed transiently": {aligned("flaky.example")},
+		"no usable DMARC record applies to the From domain": {
+			aligned("norecord.example"), aligned("lower.example"),
+			{FromProblem: "the message has no From header", SPFDomain: "abc.example", SPFResult: "pass"},
+		},
+		"a record was found but cannot be used":               {aligned("two.example"), aligned("nop.example")},
+		"a usable record applies, and SPF or DKIM is aligned": {aligned("abc.example"), {FromDomain: "abc.example", SPFDomain: "esp.net", SPFResult: "pass", DKIM: []dmarc.DKIMInput{{Domain: "mail.abc.example", Pass: true}}}},
+		"a usable record applies, neither is aligned":         {{FromDomain: "abc.example", SPFDomain: "esp.net", SPFResult: "pass"}},
+	}
+	rows := 0
+	for _, line := range strings.Split(sec, "\n") {
+		if !strings.HasPrefix(line, "| ") || strings.HasPrefix(line, "| ---") {
+			continue
+		}
+		cells := splitRow(line)
+		var ins []dmarc.Input
+		for prefix, in := range cases {
+			if strings.HasPrefix(cells[0], prefix) {
+				ins = in
+			}
+		}
+		if ins == nil {
+			t.Fatalf("row %q has no test case", cells[0])
+		}
+		allowed := map[string]bool{}
+		for _, tag := range tagRE.FindAllString(cells[1], -1) {
+			allowed[tag] = true
+		}
+		for _, in := range ins {
+			e := dmarc.Evaluate(context.Background(), r, in)
+			f := Facts{SPF: spf.Result(in.SPFResult), SPFDomainAligned: e.SPF.DomainAligned, DMARC: e.Result}
+			for i, d := range in.DKIM {
+				f.DKIM = append(f.DKIM, DKIMFact{Result: map[bool]dkim.Result{true: dkim.Pass, false: dkim.Fail}[d.Pass], DomainAligned: e.DKIM[i].DomainAligned})
+			}
+			if got := Tags(KindCheck, f)[0]; !allowed[got] {
+				t.Errorf("row %q, From %q: %s (%s), want one of %v", cells[0], in.FromDomain, got, e.Reason, allowed)
+			}
+		}
+		rows++
+	}
+	if rows != len(cases) {
+		t.Errorf("%d rows, want %d", rows, len(cases))
+	}
 }

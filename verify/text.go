@@ -67,8 +67,8 @@ func (v *Verdict) WriteText(w io.Writer, receiver string) {
 		}
 		if r := disc.Record; r != nil {
 			where := ""
-			if disc.Fallback {
-				where = " (organizational domain fallback)"
+			if disc.Inherited {
+				where = " (inherited by the DNS Tree Walk: sp= applies)"
 			}
 			fmt.Fprintf(w, "  record at _dmarc.%s%s: %s\n", disc.Domain, where, q(r.Raw))
 			fmt.Fprintf(w, "  p=%s sp=%s np=%s adkim=%s aspf=%s pct=%d\n", r.P, r.SP, r.NP, r.ADKIM, r.ASPF, r.PCT)

@@ -132,7 +132,7 @@ func (j *Judge) Judge(ctx context.Context, p Probe) *Verdict {
 	wg.Wait()
 
 	eff := v.SPF.Effective()
-	in := dmarc.Input{FromDomain: v.From.Domain, FromProblem: v.From.Problem, SPFDomain: eff.Domain, SPFPass: eff.Result == spf.Pass}
+	in := dmarc.Input{FromDomain: v.From.Domain, FromProblem: v.From.Problem, FromDomains: v.From.Domains, SPFDomain: eff.Domain, SPFResult: string(eff.Result)}
 	for _, s := range v.DKIM.Signatures {
 		in.DKIM = append(in.DKIM, dmarc.DKIMInput{Domain: s.Domain, Pass: s.Result == dkim.Pass})
 	}

@@ -1,8 +1,13 @@
 // Package dmarc discovers and parses DMARC records and judges identifier
-// alignment (RFC 7489, with RFC 9990's np=). go-msgauth's dmarc package
-// only parses, without positions or np=, so discovery, the organizational
-// domain fallback (§6.6.3, from the Public Suffix List in
-// golang.org/x/net/publicsuffix), alignment and the result are here.
+// alignment by RFC 9989 (May 2026, which obsoletes RFC 7489). Policy
+// discovery and the organizational domain come from the DNS Tree Walk
+// (§4.10: at most eight _dmarc queries, psd= deciding where an
+// organization ends); where the walk meets no record, the organizational
+// domain is the Public Suffix List's (golang.org/x/net/publicsuffix), as
+// ../shared/docs/verdicts.md says. Every evaluation also works out what a
+// receiver still on RFC 7489 would conclude, and says where the two differ.
+// go-msgauth's dmarc package only parses, without positions, np= or psd=,
+// so all of this is here.
 //
 // Evaluate takes the SPF result and its domain and each DKIM signature's
 // result and d=, and returns the DMARC result (pass, fail, none, temperror,
@@ -12,7 +17,6 @@ package dmarc
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"golang.org/x/net/publicsuffix"
@@ -31,11 +35,12 @@ const (
 	PermError Result = "permerror"
 )
 
-// OrgDomain returns the organizational domain of a domain: the registrable
-// domain under the Public Suffix List (mail.abc.it → abc.it). A public
-// suffix itself, or a name the list cannot place, is its own
-// organizational domain.
-func OrgDomain(domain string) string {
+// PSLOrgDomain returns the organizational domain by the Public Suffix List
+// (RFC 7489 §3.2): the registrable domain (mail.abc.it → abc.it). A public
+// suffix itself, or a name the list cannot place, is its own. RFC 9989
+// finds the organizational domain by the DNS Tree Walk instead (OrgDomain
+// on a Walker); verdicts.md keeps this one where the walk meets no record.
+func PSLOrgDomain(domain string) string {
 	d := normalize(domain)
 	org, err := publicsuffix.EffectiveTLDPlusOne(d)
 	if err != nil {
@@ -44,17 +49,18 @@ func OrgDomain(domain string) string {
 	return org
 }
 
-// Aligned reports whether two domains align under mode: equal for strict,
-// the same organizational domain for relaxed (RFC 7489 §3.1).
-func Aligned(a, b string, mode Mode) bool {
+// PSLAligned reports whether two domains align under mode as a receiver
+// still on RFC 7489 judges it: equal for strict, the same Public Suffix
+// List organizational domain for relaxed.
+func PSLAligned(a, b string, mode Mode) bool {
 	a, b = normalize(a), normalize(b)
 	if a == "" || b == "" {
 		return false
 	}
-	if mode == Strict {
+	if mode == Strict || a == b {
 		return a == b
 	}
-	return OrgDomain(a) == OrgDomain(b)
+	return PSLOrgDomain(a) == PSLOrgDomain(b)
 }
 
 func normalize(d string) string { return strings.ToLower(strings.TrimSuffix(d, ".")) }
@@ -72,8 +78,12 @@ type Discovery struct {
 	// Domain is where Record was found.
 	Domain string  `json:"domain,omitempty"`
 	Record *Record `json:"record,omitempty"`
-	// Fallback says Record came from the organizational domain.
-	Fallback bool `json:"fallback,omitempty"`
+	// Inherited says Record came from a parent of the domain, found by
+	// the Tree Walk: sp= (or np=) applies instead of p=.
+	Inherited bool `json:"inherited,omitempty"`
+	// Discarded says which TXT records the walk met and set aside, and
+	// why (two records at one name, v=dmarc1 in the wrong case).
+	Discarded []string `json:"discarded,omitempty"`
 	// Result is "" when a record was found, else None, TempError or
 	// PermError, with Reason.
 	Result Result       `json:"result,omitempty"`
@@ -84,69 +94,10 @@ type Discovery struct {
 // MaxRecordsShown bounds the TXT records kept per query.
 const MaxRecordsShown = 10
 
-// Discover looks up the DMARC record for a From domain: at _dmarc.<domain>,
-// then at _dmarc.<organizational domain> (§6.6.3).
-func Discover(ctx context.Context, r dnsx.Resolver, fromDomain string) *Discovery {
-	d := &Discovery{}
-	from := normalize(fromDomain)
-	org := OrgDomain(from)
-	if d.lookup(ctx, r, from) || org == from {
-		return d
-	}
-	first := d.Reason
-	if !d.lookup(ctx, r, org) {
-		d.Reason = first + ", nor at the organizational domain: " + d.Reason
-	}
-	d.Fallback = d.Record != nil
-	return d
-}
-
-// lookup queries _dmarc.<domain>; it reports whether discovery is over
-// (a record found, or a temporary or permanent error).
-func (d *Discovery) lookup(ctx context.Context, r dnsx.Resolver, domain string) bool {
-	name := "_dmarc." + domain
-	q := Query{Name: name}
-	txts, err := r.LookupTXT(ctx, name)
-	if err != nil {
-		q.Error = dnsx.KindOf(err).String()
-		d.Queries = append(d.Queries, q)
-		if !dnsx.IsNotFound(err) && dnsx.KindOf(err) != dnsx.BadName {
-			d.Result = TempError
-			d.Reason = fmt.Sprintf("the DMARC record at %s could not be fetched (%s)", name, q.Error)
-			return true
-		}
-		d.Result, d.Reason = None, fmt.Sprintf("no DMARC record at %s (%s)", name, q.Error)
-		return false
-	}
-	var candidates []string
-	for i, t := range txts {
-		if i < MaxRecordsShown {
-			q.Records = append(q.Records, clip(t))
-		}
-		if IsDMARC(t) {
-			candidates = append(candidates, t)
-		}
-	}
-	d.Queries = append(d.Queries, q)
-	switch len(candidates) {
-	case 0:
-		d.Result, d.Reason = None, fmt.Sprintf("no DMARC record at %s (%d TXT records, none starts with v=DMARC1)", name, len(txts))
-		return false
-	case 1:
-	default:
-		d.Domain = domain
-		d.Result, d.Reason = PermError, fmt.Sprintf("%s has %d DMARC records; receivers apply none of them (RFC 7489 §6.6.3)", name, len(candidates))
-		return true
-	}
-	d.Domain = domain
-	rec, err := Parse(candidates[0])
-	if err != nil {
-		d.Syntax, _ = err.(*SyntaxError)
-		d.Result, d.Reason = PermError, fmt.Sprintf("the DMARC record at %s cannot be used: %s", name, strings.TrimPrefix(err.Error(), "dmarc: "))
-		return true
-	}
-	d.Record, d.Result, d.Reason = rec, "", ""
-	return true
+// Discover finds the DMARC record that applies to a domain by the DNS Tree
+// Walk of RFC 9989 §4.10.1, with its own Walker.
+func Discover(ctx context.Context, r dnsx.Resolver, domain string) *Discovery {
+	return NewWalker(r).Discover(ctx, domain)
 }
 
 // ReportHost is the domain of a mailto: report URI (with or without a
@@ -167,7 +118,8 @@ func ReportHost(uri string) (string, bool) {
 	return host, host != ""
 }
 
-// ExternalDestination checks RFC 7489 §7.1: reports for domain may go to
+// ExternalDestination checks the external destination verification of
+// RFC 9990 (RFC 7489 §7.1): reports for domain may go to
 // a host in another organizational domain only if that host publishes
 // <domain>._report._dmarc.<host> TXT "v=DMARC1". It returns the name
 // asked and whether the authorization is there.

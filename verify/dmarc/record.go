@@ -50,8 +50,8 @@ type Issue struct {
 	Message  string `json:"message"`
 }
 
-// Record is a parsed DMARC record (RFC 7489 §6.3, with np=, t= and psd=
-// from RFC 9990). Every field holds the value receivers act on: the tag's,
+// Record is a parsed DMARC record (RFC 9989 §4.7, which keeps RFC 7489's
+// tags but pct=, rf= and ri=, and adds np=, t= and psd=). Every field holds the value receivers act on: the tag's,
 // or the default when the tag is absent or invalid.
 type Record struct {
 	Raw string `json:"raw"`
@@ -68,8 +68,11 @@ type Record struct {
 	FO    string   `json:"fo"`
 	RF    string   `json:"rf"`
 	RI    int64    `json:"ri"`
-	// Testing is RFC 9990's t=y.
+	// Testing is RFC 9989's t=y.
 	Testing bool `json:"testing,omitempty"`
+	// PSD is the psd= tag: "y" (a public suffix domain), "n" (an
+	// organizational domain) or "" (absent, or "u": the Tree Walk decides).
+	PSD string `json:"psd,omitempty"`
 	// Present lists the tags the record sets, in order.
 	Present []string `json:"present"`
 	Issues  []Issue  `json:"issues,omitempty"`
@@ -93,11 +96,20 @@ func (e *SyntaxError) Error() string {
 	return "dmarc: " + e.Reason
 }
 
-// IsDMARC reports whether a TXT record claims to be a DMARC record: it
-// starts with v=DMARC1, whatever follows.
+// IsDMARC reports whether a TXT record is a DMARC record: it starts with
+// v=DMARC1 (the version is case-sensitive: %x44.4d.41.52.43.31), then ends
+// or goes on with ";" (RFC 9989 §4.7, §4.10). Receivers discard every other
+// TXT record at _dmarc names.
 func IsDMARC(txt string) bool {
-	s := strings.ToLower(taglist.Strip(txt))
-	return strings.HasPrefix(s, "v=dmarc1") && (len(s) == 8 || s[8] == ';')
+	s := taglist.Strip(txt)
+	return strings.HasPrefix(s, "v=DMARC1") && (len(s) == 8 || s[8] == ';')
+}
+
+// LooksLikeDMARC reports a TXT record that was meant as DMARC but is not
+// one (v=dmarc1, v=DMARC1x, V=DMARC1): receivers ignore it, and the sender
+// should be told why.
+func LooksLikeDMARC(txt string) bool {
+	return !IsDMARC(txt) && strings.HasPrefix(strings.ToLower(taglist.Strip(txt)), "v=dmarc")
 }
 
 // Parse parses a DMARC record. A record that does not start with v=DMARC1
@@ -117,11 +129,13 @@ func Parse(txt string) (*Record, error) {
 	}
 	r := &Record{Raw: clip(txt), ADKIM: Relaxed, ASPF: Relaxed, PCT: 100, FO: "0", RF: "afrf", RI: 86400}
 	if tags[0].Name != "v" || tags[0].Value != "DMARC1" {
-		// IsDMARC passed, so this is a case or spacing difference.
 		return nil, &SyntaxError{Tag: "v", Pos: tags[0].Pos, Reason: fmt.Sprintf("the record must start with exactly v=DMARC1, not %q", clip(tags[0].Name+"="+tags[0].Value))}
 	}
 	issue := func(t taglist.Tag, sev, format string, args ...any) {
 		r.Issues = append(r.Issues, Issue{Tag: t.Name, Pos: t.Pos, Severity: sev, Message: fmt.Sprintf(format, args...)})
+	}
+	removed := func(t taglist.Tag, what string) {
+		issue(t, SeverityWarning, "%s= is removed by RFC 9989 and ignored by receivers that follow it; %s", t.Name, what)
 	}
 	var pTag, spTag *taglist.Tag
 	pBad, spBad := false, false
@@ -162,8 +176,13 @@ func Parse(txt string) (*Record, error) {
 				continue
 			}
 			r.PCT = n
-			if n < 100 {
-				issue(t, SeverityWarning, "pct=%d: the policy applies to %d%% of failing mail only (RFC 9990 drops pct)", n, n)
+			switch {
+			case n == 0:
+				removed(t, "receivers still on RFC 7489 apply the next weaker policy to all failing mail (quarantine for reject, none for quarantine); use t=y to test instead")
+			case n < 100:
+				removed(t, fmt.Sprintf("receivers still on RFC 7489 apply the policy to %d%% of failing mail and the next weaker one to the rest", n))
+			default:
+				removed(t, "pct=100 is what every receiver does anyway: delete it")
 			}
 		case "rua", "ruf":
 			uris := r.parseURIs(t, v, issue)
@@ -188,6 +207,7 @@ func Parse(txt string) (*Record, error) {
 				}
 			}
 			r.RF = v
+			removed(t, "failure reports use one format; delete it")
 		case "ri":
 			n, err := strconv.ParseUint(v, 10, 32)
 			if err != nil {
@@ -195,26 +215,33 @@ func Parse(txt string) (*Record, error) {
 				continue
 			}
 			r.RI = int64(n)
+			removed(t, "aggregate reports come once a day; delete it")
 		case "t":
 			switch strings.ToLower(v) {
 			case "y":
 				r.Testing = true
-				issue(t, SeverityWarning, "t=y: the domain is testing DMARC, and receivers apply the next weaker policy")
+				issue(t, SeverityWarning, "t=y (testing): receivers that follow RFC 9989 do not apply the policy to failing mail (mailing lists may still rewrite From); remove t=y when the reports show your mail passing")
 			case "n":
 			default:
 				issue(t, SeverityError, "t=%s is not y or n", clip(v))
 			}
 		case "psd":
-			if l := strings.ToLower(v); l != "y" && l != "n" && l != "u" {
-				issue(t, SeverityError, "psd=%s is not y, n or u", clip(v))
+			switch l := strings.ToLower(v); l {
+			case "y", "n":
+				r.PSD = l
+			case "u":
+			default:
+				issue(t, SeverityError, "psd=%s is not y, n or u; u applies", clip(v))
 			}
 		default:
-			issue(t, SeverityWarning, "unknown tag %s= is ignored", clip(t.Name))
+			issue(t, SeverityWarning, "unknown tag %s= is ignored (RFC 9989 §4.7)", clip(t.Name))
 		}
 	}
 
-	// §6.6.3: an invalid or missing p= (or invalid sp=) with a valid rua=
-	// is read as p=none; without one, the record cannot be used.
+	// An invalid or missing p= (or invalid sp=) with a valid rua= is read
+	// as p=none by every receiver (RFC 7489 §6.6.3, RFC 9989 §4.7).
+	// Without one, RFC 9989 receivers still read p=none, but RFC 7489
+	// receivers ignore the record, and verdicts.md counts it unusable.
 	if pTag == nil || pBad || spBad {
 		what, tag := "p= is missing", taglist.Tag{Name: "p"}
 		if pTag != nil && pBad {
@@ -223,7 +250,7 @@ func Parse(txt string) (*Record, error) {
 			what, tag = "sp= is invalid", *spTag
 		}
 		if len(r.RUA) == 0 {
-			return nil, &SyntaxError{Tag: tag.Name, Pos: tag.Pos, Reason: what + " and there is no valid rua= to fall back on"}
+			return nil, &SyntaxError{Tag: tag.Name, Pos: tag.Pos, Reason: what + " and there is no valid rua= to fall back on: receivers still on RFC 7489 ignore the record (RFC 9989 receivers read it as p=none); add p=none and a rua="}
 		}
 		issue(tag, SeverityError, "%s; because rua= is valid, receivers read the record as p=none", what)
 		if pTag == nil || pBad {

@@ -3,6 +3,7 @@ package message
 import (
 	"fmt"
 	"net/mail"
+	"slices"
 	"strings"
 
 	"golang.org/x/net/idna"
@@ -26,7 +27,13 @@ type From struct {
 	Domain  string `json:"domain,omitempty"`
 	Headers int    `json:"headers"`
 	Problem string `json:"problem,omitempty"`
+	// Domains lists the distinct domains of a From header that holds
+	// several addresses (at most MaxAuthors), for RFC 9989 §4.4.
+	Domains []string `json:"domains,omitempty"`
 }
+
+// MaxAuthors bounds the addresses of one From header that are looked at.
+const MaxAuthors = 10
 
 // From reads the From header of m.
 func (m *Message) From() From {
@@ -45,6 +52,9 @@ func (m *Message) From() From {
 	f.Header = clip(fields[0].Value())
 	addr, domain, problem := ParseFrom(fields[0].Value())
 	f.Problem = problem
+	if addr == nil && domain == "" {
+		f.Domains = authorDomains(fields[0].Value())
+	}
 	if addr != nil {
 		f.Name = clip(addr.Name)
 		f.Address = clip(addr.Address)
@@ -80,6 +90,29 @@ func ParseFrom(value string) (*mail.Address, string, string) {
 		return a, "", "the From address domain is not usable: " + err.Error()
 	}
 	return a, domain, ""
+}
+
+// authorDomains returns the distinct domains of a From value with more
+// than one address, nil otherwise.
+func authorDomains(value string) []string {
+	list, err := mailParser.ParseList(value)
+	if err != nil || len(list) < 2 {
+		return nil
+	}
+	var out []string
+	for i, a := range list {
+		if i == MaxAuthors {
+			break
+		}
+		at := strings.LastIndexByte(a.Address, '@')
+		if at < 0 {
+			continue
+		}
+		if d, err := Domain(a.Address[at+1:]); err == nil && !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 var mailParser = mail.AddressParser{}

@@ -184,7 +184,7 @@ func checkDMARC(ctx context.Context, r dnsx.Resolver, in Input) Item {
 			break
 		}
 		host, ok := dmarc.ReportHost(uri)
-		if !ok || dmarc.OrgDomain(host) == dmarc.OrgDomain(disc.Domain) {
+		if !ok || dmarc.PSLOrgDomain(host) == dmarc.PSLOrgDomain(disc.Domain) {
 			continue
 		}
 		name, ok := dmarc.ExternalDestination(ctx, r, disc.Domain, host)
