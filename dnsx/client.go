@@ -28,7 +28,11 @@ const (
 type Client struct {
 	Server  string        // "host:port" of a recursive resolver
 	Timeout time.Duration // per question; DefaultTimeout when zero
+	health  Health
 }
+
+// Health returns what the client knows of its resolver's health.
+func (c *Client) Health() *Health { return &c.health }
 
 // NewClient returns a Client for server ("host:port"; ":53" is added to a
 // bare host). An empty server means the first nameserver of
@@ -93,12 +97,18 @@ func (c *Client) lookup(ctx context.Context, name string, qtype uint16) ([]dns.R
 		r, err = c.exchange(ctx, q, "tcp")
 	}
 	if err != nil {
-		kind := ServFail
+		kind := Unreachable
 		if isTimeout(err) || ctx.Err() != nil {
 			kind = Timeout
 		}
-		return nil, &Error{Name: name, Type: typ, Kind: kind, Detail: err.Error()}
+		c.health.noAnswer(err)
+		return nil, &Error{Name: name, Type: typ, Kind: kind, Detail: fmt.Sprintf("%s: %v", c.Server, err)}
 	}
+	if r.Rcode == dns.RcodeRefused {
+		c.health.noAnswer(fmt.Errorf("%s answered REFUSED", c.Server))
+		return nil, &Error{Name: name, Type: typ, Kind: Unreachable, Detail: c.Server + " answered REFUSED"}
+	}
+	c.health.answered()
 	if len(r.Question) != 1 || !strings.EqualFold(r.Question[0].Name, q.Question[0].Name) || r.Question[0].Qtype != qtype {
 		return nil, &Error{Name: name, Type: typ, Kind: ServFail, Detail: "answer to another question"}
 	}

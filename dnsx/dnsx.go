@@ -54,6 +54,10 @@ const (
 	Timeout
 	// BadName: the name cannot be asked (too long, empty label).
 	BadName
+	// Unreachable: testerd's own resolver could not be asked (connection
+	// refused, no route) or refused to answer (REFUSED). It says nothing
+	// about the name asked, so no verdict may blame the sender for it.
+	Unreachable
 )
 
 func (k Kind) String() string {
@@ -68,17 +72,20 @@ func (k Kind) String() string {
 		return "timeout"
 	case BadName:
 		return "bad name"
+	case Unreachable:
+		return "resolver unreachable"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
 
 // Sentinels for errors.Is; an *Error matches the one of its Kind.
 var (
-	ErrNXDomain = errors.New("dns: NXDOMAIN")
-	ErrNoData   = errors.New("dns: NODATA")
-	ErrServFail = errors.New("dns: SERVFAIL")
-	ErrTimeout  = errors.New("dns: timeout")
-	ErrBadName  = errors.New("dns: bad name")
+	ErrNXDomain    = errors.New("dns: NXDOMAIN")
+	ErrNoData      = errors.New("dns: NODATA")
+	ErrServFail    = errors.New("dns: SERVFAIL")
+	ErrTimeout     = errors.New("dns: timeout")
+	ErrBadName     = errors.New("dns: bad name")
+	ErrUnreachable = errors.New("dns: resolver unreachable")
 )
 
 // Error is a failed lookup.
@@ -112,6 +119,8 @@ func (e *Error) Is(target error) bool {
 		return e.Kind == Timeout
 	case ErrBadName:
 		return e.Kind == BadName
+	case ErrUnreachable:
+		return e.Kind == Unreachable
 	}
 	return false
 }
@@ -123,6 +132,13 @@ func (e *Error) Timeout() bool { return e.Kind == Timeout }
 // NODATA. RFC 7208 §4.6.4 calls such a lookup "void".
 func IsNotFound(err error) bool {
 	return errors.Is(err, ErrNXDomain) || errors.Is(err, ErrNoData)
+}
+
+// NoAnswer reports whether err means testerd's resolver gave no answer at
+// all: it was unreachable, refused, or timed out.
+func NoAnswer(err error) bool {
+	k := KindOf(err)
+	return k == Unreachable || k == Timeout
 }
 
 // KindOf returns the Kind of err, or 0 when err is nil or not a DNS error.

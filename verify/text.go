@@ -16,6 +16,9 @@ import (
 // strconv.Quote where they could hold control characters.
 func (v *Verdict) WriteText(w io.Writer, receiver string) {
 	fmt.Fprintf(w, "%s\n\n", strings.Join(v.Tags, " "))
+	if v.TesterFailure != "" {
+		fmt.Fprintf(w, "%s\n\n", v.TesterFailure)
+	}
 	if v.Kind != KindCheck {
 		fmt.Fprintf(w, "(%s@ tester; check@ would say: %s)\n\n", v.Kind, strings.Join(v.AllTags[KindCheck], " "))
 	}

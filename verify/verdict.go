@@ -86,6 +86,11 @@ type Verdict struct {
 
 	// Requirements is the sender-requirements report, for check@.
 	Requirements *requirements.Report `json:"requirements,omitempty"`
+
+	// TesterFailure is set when testerd itself could not judge the probe
+	// (its resolver gave no answer to any question): the results then say
+	// nothing about the sender's domain.
+	TesterFailure string `json:"tester_failure,omitempty"`
 }
 
 // Judge runs every check for probes, all through one resolver.
@@ -109,6 +114,8 @@ func (j *Judge) Judge(ctx context.Context, p Probe) *Verdict {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	tally := dnsx.NewTally(j.Resolver)
+	res := dnsx.Resolver(tally)
 
 	m := message.Parse(p.Raw)
 	v := &Verdict{
@@ -124,10 +131,10 @@ func (j *Judge) Judge(ctx context.Context, p Probe) *Verdict {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		c := &spf.Checker{Resolver: j.Resolver, Receiver: j.Receiver, Timeout: timeout}
+		c := &spf.Checker{Resolver: res, Receiver: j.Receiver, Timeout: timeout}
 		v.SPF = c.Check(ctx, spf.Params{IP: p.IP.Unmap(), Helo: p.Helo, MailFrom: p.MailFrom})
 	}()
-	dv := &dkim.Verifier{Resolver: j.Resolver, Now: j.Now, Timeout: timeout}
+	dv := &dkim.Verifier{Resolver: res, Now: j.Now, Timeout: timeout}
 	v.DKIM = dv.Verify(ctx, m)
 	wg.Wait()
 
@@ -136,7 +143,7 @@ func (j *Judge) Judge(ctx context.Context, p Probe) *Verdict {
 	for _, s := range v.DKIM.Signatures {
 		in.DKIM = append(in.DKIM, dmarc.DKIMInput{Domain: s.Domain, Pass: s.Result == dkim.Pass})
 	}
-	v.DMARC = dmarc.Evaluate(ctx, j.Resolver, in)
+	v.DMARC = dmarc.Evaluate(ctx, res, in)
 
 	f := v.Facts()
 	v.AllTags = map[Kind][]string{}
@@ -157,7 +164,10 @@ func (j *Judge) Judge(ctx context.Context, p Probe) *Verdict {
 		if p.Session != nil {
 			in.TLS = &p.Session.TLS
 		}
-		v.Requirements = requirements.Check(ctx, j.Resolver, in)
+		v.Requirements = requirements.Check(ctx, res, in)
+	}
+	if why := tally.NoAnswer(); why != "" {
+		v.TesterFailure = "testerd could not judge this message: " + why + ". The results below are about testerd's DNS, not about your domain."
 	}
 	return v
 }

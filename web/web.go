@@ -63,8 +63,11 @@ type Server struct {
 	Reports    ReportStore
 	AdminToken string
 	Resolver   dnsx.Resolver
-	tmpl       *template.Template
-	domains    domainChecker
+	// Health, if set, is asked by /healthz beside the store (the DNS
+	// resolver's health).
+	Health  func() error
+	tmpl    *template.Template
+	domains domainChecker
 }
 
 // Handler returns the routes.
@@ -125,6 +128,12 @@ func (s *Server) Handler() http.Handler {
 		if _, err := s.Store.List(r.Context(), "", 1, false); err != nil {
 			http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
 			return
+		}
+		if s.Health != nil {
+			if err := s.Health(); err != nil {
+				http.Error(w, "dns: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))

@@ -23,6 +23,12 @@ const (
 	DefaultQueueSize = 10000
 	// SweepInterval is how often pending probes are looked for.
 	SweepInterval = 30 * time.Second
+	// MaxRejudge bounds how often a probe is judged again because
+	// testerd's own resolver did not answer; RejudgeDelay is the first
+	// wait, doubled each time (5 s … 80 s, about 2.5 minutes in all).
+	// After that the verdict is stored with its TesterFailure.
+	MaxRejudge   = 5
+	RejudgeDelay = 5 * time.Second
 )
 
 // Planner decides the reply to a judged probe (reply.Config).
@@ -55,16 +61,31 @@ type Pool struct {
 	// "rua") instead of the probe queue.
 	Reports Ingester
 
+	// RejudgeDelay overrides the package default (tests).
+	RejudgeDelay time.Duration
+
 	once     sync.Once
 	queue    chan string
 	mu       sync.Mutex
 	inFlight map[string]bool
+	// retry holds the probes waiting to be judged again after a tester
+	// failure: how many tries so far and when the next is due.
+	retry map[string]retryState
+}
+
+type retryState struct {
+	tries int
+	due   time.Time
 }
 
 func (p *Pool) init() {
 	p.once.Do(func() {
 		p.queue = make(chan string, DefaultQueueSize)
 		p.inFlight = map[string]bool{}
+		p.retry = map[string]retryState{}
+		if p.RejudgeDelay <= 0 {
+			p.RejudgeDelay = RejudgeDelay
+		}
 		if p.Workers <= 0 {
 			p.Workers = DefaultWorkers
 		}
@@ -105,6 +126,9 @@ func (p *Pool) enqueue(id string) {
 	defer p.mu.Unlock()
 	if p.inFlight[id] {
 		return
+	}
+	if r, ok := p.retry[id]; ok && time.Now().Before(r.due) {
+		return // the sweep must not undo the backoff
 	}
 	select {
 	case p.queue <- id:
@@ -158,6 +182,25 @@ func (p *Pool) sweep(ctx context.Context) {
 	}
 }
 
+// later schedules a probe to be judged again after a tester failure; it
+// reports false when the tries are used up and the verdict must be stored.
+func (p *Pool) later(id string) bool {
+	p.mu.Lock()
+	st := p.retry[id]
+	if st.tries >= MaxRejudge {
+		p.mu.Unlock()
+		return false
+	}
+	delay := p.RejudgeDelay << st.tries
+	st.tries++
+	st.due = time.Now().Add(delay)
+	p.retry[id] = st
+	p.mu.Unlock()
+	p.Logger.Warn("testerd's DNS resolver did not answer; the probe will be judged again", "id", id, "try", st.tries, "in", delay)
+	time.AfterFunc(delay, func() { p.enqueue(id) })
+	return true
+}
+
 // judge verifies one stored probe and stores the verdict. It uses its own
 // context so that a shutdown lets the verdict in progress finish.
 func (p *Pool) judge(id string) {
@@ -182,6 +225,12 @@ func (p *Pool) judge(id string) {
 		session.TLS = r.TLS.Version
 	}
 	v := p.Judge.Judge(ctx, verify.Probe{Kind: kind, IP: r.ClientIP, Helo: r.Helo, MailFrom: r.MailFrom, Raw: r.Raw, Session: session})
+	if v.TesterFailure != "" && p.later(id) {
+		return
+	}
+	p.mu.Lock()
+	delete(p.retry, id)
+	p.mu.Unlock()
 	js, err := json.Marshal(v)
 	if err != nil {
 		p.Logger.Error("encoding verdict", "id", id, "err", err)
@@ -190,6 +239,10 @@ func (p *Pool) judge(id string) {
 	sv := &store.Verdict{ProbeID: id, Judged: time.Now(), Tags: v.Tags, FromDomain: v.From.Domain, JSON: js}
 	if p.Reply != nil {
 		sv.Reply = p.Reply.Plan(r, v)
+		if v.TesterFailure != "" && sv.Reply != nil && sv.Reply.State == store.Queued {
+			// Never mail a sender results that are about our DNS.
+			sv.Reply.State, sv.Reply.Reason, sv.Reply.Data = store.Suppressed, "testerd's DNS resolver did not answer, so the verdict says nothing about the sender", nil
+		}
 	}
 	if err := p.Store.SaveVerdict(ctx, sv); err != nil {
 		p.Logger.Error("storing verdict", "id", id, "err", err)

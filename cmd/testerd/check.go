@@ -11,6 +11,7 @@ import (
 
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/verify"
+	"github.com/testerd/testerd/verify/message"
 )
 
 // maxCheckInput bounds the message read by testerd check, like the SMTP
@@ -26,6 +27,7 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	addEnvelopeFlags(fs, &env, "Authentication-Results")
 	to := fs.String("to", "check", "the tester the message was sent to: spf, dkim or check")
 	asJSON := fs.Bool("json", false, "print the full verdict as JSON")
+	keepBytes := fs.Bool("raw", false, "judge the file's bytes as they are; without it, a file with LF line ends only is read with CRLF, as the message had on the wire")
 	tlsVersion := fs.String("tls", "", `the session's TLS version for the sender-requirements report ("1.3", "1.2", or "none"); unset, TLS is not judged`)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: testerd check --ip IP --helo NAME --mail-from ADDR [--to spf|dkim|check] [--resolver HOST:PORT] [--json] FILE.eml|-")
@@ -52,6 +54,10 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "testerd check: %v\n", err)
 		return 1
 	}
+	converted := false
+	if !*keepBytes {
+		raw, converted = message.FileLineEnds(raw)
+	}
 	client, err := dnsx.NewClient(env.resolver, env.dnsTimeout)
 	if err != nil {
 		fmt.Fprintf(stderr, "testerd check: %v\n", err)
@@ -72,6 +78,12 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	v := j.Judge(context.Background(), p)
 	elapsed := time.Since(start)
+	if converted {
+		fmt.Fprintln(stderr, "testerd check: the file has LF line ends only, as files saved on Unix do; it was judged with CRLF, as it travelled over SMTP (--raw judges the bytes as they are)")
+	}
+	if v.TesterFailure != "" {
+		fmt.Fprintf(stderr, "testerd check: the resolver %s did not answer: the verdict is about this machine's DNS, not about the sender\n", client.Server)
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -79,11 +91,11 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "testerd check: %v\n", err)
 			return 1
 		}
-		return 0
+		return exitNoAnswer(v.TesterFailure)
 	}
 	v.WriteText(stdout, env.receiver)
 	fmt.Fprintf(stdout, "\n(judged in %s through %s)\n", elapsed.Round(time.Millisecond), client.Server)
-	return 0
+	return exitNoAnswer(v.TesterFailure)
 }
 
 func readMessage(name string, stdin io.Reader) ([]byte, error) {

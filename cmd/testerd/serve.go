@@ -235,7 +235,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready listening
 		planner.BaseURL = defaultPublicURL(c.Hostname, httpLn.Addr())
 	}
 	w := &web.Server{Store: st, Domain: c.Domain, Logger: log, Lint: &lint.Checker{Resolver: resolver, Receiver: c.Hostname},
-		Reports: st, AdminToken: c.AdminToken, Resolver: resolver}
+		Reports: st, AdminToken: c.AdminToken, Resolver: resolver, Health: resolver.Health().Err}
 	if c.AdminToken == "" {
 		log.Info("DMARC report pages are off: set --admin-token (TESTERD_ADMIN_TOKEN) to see the reports received at rua@")
 	}

@@ -42,7 +42,8 @@ func runSPF(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "testerd spf: %v\n", err)
 		return 1
 	}
-	var res dnsx.Resolver = client
+	tally := dnsx.NewTally(client)
+	var res dnsx.Resolver = tally
 	if *record != "" {
 		// The draft stands for the record of the identity verdicts use.
 		sender := env.mailFrom
@@ -50,13 +51,17 @@ func runSPF(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			sender = env.helo
 		}
 		_, domain := spf.SplitSender(sender)
-		res = &draftRecord{Resolver: client, domain: domain, record: *record}
+		res = &draftRecord{Resolver: tally, domain: domain, record: *record}
 	}
 	c := &spf.Checker{Resolver: res, Receiver: env.receiver, Timeout: env.timeout}
 	start := time.Now()
 	o := c.Check(context.Background(), spf.Params{IP: addr, Helo: env.helo, MailFrom: env.mailFrom})
 	elapsed := time.Since(start)
 
+	noAnswer := tally.NoAnswer()
+	if noAnswer != "" {
+		fmt.Fprintf(stderr, "testerd spf: the resolver %s did not answer: %s; the result below is about this machine's DNS, not about the domain\n", client.Server, noAnswer)
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -64,7 +69,7 @@ func runSPF(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "testerd spf: %v\n", err)
 			return 1
 		}
-		return 0
+		return exitNoAnswer(noAnswer)
 	}
 	eff := o.Effective()
 	fmt.Fprintf(stdout, "SPF %s (identity %s, resolver %s, %s)\n\n", eff.Result, o.Used, client.Server, elapsed.Round(time.Millisecond))
@@ -74,6 +79,15 @@ func runSPF(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	if o.Helo != nil {
 		o.Helo.WriteText(stdout, env.receiver)
+	}
+	return exitNoAnswer(noAnswer)
+}
+
+// exitNoAnswer is the exit status of a command whose resolver may not
+// have answered: 1 then, since its result is about the local DNS.
+func exitNoAnswer(noAnswer string) int {
+	if noAnswer != "" {
+		return 1
 	}
 	return 0
 }

@@ -147,6 +147,17 @@ func (m *Message) First(name string) string {
 	return ""
 }
 
+// FileLineEnds converts a message saved with LF line ends only (as files
+// saved on Unix are, with no CR anywhere) to the CRLF form it had on the
+// wire, and reports whether it did. A message with any CR is left alone:
+// its bare LFs, if any, are the sender's.
+func FileLineEnds(raw []byte) ([]byte, bool) {
+	if bytes.IndexByte(raw, '\r') >= 0 || bytes.IndexByte(raw, '\n') < 0 {
+		return raw, false
+	}
+	return toCRLF(raw), true
+}
+
 func hasBareLF(b []byte) bool {
 	for i, c := range b {
 		if c == '\n' && (i == 0 || b[i-1] != '\r') {

@@ -1,0 +1,87 @@
+package dnsx
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// deadAddr returns a loopback UDP address with nothing listening.
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := pc.LocalAddr().String()
+	pc.Close()
+	return addr
+}
+
+// TestUnreachable: a resolver that is not there is not a SERVFAIL of the
+// name asked, and Health says the resolver is down.
+func TestUnreachable(t *testing.T) {
+	c, err := NewClient(deadAddr(t), 500*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tally := NewTally(c)
+	for i := range UnhealthyAfter {
+		if c.Health().Err() != nil {
+			t.Fatalf("unhealthy after %d misses", i)
+		}
+		_, err := tally.LookupTXT(context.Background(), "example.com")
+		if k := KindOf(err); k != Unreachable && k != Timeout {
+			t.Fatalf("kind %v (%v), want resolver unreachable", k, err)
+		}
+		if !NoAnswer(err) || !strings.Contains(err.Error(), c.Server) {
+			t.Errorf("%v: want the resolver's address in the error", err)
+		}
+	}
+	if err := c.Health().Err(); err == nil || !strings.Contains(err.Error(), "has not answered 3 questions") {
+		t.Errorf("health: %v", err)
+	}
+	if why := tally.NoAnswer(); !strings.Contains(why, "none of its 3 DNS questions") {
+		t.Errorf("tally: %q", why)
+	}
+
+	// Once it answers, even NXDOMAIN, it is healthy again.
+	srv, err := StartServerAt(NewZone(), c.Server)
+	if err != nil {
+		t.Skipf("could not listen again on %s: %v", c.Server, err)
+	}
+	defer srv.Close()
+	if _, err := tally.LookupTXT(context.Background(), "nothing.example"); KindOf(err) != NXDomain {
+		t.Fatalf("%v, want NXDOMAIN", err)
+	}
+	if err := c.Health().Err(); err != nil {
+		t.Errorf("health after an answer: %v", err)
+	}
+	if why := tally.NoAnswer(); why != "" {
+		t.Errorf("tally after an answer: %q", why)
+	}
+}
+
+// TestRefused: REFUSED from the resolver is the tester's problem.
+func TestRefused(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetRcode(r, dns.RcodeRefused)
+		w.WriteMsg(m)
+	})}
+	go srv.ActivateAndServe()
+	defer srv.Shutdown()
+	c, _ := NewClient(pc.LocalAddr().String(), time.Second)
+	_, err = c.LookupIP(context.Background(), "ip4", "example.com")
+	if KindOf(err) != Unreachable || !strings.Contains(err.Error(), "REFUSED") {
+		t.Errorf("%v, want resolver unreachable (REFUSED)", err)
+	}
+}
