@@ -131,7 +131,7 @@ func (c *Checker) CheckHost(ctx context.Context, id Identity, ip netip.Addr, sen
 		if errors.Is(ctx.Err(), context.Canceled) {
 			why = "evaluation cancelled"
 		}
-		ev.Problem = &Problem{Reason: why, Domain: domain, Err: ErrDeadline}
+		ev.Problem = &Problem{Reason: why, Domain: domain, Err: ErrDeadline, Cause: causes[ErrDeadline]}
 	}
 	ev.MatchPath = matchPath(ev.Trace)
 	if len(ev.MatchPath) > 0 {
@@ -215,6 +215,7 @@ type eval struct {
 // setProblem records the first problem; later ones are consequences.
 func (e *eval) setProblem(p *Problem) {
 	if e.problem == nil {
+		p.Cause = causes[p.Err]
 		e.problem = p
 	}
 }

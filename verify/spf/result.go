@@ -75,6 +75,27 @@ type Problem struct {
 	Term   string `json:"term,omitempty"`
 	Column int    `json:"column,omitempty"`
 	Err    error  `json:"-"`
+	// Cause names Err in the JSON, so a stored verdict still tells the
+	// causes apart: multiple-records, lookup-limit, void-limit,
+	// mx-limit, no-target-record, dns, deadline.
+	Cause string `json:"cause,omitempty"`
+}
+
+var causes = map[error]string{
+	ErrMultipleRecords: "multiple-records", ErrLookupLimit: "lookup-limit", ErrVoidLimit: "void-limit",
+	ErrMXLimit: "mx-limit", ErrNoTargetRecord: "no-target-record", ErrDNS: "dns", ErrDeadline: "deadline",
+}
+
+// Is reports whether the problem's cause is target (one of the Err
+// sentinels), also for a problem read back from JSON.
+func (p *Problem) Is(target error) bool {
+	if p == nil {
+		return false
+	}
+	if p.Err != nil {
+		return errors.Is(p.Err, target)
+	}
+	return p.Cause != "" && causes[target] == p.Cause
 }
 
 // Query is one DNS question the evaluation asked and what came back.
