@@ -81,5 +81,3 @@ func cost(st *spf.Step, depth int) int {
 	}
 	return n
 }
-
-
