@@ -22,6 +22,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/testerd/testerd/explain"
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/internal/mailhdr"
 	"github.com/testerd/testerd/internal/untrusted"
 	"github.com/testerd/testerd/store"
@@ -78,6 +80,9 @@ type Config struct {
 	BaseURL string
 	Mode    Mode
 	Limits  Limits
+	// Lang is the language of replies to probes that ask for none (a
+	// recipient such as check+it@ asks for Italian).
+	Lang i18n.Lang
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 }
@@ -131,9 +136,8 @@ func (c *Config) Plan(p *store.Result, v *verify.Verdict) *store.Outgoing {
 // target is where the reply goes: the redirect of the recipient's
 // extension, or MAIL FROM. With no usable address it says why.
 func (c *Config) target(p *store.Result) (string, string) {
-	// '=' may appear in a local part but never in a domain.
-	if i := strings.LastIndexByte(p.Extension, '='); i >= 0 {
-		addr, err := address(p.Extension[:i], p.Extension[i+1:])
+	if local, domain, ok := store.ParseExtension(p.Extension).Redirect(); ok {
+		addr, err := address(local, domain)
 		if err != nil {
 			return "", "the redirect in the recipient (" + untrusted.Clip(p.Extension, 100) + ") is not an address: " + err.Error()
 		}
@@ -350,24 +354,44 @@ func msgIDs(refs string) []string {
 	return out
 }
 
-// body is the reply text: the verdict, the link, the full explanation
-// and the Authentication-Results.
+// Lang is the language of the reply to p: the one its recipient asks for
+// (check+it@), else the server's.
+func (c *Config) LangOf(p *store.Result) i18n.Lang {
+	if l, ok := i18n.Parse(store.ParseExtension(p.Extension).Lang); ok {
+		return l
+	}
+	if c.Lang != "" {
+		return c.Lang
+	}
+	return i18n.EN
+}
+
+// body is the reply text: the summary in the probe's language, the
+// verdict and link, then the full explanation and the
+// Authentication-Results (technical, in English).
 func (c *Config) body(p *store.Result, v *verify.Verdict, kind verify.Kind, to string) string {
+	l := c.LangOf(p)
 	var b strings.Builder
-	fmt.Fprintf(&b, "testerd at %s received your message to %s@%s.\n\n", c.Domain, kind, c.Domain)
-	fmt.Fprintf(&b, "Verdict: %s\n", strings.Join(v.Tags, " "))
+	fmt.Fprintf(&b, "%s\n\n", l.T("reply.received", c.Domain, string(kind)+"@"+c.Domain))
+	fmt.Fprintf(&b, "%s %s\n", l.T("reply.verdict"), strings.Join(v.Tags, " "))
 	if c.BaseURL != "" {
-		fmt.Fprintf(&b, "Full report: %s/r/%s\n", strings.TrimSuffix(c.BaseURL, "/"), p.ID)
+		fmt.Fprintf(&b, "%s %s/r/%s\n", l.T("reply.report"), strings.TrimSuffix(c.BaseURL, "/"), p.ID)
 	}
 	b.WriteString("\n")
+	explain.Summarize(v, explain.Options{Lang: l, TesterDomain: c.Domain}).WriteText(&b)
+	fmt.Fprintf(&b, "\n\n== %s\n\n", l.T("result.details"))
+	if l != i18n.EN {
+		fmt.Fprintf(&b, "%s\n\n", l.T("result.details-note"))
+	}
 	v.WriteText(&b, c.Hostname)
 	b.WriteString("\n== Authentication-Results, as added on receipt\n")
 	b.WriteString(v.FoldedAuthResults())
 	b.WriteString("\n\n-- \n")
-	fmt.Fprintf(&b, "This is an automatic reply (RFC 3834) to %s, for the message from\n", to)
-	mailFrom := p.MailFrom
-	fmt.Fprintf(&b, "MAIL FROM <%s>, client %s, HELO %s.\n", untrusted.Clip(mailFrom, 200), p.ClientIP, untrusted.Clip(p.Helo, 200))
-	fmt.Fprintf(&b, "To have the reply sent elsewhere, write to %s+you=example.com@%s.\n", kind, c.Domain)
+	fmt.Fprintf(&b, "%s\n", l.T("reply.footer", to, untrusted.Clip(p.MailFrom, 200), p.ClientIP.String(), untrusted.Clip(p.Helo, 200)))
+	fmt.Fprintf(&b, "%s\n", l.T("reply.redirect", string(kind)+"+you=example.com@"+c.Domain))
+	if l == i18n.EN {
+		fmt.Fprintf(&b, "%s\n", l.T("reply.ask-it", string(kind)+"+it@"+c.Domain))
+	}
 	return b.String()
 }
 

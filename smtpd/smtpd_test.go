@@ -151,7 +151,7 @@ func TestProbes(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitVerdicts(t, e, 3)
-	list, err := e.store.List(context.Background(), "", 10, false)
+	list, err := e.store.List(context.Background(), store.ListQuery{Limit: 10})
 	if err != nil || len(list) != 3 {
 		t.Fatalf("%d results: %v", len(list), err)
 	}
@@ -321,7 +321,7 @@ func TestIPv6Client(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitVerdicts(t, e, 1)
-	list, _ := e.store.List(context.Background(), "spf", 1, false)
+	list, _ := e.store.List(context.Background(), store.ListQuery{Kind: "spf", Limit: 1})
 	if len(list) != 1 || list[0].ClientIP.String() != "::1" || strings.Join(list[0].Tags, " ") != "!! spf-fail !!" {
 		t.Fatalf("%+v", list)
 	}

@@ -56,7 +56,9 @@ type Verdict struct {
 	Judged     time.Time
 	Tags       []string
 	FromDomain string
-	JSON       []byte
+	// Subject is the probe's Subject, decoded, for the lists.
+	Subject string
+	JSON    []byte
 	// Reply, if not nil, is enqueued in the same transaction.
 	Reply *Outgoing
 }
@@ -68,6 +70,7 @@ type Result struct {
 	Judged     time.Time `json:"judged"`
 	Tags       []string  `json:"tags"`
 	FromDomain string    `json:"from_domain"`
+	Subject    string    `json:"subject"`
 	// Verdict is the verdict JSON, nil while pending.
 	Verdict []byte `json:"-"`
 	// Reply is the reply to the probe and its delivery state (Get only).
@@ -216,6 +219,8 @@ var migrations = []string{
 		auth          TEXT NOT NULL
 	);
 	CREATE INDEX dmarc_records_report ON dmarc_records (report);`,
+	`ALTER TABLE verdicts ADD COLUMN subject TEXT NOT NULL DEFAULT '';
+	CREATE INDEX probes_extension ON probes (extension, received_at DESC);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -308,8 +313,8 @@ func (s *Store) SaveVerdict(ctx context.Context, v *Verdict) error {
 		return err
 	}
 	defer tx.Rollback()
-	_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO verdicts (probe_id, judged_at, tags, from_domain, verdict)
-		VALUES (?, ?, ?, ?, ?)`, v.ProbeID, v.Judged.UnixNano(), strings.Join(v.Tags, "\n"), v.FromDomain, v.JSON)
+	_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO verdicts (probe_id, judged_at, tags, from_domain, subject, verdict)
+		VALUES (?, ?, ?, ?, ?, ?)`, v.ProbeID, v.Judged.UnixNano(), strings.Join(v.Tags, "\n"), v.FromDomain, v.Subject, v.JSON)
 	if err != nil {
 		return err
 	}
@@ -349,7 +354,7 @@ func (s *Store) Pending(ctx context.Context) ([]string, error) {
 }
 
 const resultColumns = `p.id, p.received_at, p.kind, p.rcpt, p.extension, p.client_ip, p.helo, p.mail_from,
-	p.tls_version, p.tls_cipher, p.size, COALESCE(v.judged_at, 0), COALESCE(v.tags, ''), COALESCE(v.from_domain, '')`
+	p.tls_version, p.tls_cipher, p.size, COALESCE(v.judged_at, 0), COALESCE(v.tags, ''), COALESCE(v.from_domain, ''), COALESCE(v.subject, '')`
 
 // Get returns one result with its raw message and verdict JSON.
 func (s *Store) Get(ctx context.Context, id string) (*Result, error) {
@@ -366,16 +371,35 @@ func (s *Store) Get(ctx context.Context, id string) (*Result, error) {
 	return r, err
 }
 
-// List returns the latest results of a kind ("" for all), newest first,
-// without raw messages. withVerdict adds the verdict JSON.
-func (s *Store) List(ctx context.Context, kind string, limit int, withVerdict bool) ([]*Result, error) {
+// ListQuery selects results for List.
+type ListQuery struct {
+	// Kind is a tester ("" for all).
+	Kind string
+	// Tag, if set, keeps probes whose recipient extension is that tag,
+	// with or without a language (check+team@, check+it+team@).
+	Tag   string
+	Limit int
+	// WithVerdict adds the verdict JSON.
+	WithVerdict bool
+}
+
+// List returns the latest results of a query, newest first, without raw
+// messages.
+func (s *Store) List(ctx context.Context, q ListQuery) ([]*Result, error) {
 	verdict := "NULL"
-	if withVerdict {
+	if q.WithVerdict {
 		verdict = "v.verdict"
+	}
+	tags := []any{q.Tag, q.Tag, q.Tag, q.Tag}
+	if q.Tag != "" {
+		for i, l := range ExtensionLangs {
+			tags[i+2] = l + "+" + q.Tag
+		}
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT `+resultColumns+`, `+verdict+`
 		FROM probes p LEFT JOIN verdicts v ON v.probe_id = p.id
-		WHERE (? = '' OR p.kind = ?) ORDER BY p.received_at DESC LIMIT ?`, kind, kind, limit)
+		WHERE (? = '' OR p.kind = ?) AND (? = '' OR p.extension IN (?, ?, ?))
+		ORDER BY p.received_at DESC LIMIT ?`, append(append([]any{q.Kind, q.Kind}, tags...), q.Limit)...)
 	if err != nil {
 		return nil, err
 	}
@@ -397,7 +421,7 @@ func scanResult(sc scanner, r *Result, raw *[]byte, verdict *[]byte) error {
 	var received, judged int64
 	var ip, tags, tlsVersion, tlsCipher string
 	dest := []any{&r.ID, &received, &r.Kind, &r.Recipient, &r.Extension, &ip, &r.Helo, &r.MailFrom,
-		&tlsVersion, &tlsCipher, &r.Size, &judged, &tags, &r.FromDomain}
+		&tlsVersion, &tlsCipher, &r.Size, &judged, &tags, &r.FromDomain, &r.Subject}
 	if raw != nil {
 		dest = append(dest, raw)
 	}

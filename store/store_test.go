@@ -61,11 +61,11 @@ func TestProbesAndVerdicts(t *testing.T) {
 	if _, err := s.Get(ctx, "nope"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown id: %v", err)
 	}
-	list, err := s.List(ctx, "spf", 10, false)
+	list, err := s.List(ctx, ListQuery{Kind: "spf", Limit: 10})
 	if err != nil || len(list) != 3 || list[0].ID != "id4" || list[2].ID != "id0" || list[0].Raw != nil || list[2].Verdict != nil {
 		t.Fatalf("list: %v %v", list, err)
 	}
-	if list, _ := s.List(ctx, "", 2, true); len(list) != 2 || list[0].ID != "id4" {
+	if list, _ := s.List(ctx, ListQuery{Limit: 2, WithVerdict: true}); len(list) != 2 || list[0].ID != "id4" {
 		t.Errorf("list all: %v", list)
 	}
 

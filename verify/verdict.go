@@ -53,8 +53,11 @@ type Envelope struct {
 
 // MessageFacts describe the message as received.
 type MessageFacts struct {
-	Size        int    `json:"size"`
-	Subject     string `json:"subject,omitempty"`
+	Size    int    `json:"size"`
+	Subject string `json:"subject,omitempty"`
+	// SubjectText is Subject decoded (RFC 2047) for display, when it
+	// differs.
+	SubjectText string `json:"subject_text,omitempty"`
 	MessageID   string `json:"message_id,omitempty"`
 	Date        string `json:"date,omitempty"`
 	Fields      int    `json:"fields"`
@@ -181,6 +184,14 @@ func (v *Verdict) Facts() Facts {
 	return f
 }
 
+// Text is the probe's Subject as people read it.
+func (m MessageFacts) Text() string {
+	if m.SubjectText != "" {
+		return m.SubjectText
+	}
+	return m.Subject
+}
+
 // Subject is the auto-reply's Subject: the tags, a space, then the
 // probe's Subject.
 func (v *Verdict) Subject() string {
@@ -198,6 +209,9 @@ func messageFacts(m *message.Message, size int) MessageFacts {
 		BareLF:        m.BareLF,
 		NoBody:        m.NoBody,
 		TooManyFields: m.TooManyFields,
+	}
+	if t := message.DecodeHeader(m.First("Subject")); t != f.Subject {
+		f.SubjectText = t
 	}
 	for _, fl := range m.Fields {
 		if fl.Malformed && len(f.Malformed) < 10 {

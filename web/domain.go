@@ -169,16 +169,21 @@ func (s *Server) seenSelectors(ctx context.Context, domain string) []string {
 }
 
 type domainPage struct {
-	Domain  string
-	Query   map[string]string
-	Report  *lint.Report
-	Error   string
-	Refresh int
+	Chrome
+	Domain string
+	Query  map[string]string
+	Report *lint.Report
+	Error  string
 }
 
 func (s *Server) domainForm(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	page := domainPage{Domain: s.Domain, Query: map[string]string{
+	c := s.chrome(w, r, "")
+	c.Title = c.Lang.T("domain.title")
+	if n := q.Get("name"); n != "" {
+		c.Title += ": " + message.DisplayText(n)
+	}
+	page := domainPage{Chrome: c, Domain: s.Domain, Query: map[string]string{
 		"name": q.Get("name"), "selectors": q.Get("selectors"), "ip": q.Get("ip"), "mail_from": q.Get("mail_from")}}
 	if name := q.Get("name"); name != "" {
 		rep, code, err := s.lintRequest(r, name)

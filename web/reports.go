@@ -87,13 +87,19 @@ func (s *Server) adminAPI(h http.HandlerFunc) http.HandlerFunc {
 }
 
 type loginPage struct {
-	Domain  string
-	Error   string
-	Refresh int
+	Chrome
+	Domain string
+	Error  string
+}
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) loginPage {
+	c := s.chrome(w, r, "")
+	c.Title = c.Lang.T("login.title")
+	return loginPage{Chrome: c, Domain: s.Domain}
 }
 
 func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
-	s.render(w, "login.html", loginPage{Domain: s.Domain})
+	s.render(w, "login.html", s.loginPage(w, r))
 }
 
 // login checks the token from the form and sets the session cookie.
@@ -103,8 +109,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	tok := r.PostFormValue("token")
 	if s.AdminToken == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(s.AdminToken)) != 1 {
 		time.Sleep(500 * time.Millisecond)
+		page := s.loginPage(w, r)
+		page.Error = page.Lang.T("login.wrong")
 		w.WriteHeader(http.StatusUnauthorized)
-		s.render(w, "login.html", loginPage{Domain: s.Domain, Error: "wrong token"})
+		s.render(w, "login.html", page)
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: adminCookie, Value: s.adminSession(), Path: "/", HttpOnly: true,
@@ -118,11 +126,11 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 type reportsPage struct {
+	Chrome
 	Domain  string
 	Days    int
 	Domains []store.ReportDomain
 	Reports []*store.DMARCReport
-	Refresh int
 }
 
 func (s *Server) reportsIndex(w http.ResponseWriter, r *http.Request) {
@@ -132,7 +140,9 @@ func (s *Server) reportsIndex(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	since := time.Now().AddDate(0, 0, -days)
-	page := reportsPage{Domain: s.Domain, Days: days}
+	c := s.chrome(w, r, "")
+	c.Title = c.Lang.T("reports.title")
+	page := reportsPage{Chrome: c, Domain: s.Domain, Days: days}
 	if page.Domains, err = s.Reports.ReportDomains(r.Context(), since); err == nil {
 		page.Reports, err = s.Reports.Reports(r.Context(), "", since, 200)
 	}
@@ -221,11 +231,11 @@ func (s *Server) reverse(ctx context.Context, sum *dmarcreport.Summary) {
 }
 
 type reportDomainPage struct {
+	Chrome
 	Domain  string
 	Summary *dmarcreport.Summary
 	Reports []*store.DMARCReport
 	Chart   template.HTML
-	Refresh int
 }
 
 func (s *Server) reportDomain(w http.ResponseWriter, r *http.Request) {
@@ -234,7 +244,9 @@ func (s *Server) reportDomain(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), code)
 		return
 	}
-	s.render(w, "reportdomain.html", reportDomainPage{Domain: s.Domain, Summary: sum, Reports: reports, Chart: chart(sum.Daily)})
+	c := s.chrome(w, r, "")
+	c.Title = c.Lang.T("reportdomain.title", sum.Domain)
+	s.render(w, "reportdomain.html", reportDomainPage{Chrome: c, Domain: s.Domain, Summary: sum, Reports: reports, Chart: chart(sum.Daily)})
 }
 
 func (s *Server) apiReports(w http.ResponseWriter, r *http.Request) {

@@ -21,6 +21,8 @@ import (
 
 	"github.com/testerd/testerd/dmarcreport"
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/explain"
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/lint"
 	"github.com/testerd/testerd/store"
 	"github.com/testerd/testerd/verify"
@@ -36,7 +38,7 @@ var staticFS embed.FS
 
 // Store is what the web needs of the store.
 type Store interface {
-	List(ctx context.Context, kind string, limit int, withVerdict bool) ([]*store.Result, error)
+	List(ctx context.Context, q store.ListQuery) ([]*store.Result, error)
 	Get(ctx context.Context, id string) (*store.Result, error)
 }
 
@@ -65,8 +67,10 @@ type Server struct {
 	Resolver   dnsx.Resolver
 	// Health, if set, is asked by /healthz beside the store (the DNS
 	// resolver's health).
-	Health  func() error
-	tmpl    *template.Template
+	Health func() error
+	// Lang is the language of a visitor who asks for none we speak.
+	Lang    i18n.Lang
+	tmpl    map[i18n.Lang]*template.Template
 	domains domainChecker
 }
 
@@ -75,7 +79,7 @@ func (s *Server) Handler() http.Handler {
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
-	s.tmpl = template.Must(template.New("").Funcs(template.FuncMap{
+	funcs := template.FuncMap{
 		"tagClass": tagClass,
 		"severityClass": func(s lint.Severity) string {
 			return map[lint.Severity]string{lint.Error: "bad", lint.Warning: "soso", lint.Info: "ok"}[s]
@@ -97,7 +101,11 @@ func (s *Server) Handler() http.Handler {
 		"join": strings.Join,
 		"pct":  dmarcreport.Percent,
 		"day":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
-	}).ParseFS(templateFS, "templates/*.html"))
+	}
+	s.tmpl = map[i18n.Lang]*template.Template{}
+	for _, l := range i18n.Langs {
+		s.tmpl[l] = template.Must(template.New("").Funcs(funcs).Funcs(template.FuncMap{"T": l.T}).ParseFS(templateFS, "templates/*.html"))
+	}
 	static, _ := fs.Sub(staticFS, "static")
 
 	mux := http.NewServeMux()
@@ -125,7 +133,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/results", s.apiList)
 	mux.HandleFunc("GET /api/results/{id}", s.apiResult)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		if _, err := s.Store.List(r.Context(), "", 1, false); err != nil {
+		if _, err := s.Store.List(r.Context(), store.ListQuery{Limit: 1}); err != nil {
 			http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
@@ -168,41 +176,55 @@ func secure(h http.Handler) http.Handler {
 }
 
 type listPage struct {
+	Chrome
 	Kind    string
 	Domain  string
-	Refresh int
+	Tag     string
 	Results []*store.Result
 }
 
 type homePage struct {
-	Domain  string
-	Lint    bool
-	Query   map[string]string
-	Refresh int
+	Chrome
+	Domain string
+	Lint   bool
+	Query  map[string]string
 }
 
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
-	s.render(w, "home.html", homePage{Domain: s.Domain, Lint: s.Lint != nil, Query: map[string]string{}})
+	c := s.chrome(w, r, "")
+	c.Title = c.Lang.T("home.title")
+	s.render(w, "home.html", homePage{Chrome: c, Domain: s.Domain, Lint: s.Lint != nil, Query: map[string]string{}})
 }
+
+// MaxTag bounds the +tag filter of the lists.
+const MaxTag = 64
 
 func (s *Server) list(kind string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		results, err := s.Store.List(r.Context(), kind, DefaultLimit, false)
+		tag := strings.TrimSpace(r.URL.Query().Get("tag"))
+		if len(tag) > MaxTag {
+			http.Error(w, "tag too long", http.StatusBadRequest)
+			return
+		}
+		results, err := s.Store.List(r.Context(), store.ListQuery{Kind: kind, Tag: tag, Limit: DefaultLimit})
 		if err != nil {
 			s.fail(w, err)
 			return
 		}
-		s.render(w, "list.html", listPage{Kind: kind, Domain: s.Domain, Refresh: RefreshSeconds, Results: results})
+		c := s.chrome(w, r, "")
+		c.Title, c.Refresh = c.Lang.T("list.title", kind, s.Domain), RefreshSeconds
+		s.render(w, "list.html", listPage{Chrome: c, Kind: kind, Domain: s.Domain, Tag: tag, Results: results})
 	}
 }
 
 type resultPage struct {
+	Chrome
 	Domain  string
 	Result  *store.Result
 	Verdict *verify.Verdict
+	Summary *explain.Summary
 	Text    string
 	Header  string
-	Refresh int
 }
 
 func (s *Server) result(w http.ResponseWriter, r *http.Request) {
@@ -214,7 +236,9 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	page := resultPage{Domain: s.Domain, Result: res}
+	c := s.chrome(w, r, "")
+	page := resultPage{Chrome: c, Domain: s.Domain, Result: res}
+	page.Title = c.Lang.T("result.title", res.Kind)
 	if res.Reply != nil && (res.Reply.State == store.Queued || res.Reply.State == store.Deferred && time.Until(res.Reply.NextAttempt) < time.Minute) {
 		page.Refresh = 5 // the reply's state changes soon
 	}
@@ -227,6 +251,8 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		page.Verdict = v
+		page.Summary = explain.Summarize(v, explain.Options{Lang: c.Lang, TesterDomain: s.Domain})
+		page.Title += " · " + strings.Join(v.Tags, " ")
 		var text strings.Builder
 		v.WriteText(&text, s.Domain)
 		page.Text = text.String()
@@ -261,7 +287,12 @@ func (s *Server) apiList(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	results, err := s.Store.List(r.Context(), kind, limit, true)
+	tag := r.URL.Query().Get("tag")
+	if len(tag) > MaxTag {
+		apiError(w, http.StatusBadRequest, "tag too long")
+		return
+	}
+	results, err := s.Store.List(r.Context(), store.ListQuery{Kind: kind, Tag: tag, Limit: limit, WithVerdict: true})
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -304,9 +335,64 @@ func apiError(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, map[string]string{"error": msg})
 }
 
+// Chrome is what every page's frame needs: its language, title, reload
+// interval and the links to the same page in the other languages.
+type Chrome struct {
+	Lang    i18n.Lang
+	Title   string
+	Refresh int
+	Langs   []LangLink
+}
+
+// LangLink is one entry of the language switch.
+type LangLink struct {
+	Lang    i18n.Lang
+	Name    string
+	URL     string
+	Current bool
+}
+
+// langCookie remembers a visitor's choice of the switch.
+const langCookie = "testerd_lang"
+
+// chrome picks the page's language: ?lang= (which the switch links set,
+// and which is remembered in a cookie), then the cookie, then
+// Accept-Language, then the server's default.
+func (s *Server) chrome(w http.ResponseWriter, r *http.Request, title string) Chrome {
+	w.Header().Add("Vary", "Accept-Language, Cookie")
+	l, ok := i18n.Parse(r.URL.Query().Get("lang"))
+	if ok {
+		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: string(l), Path: "/", MaxAge: 365 * 24 * 3600, SameSite: http.SameSiteLaxMode, HttpOnly: true})
+	} else if c, err := r.Cookie(langCookie); err == nil {
+		l, ok = i18n.Parse(c.Value)
+	}
+	if !ok {
+		if h := r.Header.Get("Accept-Language"); h != "" {
+			l, ok = i18n.Match(h), true
+		}
+	}
+	if !ok {
+		l = s.Lang
+		if l == "" {
+			l = i18n.EN
+		}
+	}
+	c := Chrome{Lang: l, Title: title}
+	for _, o := range i18n.Langs {
+		q := r.URL.Query()
+		q.Set("lang", string(o))
+		c.Langs = append(c.Langs, LangLink{Lang: o, Name: o.Name(), URL: r.URL.Path + "?" + q.Encode(), Current: o == l})
+	}
+	return c
+}
+
 func (s *Server) render(w http.ResponseWriter, name string, data any) {
+	lang := i18n.EN
+	if c, ok := data.(interface{ chrome() Chrome }); ok {
+		lang = c.chrome().Lang
+	}
 	var b strings.Builder
-	if err := s.tmpl.ExecuteTemplate(&b, name, data); err != nil {
+	if err := s.tmpl[lang].ExecuteTemplate(&b, name, data); err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -318,6 +404,8 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 	s.Logger.Error("web", "err", err)
 	http.Error(w, "internal error", http.StatusInternalServerError)
 }
+
+func (c Chrome) chrome() Chrome { return c }
 
 // tagClass picks a CSS class for a verdict tag.
 func tagClass(tag string) string {

@@ -236,7 +236,7 @@ func (p *Pool) judge(id string) {
 		p.Logger.Error("encoding verdict", "id", id, "err", err)
 		return
 	}
-	sv := &store.Verdict{ProbeID: id, Judged: time.Now(), Tags: v.Tags, FromDomain: v.From.Domain, JSON: js}
+	sv := &store.Verdict{ProbeID: id, Judged: time.Now(), Tags: v.Tags, FromDomain: v.From.Domain, Subject: v.Message.Text(), JSON: js}
 	if p.Reply != nil {
 		sv.Reply = p.Reply.Plan(r, v)
 		if v.TesterFailure != "" && sv.Reply != nil && sv.Reply.State == store.Queued {

@@ -131,7 +131,7 @@ func TestReplies(t *testing.T) {
 		t.Errorf("reply state %+v", r)
 	}
 	page := get(t, "http://"+httpAddr+"/r/"+id)
-	for _, want := range []string{">sent</span>", "over TLS 1.3", "joe@abc.it"} {
+	for _, want := range []string{">sent</span>", "(TLS 1.3)", "joe@abc.it"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("/r/%s lacks %q", id, want)
 		}

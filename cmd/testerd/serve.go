@@ -23,6 +23,7 @@ import (
 
 	"github.com/testerd/testerd/dmarcreport"
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/lint"
 	"github.com/testerd/testerd/outbound"
 	"github.com/testerd/testerd/reply"
@@ -52,6 +53,8 @@ type serveConfig struct {
 	ReportAddresses string
 	// SummaryTo and SummaryAt set the daily DMARC summary mail.
 	SummaryTo, SummaryAt string
+	// Lang is the default language of pages and replies.
+	Lang string
 }
 
 // outConfig is the reply side of serve.
@@ -124,6 +127,7 @@ func serveFlags(fs *flag.FlagSet, c *serveConfig) {
 	str(&c.AdminToken, "admin-token", "", "token for the DMARC report pages and API (empty: those pages are off); prefer the environment variable")
 	str(&c.SummaryTo, "report-summary-to", "", "addresses, comma-separated, that get a daily summary of the DMARC reports (empty: none)")
 	str(&c.SummaryAt, "report-summary-at", "13:00", "local time of the daily DMARC summary, HH:MM")
+	str(&c.Lang, "lang", "en", "language of pages for visitors whose browser asks for neither, and of replies whose recipient asks for none (en or it; check+it@ asks for Italian)")
 	str(&c.ReportAddresses, "report-addresses", "", "extra local parts, comma-separated, that take DMARC aggregate reports besides rua@ (each with any +tag)")
 	outFlags(fs, &c.Out, str, num, dur)
 }
@@ -184,6 +188,13 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready listening
 	if c.Hostname == "" {
 		c.Hostname = c.Domain
 	}
+	lang, ok := i18n.Parse(c.Lang)
+	if c.Lang == "" {
+		lang, ok = i18n.EN, true
+	}
+	if !ok {
+		return fmt.Errorf("--lang %q: use en or it", c.Lang)
+	}
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return err
 	}
@@ -235,7 +246,8 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready listening
 		planner.BaseURL = defaultPublicURL(c.Hostname, httpLn.Addr())
 	}
 	w := &web.Server{Store: st, Domain: c.Domain, Logger: log, Lint: &lint.Checker{Resolver: resolver, Receiver: c.Hostname},
-		Reports: st, AdminToken: c.AdminToken, Resolver: resolver, Health: resolver.Health().Err}
+		Reports: st, AdminToken: c.AdminToken, Resolver: resolver, Health: resolver.Health().Err, Lang: lang}
+	planner.Lang = lang
 	if c.AdminToken == "" {
 		log.Info("DMARC report pages are off: set --admin-token (TESTERD_ADMIN_TOKEN) to see the reports received at rua@")
 	}
@@ -243,6 +255,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready listening
 
 	log.Info("testerd serving", "domain", c.Domain, "reply", c.Out.Mode, "transport", transportName(c.Out), "smtp", smtpLn.Addr().String(), "http", httpLn.Addr().String(),
 		"data_dir", c.DataDir, "resolver", resolver.Server)
+	log.Info("open "+planner.BaseURL+" in a browser; send probes to spf@, dkim@ or check@"+c.Domain+" at "+smtpLn.Addr().String(), "replies", c.Out.Mode)
 	if ready != nil {
 		ready(smtpLn.Addr().String(), httpLn.Addr().String())
 	}

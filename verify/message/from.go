@@ -56,7 +56,7 @@ func (m *Message) From() From {
 		f.Domains = authorDomains(fields[0].Value())
 	}
 	if addr != nil {
-		f.Name = clip(addr.Name)
+		f.Name = clip(DisplayText(addr.Name))
 		f.Address = clip(addr.Address)
 	}
 	f.Domain = domain
@@ -115,7 +115,9 @@ func authorDomains(value string) []string {
 	return out
 }
 
-var mailParser = mail.AddressParser{}
+// mailParser decodes encoded-words in display names in any charset the
+// word decoder knows.
+var mailParser = mail.AddressParser{WordDecoder: wordDecoder}
 
 // Domain normalizes a domain from a header or DNS for comparison: A-labels,
 // lowercase, no trailing dot. Address literals ([192.0.2.1]) and names that
