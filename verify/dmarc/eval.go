@@ -158,7 +158,7 @@ func Evaluate(ctx context.Context, r dnsx.Resolver, in Input) *Evaluation {
 		e.Reason = fmt.Sprintf("neither SPF nor DKIM passes aligned with %s, and no usable DMARC record applies to it (%s)", e.FromDomain, disc.Reason)
 	case aligned:
 		e.Result = Pass
-		e.Reason = fmt.Sprintf("%s with the From domain %s, and the DMARC record at _dmarc.%s applies", e.via(), e.FromDomain, disc.Domain)
+		e.Reason = fmt.Sprintf("%s aligned with the From domain %s, and the DMARC record at _dmarc.%s applies", e.via(), e.FromDomain, disc.Domain)
 	default:
 		e.Result = Fail
 		e.Reason = fmt.Sprintf("neither SPF nor DKIM passes aligned with %s", e.FromDomain)
