@@ -59,10 +59,11 @@ func (h *Health) Err() error {
 // verdict can tell "the sender's DNS is broken" from "testerd's resolver
 // did not answer at all".
 type Tally struct {
-	R       Resolver
-	asked   atomic.Int64
-	missed  atomic.Int64
-	lastErr atomic.Pointer[string]
+	R           Resolver
+	asked       atomic.Int64
+	missed      atomic.Int64
+	unreachable atomic.Int64
+	lastErr     atomic.Pointer[string]
 }
 
 // NewTally returns a Tally over r.
@@ -72,21 +73,29 @@ func (t *Tally) note(err error) {
 	t.asked.Add(1)
 	if NoAnswer(err) {
 		t.missed.Add(1)
+		if KindOf(err) == Unreachable {
+			t.unreachable.Add(1)
+		}
 		s := err.Error()
 		t.lastErr.Store(&s)
 	}
 }
 
-// NoAnswer is "" when the resolver answered at least one question (or none
-// was asked); otherwise it says what went wrong with the last one.
+// NoAnswer says why the verdict is testerd's failure, or is "". A
+// question the resolver could not be asked at all (unreachable, REFUSED)
+// is never the sender's fault, so one is enough; timeouts can be the
+// sender's slow name servers, so only all of them timing out is.
 func (t *Tally) NoAnswer() string {
-	n := t.asked.Load()
-	if n == 0 || t.missed.Load() < n {
+	n, u := t.asked.Load(), t.unreachable.Load()
+	if n == 0 || u == 0 && t.missed.Load() < n {
 		return ""
 	}
 	s := "no detail"
 	if p := t.lastErr.Load(); p != nil {
 		s = *p
+	}
+	if u > 0 && t.missed.Load() < n {
+		return fmt.Sprintf("%d of its %d DNS questions could not be asked, since its resolver was unreachable (last: %s)", u, n, s)
 	}
 	return fmt.Sprintf("none of its %d DNS questions got an answer from its resolver (last: %s)", n, s)
 }
