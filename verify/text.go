@@ -74,13 +74,42 @@ func (v *Verdict) WriteText(w io.Writer, receiver string) {
 				where = " (inherited by the DNS Tree Walk: sp= applies)"
 			}
 			fmt.Fprintf(w, "  record at _dmarc.%s%s: %s\n", disc.Domain, where, q(r.Raw))
-			fmt.Fprintf(w, "  p=%s sp=%s np=%s adkim=%s aspf=%s pct=%d\n", r.P, r.SP, r.NP, r.ADKIM, r.ASPF, r.PCT)
+			fmt.Fprintf(w, "  p=%s sp=%s np=%s adkim=%s aspf=%s", r.P, r.SP, r.NP, r.ADKIM, r.ASPF)
+			if r.PCT != 100 {
+				fmt.Fprintf(w, " pct=%d (RFC 7489 only)", r.PCT)
+			}
+			if r.Testing {
+				fmt.Fprint(w, " t=y")
+			}
+			if r.PSD != "" {
+				fmt.Fprintf(w, " psd=%s", r.PSD)
+			}
+			fmt.Fprintln(w)
 			for _, is := range r.Issues {
 				fmt.Fprintf(w, "  %s: %s=: %s\n", is.Severity, is.Tag, is.Message)
 			}
 		}
 	}
 	fmt.Fprintf(w, "  policy: %s\n", d.PolicyNote)
+	if o := d.Org; o != nil {
+		how := map[string]string{"psd=n": "psd=n at " + o.At, "psd=y": "psd=y at " + o.At, "record": "the highest DMARC record on the DNS Tree Walk, " + o.At,
+			"psl": "no DMARC record on the DNS Tree Walk, so the Public Suffix List"}[o.By]
+		fmt.Fprintf(w, "  organizational domain: %s (%s)\n", o.Domain, how)
+		if o.PSL != "" {
+			fmt.Fprintf(w, "  the Public Suffix List says %s\n", o.PSL)
+		}
+	}
+	if disc := d.Discovery; disc != nil {
+		for _, why := range disc.Discarded {
+			fmt.Fprintf(w, "  discarded: %s\n", why)
+		}
+	}
+	if d.AuthorNote != "" {
+		fmt.Fprintf(w, "  several authors: %s\n", d.AuthorNote)
+	}
+	if l := d.RFC7489; l != nil {
+		fmt.Fprintf(w, "  %s\n", l.Note)
+	}
 
 	fmt.Fprintf(w, "\n== Alignment with the From domain %s\n", orDash(d.FromDomain))
 	fmt.Fprintf(w, "  SPF  (%s): %s — %s\n", d.SPF.Mode, yesNo(d.SPFAligned, "aligned", "not aligned"), d.SPF.Reason)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strings"
 
 	"github.com/miekg/dns"
 
@@ -110,6 +111,10 @@ func writeDNSRecords(w io.Writer, c serveConfig, keys []*outbound.Key, addrs []n
 	p("")
 	p("; DMARC: replies align through DKIM (strict) and the HELO name (relaxed).")
 	p("%s", txt("_dmarc."+domain, "v=DMARC1; p=reject; adkim=s; aspf=r"))
+	p("")
+	p("; DMARC reports: senders are told to publish rua=mailto:rua@%s; reporters send them only", strings.TrimSuffix(domain, "."))
+	p("; where the report domain authorizes it (RFC 9990), so authorize every domain at once.")
+	p("%s", txt("*._report._dmarc."+domain, "v=DMARC1"))
 	for _, a := range addrs {
 		rev, err := dns.ReverseAddr(a.String())
 		if err != nil {
