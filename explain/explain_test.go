@@ -2,6 +2,7 @@ package explain
 
 import (
 	"encoding/json"
+	"flag"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -14,6 +15,8 @@ import (
 	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/verify"
 )
+
+var show = flag.Bool("show", false, "log each summary of TestSummaries in both languages")
 
 // golden loads a verdict of verify's golden cases, as the store gives it
 // back (JSON).
@@ -68,6 +71,9 @@ func TestSummaries(t *testing.T) {
 			opt.Lang = i18n.IT
 			it := Summarize(v, opt)
 			opt.Lang = ""
+			if *show {
+				t.Logf("\n--- %s as %s@, English\n%s\n--- Italiano\n%s", tt.name, tt.kind, text(en), text(it))
+			}
 			for _, w := range tt.wantIT {
 				if !strings.Contains(text(it), w) {
 					t.Errorf("Italian lacks %q:\n%s", w, text(it))
