@@ -10,18 +10,6 @@ import (
 	"github.com/miekg/dns"
 )
 
-// deadAddr returns a loopback UDP address with nothing listening.
-func deadAddr(t *testing.T) string {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := pc.LocalAddr().String()
-	pc.Close()
-	return addr
-}
-
 // TestUnreachable: a resolver that is not there is not a SERVFAIL of the
 // name asked, and Health says the resolver is down.
 func TestUnreachable(t *testing.T) {
@@ -89,4 +77,13 @@ func TestRefused(t *testing.T) {
 	if KindOf(err) != Unreachable || !strings.Contains(err.Error(), "REFUSED") {
 		t.Errorf("%v, want resolver unreachable (REFUSED)", err)
 	}
+}
+
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	addr, err := DeadAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }

@@ -122,3 +122,16 @@ func (s *Server) serve(w dns.ResponseWriter, r *dns.Msg) {
 	}
 	w.WriteMsg(m)
 }
+
+// DeadAddr returns a loopback UDP address that nothing listens on, for
+// tests of a resolver that is down (questions to it are refused at once).
+// The port may be taken again later, so StartServerAt can bring the
+// resolver back.
+func DeadAddr() (string, error) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer pc.Close()
+	return pc.LocalAddr().String(), nil
+}

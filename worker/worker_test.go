@@ -3,7 +3,6 @@ package worker
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -22,17 +21,6 @@ type queuedPlanner struct{}
 
 func (queuedPlanner) Plan(p *store.Result, v *verify.Verdict) *store.Outgoing {
 	return &store.Outgoing{ID: store.NewID(), Created: time.Now(), State: store.Queued, Rcpt: "ann@abc.example", RcptDomain: "abc.example", ClientIP: p.ClientIP.String(), Data: []byte("x")}
-}
-
-func deadAddr(t *testing.T) string {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := pc.LocalAddr().String()
-	pc.Close()
-	return addr
 }
 
 // start runs a pool over a real SQLite store whose resolver is a real DNS
@@ -123,4 +111,13 @@ func TestResolverStaysDown(t *testing.T) {
 	if r.Reply == nil || r.Reply.State != store.Suppressed || !strings.Contains(r.Reply.Reason, "resolver did not answer") {
 		t.Errorf("reply %+v, want suppressed", r.Reply)
 	}
+}
+
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	addr, err := dnsx.DeadAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }
