@@ -106,7 +106,7 @@ func (c *Client) lookup(ctx context.Context, name string, qtype uint16) ([]dns.R
 	}
 	if r.Rcode == dns.RcodeRefused {
 		c.health.noAnswer(fmt.Errorf("%s answered REFUSED", c.Server))
-		return nil, &Error{Name: name, Type: typ, Kind: Unreachable, Detail: c.Server + " answered REFUSED"}
+		return nil, &Error{Name: name, Type: typ, Kind: Refused, Detail: c.Server + " answered REFUSED"}
 	}
 	c.health.answered()
 	if len(r.Question) != 1 || !strings.EqualFold(r.Question[0].Name, q.Question[0].Name) || r.Question[0].Qtype != qtype {

@@ -55,9 +55,13 @@ const (
 	// BadName: the name cannot be asked (too long, empty label).
 	BadName
 	// Unreachable: testerd's own resolver could not be asked (connection
-	// refused, no route) or refused to answer (REFUSED). It says nothing
-	// about the name asked, so no verdict may blame the sender for it.
+	// refused, no route). It says nothing about the name asked, so no
+	// verdict may blame the sender for it.
 	Unreachable
+	// Refused: the server answered REFUSED. A recursive resolver that
+	// refuses testerd refuses every question (testerd's configuration);
+	// an authoritative server refuses names outside its zones.
+	Refused
 )
 
 func (k Kind) String() string {
@@ -74,6 +78,8 @@ func (k Kind) String() string {
 		return "bad name"
 	case Unreachable:
 		return "resolver unreachable"
+	case Refused:
+		return "REFUSED"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -86,6 +92,7 @@ var (
 	ErrTimeout     = errors.New("dns: timeout")
 	ErrBadName     = errors.New("dns: bad name")
 	ErrUnreachable = errors.New("dns: resolver unreachable")
+	ErrRefused     = errors.New("dns: REFUSED")
 )
 
 // Error is a failed lookup.
@@ -121,6 +128,8 @@ func (e *Error) Is(target error) bool {
 		return e.Kind == BadName
 	case ErrUnreachable:
 		return e.Kind == Unreachable
+	case ErrRefused:
+		return e.Kind == Refused
 	}
 	return false
 }
@@ -138,7 +147,7 @@ func IsNotFound(err error) bool {
 // all: it was unreachable, refused, or timed out.
 func NoAnswer(err error) bool {
 	k := KindOf(err)
-	return k == Unreachable || k == Timeout
+	return k == Unreachable || k == Refused || k == Timeout
 }
 
 // KindOf returns the Kind of err, or 0 when err is nil or not a DNS error.

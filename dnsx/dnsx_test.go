@@ -217,7 +217,7 @@ func TestClientHostileServer(t *testing.T) {
 			m := new(dns.Msg)
 			m.SetRcode(r, dns.RcodeRefused)
 			w.WriteMsg(m)
-		}, ErrUnreachable}, // the resolver refuses us: testerd's problem
+		}, ErrRefused},
 		{"other question", func(w dns.ResponseWriter, r *dns.Msg) {
 			m := new(dns.Msg)
 			m.SetReply(r)

@@ -82,9 +82,10 @@ func (t *Tally) note(err error) {
 }
 
 // NoAnswer says why the verdict is testerd's failure, or is "". A
-// question the resolver could not be asked at all (unreachable, REFUSED)
-// is never the sender's fault, so one is enough; timeouts can be the
-// sender's slow name servers, so only all of them timing out is.
+// question the resolver could not be asked at all (unreachable) is never
+// the sender's fault, so one is enough; timeouts and REFUSED can be about
+// the name asked (slow name servers, a name outside an authoritative
+// server's zones), so only all of them failing so is.
 func (t *Tally) NoAnswer() string {
 	n, u := t.asked.Load(), t.unreachable.Load()
 	if n == 0 || u == 0 && t.missed.Load() < n {

@@ -59,7 +59,8 @@ func TestUnreachable(t *testing.T) {
 	}
 }
 
-// TestRefused: REFUSED from the resolver is the tester's problem.
+// TestRefused: a resolver that refuses every question is the tester's
+// problem.
 func TestRefused(t *testing.T) {
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -74,8 +75,13 @@ func TestRefused(t *testing.T) {
 	defer srv.Shutdown()
 	c, _ := NewClient(pc.LocalAddr().String(), time.Second)
 	_, err = c.LookupIP(context.Background(), "ip4", "example.com")
-	if KindOf(err) != Unreachable || !strings.Contains(err.Error(), "REFUSED") {
-		t.Errorf("%v, want resolver unreachable (REFUSED)", err)
+	if KindOf(err) != Refused || !NoAnswer(err) || !strings.Contains(err.Error(), "REFUSED") {
+		t.Errorf("%v, want REFUSED", err)
+	}
+	tally := NewTally(c)
+	tally.LookupTXT(context.Background(), "example.com")
+	if why := tally.NoAnswer(); !strings.Contains(why, "none of its 1 DNS questions") {
+		t.Errorf("a resolver that refuses everything: %q", why)
 	}
 }
 

@@ -213,7 +213,7 @@ func checkReverseDNS(ctx context.Context, r dnsx.Resolver, ip netip.Addr) Item {
 		it.Status = Fail
 		it.Evidence = append(it.Evidence, fmt.Sprintf("PTR of %s: %v", ip, err))
 		it.Fix = fmt.Sprintf("ask whoever hosts %s to set its PTR to your mail server's name, and give that name an A/AAAA record of %s", ip, ip)
-		if k := dnsx.KindOf(err); k == dnsx.ServFail || k == dnsx.Timeout || k == dnsx.Unreachable {
+		if k := dnsx.KindOf(err); k == dnsx.ServFail || k == dnsx.Timeout || k == dnsx.Unreachable || k == dnsx.Refused {
 			it.Status, it.Blocking = Warn, false
 			it.Fix = "the reverse lookup failed temporarily: try again"
 		}
