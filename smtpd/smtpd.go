@@ -78,10 +78,15 @@ type Config struct {
 }
 
 // Sink receives accepted probes. Accept must commit them durably before it
-// returns nil: the client gets 250 right after.
+// returns nil: the client gets 250 right after. ErrBusy (or an error
+// wrapping it) says the sink is too far behind and stored nothing: the
+// client gets 451 4.3.2 and tries again later.
 type Sink interface {
 	Accept(ctx context.Context, probes []*store.Probe) error
 }
+
+// ErrBusy is a Sink's refusal while it has too much to do.
+var ErrBusy = errors.New("the tester is busy")
 
 // Server is the SMTP server.
 type Server struct {
@@ -258,8 +263,12 @@ func (s *session) Data(r io.Reader) error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.CommandTimeout)
 	defer cancel()
 	if err := s.srv.sink.Accept(ctx, probes); err != nil {
+		if errors.Is(err, ErrBusy) {
+			s.srv.cfg.Logger.Warn("probe refused: busy", "client", s.ip)
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "the tester is busy judging other probes; try again in a minute"}
+		}
 		s.srv.cfg.Logger.Error("probe not stored", "client", s.ip, "err", err)
-		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "the message could not be stored; try again later"}
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "testerd could not store the message (its own failure); try again later"}
 	}
 	ids := make([]string, len(probes))
 	for i, p := range probes {

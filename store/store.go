@@ -81,8 +81,10 @@ type Result struct {
 // queue in Go instead of sleeping in SQLite's busy handler; reads use a
 // pool of their own and, in WAL mode, never wait for writes.
 type Store struct {
-	db *sql.DB // reads
-	w  *sql.DB // writes, one connection
+	db    *sql.DB // reads
+	w     *sql.DB // writes, one connection
+	wr    writer  // group commit of probes and verdicts
+	stats BatchStats
 }
 
 // Open opens (creating if needed) the database file at path and applies
@@ -106,6 +108,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
+	if err := s.startWriter(ctx); err != nil {
+		s.db.Close()
+		w.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -117,8 +124,9 @@ func NewID() string {
 	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
 }
 
-// Close closes the database.
+// Close finishes the writes in progress and closes the database.
 func (s *Store) Close() error {
+	s.stopWriter()
 	return errors.Join(s.db.Close(), s.w.Close())
 }
 
@@ -264,74 +272,23 @@ func (s *Store) SaveProbe(ctx context.Context, p *Probe) error {
 	return s.SaveProbes(ctx, []*Probe{p})
 }
 
-// SaveProbes commits probes in one transaction: all are on disk when it
-// returns nil, none when it fails.
+// SaveProbes commits probes in one transaction: all are on disk
+// (synchronous=FULL) when it returns nil, none when it fails. Concurrent
+// callers share transactions (group commit).
 func (s *Store) SaveProbes(ctx context.Context, ps []*Probe) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
+	if len(ps) == 0 {
+		return nil
 	}
-	defer tx.Rollback()
-	for _, p := range ps {
-		if err := insertProbe(ctx, tx, p); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
-}
-
-func insertProbe(ctx context.Context, tx *sql.Tx, p *Probe) error {
-	tls := TLS{}
-	if p.TLS != nil {
-		tls = *p.TLS
-	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO probes
-		(id, received_at, kind, rcpt, extension, client_ip, helo, mail_from, tls_version, tls_cipher, size, raw)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.ID, p.Received.UnixNano(), p.Kind, p.Recipient, p.Extension, p.ClientIP.String(), p.Helo, p.MailFrom,
-		tls.Version, tls.Cipher, p.Size, p.Raw)
-	return err
+	return s.submit(ctx, &write{probes: ps})
 }
 
 // SaveVerdict stores (or replaces) the verdict of a probe and enqueues
-// its reply, if any, in the same transaction. It commits without waiting
-// for the disk (synchronous=NORMAL): a verdict lost to a power cut is lost
-// with its reply and recomputed from its probe, which Pending lists again,
-// and skipping the fsync halves the disk writes per probe.
+// its reply, if any, in the same transaction. A batch of verdicts alone
+// commits without waiting for the disk (synchronous=NORMAL): a verdict
+// lost to a power cut is lost with its reply and recomputed from its
+// probe, which Pending lists again.
 func (s *Store) SaveVerdict(ctx context.Context, v *Verdict) error {
-	conn, err := s.w.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
-		return err
-	}
-	defer conn.ExecContext(context.Background(), `PRAGMA synchronous = FULL`)
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	_, err = tx.ExecContext(ctx, `INSERT OR REPLACE INTO verdicts (probe_id, judged_at, tags, from_domain, subject, verdict)
-		VALUES (?, ?, ?, ?, ?, ?)`, v.ProbeID, v.Judged.UnixNano(), strings.Join(v.Tags, "\n"), v.FromDomain, v.Subject, v.JSON)
-	if err != nil {
-		return err
-	}
-	if v.Reply != nil {
-		var exists int
-		err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE probe_id = ?`, v.ProbeID).Scan(&exists)
-		if err != nil {
-			return err
-		}
-		if exists == 0 { // a verdict stored again never replies twice
-			v.Reply.ProbeID = v.ProbeID
-			if err := insertOutgoing(ctx, tx, v.Reply); err != nil {
-				return err
-			}
-		}
-	}
-	return tx.Commit()
+	return s.submit(ctx, &write{verdict: v})
 }
 
 // Pending returns the ids of probes without a verdict, oldest first.

@@ -1,26 +1,41 @@
 // Package worker connects the SMTP side to verification: it commits
-// accepted probes to the store (the smtpd.Sink), then judges them with a
-// bounded pool of workers and stores each verdict, with the probe's reply
-// enqueued in the same transaction. At start, and
-// periodically after, it picks up probes that have no verdict yet, so a
-// crash or a full queue delays a verdict but never loses it.
+// accepted probes to the store (the smtpd.Sink), hands them in memory to a
+// bounded pool of workers, and stores each verdict, with the probe's reply
+// enqueued in the same transaction. The store is for durability and the
+// restart sweep, not a queue to read back from: a probe is judged from the
+// copy SMTP handed over.
+//
+// At most MaxInFlight probes are accepted and not yet judged. When judging
+// falls behind, Accept waits for room (so SMTP sessions, and their
+// senders, slow down) and, past BusyWait, refuses with ErrBusy (smtpd
+// answers 451) before storing anything. At start, and periodically after,
+// probes that have no verdict yet are picked up from the store, so a crash
+// delays a verdict but never loses it.
 package worker
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/testerd/testerd/smtpd"
 	"github.com/testerd/testerd/store"
 	"github.com/testerd/testerd/verify"
 )
 
 // Defaults.
 const (
-	DefaultWorkers   = 8
-	DefaultQueueSize = 10000
+	DefaultWorkers = 8
+	// DefaultMaxInFlight bounds the probes accepted and not yet judged.
+	// It is small on purpose: a verdict waits for at most this many
+	// others, so the time from end of DATA to stored verdict stays short
+	// and intake slows instead.
+	DefaultMaxInFlight = 64
+	// DefaultBusyWait is how long Accept waits for room before refusing.
+	DefaultBusyWait = 10 * time.Second
 	// SweepInterval is how often pending probes are looked for.
 	SweepInterval = 30 * time.Second
 	// MaxRejudge bounds how often a probe is judged again because
@@ -30,6 +45,10 @@ const (
 	MaxRejudge   = 5
 	RejudgeDelay = 5 * time.Second
 )
+
+// ErrBusy is Accept's answer when judging is too far behind to take more
+// (smtpd answers 451 4.3.2).
+var ErrBusy = smtpd.ErrBusy
 
 // Planner decides the reply to a judged probe (reply.Config).
 type Planner interface {
@@ -51,6 +70,10 @@ type Pool struct {
 	Logger *slog.Logger
 	// Workers bounds concurrent verdicts; 0 means DefaultWorkers.
 	Workers int
+	// MaxInFlight and BusyWait: see the package doc; 0 takes the
+	// defaults.
+	MaxInFlight int
+	BusyWait    time.Duration
 	// Done, if set, is called after each verdict is stored.
 	Done func(id string)
 	// Reply, if set, plans the reply to each probe; it is enqueued with
@@ -60,13 +83,16 @@ type Pool struct {
 	// Reports, if set, takes the messages to report addresses (kind
 	// "rua") instead of the probe queue.
 	Reports Ingester
-
 	// RejudgeDelay overrides the package default (tests).
 	RejudgeDelay time.Duration
 
-	once     sync.Once
-	queue    chan string
-	mu       sync.Mutex
+	once sync.Once
+	// slots holds one token per probe accepted and not yet judged; queue
+	// has room for all of them, so enqueueing never blocks.
+	slots chan struct{}
+	queue chan *store.Probe
+	mu    sync.Mutex
+	// inFlight holds the probes queued or being judged.
 	inFlight map[string]bool
 	// retry holds the probes waiting to be judged again after a tester
 	// failure: how many tries so far and when the next is due.
@@ -76,11 +102,19 @@ type Pool struct {
 type retryState struct {
 	tries int
 	due   time.Time
+	probe *store.Probe
 }
 
 func (p *Pool) init() {
 	p.once.Do(func() {
-		p.queue = make(chan string, DefaultQueueSize)
+		if p.MaxInFlight <= 0 {
+			p.MaxInFlight = DefaultMaxInFlight
+		}
+		if p.BusyWait <= 0 {
+			p.BusyWait = DefaultBusyWait
+		}
+		p.slots = make(chan struct{}, p.MaxInFlight)
+		p.queue = make(chan *store.Probe, p.MaxInFlight)
 		p.inFlight = map[string]bool{}
 		p.retry = map[string]retryState{}
 		if p.RejudgeDelay <= 0 {
@@ -95,8 +129,15 @@ func (p *Pool) init() {
 	})
 }
 
-// Accept commits probes, then queues them for judging. It implements
-// smtpd.Sink.
+// Queued is the number of probes accepted and not yet judged.
+func (p *Pool) Queued() int {
+	p.init()
+	return len(p.slots)
+}
+
+// Accept commits probes, then hands them to the workers. It implements
+// smtpd.Sink. With MaxInFlight probes waiting it waits up to BusyWait for
+// room, then returns ErrBusy without storing anything.
 func (p *Pool) Accept(ctx context.Context, probes []*store.Probe) error {
 	p.init()
 	var judged []*store.Probe
@@ -109,31 +150,78 @@ func (p *Pool) Accept(ctx context.Context, probes []*store.Probe) error {
 		}
 		judged = append(judged, pr)
 	}
-	probes = judged
-	if err := p.Store.SaveProbes(ctx, probes); err != nil {
+	if len(judged) == 0 {
+		return nil
+	}
+	if err := p.acquire(ctx, len(judged)); err != nil {
 		return err
 	}
-	for _, pr := range probes {
-		p.enqueue(pr.ID)
+	if err := p.Store.SaveProbes(ctx, judged); err != nil {
+		p.release(len(judged))
+		return err
+	}
+	for _, pr := range judged {
+		p.enqueue(pr)
 	}
 	return nil
 }
 
-// enqueue queues an id unless it is queued or being judged already; with
-// a full queue the next sweep finds it.
-func (p *Pool) enqueue(id string) {
+// acquire takes n slots, waiting at most BusyWait.
+func (p *Pool) acquire(ctx context.Context, n int) error {
+	n = min(n, p.MaxInFlight) // a message to more recipients than slots still gets in
+	var t *time.Timer
+	for got := 0; got < n; got++ {
+		select {
+		case p.slots <- struct{}{}:
+			continue
+		default:
+		}
+		if t == nil {
+			t = time.NewTimer(p.BusyWait)
+			defer t.Stop()
+		}
+		select {
+		case p.slots <- struct{}{}:
+		case <-t.C:
+			p.release(got)
+			return ErrBusy
+		case <-ctx.Done():
+			p.release(got)
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func (p *Pool) release(n int) {
+	for range n {
+		select {
+		case <-p.slots:
+		default:
+		}
+	}
+}
+
+// enqueue queues a probe that holds a slot, unless it is queued or being
+// judged already (then the slot goes back).
+func (p *Pool) enqueue(pr *store.Probe) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.inFlight[id] {
+	if p.inFlight[pr.ID] {
+		p.mu.Unlock()
+		p.release(1)
 		return
 	}
-	if r, ok := p.retry[id]; ok && time.Now().Before(r.due) {
-		return // the sweep must not undo the backoff
-	}
+	p.inFlight[pr.ID] = true
+	p.mu.Unlock()
 	select {
-	case p.queue <- id:
-		p.inFlight[id] = true
+	case p.queue <- pr:
 	default:
+		// More than MaxInFlight queued (a message to more recipients than
+		// slots): the sweep finds it.
+		p.mu.Lock()
+		delete(p.inFlight, pr.ID)
+		p.mu.Unlock()
+		p.release(1)
 	}
 }
 
@@ -149,8 +237,8 @@ func (p *Pool) Run(ctx context.Context) {
 				select {
 				case <-ctx.Done():
 					return
-				case id := <-p.queue:
-					p.judge(id)
+				case pr := <-p.queue:
+					p.judge(pr)
 				}
 			}
 		}()
@@ -169,6 +257,9 @@ func (p *Pool) Run(ctx context.Context) {
 	}
 }
 
+// sweep queues the stored probes that have no verdict and are not in
+// flight, taking a slot for each, so a backlog after a restart shares the
+// workers with new probes instead of piling up in memory.
 func (p *Pool) sweep(ctx context.Context) {
 	ids, err := p.Store.Pending(ctx)
 	if err != nil {
@@ -178,15 +269,36 @@ func (p *Pool) sweep(ctx context.Context) {
 		return
 	}
 	for _, id := range ids {
-		p.enqueue(id)
+		p.mu.Lock()
+		r, waiting := p.retry[id]
+		busy := p.inFlight[id] || waiting && time.Now().Before(r.due)
+		p.mu.Unlock()
+		if busy {
+			continue // the sweep must not undo a backoff
+		}
+		select {
+		case p.slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		res, err := p.Store.Get(ctx, id)
+		if err != nil {
+			p.release(1)
+			if !errors.Is(err, store.ErrNotFound) {
+				p.Logger.Error("loading probe", "id", id, "err", err)
+			}
+			continue
+		}
+		pr := res.Probe
+		p.enqueue(&pr)
 	}
 }
 
 // later schedules a probe to be judged again after a tester failure; it
 // reports false when the tries are used up and the verdict must be stored.
-func (p *Pool) later(id string) bool {
+func (p *Pool) later(pr *store.Probe) bool {
 	p.mu.Lock()
-	st := p.retry[id]
+	st := p.retry[pr.ID]
 	if st.tries >= MaxRejudge {
 		p.mu.Unlock()
 		return false
@@ -194,61 +306,67 @@ func (p *Pool) later(id string) bool {
 	delay := p.RejudgeDelay << st.tries
 	st.tries++
 	st.due = time.Now().Add(delay)
-	p.retry[id] = st
+	st.probe = pr
+	p.retry[pr.ID] = st
 	p.mu.Unlock()
-	p.Logger.Warn("testerd's DNS resolver did not answer; the probe will be judged again", "id", id, "try", st.tries, "in", delay)
-	time.AfterFunc(delay, func() { p.enqueue(id) })
+	p.Logger.Warn("testerd's DNS resolver did not answer; the probe will be judged again", "id", pr.ID, "try", st.tries, "in", delay)
+	time.AfterFunc(delay, func() {
+		// The retry takes a slot like any probe; it never blocks a timer
+		// goroutine for long, since the sweep would find it anyway.
+		select {
+		case p.slots <- struct{}{}:
+			p.enqueue(pr)
+		case <-time.After(p.BusyWait):
+		}
+	})
 	return true
 }
 
-// judge verifies one stored probe and stores the verdict. It uses its own
-// context so that a shutdown lets the verdict in progress finish.
-func (p *Pool) judge(id string) {
+// judge verifies one probe and stores the verdict, then gives its slot
+// back. It uses its own context so that a shutdown lets the verdict in
+// progress finish.
+func (p *Pool) judge(pr *store.Probe) {
 	defer func() {
 		p.mu.Lock()
-		delete(p.inFlight, id)
+		delete(p.inFlight, pr.ID)
 		p.mu.Unlock()
+		p.release(1)
 	}()
 	ctx := context.Background()
-	r, err := p.Store.Get(ctx, id)
-	if err != nil {
-		p.Logger.Error("loading probe", "id", id, "err", err)
-		return
-	}
-	kind, ok := verify.ParseKind(r.Kind)
+	kind, ok := verify.ParseKind(pr.Kind)
 	if !ok {
 		kind = verify.KindCheck // postmaster@ mail is judged like check@
 	}
 	start := time.Now()
 	session := &verify.Session{}
-	if r.TLS != nil {
-		session.TLS = r.TLS.Version
+	if pr.TLS != nil {
+		session.TLS = pr.TLS.Version
 	}
-	v := p.Judge.Judge(ctx, verify.Probe{Kind: kind, IP: r.ClientIP, Helo: r.Helo, MailFrom: r.MailFrom, Raw: r.Raw, Session: session})
-	if v.TesterFailure != "" && p.later(id) {
+	v := p.Judge.Judge(ctx, verify.Probe{Kind: kind, IP: pr.ClientIP, Helo: pr.Helo, MailFrom: pr.MailFrom, Raw: pr.Raw, Session: session})
+	if v.TesterFailure != "" && p.later(pr) {
 		return
 	}
 	p.mu.Lock()
-	delete(p.retry, id)
+	delete(p.retry, pr.ID)
 	p.mu.Unlock()
 	js, err := json.Marshal(v)
 	if err != nil {
-		p.Logger.Error("encoding verdict", "id", id, "err", err)
+		p.Logger.Error("encoding verdict", "id", pr.ID, "err", err)
 		return
 	}
-	sv := &store.Verdict{ProbeID: id, Judged: time.Now(), Tags: v.Tags, FromDomain: v.From.Domain, Subject: v.Message.Text(), JSON: js}
+	sv := &store.Verdict{ProbeID: pr.ID, Judged: time.Now(), Tags: v.Tags, FromDomain: v.From.Domain, Subject: v.Message.Text(), JSON: js}
 	if p.Reply != nil {
-		sv.Reply = p.Reply.Plan(r, v)
+		sv.Reply = p.Reply.Plan(&store.Result{Probe: *pr}, v)
 		if v.TesterFailure != "" && sv.Reply != nil && sv.Reply.State == store.Queued {
 			// Never mail a sender results that are about our DNS.
 			sv.Reply.State, sv.Reply.Reason, sv.Reply.Data = store.Suppressed, "testerd's DNS resolver did not answer, so the verdict says nothing about the sender", nil
 		}
 	}
 	if err := p.Store.SaveVerdict(ctx, sv); err != nil {
-		p.Logger.Error("storing verdict", "id", id, "err", err)
+		p.Logger.Error("storing verdict", "id", pr.ID, "err", err)
 		return
 	}
-	attrs := []any{"id", id, "kind", r.Kind, "client", r.ClientIP, "mail_from", r.MailFrom,
+	attrs := []any{"id", pr.ID, "kind", pr.Kind, "client", pr.ClientIP, "mail_from", pr.MailFrom,
 		"tags", v.Tags, "elapsed", time.Since(start).Round(time.Millisecond)}
 	if sv.Reply != nil {
 		attrs = append(attrs, "reply", sv.Reply.State, "reply_to", sv.Reply.Rcpt)
@@ -261,6 +379,6 @@ func (p *Pool) judge(id string) {
 	}
 	p.Logger.Info("probe judged", attrs...)
 	if p.Done != nil {
-		p.Done(id)
+		p.Done(pr.ID)
 	}
 }

@@ -55,6 +55,8 @@ type serveConfig struct {
 	SummaryTo, SummaryAt string
 	// Lang is the default language of pages and replies.
 	Lang string
+	// PprofAddr, if set, serves net/http/pprof there (loopback only).
+	PprofAddr string
 }
 
 // outConfig is the reply side of serve.
@@ -127,6 +129,7 @@ func serveFlags(fs *flag.FlagSet, c *serveConfig) {
 	str(&c.AdminToken, "admin-token", "", "token for the DMARC report pages and API (empty: those pages are off); prefer the environment variable")
 	str(&c.SummaryTo, "report-summary-to", "", "addresses, comma-separated, that get a daily summary of the DMARC reports (empty: none)")
 	str(&c.SummaryAt, "report-summary-at", "13:00", "local time of the daily DMARC summary, HH:MM")
+	str(&c.PprofAddr, "pprof-addr", "", "loopback address for Go's profiler (/debug/pprof/), off when empty; never expose it")
 	str(&c.Lang, "lang", "en", "language of pages for visitors whose browser asks for neither, and of replies whose recipient asks for none (en or it; check+it@ asks for Italian)")
 	str(&c.ReportAddresses, "report-addresses", "", "extra local parts, comma-separated, that take DMARC aggregate reports besides rua@ (each with any +tag)")
 	outFlags(fs, &c.Out, str, num, dur)
@@ -252,6 +255,17 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready listening
 		log.Info("DMARC report pages are off: set --admin-token (TESTERD_ADMIN_TOKEN) to see the reports received at rua@")
 	}
 	httpSrv := web.NewHTTPServer(c.HTTPAddr, w.Handler())
+	if c.PprofAddr != "" {
+		dbg, ln, err := listenDebug(c.PprofAddr)
+		if err != nil {
+			smtpLn.Close()
+			httpLn.Close()
+			return err
+		}
+		defer dbg.Close()
+		go dbg.Serve(ln)
+		log.Info("profiler listening", "addr", ln.Addr().String())
+	}
 
 	log.Info("testerd serving", "domain", c.Domain, "reply", c.Out.Mode, "transport", transportName(c.Out), "smtp", smtpLn.Addr().String(), "http", httpLn.Addr().String(),
 		"data_dir", c.DataDir, "resolver", resolver.Server)
