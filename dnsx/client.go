@@ -7,9 +7,11 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/sync/singleflight"
 )
 
 // Defaults for Client.
@@ -24,15 +26,32 @@ const (
 
 // Client is the production Resolver: it asks one recursive server with
 // miekg/dns over UDP, asks again over TCP when the answer is truncated, and
-// gives each question at most Timeout.
+// gives each question at most Timeout. UDP sockets are kept and reused
+// (one question at a time each), identical questions in flight are asked
+// once (singleflight), and with CacheTTL set, answers (NXDOMAIN and NODATA
+// too) are kept for their TTL, but never longer than CacheTTL: a tester
+// must show a record fixed a moment ago. Failures are never cached.
 type Client struct {
 	Server  string        // "host:port" of a recursive resolver
 	Timeout time.Duration // per question; DefaultTimeout when zero
-	health  Health
+	// CacheTTL caps how long an answer is reused; 0 turns the cache off.
+	CacheTTL time.Duration
+	health   Health
+
+	// noReuse and noCoalesce turn the parts off, for benchmarks.
+	noReuse, noCoalesce bool
+
+	once  sync.Once
+	conns chan *dns.Conn
+	group singleflight.Group
+	cache cache
 }
 
 // Health returns what the client knows of its resolver's health.
 func (c *Client) Health() *Health { return &c.health }
+
+// MaxIdleConns bounds the UDP sockets kept for reuse.
+const MaxIdleConns = 32
 
 // NewClient returns a Client for server ("host:port"; ":53" is added to a
 // bare host). An empty server means the first nameserver of
@@ -72,15 +91,49 @@ func (c *Client) lookup(ctx context.Context, name string, qtype uint16) ([]dns.R
 	if err := CheckName(name); err != nil {
 		return nil, badName(name, typ, err)
 	}
-	timeout := c.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
+	key := cacheKey{canonical(name), qtype}
+	if c.CacheTTL > 0 {
+		if e, age, ok := c.cache.get(key, time.Now()); ok {
+			noteCacheHit(ctx, age, c.CacheTTL)
+			return e.rrs, e.err(name, typ)
+		}
 	}
+	if c.noCoalesce {
+		return c.query(ctx, name, qtype, key)
+	}
+	// The shared question runs on its own deadline, so one caller giving
+	// up does not fail the others; each caller still waits only as long
+	// as its own context lets it.
+	ch := c.group.DoChan(key.String(), func() (any, error) {
+		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout())
+		defer cancel()
+		return c.query(qctx, name, qtype, key)
+	})
+	select {
+	case r := <-ch:
+		rrs, _ := r.Val.([]dns.RR)
+		return rrs, r.Err
+	case <-ctx.Done():
+		return nil, &Error{Name: name, Type: typ, Kind: Timeout, Detail: ctx.Err().Error()}
+	}
+}
+
+func (c *Client) timeout() time.Duration {
+	if c.Timeout <= 0 {
+		return DefaultTimeout
+	}
+	return c.Timeout
+}
+
+// query asks the server, and caches what it says of the name.
+func (c *Client) query(ctx context.Context, name string, qtype uint16, key cacheKey) ([]dns.RR, error) {
+	typ := typeName(qtype)
+	timeout := c.timeout()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
 	q := new(dns.Msg)
-	q.SetQuestion(canonical(name), qtype)
+	q.SetQuestion(key.name, qtype)
 	q.SetEdns0(udpSize, false)
 
 	var r *dns.Msg
@@ -112,24 +165,53 @@ func (c *Client) lookup(ctx context.Context, name string, qtype uint16) ([]dns.R
 	if len(r.Question) != 1 || !strings.EqualFold(r.Question[0].Name, q.Question[0].Name) || r.Question[0].Qtype != qtype {
 		return nil, &Error{Name: name, Type: typ, Kind: ServFail, Detail: "answer to another question"}
 	}
+	var e entry
 	switch r.Rcode {
 	case dns.RcodeSuccess:
+		e.rrs = followChain(name, qtype, r.Answer)
+		if len(e.rrs) == 0 {
+			e.kind = NoData
+		}
 	case dns.RcodeNameError:
-		return nil, &Error{Name: name, Type: typ, Kind: NXDomain}
+		e.kind = NXDomain
 	default:
 		return nil, &Error{Name: name, Type: typ, Kind: ServFail, Detail: "rcode " + dns.RcodeToString[r.Rcode]}
 	}
-	ans := followChain(name, qtype, r.Answer)
-	if len(ans) == 0 {
-		return nil, &Error{Name: name, Type: typ, Kind: NoData}
+	if c.CacheTTL > 0 {
+		c.cache.put(key, e, ttlOf(e.rrs, c.CacheTTL), time.Now())
 	}
-	return ans, nil
+	return e.rrs, e.err(name, typ)
 }
 
 func (c *Client) exchange(ctx context.Context, q *dns.Msg, network string) (*dns.Msg, error) {
 	dc := &dns.Client{Net: network, UDPSize: udpSize}
-	r, _, err := dc.ExchangeContext(ctx, q, c.Server)
-	return r, err
+	if network != "udp" || c.noReuse {
+		r, _, err := dc.ExchangeContext(ctx, q, c.Server)
+		return r, err
+	}
+	c.once.Do(func() { c.conns = make(chan *dns.Conn, MaxIdleConns) })
+	var conn *dns.Conn
+	select {
+	case conn = <-c.conns:
+	default:
+		var err error
+		if conn, err = dc.DialContext(ctx, c.Server); err != nil {
+			return nil, err
+		}
+	}
+	r, _, err := dc.ExchangeWithConnContext(ctx, q, conn)
+	if err != nil {
+		// A socket that timed out may still get the late answer: never
+		// reuse it.
+		conn.Close()
+		return nil, err
+	}
+	select {
+	case c.conns <- conn:
+	default:
+		conn.Close()
+	}
+	return r, nil
 }
 
 func isTimeout(err error) bool {

@@ -234,3 +234,10 @@ func UnescapeTXT(s string) string {
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// Unfail removes a failure injected with Fail.
+func (z *Zone) Unfail(name string, qtype uint16) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	delete(z.fails, failKey{canonical(name), qtype})
+}

@@ -288,6 +288,9 @@ var entries = map[string]entry{
 	"result.details-note": {
 		"The technical details below are in English, the language of the standards they quote.",
 		"I dettagli tecnici qui sotto sono in inglese, la lingua degli standard che citano."},
+	"result.dns-cache": {
+		"%d DNS answers came from testerd's cache, the oldest %.1f s old (answers are reused at most %.0f s, within their TTL).",
+		"%d risposte DNS venivano dalla cache di testerd, la più vecchia di %.1f s (una risposta si riusa al massimo per %.0f s, entro il suo TTL)."},
 	"result.full":           {"Full explanation", "Spiegazione completa"},
 	"result.headers":        {"Headers as received", "Header come ricevuti"},
 	"req.title":             {"Sender requirements (Gmail/Yahoo)", "Requisiti per i mittenti (Gmail/Yahoo)"},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -94,5 +95,36 @@ func TestNewerSchema(t *testing.T) {
 	s.Close()
 	if _, err := Open(context.Background(), path); err == nil {
 		t.Fatal("a newer schema was accepted")
+	}
+}
+
+// BenchmarkSaveProbes measures committing 8 KB probes from 1 and from 16
+// concurrent callers: the writer batches the concurrent ones into shared
+// transactions and fsyncs.
+//
+//	go test ./store -run '^$' -bench SaveProbes -benchmem
+func BenchmarkSaveProbes(b *testing.B) {
+	raw := []byte(strings.Repeat("x", 8<<10))
+	for _, callers := range []int{1, 16} {
+		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
+			s, err := Open(context.Background(), filepath.Join(b.TempDir(), "b.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			c0, w0, _ := s.Stats()
+			b.SetParallelism(callers)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					p := &Probe{ID: NewID(), Received: time.Now(), Kind: "spf", Recipient: "spf@t", ClientIP: netip.MustParseAddr("192.0.2.1"), Raw: raw, Size: len(raw)}
+					if err := s.SaveProbes(context.Background(), []*Probe{p}); err != nil {
+						b.Error(err)
+					}
+				}
+			})
+			c, w, largest := s.Stats()
+			b.ReportMetric(float64(w-w0)/float64(c-c0), "writes/commit")
+			b.ReportMetric(float64(largest), "largest-batch")
+		})
 	}
 }

@@ -90,10 +90,22 @@ type Verdict struct {
 	// Requirements is the sender-requirements report, for check@.
 	Requirements *requirements.Report `json:"requirements,omitempty"`
 
+	// DNSCache says how many DNS answers came from testerd's cache, and
+	// how old the oldest was; nil when none did.
+	DNSCache *DNSCache `json:"dns_cache,omitempty"`
+
 	// TesterFailure is set when testerd itself could not judge the probe
 	// (its resolver gave no answer to any question): the results then say
 	// nothing about the sender's domain.
 	TesterFailure string `json:"tester_failure,omitempty"`
+}
+
+// DNSCache describes the cached answers a verdict used.
+type DNSCache struct {
+	Hits          int     `json:"hits"`
+	OldestSeconds float64 `json:"oldest_seconds"`
+	// LimitSeconds is the cache's cap on an answer's age.
+	LimitSeconds float64 `json:"limit_seconds"`
 }
 
 // Judge runs every check for probes, all through one resolver.
@@ -119,6 +131,8 @@ func (j *Judge) Judge(ctx context.Context, p Probe) *Verdict {
 	defer cancel()
 	tally := dnsx.NewTally(j.Resolver)
 	res := dnsx.Resolver(tally)
+	cacheUse := &dnsx.CacheUse{}
+	ctx = dnsx.WithCacheUse(ctx, cacheUse)
 
 	m := message.Parse(p.Raw)
 	v := &Verdict{
@@ -168,6 +182,9 @@ func (j *Judge) Judge(ctx context.Context, p Probe) *Verdict {
 			in.TLS = &p.Session.TLS
 		}
 		v.Requirements = requirements.Check(ctx, res, in)
+	}
+	if hits, oldest, limit := cacheUse.Result(); hits > 0 {
+		v.DNSCache = &DNSCache{Hits: hits, OldestSeconds: oldest.Round(time.Millisecond).Seconds(), LimitSeconds: limit.Seconds()}
 	}
 	if why := tally.NoAnswer(); why != "" {
 		v.TesterFailure = "testerd could not judge this message: " + why + ". The results below are about testerd's DNS, not about your domain."

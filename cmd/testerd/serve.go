@@ -57,6 +57,10 @@ type serveConfig struct {
 	Lang string
 	// PprofAddr, if set, serves net/http/pprof there (loopback only).
 	PprofAddr string
+	// DNSCache caps how long a DNS answer is reused (0: no cache).
+	DNSCache time.Duration
+	// MaxInFlight bounds the probes accepted and not yet judged.
+	MaxInFlight int
 }
 
 // outConfig is the reply side of serve.
@@ -123,6 +127,8 @@ func serveFlags(fs *flag.FlagSet, c *serveConfig) {
 	num(&c.Limits.MaxConns, "max-conns", smtpd.DefaultMaxConns, "concurrent SMTP connections")
 	num(&c.Limits.MaxConnsPerIP, "max-conns-per-ip", smtpd.DefaultMaxConnsPerIP, "concurrent SMTP connections per client IP")
 	num(&c.Workers, "workers", worker.DefaultWorkers, "verdicts computed at once")
+	num(&c.MaxInFlight, "max-in-flight", worker.DefaultMaxInFlight, "probes accepted and not yet judged; past it SMTP waits, then answers 451 4.3.2")
+	dur(&c.DNSCache, "dns-cache", dnsx.DefaultCacheTTL, "longest a DNS answer is reused, within its TTL (0: ask every time); keep it short, so a fixed record shows at once")
 	dur(&c.Retention, "retention", 7*24*time.Hour, "how long probes and verdicts are kept")
 	dur(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for sessions in flight")
 	str(&c.LogFormat, "log-format", "text", "log format: text or json")
@@ -220,12 +226,13 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready listening
 	if err != nil {
 		return err
 	}
+	resolver.CacheTTL = c.DNSCache
 
 	queue, planner, err := setupReplies(c, st, resolver, log)
 	if err != nil {
 		return err
 	}
-	pool := &worker.Pool{Store: st, Judge: &verify.Judge{Resolver: resolver, Receiver: c.Hostname}, Workers: c.Workers,
+	pool := &worker.Pool{Store: st, Judge: &verify.Judge{Resolver: resolver, Receiver: c.Hostname}, Workers: c.Workers, MaxInFlight: c.MaxInFlight,
 		Logger: log, Reply: planner, Enqueued: queue.Notify, Reports: &dmarcreport.Ingester{Store: st, Logger: log}}
 	lim := c.Limits
 	lim.Domain, lim.Hostname, lim.Logger = c.Domain, c.Hostname, log
