@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -324,5 +325,34 @@ func TestIPv6Client(t *testing.T) {
 	list, _ := e.store.List(context.Background(), store.ListQuery{Kind: "spf", Limit: 1})
 	if len(list) != 1 || list[0].ClientIP.String() != "::1" || strings.Join(list[0].Tags, " ") != "!! spf-fail !!" {
 		t.Fatalf("%+v", list)
+	}
+}
+
+// busySink refuses every probe as a judging backlog would.
+type busySink struct{}
+
+func (busySink) Accept(context.Context, []*store.Probe) error {
+	return fmt.Errorf("pool: %w", smtpd.ErrBusy)
+}
+
+// TestBusy: a sink that is too far behind gets the client a temporary
+// 451 4.3.2, so a real MTA queues the message and tries again.
+func TestBusy(t *testing.T) {
+	srv := smtpd.New(smtpd.Config{Domain: domain}, busySink{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	c, err := smtp.Dial(ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	err = c.SendMail("joe@abc.it", []string{"spf@" + domain}, strings.NewReader("From: joe@abc.it\r\nSubject: x\r\n\r\nhi\r\n"))
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) || se.Code != 451 || se.EnhancedCode != (smtp.EnhancedCode{4, 3, 2}) || !strings.Contains(se.Message, "busy") {
+		t.Errorf("%v, want 451 4.3.2 busy", err)
 	}
 }

@@ -3,11 +3,15 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"net"
 	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/store"
@@ -120,4 +124,63 @@ func deadAddr(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return addr
+}
+
+// TestBackpressure: with judging slowed by a resolver that takes 300 ms an
+// answer, at most MaxInFlight probes are accepted and not yet judged; the
+// next Accept waits BusyWait, then refuses with ErrBusy and stores
+// nothing; once the verdicts are in, probes are taken again.
+func TestBackpressure(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		time.Sleep(300 * time.Millisecond)
+		m := new(dns.Msg)
+		m.SetRcode(r, dns.RcodeNameError)
+		w.WriteMsg(m)
+	})}
+	go slow.ActivateAndServe()
+	defer slow.Shutdown()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, _ := dnsx.NewClient(pc.LocalAddr().String(), 2*time.Second)
+	p := &Pool{Store: st, Judge: &verify.Judge{Resolver: client, Receiver: "tester.example"}, Workers: 2, MaxInFlight: 2, BusyWait: 100 * time.Millisecond}
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done; st.Close() }()
+
+	probe := func() *store.Probe {
+		return &store.Probe{ID: store.NewID(), Received: time.Now(), Kind: "spf", Recipient: "spf@tester.example",
+			ClientIP: netip.MustParseAddr("192.0.2.1"), Helo: "mail.abc.example", MailFrom: "ann@abc.example", Raw: []byte(probeMsg), Size: len(probeMsg)}
+	}
+	for i := range 2 {
+		if err := p.Accept(ctx, []*store.Probe{probe()}); err != nil {
+			t.Fatalf("probe %d: %v", i, err)
+		}
+	}
+	if n := p.Queued(); n != 2 {
+		t.Errorf("%d in flight, want 2", n)
+	}
+	refused := probe()
+	start := time.Now()
+	if err := p.Accept(ctx, []*store.Probe{refused}); !errors.Is(err, ErrBusy) {
+		t.Fatalf("third probe: %v, want ErrBusy", err)
+	}
+	if waited := time.Since(start); waited < 100*time.Millisecond {
+		t.Errorf("refused after %v, before BusyWait", waited)
+	}
+	if _, err := st.Get(ctx, refused.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the refused probe was stored: %v", err)
+	}
+	// Room comes back as verdicts are stored.
+	p.BusyWait = 30 * time.Second
+	if err := p.Accept(ctx, []*store.Probe{probe()}); err != nil {
+		t.Errorf("after the backlog drained: %v", err)
+	}
 }

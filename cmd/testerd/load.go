@@ -11,7 +11,9 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,16 +23,22 @@ import (
 
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/verify/dkim/dkimtest"
+	"github.com/testerd/testerd/verify/message"
 )
 
 // loadDomain is the sender domain of load probes; the load tool serves its
 // DNS records itself.
 const loadDomain = "load.test"
 
-// runLoad is "testerd load": N connections send M DKIM-signed probes to a
-// running testerd, then it reports accepted probes per second and the time
-// from the end of DATA to the stored verdict, from the server's own
-// timestamps (received and judged).
+// runLoad is "testerd load": N connections send M probes to a running
+// testerd, then it reports accepted probes per second, the server's CPU
+// per probe (--watch PID) and the time from the end of DATA to the stored
+// verdict, from the server's own timestamps (received and judged).
+//
+// The probes are either the .eml files of --dir (such as the pre-signed
+// corpus of ../shared/bench, whose zone the server's resolver must serve),
+// or --corpus messages DKIM-signed once before the clock starts, with the
+// load tool's own DNS server for their records: signing is never timed.
 func runLoad(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("testerd load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -42,28 +50,54 @@ func runLoad(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	probes := fs.Int("probes", 1000, "probes to send in all")
 	useTLS := fs.Bool("starttls", false, "use STARTTLS")
 	wait := fs.Duration("wait", 2*time.Minute, "how long to wait for the verdicts")
+	dir := fs.String("dir", "", "send the .eml files of this directory (pre-signed; the server's resolver must serve their records) instead of the tool's own probes")
+	corpus := fs.Int("corpus", 200, "without --dir: distinct probes to sign before the clock starts")
+	mailFrom := fs.String("mail-from", "", "MAIL FROM (default bounce@"+loadDomain+", or someone@bench.test with --dir)")
+	helo := fs.String("helo", "", "EHLO name (default mail."+loadDomain+", or helo.bench.test with --dir)")
+	watch := fs.Int("watch", 0, "the server's pid: report its CPU time per probe")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *conns < 1 || *probes < 1 {
-		fmt.Fprintln(stderr, "testerd load: --conns and --probes must be at least 1")
+	if *conns < 1 || *probes < 1 || *corpus < 1 {
+		fmt.Fprintln(stderr, "testerd load: --conns, --probes and --corpus must be at least 1")
 		return 2
 	}
 
-	key := dkimtest.RSA(2048)
-	z := dnsx.NewZone()
-	z.AddTXT(loadDomain, "v=spf1 ip4:127.0.0.0/8 ip6:::1 -all")
-	z.AddTXT("_dmarc."+loadDomain, "v=DMARC1; p=reject; rua=mailto:dmarc@"+loadDomain)
-	z.AddTXT("load._domainkey."+loadDomain, dkimtest.KeyRecord(key.Public()))
-	dnsSrv, err := dnsx.StartServerAt(z, *dnsAddr)
-	if err != nil {
-		fmt.Fprintf(stderr, "testerd load: DNS server: %v\n", err)
-		return 1
+	var msgs [][]byte
+	if *dir != "" {
+		var err error
+		if msgs, err = readCorpus(*dir); err != nil {
+			fmt.Fprintf(stderr, "testerd load: %v\n", err)
+			return 1
+		}
+		setDefault(mailFrom, "someone@bench.test")
+		setDefault(helo, "helo.bench.test")
+	} else {
+		key := dkimtest.RSA(2048)
+		z := dnsx.NewZone()
+		z.AddTXT(loadDomain, "v=spf1 ip4:127.0.0.0/8 ip6:::1 -all")
+		z.AddTXT("_dmarc."+loadDomain, "v=DMARC1; p=reject; rua=mailto:dmarc@"+loadDomain)
+		z.AddTXT("load._domainkey."+loadDomain, dkimtest.KeyRecord(key.Public()))
+		dnsSrv, err := dnsx.StartServerAt(z, *dnsAddr)
+		if err != nil {
+			fmt.Fprintf(stderr, "testerd load: DNS server: %v\n", err)
+			return 1
+		}
+		defer dnsSrv.Close()
+		fmt.Fprintf(stdout, "DNS for %s served at %s (testerd must use --resolver %s)\n", loadDomain, dnsSrv.Addr(), dnsSrv.Addr())
+		body := strings.Repeat("Load test body line, to make the message a realistic size.\r\n", 60)
+		for i := range min(*corpus, *probes) {
+			m, err := loadProbe(*rcpt, key, i, body)
+			if err != nil {
+				fmt.Fprintf(stderr, "testerd load: %v\n", err)
+				return 1
+			}
+			msgs = append(msgs, m)
+		}
+		setDefault(mailFrom, "bounce@"+loadDomain)
+		setDefault(helo, "mail."+loadDomain)
 	}
-	defer dnsSrv.Close()
-	fmt.Fprintf(stdout, "DNS for %s served at %s (testerd must use --resolver %s)\n", loadDomain, dnsSrv.Addr(), dnsSrv.Addr())
 
-	body := strings.Repeat("Load test body line, to make the message a realistic size.\r\n", 60)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
@@ -71,6 +105,7 @@ func runLoad(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	var mu sync.Mutex
 	var ids []string
 	var firstErr atomic.Value
+	cpu0 := cpuTicks(*watch)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for c := 0; c < *conns; c++ {
@@ -91,7 +126,7 @@ func runLoad(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 						cl, err = smtp.Dial(*smtpAddr)
 					}
 					if err == nil {
-						err = cl.Hello("mail." + loadDomain)
+						err = cl.Hello(*helo)
 					}
 					if err != nil {
 						failed.Add(1)
@@ -100,7 +135,7 @@ func runLoad(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 						continue
 					}
 				}
-				id, err := sendLoadProbe(cl, *rcpt, key, n, body)
+				id, err := sendLoadProbe(cl, *mailFrom, *rcpt, msgs[(n-1)%int64(len(msgs))])
 				if err != nil {
 					failed.Add(1)
 					firstErr.CompareAndSwap(nil, err.Error())
@@ -119,6 +154,7 @@ func runLoad(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu1 := cpuTicks(*watch)
 	fmt.Fprintf(stdout, "sent %d probes over %d connections in %s: %d accepted (%.0f/s), %d failed\n",
 		len(ids)+int(failed.Load()), *conns, elapsed.Round(time.Millisecond), len(ids), float64(len(ids))/elapsed.Seconds(), failed.Load())
 	if e := firstErr.Load(); e != nil {
@@ -132,22 +168,85 @@ func runLoad(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	slices.Sort(lat)
 	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
-	fmt.Fprintf(stdout, "end of DATA → stored verdict, %d verdicts: p50 %s, p99 %s, max %s; %d missing\n",
-		len(lat), pct(0.50).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), lat[len(lat)-1].Round(time.Microsecond), missing)
+	fmt.Fprintf(stdout, "end of DATA → stored verdict, %d verdicts: p50 %s, p90 %s, p99 %s, max %s; %d missing\n",
+		len(lat), pct(0.50).Round(time.Microsecond), pct(0.90).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), lat[len(lat)-1].Round(time.Microsecond), missing)
+	if *watch > 0 && len(ids) > 0 && cpu1 >= cpu0 {
+		// The server's CPU over the sending phase, which includes judging
+		// what it accepted, before this tool reads the verdicts back.
+		fmt.Fprintf(stdout, "server CPU: %.3f ms per accepted probe (pid %d, %s over %s)\n",
+			float64(cpu1-cpu0)/float64(len(ids))*1000/clockTicks, *watch, time.Duration(float64(cpu1-cpu0)/clockTicks*float64(time.Second)).Round(time.Millisecond), elapsed.Round(time.Millisecond))
+	}
 	if missing > 0 || failed.Load() > 0 {
 		return 1
 	}
 	return 0
 }
 
-func sendLoadProbe(cl *smtp.Client, rcpt string, key crypto.Signer, n int64, body string) (string, error) {
+// loadProbe is one DKIM-signed probe of the tool's own.
+func loadProbe(rcpt string, key crypto.Signer, n int, body string) ([]byte, error) {
 	msg := fmt.Sprintf("From: Load <load@%s>\r\nTo: %s\r\nSubject: load probe %d\r\nMessage-ID: <load-%d-%d@%s>\r\n\r\n%s",
 		loadDomain, rcpt, n, n, time.Now().UnixNano(), loadDomain, body)
 	sig, err := dkimtest.Sign([]byte(msg), dkimtest.Options{Domain: loadDomain, Selector: "load", Signer: key})
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	if err := cl.Mail("bounce@"+loadDomain, nil); err != nil {
+	return []byte(sig + msg), nil
+}
+
+// MaxCorpus bounds the files --dir reads.
+const MaxCorpus = 100000
+
+// readCorpus reads the .eml files of dir, with CRLF line ends.
+func readCorpus(dir string) ([][]byte, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.eml"))
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("--dir %s: no .eml files (%v)", dir, err)
+	}
+	if len(files) > MaxCorpus {
+		files = files[:MaxCorpus]
+	}
+	var out [][]byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		b, _ = message.FileLineEnds(b)
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+func setDefault(p *string, v string) {
+	if *p == "" {
+		*p = v
+	}
+}
+
+// clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat times.
+const clockTicks = 100
+
+// cpuTicks is the user and system time of a process, from /proc.
+func cpuTicks(pid int) int64 {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return ut + st
+}
+
+func sendLoadProbe(cl *smtp.Client, mailFrom, rcpt string, msg []byte) (string, error) {
+	if err := cl.Mail(mailFrom, nil); err != nil {
 		return "", err
 	}
 	if err := cl.Rcpt(rcpt, nil); err != nil {
@@ -157,7 +256,7 @@ func sendLoadProbe(cl *smtp.Client, rcpt string, key crypto.Signer, n int64, bod
 	if err != nil {
 		return "", err
 	}
-	if _, err := io.WriteString(w, sig+msg); err != nil {
+	if _, err := w.Write(msg); err != nil {
 		return "", err
 	}
 	resp, err := w.CloseWithResponse()

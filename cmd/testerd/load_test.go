@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -39,6 +43,38 @@ func TestLoad(t *testing.T) {
 	for _, want := range []string{"40 accepted", "0 failed", "40 verdicts: p50", "0 missing"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestLoadCorpus sends a directory of pre-signed .eml files (as
+// ../shared/bench's corpus is used) and reports the server's CPU.
+func TestLoadCorpus(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 5 {
+		// Saved with LF line ends, as corpora on disk are.
+		msg := strings.ReplaceAll(probeMessage(t, fmt.Sprintf("corpus %d", i), "Joe <joe@abc.it>"), "\r\n", "\n")
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%d.eml", i)), []byte(msg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	smtpAddr, httpAddr := startServe(t)
+	var out, errb bytes.Buffer
+	code := run([]string{"load", "--smtp", smtpAddr, "--http", httpAddr, "--dir", dir, "--rcpt", "spf@" + probeDomain,
+		"--mail-from", "joe@abc.it", "--helo", "mail.abc.it", "--conns", "2", "--probes", "12", "--wait", "30s",
+		"--watch", strconv.Itoa(os.Getpid())}, nil, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s %s", code, out.String(), errb.String())
+	}
+	for _, want := range []string{"12 accepted", "0 failed", "12 verdicts: p50", "0 missing", "server CPU:", "ms per accepted probe"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	l := waitJudged(t, httpAddr, "spf", 12)
+	for _, r := range l.Results {
+		if strings.Join(r.Tags, " ") != "|OK| spf-pass" {
+			t.Errorf("%s: %q", r.ID, r.Tags)
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -246,13 +247,15 @@ func htmlEscape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;").Replace(s)
 }
 
-// TestDurability starts testerd as a subprocess, sends probes, kills it
-// with SIGKILL right after the last 250, restarts it on the same data
-// directory and checks every probe is there and gets its verdict. The
-// first process asks a DNS server that never answers, so no verdict can
-// be finished before the kill: the restart must judge them all.
+// TestDurability starts testerd as a subprocess, sends probes over 8
+// connections at once (so the writer commits them in shared batches),
+// kills it with SIGKILL right after the last 250, restarts it on the same
+// data directory and checks every acknowledged probe is there and gets its
+// verdict. The first process asks a DNS server that never answers, so no
+// verdict can be finished before the kill: the restart must judge them
+// all.
 func TestDurability(t *testing.T) {
-	const n = 20
+	const n, conns = 40, 8
 	dir := t.TempDir()
 	silent, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -283,11 +286,19 @@ func TestDurability(t *testing.T) {
 		return nil, "", ""
 	}
 	cmd, smtpAddr, _ := start()
-	for i := 0; i < n; i++ {
-		if err := sendProbe(smtpAddr, "check@"+probeDomain, probeMessage(t, fmt.Sprintf("probe %d", i), "Joe <joe@abc.it>"), false); err != nil {
-			t.Fatalf("probe %d: %v", i, err)
-		}
+	var wg sync.WaitGroup
+	for c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := c; i < n; i += conns {
+				if err := sendProbe(smtpAddr, "check@"+probeDomain, probeMessage(t, fmt.Sprintf("probe %d", i), "Joe <joe@abc.it>"), false); err != nil {
+					t.Errorf("probe %d: %v", i, err)
+				}
+			}
+		}()
 	}
+	wg.Wait()
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 
