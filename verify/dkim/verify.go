@@ -85,12 +85,15 @@ func (v *Verifier) Verify(ctx context.Context, m *message.Message) *Outcome {
 		return out
 	}
 
+	// Signatures of one message mostly share a body canonicalization and
+	// length: canonicalize and hash each variant once.
 	bodies := map[string][]byte{}
+	sums := map[bodyKey][sha256.Size]byte{}
 	for _, p := range ps {
 		if _, ok := bodies[p.bcanon]; !ok {
 			bodies[p.bcanon] = CanonicalBody(m.Body, p.bcanon)
 		}
-		checkBody(p, bodies[p.bcanon])
+		checkBody(p, bodies[p.bcanon], sums)
 	}
 
 	keys := v.fetchKeys(ctx, ps)
@@ -246,8 +249,15 @@ func parseSignature(sig *Signature, f message.Field, now time.Time) *pending {
 	return p
 }
 
-// checkBody compares bh= with the hash of the canonical body.
-func checkBody(p *pending, body []byte) {
+// bodyKey names one hashed body: canonicalization and length (-1: all).
+type bodyKey struct {
+	canon  string
+	length int64
+}
+
+// checkBody compares bh= with the hash of the canonical body; sums holds
+// the hashes already computed for this message.
+func checkBody(p *pending, body []byte, sums map[bodyKey][sha256.Size]byte) {
 	p.sig.CanonicalBodyLength = len(body)
 	if l := p.sig.BodyLength; l != nil {
 		if *l > int64(len(body)) {
@@ -263,8 +273,13 @@ func checkBody(p *pending, body []byte) {
 		}
 		body = body[:*l]
 	}
-	sum := sha256.Sum256(body)
-	ok := string(sum[:]) == string(p.bh)
+	key := bodyKey{p.bcanon, int64(len(body))}
+	sum, ok := sums[key]
+	if !ok {
+		sum = sha256.Sum256(body)
+		sums[key] = sum
+	}
+	ok = string(sum[:]) == string(p.bh)
 	p.sig.BodyHashOK = &ok
 	p.sig.ComputedBodyHash = base64.StdEncoding.EncodeToString(sum[:])
 }
