@@ -33,7 +33,7 @@ const (
 	// It is small on purpose: a verdict waits for at most this many
 	// others, so the time from end of DATA to stored verdict stays short
 	// and intake slows instead.
-	DefaultMaxInFlight = 64
+	DefaultMaxInFlight = 32
 	// DefaultBusyWait is how long Accept waits for room before refusing.
 	DefaultBusyWait = 10 * time.Second
 	// SweepInterval is how often pending probes are looked for.
