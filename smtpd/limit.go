@@ -4,19 +4,42 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// limitListener caps connections in all and per client IP, answering 421
-// to the rest, and closes every connection when its session time is up.
+// limitListener caps connections in all, per client IP and per client
+// network (/24 for IPv4, /64 for IPv6), answering 421 to the rest. It
+// keeps the last tenth of the slots for networks that have no connection
+// yet, so a few networks holding idle connections cannot lock everyone
+// out. Its connections enforce the timeouts (see limitConn).
 type limitListener struct {
 	net.Listener
-	max, perIP int
-	session    time.Duration
+	max, perIP, perNet int
+	timeouts           timeouts
 
-	mu         sync.Mutex
-	total      int
-	perIPCount map[netip.Addr]int
+	mu          sync.Mutex
+	total       int
+	perIPCount  map[netip.Addr]int
+	perNetCount map[netip.Prefix]int
+}
+
+// timeouts are a connection's deadlines.
+type timeouts struct {
+	// command bounds one command line, and one read inside DATA;
+	// greeting bounds each line before EHLO or HELO; session bounds it
+	// all.
+	command, greeting, session time.Duration
+}
+
+// clientNet is the network a client's connections are counted in.
+func clientNet(ip netip.Addr) netip.Prefix {
+	bits := 64
+	if ip.Is4() {
+		bits = 24
+	}
+	p, _ := ip.Prefix(bits)
+	return p
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -26,6 +49,8 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		ip := peerIP(c.RemoteAddr())
+		nw := clientNet(ip)
+		reserved := max(l.max/10, 1)
 		l.mu.Lock()
 		reason := ""
 		switch {
@@ -33,9 +58,15 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			reason = "421 4.7.0 Too many connections; try again later\r\n"
 		case l.perIPCount[ip] >= l.perIP:
 			reason = "421 4.7.0 Too many connections from your address; try again later\r\n"
+		case l.perNetCount[nw] >= l.perNet:
+			reason = "421 4.7.0 Too many connections from your network; try again later\r\n"
+		case l.total >= l.max-reserved && l.perNetCount[nw] > 0:
+			// The last slots are for networks not connected yet.
+			reason = "421 4.7.0 Too many connections; try again later\r\n"
 		default:
 			l.total++
 			l.perIPCount[ip]++
+			l.perNetCount[nw]++
 		}
 		l.mu.Unlock()
 		if reason != "" {
@@ -44,18 +75,56 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			c.Close()
 			continue
 		}
-		lc := &limitConn{Conn: c, l: l, ip: ip}
-		lc.timer = time.AfterFunc(l.session, func() { c.Close() })
+		lc := &limitConn{Conn: c, l: l, ip: ip, nw: nw, t: l.timeouts, end: time.Now().Add(l.timeouts.session)}
+		lc.timer = time.AfterFunc(l.timeouts.session, func() { c.Close() })
 		return lc, nil
 	}
 }
 
+// limitConn is one client connection. It caps every read deadline at the
+// session's end; before EHLO or HELO it allows each line only the short
+// greeting timeout; inside DATA each read gets a fresh command timeout, so
+// a slow but steady sender is not cut off while a stalled one is.
 type limitConn struct {
 	net.Conn
 	l     *limitListener
 	ip    netip.Addr
+	nw    netip.Prefix
+	t     timeouts
+	end   time.Time
 	timer *time.Timer
 	once  sync.Once
+
+	greeted, inData atomic.Bool
+}
+
+func (c *limitConn) capped(t time.Time) time.Time {
+	if t.IsZero() || t.After(c.end) {
+		return c.end
+	}
+	return t
+}
+
+// SetReadDeadline is how go-smtp bounds each command line.
+func (c *limitConn) SetReadDeadline(t time.Time) error {
+	if g := time.Now().Add(c.t.greeting); !c.greeted.Load() && c.t.greeting > 0 && (t.IsZero() || g.Before(t)) {
+		t = g
+	}
+	return c.Conn.SetReadDeadline(c.capped(t))
+}
+
+func (c *limitConn) SetDeadline(t time.Time) error {
+	if err := c.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.Conn.SetWriteDeadline(c.capped(t))
+}
+
+func (c *limitConn) Read(p []byte) (int, error) {
+	if c.inData.Load() {
+		c.Conn.SetReadDeadline(c.capped(time.Now().Add(c.t.command)))
+	}
+	return c.Conn.Read(p)
 }
 
 func (c *limitConn) Close() error {
@@ -65,6 +134,9 @@ func (c *limitConn) Close() error {
 		c.l.total--
 		if c.l.perIPCount[c.ip]--; c.l.perIPCount[c.ip] <= 0 {
 			delete(c.l.perIPCount, c.ip)
+		}
+		if c.l.perNetCount[c.nw]--; c.l.perNetCount[c.nw] <= 0 {
+			delete(c.l.perNetCount, c.nw)
 		}
 		c.l.mu.Unlock()
 	})

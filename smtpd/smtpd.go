@@ -48,8 +48,13 @@ const (
 	DefaultMaxLineLength  = 8192
 	DefaultCommandTimeout = 2 * time.Minute
 	DefaultSessionTimeout = 10 * time.Minute
-	DefaultMaxConns       = 200
-	DefaultMaxConnsPerIP  = 10
+	// DefaultGreetingTimeout bounds each line before EHLO or HELO: a
+	// client that has not said who it is holds a slot only briefly.
+	DefaultGreetingTimeout = 30 * time.Second
+	DefaultMaxConns        = 200
+	DefaultMaxConnsPerIP   = 10
+	// DefaultMaxConnsPerNet caps one /24 (IPv4) or /64 (IPv6).
+	DefaultMaxConnsPerNet = 20
 )
 
 // Config configures the SMTP server. Zero limits take the defaults.
@@ -69,8 +74,10 @@ type Config struct {
 	MaxLineLength   int
 	CommandTimeout  time.Duration
 	SessionTimeout  time.Duration
+	GreetingTimeout time.Duration
 	MaxConns        int
 	MaxConnsPerIP   int
+	MaxConnsPerNet  int
 
 	Logger *slog.Logger
 	// Now is the clock for received times; nil means time.Now.
@@ -105,12 +112,16 @@ func New(cfg Config, sink Sink) *Server {
 	if cfg.MaxMessageBytes <= 0 {
 		cfg.MaxMessageBytes = DefaultMaxMessageBytes
 	}
+	if cfg.CommandTimeout <= 0 {
+		cfg.CommandTimeout = DefaultCommandTimeout
+	}
 	def(&cfg.MaxRecipients, DefaultMaxRecipients)
 	def(&cfg.MaxLineLength, DefaultMaxLineLength)
 	def(&cfg.MaxConns, DefaultMaxConns)
 	def(&cfg.MaxConnsPerIP, DefaultMaxConnsPerIP)
-	if cfg.CommandTimeout <= 0 {
-		cfg.CommandTimeout = DefaultCommandTimeout
+	def(&cfg.MaxConnsPerNet, max(DefaultMaxConnsPerNet, cfg.MaxConnsPerIP))
+	if cfg.GreetingTimeout <= 0 {
+		cfg.GreetingTimeout = min(DefaultGreetingTimeout, cfg.CommandTimeout)
 	}
 	if cfg.SessionTimeout <= 0 {
 		cfg.SessionTimeout = DefaultSessionTimeout
@@ -142,8 +153,9 @@ func New(cfg Config, sink Sink) *Server {
 
 // Serve accepts connections on ln until Shutdown or Close.
 func (s *Server) Serve(ln net.Listener) error {
-	return s.smtp.Serve(&limitListener{Listener: ln, max: s.cfg.MaxConns, perIP: s.cfg.MaxConnsPerIP,
-		session: s.cfg.SessionTimeout, perIPCount: map[netip.Addr]int{}})
+	return s.smtp.Serve(&limitListener{Listener: ln, max: s.cfg.MaxConns, perIP: s.cfg.MaxConnsPerIP, perNet: s.cfg.MaxConnsPerNet,
+		timeouts:   timeouts{command: s.cfg.CommandTimeout, greeting: s.cfg.GreetingTimeout, session: s.cfg.SessionTimeout},
+		perIPCount: map[netip.Addr]int{}, perNetCount: map[netip.Prefix]int{}})
 }
 
 // Shutdown stops accepting and waits for sessions in flight, until ctx ends.
@@ -152,9 +164,25 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.smtp.Shutdown(ct
 // Close closes the listener and every connection at once.
 func (s *Server) Close() error { return s.smtp.Close() }
 
-// NewSession implements smtp.Backend.
+// NewSession implements smtp.Backend; go-smtp calls it at EHLO or HELO.
 func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	if h := c.Hostname(); strings.ContainsFunc(h, func(r rune) bool { return r < 0x21 || r == 0x7f }) {
+		return nil, &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "bad characters in the EHLO name"}
+	}
+	if lc := limitConnOf(c); lc != nil {
+		lc.greeted.Store(true)
+	}
 	return &session{srv: s, conn: c, ip: peerIP(c.Conn().RemoteAddr())}, nil
+}
+
+// limitConnOf finds the connection under go-smtp's (and TLS's) wrappers.
+func limitConnOf(c *smtp.Conn) *limitConn {
+	nc := c.Conn()
+	if tc, ok := nc.(*tls.Conn); ok {
+		nc = tc.NetConn()
+	}
+	lc, _ := nc.(*limitConn)
+	return lc
 }
 
 // peerIP is the client's address, IPv4-mapped IPv6 normalized to IPv4.
@@ -233,17 +261,26 @@ func cutLast(s, sep string) (string, string, bool) {
 }
 
 func (s *session) Data(r io.Reader) error {
+	lc := limitConnOf(s.conn)
+	if lc != nil {
+		lc.inData.Store(true)
+		defer lc.inData.Store(false)
+	}
 	raw, err := io.ReadAll(r)
 	if err != nil {
 		switch {
 		case errors.Is(err, smtp.ErrDataTooLarge):
+			// go-smtp reads the rest up to the final dot: the stream stays
+			// in step.
 			return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4},
 				Message: fmt.Sprintf("message too big: the limit is %d bytes", s.srv.cfg.MaxMessageBytes)}
 		case errors.Is(err, smtp.ErrTooLongLine):
-			return &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 2},
-				Message: fmt.Sprintf("line too long: the limit is %d octets", s.srv.cfg.MaxLineLength)}
+			return s.abort(500, smtp.EnhancedCode{5, 5, 2}, fmt.Sprintf("line too long: the limit is %d octets; closing the connection", s.srv.cfg.MaxLineLength))
 		}
-		return err
+		// A timeout or a broken connection in the middle of the message:
+		// nothing after this point can be read as commands.
+		s.srv.cfg.Logger.Info("DATA aborted", "client", s.ip, "err", err)
+		return s.abort(421, smtp.EnhancedCode{4, 4, 2}, "no data for too long in DATA; closing the connection")
 	}
 	if bytes.IndexByte(raw, 0) >= 0 {
 		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "the message contains NUL bytes, which SMTP does not allow"}
@@ -275,6 +312,17 @@ func (s *session) Data(r io.Reader) error {
 		ids[i] = p.ID
 	}
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "stored as " + strings.Join(ids, " ")}
+}
+
+// abort answers a read error inside DATA and closes the connection, so
+// the rest of the message is never taken for commands. The reply is
+// written here because go-smtp would go on reading after its own.
+func (s *session) abort(code int, ec smtp.EnhancedCode, msg string) error {
+	nc := s.conn.Conn()
+	nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(nc, "%d %d.%d.%d %s\r\n", code, ec[0], ec[1], ec[2], msg)
+	nc.Close()
+	return &smtp.SMTPError{Code: code, EnhancedCode: ec, Message: msg}
 }
 
 type slogAdapter struct{ l *slog.Logger }

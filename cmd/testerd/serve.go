@@ -126,6 +126,8 @@ func serveFlags(fs *flag.FlagSet, c *serveConfig) {
 	dur(&c.Limits.SessionTimeout, "session-timeout", smtpd.DefaultSessionTimeout, "longest SMTP session")
 	num(&c.Limits.MaxConns, "max-conns", smtpd.DefaultMaxConns, "concurrent SMTP connections")
 	num(&c.Limits.MaxConnsPerIP, "max-conns-per-ip", smtpd.DefaultMaxConnsPerIP, "concurrent SMTP connections per client IP")
+	num(&c.Limits.MaxConnsPerNet, "max-conns-per-net", smtpd.DefaultMaxConnsPerNet, "concurrent SMTP connections per client /24 (IPv4) or /64 (IPv6)")
+	dur(&c.Limits.GreetingTimeout, "greeting-timeout", smtpd.DefaultGreetingTimeout, "time allowed for each line before EHLO or HELO")
 	num(&c.Workers, "workers", worker.DefaultWorkers, "verdicts computed at once")
 	num(&c.MaxInFlight, "max-in-flight", worker.DefaultMaxInFlight, "probes accepted and not yet judged; past it SMTP waits, then answers 451 4.3.2")
 	dur(&c.DNSCache, "dns-cache", dnsx.DefaultCacheTTL, "longest a DNS answer is reused, within its TTL (0: ask every time); keep it short, so a fixed record shows at once")

@@ -265,7 +265,7 @@ func TestDurability(t *testing.T) {
 	dnsAddr := silent.LocalAddr().String()
 	start := func() (*exec.Cmd, string, string) {
 		cmd := exec.Command(os.Args[0], "serve", "--domain", probeDomain, "--smtp-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
-			"--data-dir", dir, "--resolver", dnsAddr, "--log-format", "json")
+			"--data-dir", dir, "--resolver", dnsAddr, "--log-format", "json", "--max-in-flight", "100")
 		cmd.Env = append(os.Environ(), "TESTERD_TEST_AS_MAIN=1")
 		stderr, err := cmd.StderrPipe()
 		if err != nil {

@@ -18,6 +18,16 @@ import (
 // §3.2 forbids treating smaller keys as valid.
 const MinRSABits = 1024
 
+// MaxRSABits is the largest RSA key testerd verifies with. RFC 8301 §3.2
+// asks verifiers to handle keys up to 4096 bits; 8192 is generous, and
+// past it one signature's verification costs seconds of CPU, which a
+// stranger could ask for ten times a message.
+const MaxRSABits = 8192
+
+// maxKeyText bounds the base64 of p= looked at: an 8192-bit key in
+// SubjectPublicKeyInfo is about 1,400 characters.
+const maxKeyText = 4096
+
 // Key is a DKIM key record (RFC 6376 §3.6.1) as published, without the key
 // material itself.
 type Key struct {
@@ -114,6 +124,9 @@ func ParseKey(record string) (*Key, error) {
 	if k.Services != nil && !slices.Contains(k.Services, "*") && !slices.Contains(k.Services, "email") {
 		return k, &KeyError{Tag: "s", Reason: fmt.Sprintf("the key is for service %q, not email", strings.Join(k.Services, ":"))}
 	}
+	if len(p) > maxKeyText {
+		return k, &KeyError{Tag: "p", Reason: fmt.Sprintf("p= is %d characters, far more than a key of %d bits (the most testerd verifies with) needs", len(p), MaxRSABits)}
+	}
 	der, err := base64.StdEncoding.DecodeString(p)
 	if err != nil {
 		return k, &KeyError{Tag: "p", Reason: "p= is not valid base64: " + err.Error()}
@@ -125,6 +138,9 @@ func ParseKey(record string) (*Key, error) {
 			return k, &KeyError{Tag: "p", Reason: err.Error()}
 		}
 		k.pub, k.Bits = pub, pub.N.BitLen()
+		if k.Bits > MaxRSABits {
+			return k, &KeyError{Tag: "p", Reason: fmt.Sprintf("the RSA key is %d bits; testerd verifies with keys of at most %d bits (RFC 8301 asks verifiers to handle up to 4096): use a 2048-bit key", k.Bits, MaxRSABits)}
+		}
 	case "ed25519":
 		if len(der) != ed25519.PublicKeySize {
 			return k, &KeyError{Tag: "p", Reason: fmt.Sprintf("an Ed25519 key is %d bytes, this one is %d", ed25519.PublicKeySize, len(der))}

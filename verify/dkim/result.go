@@ -1,6 +1,10 @@
 package dkim
 
-import "time"
+import (
+	"time"
+
+	"github.com/testerd/testerd/verify/message"
+)
 
 // Result is one signature's result, as ../shared/docs/verdicts.md defines
 // them.
@@ -24,6 +28,16 @@ const (
 const (
 	CheckBodyHash        = "body-hash"
 	CheckHeaderSignature = "header-signature"
+)
+
+// Bounds on h=: a signature may list at most MaxSignedFields header
+// fields (as many as message.MaxFields, the fields a header may hold here;
+// more is invalid, never a wrong fail); a verdict shows MaxShownHeaders of
+// them, each clipped to maxShownName octets.
+const (
+	MaxSignedFields = message.MaxFields
+	MaxShownHeaders = 64
+	maxShownName    = 64
 )
 
 // MaxSignatures is the default cap on DKIM-Signature fields verified per
@@ -67,7 +81,10 @@ type Signature struct {
 	Selector         string     `json:"selector,omitempty"`
 	Identifier       string     `json:"identifier,omitempty"`
 	Canonicalization string     `json:"canonicalization,omitempty"`
-	Headers          []string   `json:"headers,omitempty"`
+	// Headers is h= for display: at most MaxShownHeaders names, each
+	// clipped; HeadersOmitted counts the rest. Hashing uses the whole list.
+	Headers        []string `json:"headers,omitempty"`
+	HeadersOmitted int      `json:"headers_omitted,omitempty"`
 	Signed           Signed     `json:"signed"`
 	BodyLength       *int64     `json:"body_length,omitempty"`
 	Timestamp        *time.Time `json:"timestamp,omitempty"`

@@ -42,7 +42,9 @@ type Verifier struct {
 
 // pending is a signature that parsed and waits for its key.
 type pending struct {
-	sig        *Signature
+	sig *Signature
+	// headers is h=, whole, for hashing; sig.Headers is its display copy.
+	headers    []string
 	field      message.Field
 	tags       taglist.Tags
 	value      string // the field value after the colon, without the final CRLF
@@ -97,11 +99,31 @@ func (v *Verifier) Verify(ctx context.Context, m *message.Message) *Outcome {
 	}
 
 	keys := v.fetchKeys(ctx, ps)
+	fields := fieldIndex(m)
 	for _, p := range ps {
+		if err := ctx.Err(); err != nil {
+			// The verdict's deadline is spent: the rest are not verified,
+			// whatever their keys would cost.
+			p.sig.Result = TempError
+			p.sig.Reason = "not verified: the verdict's time ran out before this signature's turn"
+			continue
+		}
 		k := keys[p.keyName]
-		finish(p, m, k.records, k.err)
+		finish(p, m, fields, k.records, k.err)
 	}
 	return out
+}
+
+// fieldIndex lists, for each lowercase field name, the indexes of its
+// fields from the bottom up, so each signature's h= is matched in one
+// pass.
+func fieldIndex(m *message.Message) map[string][]int {
+	idx := map[string][]int{}
+	for i := len(m.Fields) - 1; i >= 0; i-- {
+		n := strings.ToLower(m.Fields[i].Name)
+		idx[n] = append(idx[n], i)
+	}
+	return idx
 }
 
 // parseSignature reads the tags of one signature, fills in sig, and returns
@@ -131,8 +153,19 @@ func parseSignature(sig *Signature, f message.Field, now time.Time) *pending {
 	sig.Identifier = clip(taglist.Strip(get("i")))
 	sig.BodyHash = clip(taglist.Strip(get("bh")))
 	if h, ok := tags.Get("h"); ok {
-		sig.Headers = splitList(h)
-		for _, name := range sig.Headers {
+		for _, name := range strings.Split(taglist.Strip(h), ":") {
+			if name == "" {
+				continue
+			}
+			if len(p.headers) == MaxSignedFields {
+				return bad("h", fmt.Sprintf("h= lists more than %d header fields; testerd verifies signatures of at most %d, as many as the header it reads may hold", MaxSignedFields, MaxSignedFields))
+			}
+			p.headers = append(p.headers, name)
+			if len(sig.Headers) < MaxShownHeaders {
+				sig.Headers = append(sig.Headers, untrusted.Clip(name, maxShownName))
+			} else {
+				sig.HeadersOmitted++
+			}
 			switch strings.ToLower(name) {
 			case "from":
 				sig.Signed.From = true
@@ -325,7 +358,7 @@ func (v *Verifier) fetchKeys(ctx context.Context, ps []*pending) map[string]keyA
 
 // finish parses the key, checks it against the signature, verifies the
 // header signature and sets the result.
-func finish(p *pending, m *message.Message, records []string, err error) {
+func finish(p *pending, m *message.Message, fields map[string][]int, records []string, err error) {
 	sig := p.sig
 	if err != nil {
 		sig.KeyLookup = dnsx.KindOf(err).String()
@@ -378,7 +411,7 @@ func finish(p *pending, m *message.Message, records []string, err error) {
 		return
 	}
 
-	hashed := headerHash(p, m)
+	hashed := headerHash(p, m, fields)
 	var ok bool
 	switch pub := key.pub.(type) {
 	case *rsa.PublicKey:
@@ -408,17 +441,16 @@ func finish(p *pending, m *message.Message, records []string, err error) {
 
 // headerHash computes the SHA-256 of the signed header fields and the
 // signature field itself with b= emptied (RFC 6376 §3.7, §5.4.2).
-func headerHash(p *pending, m *message.Message) []byte {
+func headerHash(p *pending, m *message.Message, fields map[string][]int) []byte {
 	h := sha256.New()
-	used := make([]bool, len(m.Fields))
-	for _, name := range p.sig.Headers {
-		// The last unused instance, from the bottom up.
-		for i := len(m.Fields) - 1; i >= 0; i-- {
-			if !used[i] && strings.EqualFold(m.Fields[i].Name, name) {
-				used[i] = true
-				h.Write([]byte(CanonicalHeader(m.Fields[i].Raw, p.hcanon)))
-				break
-			}
+	next := map[string]int{}
+	for _, name := range p.headers {
+		// The last unused instance, from the bottom up; a name listed more
+		// often than it occurs signs nothing more (RFC 6376 §5.4.2).
+		n := strings.ToLower(name)
+		if k := next[n]; k < len(fields[n]) {
+			next[n] = k + 1
+			h.Write([]byte(CanonicalHeader(m.Fields[fields[n][k]].Raw, p.hcanon)))
 		}
 	}
 	self := p.field.Raw[:len(p.field.Name)+1] + emptyB(p.value, p.tags)
