@@ -75,20 +75,20 @@ type Signature struct {
 	Failed  []string `json:"failed,omitempty"`
 	Problem *Problem `json:"problem,omitempty"`
 
-	Version          string     `json:"version,omitempty"`
-	Algorithm        string     `json:"algorithm,omitempty"`
-	Domain           string     `json:"domain,omitempty"`
-	Selector         string     `json:"selector,omitempty"`
-	Identifier       string     `json:"identifier,omitempty"`
-	Canonicalization string     `json:"canonicalization,omitempty"`
+	Version          string `json:"version,omitempty"`
+	Algorithm        string `json:"algorithm,omitempty"`
+	Domain           string `json:"domain,omitempty"`
+	Selector         string `json:"selector,omitempty"`
+	Identifier       string `json:"identifier,omitempty"`
+	Canonicalization string `json:"canonicalization,omitempty"`
 	// Headers is h= for display: at most MaxShownHeaders names, each
 	// clipped; HeadersOmitted counts the rest. Hashing uses the whole list.
-	Headers        []string `json:"headers,omitempty"`
-	HeadersOmitted int      `json:"headers_omitted,omitempty"`
-	Signed           Signed     `json:"signed"`
-	BodyLength       *int64     `json:"body_length,omitempty"`
-	Timestamp        *time.Time `json:"timestamp,omitempty"`
-	Expiration       *time.Time `json:"expiration,omitempty"`
+	Headers        []string   `json:"headers,omitempty"`
+	HeadersOmitted int        `json:"headers_omitted,omitempty"`
+	Signed         Signed     `json:"signed"`
+	BodyLength     *int64     `json:"body_length,omitempty"`
+	Timestamp      *time.Time `json:"timestamp,omitempty"`
+	Expiration     *time.Time `json:"expiration,omitempty"`
 
 	// BodyHash is bh= as written; ComputedBodyHash is the hash of the
 	// body as received, so the two can be compared by eye.

@@ -294,3 +294,78 @@ func TestBareLF(t *testing.T) {
 func b64(pub crypto.PublicKey) string {
 	return base64.StdEncoding.EncodeToString(pub.(ed25519.PublicKey))
 }
+
+// TestLongHeaderList: a signature over more than 64 header fields (here
+// 100 names, most of them absent, as oversigning does) verifies; one over
+// more than MaxSignedFields is invalid with the bound, never a fail; and
+// the verdict shows only MaxShownHeaders names.
+func TestLongHeaderList(t *testing.T) {
+	_, v := setup()
+	names := []string{"From", "To", "Subject", "Date", "Message-ID"}
+	for i := len(names); i < 100; i++ {
+		names = append(names, fmt.Sprintf("X-Oversigned-%d", i))
+	}
+	msg := sign(t, testMsg, dkimtest.Options{Domain: "example.com", Selector: "ed", Signer: dkimtest.Ed25519("ed"), Headers: names})
+	s := v.Verify(context.Background(), message.Parse([]byte(msg))).Signatures[0]
+	if s.Result != dkim.Pass || len(s.Headers) != dkim.MaxShownHeaders || s.HeadersOmitted != 100-dkim.MaxShownHeaders {
+		t.Errorf("100 names: %s (%s), %d shown, %d omitted", s.Result, s.Reason, len(s.Headers), s.HeadersOmitted)
+	}
+
+	many := make([]string, dkim.MaxSignedFields+1)
+	for i := range many {
+		many[i] = "From"
+	}
+	msg = sign(t, testMsg, dkimtest.Options{Domain: "example.com", Selector: "ed", Signer: dkimtest.Ed25519("ed"), Headers: many})
+	s = v.Verify(context.Background(), message.Parse([]byte(msg))).Signatures[0]
+	if s.Result != dkim.Invalid || !strings.Contains(s.Reason, fmt.Sprintf("more than %d header fields", dkim.MaxSignedFields)) {
+		t.Errorf("%d names: %s (%s)", len(many), s.Result, s.Reason)
+	}
+}
+
+// TestHugeKey: an RSA key over MaxRSABits is refused before any costly
+// verification, with the bound in the reason.
+func TestHugeKey(t *testing.T) {
+	z, v := setup()
+	n := new(big.Int).Lsh(big.NewInt(1), 9000)
+	n.Add(n, big.NewInt(1))
+	der, err := x509.MarshalPKIXPublicKey(&rsa.PublicKey{N: n, E: 65537})
+	if err != nil {
+		t.Fatal(err)
+	}
+	z.AddTXT("huge._domainkey.example.com", "v=DKIM1; k=rsa; p="+base64.StdEncoding.EncodeToString(der))
+	msg := sign(t, testMsg, dkimtest.Options{Domain: "example.com", Selector: "huge", Signer: rsa2048()})
+	s := v.Verify(context.Background(), message.Parse([]byte(msg))).Signatures[0]
+	if s.Result != dkim.Invalid || !strings.Contains(s.Reason, "at most 8192 bits") {
+		t.Errorf("9001-bit key: %s (%s)", s.Result, s.Reason)
+	}
+	z.AddTXT("long._domainkey.example.com", "v=DKIM1; k=rsa; p="+strings.Repeat("A", 40000))
+	msg = sign(t, testMsg, dkimtest.Options{Domain: "example.com", Selector: "long", Signer: rsa2048()})
+	s = v.Verify(context.Background(), message.Parse([]byte(msg))).Signatures[0]
+	if s.Result != dkim.Invalid || !strings.Contains(s.Reason, "40000 characters") {
+		t.Errorf("40,000-character p=: %s (%s)", s.Result, s.Reason)
+	}
+}
+
+// slowKeys answers key lookups only after the caller's deadline.
+type slowKeys struct{ dnsx.Resolver }
+
+func (s slowKeys) LookupTXT(ctx context.Context, name string) ([]string, error) {
+	if d, ok := ctx.Deadline(); ok {
+		time.Sleep(time.Until(d) + 10*time.Millisecond)
+	}
+	return s.Resolver.LookupTXT(context.Background(), name)
+}
+
+// TestDeadlineBetweenSignatures: once the verdict's time is spent, the
+// signatures left are temperror, not verified at whatever cost.
+func TestDeadlineBetweenSignatures(t *testing.T) {
+	z, _ := setup()
+	v := &dkim.Verifier{Resolver: slowKeys{dnsx.NewFake(z)}, Now: func() time.Time { return now }, Timeout: 50 * time.Millisecond}
+	msg := sign(t, testMsg, dkimtest.Options{Domain: "example.com", Selector: "ed", Signer: dkimtest.Ed25519("ed")})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	s := v.Verify(ctx, message.Parse([]byte(msg))).Signatures[0]
+	if s.Result != dkim.TempError || !strings.Contains(s.Reason, "time ran out") {
+		t.Errorf("%s (%s)", s.Result, s.Reason)
+	}
+}
