@@ -152,7 +152,13 @@ func TestDirectFailures(t *testing.T) {
 
 	w.direct.AllowPrivate = false
 	_, err = w.direct.Deliver(context.Background(), msg)
-	wantErr(t, err, false, "private or loopback")
+	wantErr(t, err, false, "not public")
+	// An IPv4-mapped 0.0.0.0 reaches this host: refused like the rest.
+	w.zone.AddMX("mapped.example", 10, "mx.mapped.example")
+	w.zone.AddIP("mx.mapped.example", netip.MustParseAddr("::ffff:0.0.0.0"))
+	w.zone.AddIP("mx.mapped.example", netip.MustParseAddr("100.64.0.1"))
+	_, err = w.direct.Deliver(context.Background(), &Message{To: "a@mapped.example", Data: msg.Data})
+	wantErr(t, err, false, "not public")
 }
 
 func TestDirectImplicitMX(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-sasl"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/internal/netguard"
 	"github.com/testerd/testerd/verify/message"
 )
 
@@ -136,7 +137,7 @@ func (t *Direct) addresses(ctx context.Context, host string) ([]netip.Addr, *Err
 	}
 	var usable []netip.Addr
 	for _, a := range addrs {
-		if t.AllowPrivate || !private(a) {
+		if t.AllowPrivate || netguard.Public(a) {
 			usable = append(usable, a)
 		}
 	}
@@ -144,16 +145,11 @@ func (t *Direct) addresses(ctx context.Context, host string) ([]netip.Addr, *Err
 	case len(usable) > 0:
 		return usable, nil
 	case len(addrs) > 0:
-		return nil, temporary(host, "resolves only to private or loopback addresses (%s), which testerd does not deliver to", addrs[0])
+		return nil, temporary(host, "resolves only to addresses that are not public (%s: private, loopback, reserved or special-purpose), which testerd does not deliver to", addrs[0])
 	case len(errs) > 0:
 		return nil, temporary(host, "address lookup: %s", strings.Join(errs, "; "))
 	}
 	return nil, temporary(host, "has no A or AAAA record")
-}
-
-func private(a netip.Addr) bool {
-	return a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsUnspecified() || a.IsMulticast() ||
-		a.IsInterfaceLocalMulticast() || a.IsLinkLocalMulticast()
 }
 
 // Smarthost relays every message through one server.
