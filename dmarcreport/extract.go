@@ -20,8 +20,11 @@ import (
 
 // Limits of extraction.
 const (
-	// MaxXML bounds one decompressed report.
-	MaxXML = 50 << 20
+	// MaxXML bounds one decompressed report, and MaxMessageXML all the
+	// reports of one message together: one decompression budget per
+	// message, however many parts it has.
+	MaxXML        = 32 << 20
+	MaxMessageXML = 32 << 20
 	// MaxParts bounds the MIME parts looked at, MaxDepth their nesting.
 	MaxParts = 50
 	MaxDepth = 4
@@ -36,8 +39,12 @@ type File struct {
 	XML       []byte
 }
 
-// ErrTooBig is a report over MaxXML once decompressed.
-var ErrTooBig = fmt.Errorf("the report is over %d MB decompressed", MaxXML>>20)
+// ErrTooBig is a report over MaxXML once decompressed; ErrBudget is the
+// reports of a message over MaxMessageXML together.
+var (
+	ErrTooBig = fmt.Errorf("the report is over %d MB decompressed", MaxXML>>20)
+	ErrBudget = fmt.Errorf("the reports of this message are over %d MB decompressed in all; the rest are not read", MaxMessageXML>>20)
+)
 
 // Extract finds the reports in a message. Parts that are not reports are
 // skipped; a part that looks like one but cannot be read is an error in
@@ -50,7 +57,7 @@ func Extract(raw []byte) ([]File, []error) {
 			h.Set(name, v)
 		}
 	}
-	x := &extractor{}
+	x := &extractor{budget: MaxMessageXML}
 	x.part(h, m.Body, 0)
 	if len(x.files) == 0 && len(x.errs) == 0 {
 		x.errs = append(x.errs, errors.New("no report found: no zip, gzip or XML part"))
@@ -62,6 +69,8 @@ type extractor struct {
 	files []File
 	errs  []error
 	parts int
+	// budget is what is left of the message's decompression budget.
+	budget int64
 }
 
 func (x *extractor) part(h textproto.MIMEHeader, body []byte, depth int) {
@@ -105,7 +114,16 @@ func (x *extractor) part(h textproto.MIMEHeader, body []byte, depth int) {
 	if kind == "" {
 		return
 	}
-	xmlDoc, err := unpack(kind, data)
+	if x.budget <= 0 {
+		x.errs = append(x.errs, fmt.Errorf("%s (%s): %w", partName(name, mt), kind, ErrBudget))
+		return
+	}
+	xmlDoc, err := unpackAtMost(kind, data, min(x.budget, MaxXML))
+	if err == nil {
+		x.budget -= int64(len(xmlDoc))
+	} else if errors.Is(err, ErrTooBig) && x.budget < MaxXML {
+		err = ErrBudget
+	}
 	if err != nil {
 		x.errs = append(x.errs, fmt.Errorf("%s (%s): %w", partName(name, mt), kind, err))
 		return
@@ -175,6 +193,11 @@ func decodeCTE(cte string, body []byte) ([]byte, error) {
 // member only: some reporters append bytes) or XML as it is, refusing
 // anything over MaxXML once decompressed.
 func unpack(kind string, data []byte) ([]byte, error) {
+	return unpackAtMost(kind, data, MaxXML)
+}
+
+// unpackAtMost is unpack with a smaller bound.
+func unpackAtMost(kind string, data []byte, limit int64) ([]byte, error) {
 	var r io.Reader
 	switch kind {
 	case "zip":
@@ -191,7 +214,7 @@ func unpack(kind string, data []byte) ([]byte, error) {
 		if len(files) != 1 {
 			return nil, fmt.Errorf("the zip holds %d files, not one", len(files))
 		}
-		if files[0].UncompressedSize64 > MaxXML {
+		if files[0].UncompressedSize64 > uint64(limit) {
 			return nil, ErrTooBig
 		}
 		rc, err := files[0].Open()
@@ -210,8 +233,8 @@ func unpack(kind string, data []byte) ([]byte, error) {
 	default:
 		r = bytes.NewReader(data)
 	}
-	b, err := io.ReadAll(io.LimitReader(r, MaxXML+1))
-	if len(b) > MaxXML {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if int64(len(b)) > limit {
 		return nil, ErrTooBig
 	}
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -94,8 +95,8 @@ func TestExtractRefuses(t *testing.T) {
 		raw  []byte
 		want string
 	}{
-		"gzip bomb":  {reportMessage("application/gzip", bomb), "over 50 MB"},
-		"zip bomb":   {reportMessage("application/zip", zipBomb), "over 50 MB"},
+		"gzip bomb":  {reportMessage("application/gzip", bomb), fmt.Sprintf("over %d MB", MaxXML>>20)},
+		"zip bomb":   {reportMessage("application/zip", zipBomb), fmt.Sprintf("over %d MB", MaxXML>>20)},
 		"two files":  {reportMessage("application/zip", zipOf(map[string][]byte{"a.xml": []byte(tiny), "b.xml": []byte(tiny)})), "2 files, not one"},
 		"not a zip":  {reportMessage("application/zip", []byte("hello")), "zip"},
 		"no report":  {[]byte("From: a@b\r\nSubject: hi\r\n\r\nJust text.\r\n"), "no report found"},
@@ -108,5 +109,28 @@ func TestExtractRefuses(t *testing.T) {
 	}
 	if len(bomb) > 200<<10 {
 		t.Logf("the gzip bomb is %d KB", len(bomb)>>10)
+	}
+}
+
+// TestMessageBudget: one small message with many compressed parts cannot
+// decompress more than MaxMessageXML in all.
+func TestMessageBudget(t *testing.T) {
+	part := gz(bytes.Repeat([]byte{' '}, 12<<20)) // 12 MB of spaces, a few KB packed
+	var b strings.Builder
+	b.WriteString("From: r@reporter.example\r\nSubject: Report\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n")
+	for range 10 {
+		b.WriteString("--b\r\nContent-Type: application/gzip\r\nContent-Transfer-Encoding: base64\r\n\r\n" + base64.StdEncoding.EncodeToString(part) + "\r\n")
+	}
+	b.WriteString("--b--\r\n")
+	if b.Len() > 1<<20 {
+		t.Fatalf("the message is %d bytes", b.Len())
+	}
+	files, errs := Extract([]byte(b.String()))
+	total := 0
+	for _, f := range files {
+		total += len(f.XML)
+	}
+	if total > MaxMessageXML || len(files) != 2 || !strings.Contains(errors.Join(errs...).Error(), "in all") {
+		t.Errorf("%d files, %d bytes decompressed, errors %v", len(files), total, errs)
 	}
 }

@@ -4,43 +4,54 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
+
+	"golang.org/x/sync/semaphore"
 
 	"github.com/testerd/testerd/store"
 )
 
-// MaxConcurrent bounds the reports parsed at once: a large report takes
-// about 14 times its size in allocations while it is parsed.
-const MaxConcurrent = 2
+// MaxParsing bounds the XML being parsed at once, in bytes: a report takes
+// about 14 times its size in allocations while it is parsed, so this
+// keeps report parsing under about 600 MB of memory however many arrive.
+const MaxParsing = 2 * MaxXML
+
+// MaxExcerpt bounds what is kept of a report that does not parse: enough
+// to see why, never the whole of a stranger's blob.
+const MaxExcerpt = 64 << 10
 
 // Ingester stores the reports of messages received at a report address.
 type Ingester struct {
 	Store  *store.Store
 	Logger *slog.Logger
 
-	once sync.Once
-	sem  chan struct{}
+	once    sync.Once
+	parsing *semaphore.Weighted
 }
 
 // Ingest extracts and parses the reports of a message and commits the
 // message and its reports together. A message or report that cannot be
 // read is kept with the reason: only a store failure is an error.
 func (in *Ingester) Ingest(ctx context.Context, p *store.Probe) error {
-	in.once.Do(func() { in.sem = make(chan struct{}, MaxConcurrent) })
-	select {
-	case in.sem <- struct{}{}:
-		defer func() { <-in.sem }()
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	in.once.Do(func() { in.parsing = semaphore.NewWeighted(MaxParsing) })
 	files, errs := Extract(p.Raw)
 	var reports []*store.DMARCReport
 	for _, f := range files {
 		r := &store.DMARCReport{Container: f.Container, XML: f.XML}
+		weight := max(int64(len(f.XML)), 1)
+		if err := in.parsing.Acquire(ctx, weight); err != nil {
+			return err
+		}
 		fb, err := Parse(f.XML)
+		in.parsing.Release(weight)
 		if err != nil {
 			r.Error = err.Error()
+			if len(r.XML) > MaxExcerpt {
+				r.XML = r.XML[:MaxExcerpt]
+				r.Error += fmt.Sprintf(" (%d bytes; the first %d kept)", len(f.XML), MaxExcerpt)
+			}
 		} else {
 			fill(r, fb)
 		}

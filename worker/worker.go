@@ -140,15 +140,23 @@ func (p *Pool) Queued() int {
 // room, then returns ErrBusy without storing anything.
 func (p *Pool) Accept(ctx context.Context, probes []*store.Probe) error {
 	p.init()
-	var judged []*store.Probe
+	var judged, reports []*store.Probe
 	for _, pr := range probes {
 		if pr.Kind == ReportKind && p.Reports != nil {
-			if err := p.Reports.Ingest(ctx, pr); err != nil {
-				return err
-			}
+			reports = append(reports, pr)
 			continue
 		}
 		judged = append(judged, pr)
+	}
+	if len(reports) > 0 {
+		// One message to several report addresses is ingested once.
+		first := *reports[0]
+		for _, r := range reports[1:] {
+			first.Recipient += ", " + r.Recipient
+		}
+		if err := p.Reports.Ingest(ctx, &first); err != nil {
+			return err
+		}
 	}
 	if len(judged) == 0 {
 		return nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/testerd/testerd/dmarcreport"
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/store"
 	"github.com/testerd/testerd/verify"
@@ -182,5 +183,42 @@ func TestBackpressure(t *testing.T) {
 	p.BusyWait = 30 * time.Second
 	if err := p.Accept(ctx, []*store.Probe{probe()}); err != nil {
 		t.Errorf("after the backlog drained: %v", err)
+	}
+}
+
+// TestReportOnce: a report message to several report addresses is
+// ingested, and stored, once; a report that does not parse keeps only an
+// excerpt.
+func TestReportOnce(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	p := &Pool{Store: st, Reports: &dmarcreport.Ingester{Store: st}}
+	junk := "<?xml version=\"1.0\"?><feedback>" + strings.Repeat("<x>junk</x>", 20000) // 220 KB that is no report
+	raw := []byte("From: r@reporter.example\r\nSubject: Report\r\nContent-Type: text/xml\r\n\r\n" + junk + "\r\n")
+	var probes []*store.Probe
+	for _, rcpt := range []string{"rua@t", "rua+a@t", "rua+b@t"} {
+		probes = append(probes, &store.Probe{ID: store.NewID(), Received: time.Now(), Kind: ReportKind, Recipient: rcpt,
+			ClientIP: netip.MustParseAddr("192.0.2.1"), Raw: raw, Size: len(raw)})
+	}
+	if err := p.Accept(ctx, probes); err != nil {
+		t.Fatal(err)
+	}
+	reports, err := st.Reports(ctx, "", time.Now().Add(-time.Hour), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reports) != 1 {
+		t.Fatalf("%d reports stored for one message to 3 addresses", len(reports))
+	}
+	r, err := st.Report(ctx, reports[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Error == "" || len(r.XML) > dmarcreport.MaxExcerpt || !strings.Contains(r.Error, "kept") {
+		t.Errorf("unparsable report: error %q, %d bytes kept", r.Error, len(r.XML))
 	}
 }
