@@ -336,6 +336,8 @@ type ListQuery struct {
 	// with or without a language (check+team@, check+it+team@).
 	Tag   string
 	Limit int
+	// Before, if set, keeps probes received before it (the next page).
+	Before time.Time
 	// WithVerdict adds the verdict JSON.
 	WithVerdict bool
 }
@@ -355,8 +357,8 @@ func (s *Store) List(ctx context.Context, q ListQuery) ([]*Result, error) {
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT `+resultColumns+`, `+verdict+`
 		FROM probes p LEFT JOIN verdicts v ON v.probe_id = p.id
-		WHERE (? = '' OR p.kind = ?) AND (? = '' OR p.extension IN (?, ?, ?))
-		ORDER BY p.received_at DESC LIMIT ?`, append(append([]any{q.Kind, q.Kind}, tags...), q.Limit)...)
+		WHERE (? = '' OR p.kind = ?) AND (? = '' OR p.extension IN (?, ?, ?)) AND (? = 0 OR p.received_at < ?)
+		ORDER BY p.received_at DESC LIMIT ?`, append(append([]any{q.Kind, q.Kind}, tags...), unixNano(q.Before), unixNano(q.Before), q.Limit)...)
 	if err != nil {
 		return nil, err
 	}

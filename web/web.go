@@ -7,14 +7,17 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -72,6 +75,9 @@ type Server struct {
 	Lang    i18n.Lang
 	tmpl    map[i18n.Lang]*template.Template
 	domains domainChecker
+	heavy   chan struct{}
+	// listBytes overrides MaxListBytes (tests).
+	listBytes int
 }
 
 // Handler returns the routes.
@@ -79,6 +85,7 @@ func (s *Server) Handler() http.Handler {
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
+	s.heavy = make(chan struct{}, maxHeavyLists)
 	funcs := template.FuncMap{
 		"tagClass": tagClass,
 		"severityClass": func(s lint.Severity) string {
@@ -272,14 +279,41 @@ type apiResult struct {
 	Verdict json.RawMessage `json:"verdict"`
 }
 
+// Bounds of the JSON list: a response stops at MaxListBytes (with a next
+// link to go on from), and at most maxHeavyLists full responses (with
+// verdicts, for the admin token) are built at once.
+const (
+	MaxListBytes  = 4 << 20
+	maxHeavyLists = 2
+)
+
+// publicResult is what anyone may see of a result in the list: what the
+// HTML list shows, with the sender masked. The full record is at
+// /r/{id} and /api/results/{id}, reachable by the unguessable id, and in
+// the list for the admin token.
+type publicResult struct {
+	ID         string     `json:"id"`
+	Received   time.Time  `json:"received"`
+	Kind       string     `json:"kind"`
+	ClientIP   string     `json:"client_ip"`
+	MailFrom   string     `json:"mail_from"`
+	TLS        *store.TLS `json:"tls,omitempty"`
+	Size       int        `json:"size"`
+	Judged     time.Time  `json:"judged"`
+	Tags       []string   `json:"tags"`
+	FromDomain string     `json:"from_domain"`
+	Subject    string     `json:"subject"`
+}
+
 func (s *Server) apiList(w http.ResponseWriter, r *http.Request) {
-	kind := r.URL.Query().Get("kind")
+	q := r.URL.Query()
+	kind := q.Get("kind")
 	if _, ok := verify.ParseKind(kind); !ok && kind != "" {
 		apiError(w, http.StatusBadRequest, "kind must be spf, dkim or check")
 		return
 	}
 	limit := DefaultLimit
-	if l := r.URL.Query().Get("limit"); l != "" {
+	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > MaxLimit {
 			apiError(w, http.StatusBadRequest, "limit must be 1 to "+strconv.Itoa(MaxLimit))
@@ -287,21 +321,76 @@ func (s *Server) apiList(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	tag := r.URL.Query().Get("tag")
+	tag := q.Get("tag")
 	if len(tag) > MaxTag {
 		apiError(w, http.StatusBadRequest, "tag too long")
 		return
 	}
-	results, err := s.Store.List(r.Context(), store.ListQuery{Kind: kind, Tag: tag, Limit: limit, WithVerdict: true})
+	var before time.Time
+	if b := q.Get("before"); b != "" {
+		t, err := time.Parse(time.RFC3339Nano, b)
+		if err != nil {
+			apiError(w, http.StatusBadRequest, "before must be an RFC 3339 time, as the next link gives it")
+			return
+		}
+		before = t
+	}
+	full := s.admin(r)
+	if full {
+		select {
+		case s.heavy <- struct{}{}:
+			defer func() { <-s.heavy }()
+		case <-time.After(5 * time.Second):
+			apiError(w, http.StatusServiceUnavailable, "too many full lists are being built; try again")
+			return
+		case <-r.Context().Done():
+			return
+		}
+	}
+	results, err := s.Store.List(r.Context(), store.ListQuery{Kind: kind, Tag: tag, Limit: limit, Before: before, WithVerdict: full})
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	out := make([]apiResult, len(results))
-	for i, res := range results {
-		out[i] = apiResult{Result: res, Verdict: rawOrNull(res.Verdict)}
+	var body bytes.Buffer
+	body.WriteString(`{"results":[`)
+	n := 0
+	for _, res := range results {
+		var item any = publicResult{ID: res.ID, Received: res.Received, Kind: res.Kind, ClientIP: res.ClientIP.String(), MailFrom: maskSender(res.MailFrom),
+			TLS: res.TLS, Size: res.Size, Judged: res.Judged, Tags: res.Tags, FromDomain: res.FromDomain, Subject: res.Subject}
+		if full {
+			item = apiResult{Result: res, Verdict: rawOrNull(res.Verdict)}
+		}
+		b, err := json.Marshal(item)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		budget := MaxListBytes
+		if s.listBytes > 0 {
+			budget = s.listBytes
+		}
+		if n > 0 && body.Len()+len(b) > budget {
+			break
+		}
+		if n > 0 {
+			body.WriteByte(',')
+		}
+		body.Write(b)
+		n++
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"results": out})
+	body.WriteString("]")
+	if n > 0 && (n < len(results) || len(results) == limit) {
+		next := url.Values{}
+		for k, v := range q {
+			next[k] = v
+		}
+		next.Set("before", results[n-1].Received.Format(time.RFC3339Nano))
+		fmt.Fprintf(&body, `,"next":%q`, "/api/results?"+next.Encode())
+	}
+	body.WriteString("}\n")
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(body.Bytes())
 }
 
 func (s *Server) apiResult(w http.ResponseWriter, r *http.Request) {

@@ -91,12 +91,14 @@ func sendProbe(addr, rcpt, msg string, startTLS bool) error {
 
 type apiList struct {
 	Results []struct {
-		ID      string          `json:"id"`
-		Kind    string          `json:"kind"`
-		Tags    []string        `json:"tags"`
-		TLS     *store.TLS      `json:"tls"`
-		Verdict json.RawMessage `json:"verdict"`
+		ID       string     `json:"id"`
+		Kind     string     `json:"kind"`
+		Tags     []string   `json:"tags"`
+		TLS      *store.TLS `json:"tls"`
+		Judged   time.Time  `json:"judged"`
+		MailFrom string     `json:"mail_from"`
 	} `json:"results"`
+	Next string `json:"next"`
 }
 
 func getJSON(t *testing.T, url string, v any) {
@@ -123,7 +125,7 @@ func waitJudged(t *testing.T, httpAddr, kind string, n int) apiList {
 		getJSON(t, fmt.Sprintf("http://%s/api/results?kind=%s&limit=500", httpAddr, kind), &l)
 		judged := 0
 		for _, r := range l.Results {
-			if string(r.Verdict) != "null" {
+			if !r.Judged.IsZero() {
 				judged++
 			}
 		}

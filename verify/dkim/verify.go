@@ -496,7 +496,7 @@ func parseDigits(s string, max int) (int64, error) {
 }
 
 // maxField bounds the copy of a DKIM-Signature field kept for display.
-const maxField = 4096
+const maxField = 1024
 
 func clipField(s string) string {
 	return untrusted.Clip(strings.TrimSuffix(s, "\r\n"), maxField)
