@@ -383,4 +383,7 @@ var entries = map[string]entry{
 	"reply.ask-it": {
 		"For a reply in Italian (per una risposta in italiano), write to %s.",
 		"Per una risposta in italiano, scrivi a %s."},
+	"reply.bare": {
+		"The sender asked for this reply to go to you, and the probe was not authenticated for your domain, so it says no more: the full report is at the link above. If you did not ask for it, ignore it.",
+		"Il mittente ha chiesto di inviare a te questa risposta, e la prova non era autenticata per il tuo dominio, quindi non dice altro: il rapporto completo è al link qui sopra. Se non l'hai chiesta tu, ignorala."},
 }

@@ -57,14 +57,15 @@ func ParseMode(s string) (Mode, error) {
 	return "", fmt.Errorf("reply mode must be always, authenticated or off, not %q", s)
 }
 
-// Limits are replies an hour; 0 is no limit.
+// Limits are replies an hour; 0 is no limit. PerRedirect is for replies
+// a redirect sends to an address that did not authenticate the probe.
 type Limits struct {
-	PerAddress, PerDomain, PerClientIP int
+	PerAddress, PerDomain, PerClientIP, PerRedirect int
 }
 
 // DefaultLimits: enough for anyone testing their setup, too few to make
 // the tester a useful spam cannon through the redirect syntax.
-var DefaultLimits = Limits{PerAddress: 10, PerDomain: 100, PerClientIP: 30}
+var DefaultLimits = Limits{PerAddress: 10, PerDomain: 100, PerClientIP: 30, PerRedirect: 3}
 
 // DefaultDisplayName is the From display name of replies.
 const DefaultDisplayName = "testerd"
@@ -115,6 +116,7 @@ func (c *Config) Plan(p *store.Result, v *verify.Verdict) *store.Outgoing {
 	if to != "" {
 		o.Rcpt = to
 		o.RcptDomain = to[strings.LastIndexByte(to, '@')+1:]
+		o.Authenticated = authenticated(v, o.RcptDomain)
 	}
 	if why == "" {
 		why = c.suppress(p, v, o.Rcpt, o.RcptDomain)
@@ -123,8 +125,17 @@ func (c *Config) Plan(p *store.Result, v *verify.Verdict) *store.Outgoing {
 		o.State, o.Reason = store.Suppressed, why
 		return o
 	}
+	// A redirect to an address the probe did not authenticate for could
+	// carry a stranger's words to anyone: such a reply holds only
+	// testerd's own text, and has a lower limit of its own.
+	_, _, redirect := store.ParseExtension(p.Extension).Redirect()
+	bare := redirect && !o.Authenticated
+	if bare {
+		o.Limits = append(o.Limits, store.Limit{Key: store.ByRcpt, Max: c.Limits.PerRedirect, Per: hour,
+			Reason: fmt.Sprintf("rate limit: %d redirected replies to this address in the last hour, for probes not authenticated for its domain", c.Limits.PerRedirect)})
+	}
 	o.MessageID = "<" + o.ID + "@" + c.Hostname + ">"
-	data, err := c.compose(p, v, kind, o)
+	data, err := c.compose(p, v, kind, o, bare)
 	if err != nil {
 		o.State, o.Reason = store.Suppressed, "could not write the reply: "+err.Error()
 		return o
@@ -193,13 +204,20 @@ func (c *Config) suppress(p *store.Result, v *verify.Verdict, to, toDomain strin
 		return "MAIL FROM is null (<>): the message is a bounce or an automatic reply, which is never answered (RFC 3834 §2)"
 	}
 	m := message.Parse(p.Raw)
-	if as := m.First("Auto-Submitted"); as != "" {
-		if kw := keyword(as); kw != "no" {
+	for _, f := range m.Get("Auto-Submitted") {
+		if kw := keyword(f.Value()); kw != "no" {
 			return "the message has Auto-Submitted: " + untrusted.Clip(kw, 40) + "; automatic mail is never answered (RFC 3834 §2)"
 		}
 	}
-	if prec := keyword(m.First("Precedence")); prec == "bulk" || prec == "junk" || prec == "list" {
-		return "the message has Precedence: " + prec + "; list and bulk mail is never answered (RFC 3834 §2)"
+	for _, f := range m.Get("Precedence") {
+		if prec := keyword(f.Value()); prec == "bulk" || prec == "junk" || prec == "list" || prec == "auto_reply" {
+			return "the message has Precedence: " + prec + "; list, bulk and automatic mail is never answered (RFC 3834 §2)"
+		}
+	}
+	for _, f := range []string{"X-Autoreply", "X-Autorespond"} {
+		if len(m.Get(f)) > 0 {
+			return "the message has an " + f + " header: it is an automatic reply, which is never answered (RFC 3834 §2)"
+		}
 	}
 	for _, f := range []string{"List-Id", "List-Unsubscribe", "List-Post", "List-Help", "List-Subscribe", "List-Owner", "List-Archive"} {
 		if len(m.Get(f)) > 0 {
@@ -278,8 +296,9 @@ func authenticated(v *verify.Verdict, toDomain string) bool {
 	return false
 }
 
-// compose writes the reply message, unsigned.
-func (c *Config) compose(p *store.Result, v *verify.Verdict, kind verify.Kind, o *store.Outgoing) ([]byte, error) {
+// compose writes the reply message, unsigned. A bare reply carries only
+// testerd's own words: the tags, no Subject echo, no explanation.
+func (c *Config) compose(p *store.Result, v *verify.Verdict, kind verify.Kind, o *store.Outgoing, bare bool) ([]byte, error) {
 	var h mailhdr.Header
 	name := c.DisplayName
 	if name == "" {
@@ -288,7 +307,11 @@ func (c *Config) compose(p *store.Result, v *verify.Verdict, kind verify.Kind, o
 	from := string(kind) + "@" + c.Domain
 	h.Add("From", (&mail.Address{Name: name, Address: from}).String())
 	h.Add("To", "<"+o.Rcpt+">")
-	h.Add("Subject", subject(v))
+	if bare {
+		h.Add("Subject", strings.Join(v.Tags, " "))
+	} else {
+		h.Add("Subject", subject(v))
+	}
 	h.Add("Date", o.Created.Format(time.RFC1123Z))
 	h.Add("Message-ID", o.MessageID)
 	if id := message.MsgID(v.Message.MessageID); id != "" {
@@ -309,7 +332,11 @@ func (c *Config) compose(p *store.Result, v *verify.Verdict, kind verify.Kind, o
 	out.Write(head)
 	out.WriteString("\r\n")
 	qp := quotedprintable.NewWriter(&out)
-	qp.Write(crlf(c.body(p, v, kind, o.Rcpt)))
+	body := c.body(p, v, kind, o.Rcpt)
+	if bare {
+		body = c.bareBody(p, v, kind)
+	}
+	qp.Write(crlf(body))
 	qp.Close()
 	return out.Bytes(), nil
 }
@@ -392,6 +419,20 @@ func (c *Config) body(p *store.Result, v *verify.Verdict, kind verify.Kind, to s
 	if l == i18n.EN {
 		fmt.Fprintf(&b, "%s\n", l.T("reply.ask-it", string(kind)+"+it@"+c.Domain))
 	}
+	return b.String()
+}
+
+// bareBody is a redirected reply's text: the verdict and the link, in
+// testerd's words only.
+func (c *Config) bareBody(p *store.Result, v *verify.Verdict, kind verify.Kind) string {
+	l := c.LangOf(p)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n\n", l.T("reply.received", c.Domain, string(kind)+"@"+c.Domain))
+	fmt.Fprintf(&b, "%s %s\n", l.T("reply.verdict"), strings.Join(v.Tags, " "))
+	if c.BaseURL != "" {
+		fmt.Fprintf(&b, "%s %s/r/%s\n", l.T("reply.report"), strings.TrimSuffix(c.BaseURL, "/"), p.ID)
+	}
+	fmt.Fprintf(&b, "\n%s\n", l.T("reply.bare"))
 	return b.String()
 }
 

@@ -2,6 +2,7 @@ package reply
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"mime"
 	"mime/quotedprintable"
@@ -152,6 +153,10 @@ func TestSuppressions(t *testing.T) {
 		{"not authenticated", &authenticated, probe{mailFrom: "joe@abc.it", ip: "198.51.100.1"}, "neither SPF nor DKIM passed for a domain aligned with abc.it"},
 		{"redirect elsewhere", &authenticated, probe{mailFrom: "joe@abc.it", sign: true, ext: "victim=example.org"}, "aligned with example.org"},
 		{"postmaster@ mail", cfg, probe{kind: "postmaster", mailFrom: "joe@abc.it"}, "no reply"},
+		{"second Auto-Submitted field", cfg, probe{mailFrom: "joe@abc.it", headers: "Auto-Submitted: no\r\nAuto-Submitted: auto-replied\r\n"}, "Auto-Submitted: auto-replied"},
+		{"Precedence: auto_reply", cfg, probe{mailFrom: "joe@abc.it", headers: "Precedence: auto_reply\r\n"}, "Precedence: auto_reply"},
+		{"X-Autoreply", cfg, probe{mailFrom: "joe@abc.it", headers: "X-Autoreply: yes\r\n"}, "X-Autoreply header"},
+		{"X-Autorespond", cfg, probe{mailFrom: "joe@abc.it", headers: "X-Autorespond: yes\r\n"}, "X-Autorespond header"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r, v := c.p.judge(t)
@@ -286,10 +291,12 @@ func TestRateLimits(t *testing.T) {
 		return out
 	}
 	joe := probe{mailFrom: "joe@abc.it"}
+	joeUpper := probe{mailFrom: "JOE@ABC.IT"}
 	ann := probe{mailFrom: "ann@abc.it"}
 	bob := probe{mailFrom: "bob@abc.it"}
 	other := probe{mailFrom: "x@example.org", ip: "192.0.2.9"}
-	got := states(joe, joe, joe, ann, bob, other, other, other)
+	// The third to joe comes as JOE@ABC.IT: the same address.
+	got := states(joe, joe, joeUpper, ann, bob, other, other, other)
 	want := []string{
 		"queued ", "queued ", "suppressed rate limit: 2 replies to this address in the last hour",
 		"queued ", "suppressed rate limit: 3 replies to this domain in the last hour",
@@ -308,4 +315,68 @@ func TestRateLimits(t *testing.T) {
 	if o := send(probe{mailFrom: "kim@example.net"}); o.State != store.Suppressed || !strings.Contains(o.Reason, "4 replies for probes from this client IP") {
 		t.Fatalf("fifth from 192.0.2.1: %s %s", o.State, o.Reason)
 	}
+}
+
+// TestBareRedirect: a redirect to an address the probe did not
+// authenticate for carries no stranger text (Subject, explanation) and has
+// a lower limit of its own; spoofed probes do not use up the domain limit
+// of authenticated ones.
+func TestBareRedirect(t *testing.T) {
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	c := *cfg
+	c.Limits = Limits{PerAddress: 10, PerDomain: 3, PerClientIP: 50, PerRedirect: 2}
+	send := func(p probe) *store.Outgoing {
+		r, v := p.judge(t)
+		if err := st.SaveProbe(context.Background(), &r.Probe); err != nil {
+			t.Fatal(err)
+		}
+		o := c.Plan(r, v)
+		if err := st.SaveVerdict(context.Background(), &store.Verdict{ProbeID: r.ID, Judged: time.Now(), JSON: []byte("{}"), Reply: o}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.Get(context.Background(), r.ID)
+		if err != nil || got.Reply == nil {
+			t.Fatalf("stored reply: %v", err)
+		}
+		got.Reply.Data = o.Data
+		return got.Reply
+	}
+	victim := probe{mailFrom: "joe@abc.it", ext: "victim=example.org", subject: "BUY CHEAP PILLS at evil.example"}
+	o := send(victim)
+	text := decodeReply(t, o.Data)
+	if o.State != store.Queued || strings.Contains(text, "PILLS") || strings.Contains(text, "evil.example") || !strings.Contains(text, "ignore it") {
+		t.Errorf("bare redirect: %s %s\n%s", o.State, o.Reason, text)
+	}
+	send(victim)
+	if o := send(victim); o.State != store.Suppressed || !strings.Contains(o.Reason, "2 redirected replies") {
+		t.Errorf("third redirect: %s %q", o.State, o.Reason)
+	}
+	// Spoofed senders at abc.it (from an address its SPF refuses) use up
+	// the unauthenticated count of abc.it, not the authenticated one.
+	for i := range 3 {
+		if o := send(probe{mailFrom: fmt.Sprintf("spoof%d@abc.it", i), ip: "198.51.100.9"}); o.State != store.Queued {
+			t.Fatalf("spoof %d: %s %s", i, o.State, o.Reason)
+		}
+	}
+	if o := send(probe{mailFrom: "spoof9@abc.it", ip: "198.51.100.9"}); o.State != store.Suppressed {
+		t.Errorf("a fourth unauthenticated reply to abc.it: %s", o.State)
+	}
+	if o := send(probe{mailFrom: "ann@abc.it"}); o.State != store.Queued {
+		t.Errorf("an authenticated reply after the spoofs: %s %s", o.State, o.Reason)
+	}
+}
+
+// decodeReply returns a reply's Subject and decoded body.
+func decodeReply(t *testing.T, data []byte) string {
+	t.Helper()
+	m := message.Parse(data)
+	body, err := io.ReadAll(quotedprintable.NewReader(strings.NewReader(string(m.Body))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.First("Subject") + "\n" + string(body)
 }

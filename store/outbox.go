@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -39,8 +40,13 @@ type Outgoing struct {
 	Rcpt       string `json:"to"`
 	RcptDomain string `json:"-"`
 	// ClientIP is the probe's client, for the per-IP limit.
-	ClientIP  string `json:"-"`
-	MessageID string `json:"message_id,omitempty"`
+	ClientIP string `json:"-"`
+	// Authenticated: the probe was authenticated for the recipient's
+	// domain. The per-domain limit counts authenticated and
+	// unauthenticated replies apart, so spoofed probes cannot use up a
+	// whole provider's replies.
+	Authenticated bool   `json:"-"`
+	MessageID     string `json:"message_id,omitempty"`
 	// Data is the message, unsigned; it is signed when sent.
 	Data        []byte    `json:"-"`
 	Attempts    int       `json:"attempts"`
@@ -75,14 +81,17 @@ const (
 	ByClientIP
 )
 
-func (k LimitKey) column(o *Outgoing) (string, string) {
+// where is the condition a limit counts by, and its arguments:
+// recipients compared without case, the domain limit apart for
+// authenticated and unauthenticated replies.
+func (k LimitKey) where(o *Outgoing) (string, []any) {
 	switch k {
 	case ByRcpt:
-		return "rcpt", o.Rcpt
+		return "rcpt_key = ?", []any{strings.ToLower(o.Rcpt)}
 	case ByRcptDomain:
-		return "rcpt_domain", o.RcptDomain
+		return "rcpt_domain = ? AND authenticated = ?", []any{strings.ToLower(o.RcptDomain), o.Authenticated}
 	case ByClientIP:
-		return "client_ip", o.ClientIP
+		return "client_ip = ?", []any{o.ClientIP}
 	}
 	panic(fmt.Sprintf("store: unknown limit key %d", int(k)))
 }
@@ -94,10 +103,10 @@ func insertOutgoing(ctx context.Context, tx execQuerier, o *Outgoing) error {
 			if l.Max <= 0 {
 				continue
 			}
-			col, val := l.Key.column(o)
+			cond, args := l.Key.where(o)
 			var n int
-			err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE `+col+` = ? AND created_at >= ? AND state != ?`,
-				val, o.Created.Add(-l.Per).UnixNano(), Suppressed).Scan(&n)
+			err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE `+cond+` AND created_at >= ? AND state != ?`,
+				append(args, o.Created.Add(-l.Per).UnixNano(), Suppressed)...).Scan(&n)
 			if err != nil {
 				return err
 			}
@@ -122,9 +131,9 @@ func insertOutgoing(ctx context.Context, tx execQuerier, o *Outgoing) error {
 		probe = o.ProbeID
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO outbox
-		(id, probe_id, created_at, updated_at, state, reason, mail_from, rcpt, rcpt_domain, client_ip, message_id, data, next_attempt)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		o.ID, probe, o.Created.UnixNano(), o.Updated.UnixNano(), o.State, o.Reason, o.MailFrom, o.Rcpt, o.RcptDomain,
+		(id, probe_id, created_at, updated_at, state, reason, mail_from, rcpt, rcpt_key, rcpt_domain, authenticated, client_ip, message_id, data, next_attempt)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		o.ID, probe, o.Created.UnixNano(), o.Updated.UnixNano(), o.State, o.Reason, o.MailFrom, o.Rcpt, strings.ToLower(o.Rcpt), strings.ToLower(o.RcptDomain), o.Authenticated,
 		o.ClientIP, o.MessageID, data, unixNano(o.NextAttempt))
 	return err
 }

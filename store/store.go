@@ -229,6 +229,10 @@ var migrations = []string{
 	CREATE INDEX dmarc_records_report ON dmarc_records (report);`,
 	`ALTER TABLE verdicts ADD COLUMN subject TEXT NOT NULL DEFAULT '';
 	CREATE INDEX probes_extension ON probes (extension, received_at DESC);`,
+	`ALTER TABLE outbox ADD COLUMN rcpt_key TEXT NOT NULL DEFAULT '';
+	UPDATE outbox SET rcpt_key = lower(rcpt);
+	CREATE INDEX outbox_rcpt_key ON outbox (rcpt_key, created_at);
+	ALTER TABLE outbox ADD COLUMN authenticated INTEGER NOT NULL DEFAULT 0;`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -153,6 +153,7 @@ func outFlags(fs *flag.FlagSet, o *outConfig, str func(*string, string, string, 
 	num(&o.Limits.PerAddress, "reply-limit-address", reply.DefaultLimits.PerAddress, "replies an hour to one address (0: no limit)")
 	num(&o.Limits.PerDomain, "reply-limit-domain", reply.DefaultLimits.PerDomain, "replies an hour to one domain (0: no limit)")
 	num(&o.Limits.PerClientIP, "reply-limit-ip", reply.DefaultLimits.PerClientIP, "replies an hour for probes from one client IP (0: no limit)")
+	num(&o.Limits.PerRedirect, "reply-limit-redirect", reply.DefaultLimits.PerRedirect, "redirected replies an hour to one address the probe was not authenticated for (0: no limit)")
 	dur(&o.GiveUp, "reply-give-up", outbound.DefaultGiveUp, "how long a reply is retried after temporary failures")
 	str(&o.DKIMSelector, "dkim-selector", "testerd", "DKIM selector of the replies' RSA key (the Ed25519 key adds -ed25519)")
 	fs.BoolVar(&o.DKIMEd25519, "dkim-ed25519", envDefault(envName("dkim-ed25519"), "") == "true",
