@@ -126,7 +126,9 @@ func (s *Store) writeLoop() {
 // its own, so one bad write never fails the others.
 func (s *Store) commitBatch(batch []*write) {
 	s.stats.record(len(batch))
-	if err := s.commit(batch); err == nil || len(batch) == 1 {
+	err := s.commit(batch)
+	s.noteCommit(err)
+	if err == nil || len(batch) == 1 {
 		for _, w := range batch {
 			w.done <- err
 		}

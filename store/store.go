@@ -85,6 +85,9 @@ type Store struct {
 	w     *sql.DB // writes, one connection
 	wr    writer  // group commit of probes and verdicts
 	stats BatchStats
+	// integrity is PRAGMA quick_check's complaint at Open, if any.
+	integrity error
+	health    healthState
 }
 
 // Open opens (creating if needed) the database file at path and applies
@@ -113,6 +116,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
+	s.integrity = s.quickCheck(ctx)
 	return s, nil
 }
 
@@ -233,6 +237,7 @@ var migrations = []string{
 	UPDATE outbox SET rcpt_key = lower(rcpt);
 	CREATE INDEX outbox_rcpt_key ON outbox (rcpt_key, created_at);
 	ALTER TABLE outbox ADD COLUMN authenticated INTEGER NOT NULL DEFAULT 0;`,
+	`CREATE TABLE health (id INTEGER PRIMARY KEY, checked_at INTEGER NOT NULL);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

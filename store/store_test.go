@@ -1,10 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -126,5 +128,55 @@ func BenchmarkSaveProbes(b *testing.B) {
 			b.ReportMetric(float64(w-w0)/float64(c-c0), "writes/commit")
 			b.ReportMetric(float64(largest), "largest-batch")
 		})
+	}
+}
+
+// TestHealth: a writable store is healthy; one whose writes fail (here
+// the write connection made read-only, as a read-only file or a full disk
+// would) is not, and neither is a damaged file.
+func TestHealth(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "h.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Health(ctx); err != nil {
+		t.Fatalf("a new store: %v", err)
+	}
+	for i := range 50 {
+		s.SaveProbe(ctx, &Probe{ID: fmt.Sprint(i), Received: time.Now(), Kind: "spf", ClientIP: netip.MustParseAddr("192.0.2.1"), Raw: []byte(strings.Repeat("x", 5000))})
+	}
+	if _, err := s.w.ExecContext(ctx, `PRAGMA query_only = 1`); err != nil {
+		t.Fatal(err)
+	}
+	s.health.checked = time.Time{}
+	if err := s.Health(ctx); err == nil || !strings.Contains(err.Error(), "cannot be written") {
+		t.Errorf("read-only: %v", err)
+	}
+	if err := s.SaveProbe(ctx, &Probe{ID: "x", Received: time.Now(), ClientIP: netip.MustParseAddr("192.0.2.1")}); err == nil {
+		t.Fatal("a write to a read-only store succeeded")
+	}
+	if err := s.Health(ctx); err == nil || !strings.Contains(err.Error(), "writes failed") {
+		t.Errorf("after a failed commit: %v", err)
+	}
+	s.Close()
+
+	// Damage a page in the middle of the file.
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := f.Stat()
+	f.WriteAt(bytes.Repeat([]byte{0xff}, 4096), st.Size()/2/4096*4096)
+	f.Close()
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Logf("Open refused the damaged file: %v", err)
+		return // refusing to open a damaged file is fine too
+	}
+	defer s.Close()
+	if err := s.Health(ctx); err == nil || !strings.Contains(err.Error(), "damaged") {
+		t.Errorf("damaged file: %v", err)
 	}
 }

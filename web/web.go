@@ -144,6 +144,12 @@ func (s *Server) Handler() http.Handler {
 			http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
+		if h, ok := s.Store.(interface{ Health(context.Context) error }); ok {
+			if err := h.Health(r.Context()); err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+		}
 		if s.Health != nil {
 			if err := s.Health(); err != nil {
 				http.Error(w, "dns: "+err.Error(), http.StatusServiceUnavailable)
