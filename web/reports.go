@@ -2,10 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -38,29 +34,6 @@ const (
 	// adminCookie carries the session after the login form.
 	adminCookie = "testerd_admin"
 )
-
-// adminSession is the cookie value: a MAC of a fixed string under the
-// token, so the token itself never sits in the browser.
-func (s *Server) adminSession() string {
-	m := hmac.New(sha256.New, []byte(s.AdminToken))
-	m.Write([]byte("testerd admin session v1"))
-	return hex.EncodeToString(m.Sum(nil))
-}
-
-// admin reports whether the request carries the admin token (bearer) or
-// the session cookie.
-func (s *Server) admin(r *http.Request) bool {
-	if s.AdminToken == "" {
-		return false
-	}
-	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(s.AdminToken)) == 1
-	}
-	if c, err := r.Cookie(adminCookie); err == nil {
-		return subtle.ConstantTimeCompare([]byte(c.Value), []byte(s.adminSession())) == 1
-	}
-	return false
-}
 
 // page wraps an admin page: without credentials, the login form.
 func (s *Server) adminPage(h http.HandlerFunc) http.HandlerFunc {
@@ -102,26 +75,30 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 	s.render(w, "login.html", s.loginPage(w, r))
 }
 
-// login checks the token from the form and sets the session cookie.
-// Wrong tokens are slowed down, and the form takes no more than 4 KB.
+// login checks the token from the form and starts a session. Wrong
+// tokens are slowed down and counted (see admin), and the form takes no
+// more than 4 KB.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	tok := r.PostFormValue("token")
-	if s.AdminToken == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(s.AdminToken)) != 1 {
-		time.Sleep(500 * time.Millisecond)
+	if !s.checkToken(w, r, tok) {
 		page := s.loginPage(w, r)
 		page.Error = page.Lang.T("login.wrong")
 		w.WriteHeader(http.StatusUnauthorized)
 		s.render(w, "login.html", page)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: adminCookie, Value: s.adminSession(), Path: "/", HttpOnly: true,
-		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: 7 * 24 * 3600})
+	http.SetCookie(w, &http.Cookie{Name: adminCookie, Value: s.sessions.start(), Path: "/", HttpOnly: true,
+		Secure: s.secure(r), SameSite: http.SameSiteStrictMode, MaxAge: int(sessionAge / time.Second)})
 	http.Redirect(w, r, "/reports", http.StatusSeeOther)
 }
 
+// logout ends the session (POST only, so no link or image can do it).
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
-	http.SetCookie(w, &http.Cookie{Name: adminCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	if c, err := r.Cookie(adminCookie); err == nil {
+		s.sessions.end(c.Value)
+	}
+	http.SetCookie(w, &http.Cookie{Name: adminCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.secure(r), SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 

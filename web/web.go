@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -71,11 +72,16 @@ type Server struct {
 	// Health, if set, is asked by /healthz beside the store (the DNS
 	// resolver's health).
 	Health func() error
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed.
+	TrustedProxies []netip.Prefix
 	// Lang is the language of a visitor who asks for none we speak.
-	Lang    i18n.Lang
-	tmpl    map[i18n.Lang]*template.Template
-	domains domainChecker
-	heavy   chan struct{}
+	Lang     i18n.Lang
+	failures failures
+	sessions sessions
+	tmpl     map[i18n.Lang]*template.Template
+	domains  domainChecker
+	heavy    chan struct{}
 	// listBytes overrides MaxListBytes (tests).
 	listBytes int
 }
@@ -124,7 +130,7 @@ func (s *Server) Handler() http.Handler {
 	if s.Reports != nil && s.AdminToken != "" {
 		mux.HandleFunc("GET /login", s.loginForm)
 		mux.HandleFunc("POST /login", s.login)
-		mux.HandleFunc("GET /logout", s.logout)
+		mux.HandleFunc("POST /logout", s.logout)
 		mux.HandleFunc("GET /reports", s.adminPage(s.reportsIndex))
 		mux.HandleFunc("GET /reports/{domain}", s.adminPage(s.reportDomain))
 		mux.HandleFunc("GET /reports/xml/{id}", s.adminPage(s.reportXML))

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -57,6 +58,9 @@ type serveConfig struct {
 	Lang string
 	// PprofAddr, if set, serves net/http/pprof there (loopback only).
 	PprofAddr string
+	// TrustedProxies lists the reverse proxies (CIDRs, comma-separated)
+	// whose X-Forwarded-For and X-Forwarded-Proto headers are believed.
+	TrustedProxies string
 	// DNSCache caps how long a DNS answer is reused (0: no cache).
 	DNSCache time.Duration
 	// MaxInFlight bounds the probes accepted and not yet judged.
@@ -135,6 +139,7 @@ func serveFlags(fs *flag.FlagSet, c *serveConfig) {
 	dur(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for sessions in flight")
 	str(&c.LogFormat, "log-format", "text", "log format: text or json")
 	str(&c.AdminToken, "admin-token", "", "token for the DMARC report pages and API (empty: those pages are off); prefer the environment variable")
+	str(&c.TrustedProxies, "trusted-proxies", "", "reverse proxies (CIDRs, comma-separated) whose X-Forwarded-For and X-Forwarded-Proto are believed, for the admin pages' throttling and Secure cookie")
 	str(&c.SummaryTo, "report-summary-to", "", "addresses, comma-separated, that get a daily summary of the DMARC reports (empty: none)")
 	str(&c.SummaryAt, "report-summary-at", "13:00", "local time of the daily DMARC summary, HH:MM")
 	str(&c.PprofAddr, "pprof-addr", "", "loopback address for Go's profiler (/debug/pprof/), off when empty; never expose it")
@@ -200,6 +205,25 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready listening
 	if c.Hostname == "" {
 		c.Hostname = c.Domain
 	}
+	if c.AdminToken != "" && len(c.AdminToken) < web.MinAdminToken {
+		return fmt.Errorf("--admin-token must be at least %d characters (try: openssl rand -hex 24)", web.MinAdminToken)
+	}
+	var proxies []netip.Prefix
+	for _, p := range strings.Split(c.TrustedProxies, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			if a, aerr := netip.ParseAddr(p); aerr == nil {
+				pfx, err = a.Prefix(a.BitLen())
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("--trusted-proxies: %q is not an address or CIDR", p)
+		}
+		proxies = append(proxies, pfx)
+	}
 	lang, ok := i18n.Parse(c.Lang)
 	if c.Lang == "" {
 		lang, ok = i18n.EN, true
@@ -259,7 +283,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready listening
 		planner.BaseURL = defaultPublicURL(c.Hostname, httpLn.Addr())
 	}
 	w := &web.Server{Store: st, Domain: c.Domain, Logger: log, Lint: &lint.Checker{Resolver: resolver, Receiver: c.Hostname},
-		Reports: st, AdminToken: c.AdminToken, Resolver: resolver, Health: resolver.Health().Err, Lang: lang}
+		Reports: st, AdminToken: c.AdminToken, Resolver: resolver, Health: resolver.Health().Err, Lang: lang, TrustedProxies: proxies}
 	planner.Lang = lang
 	if c.AdminToken == "" {
 		log.Info("DMARC report pages are off: set --admin-token (TESTERD_ADMIN_TOKEN) to see the reports received at rua@")
