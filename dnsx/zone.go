@@ -241,3 +241,7 @@ func (z *Zone) Unfail(name string, qtype uint16) {
 	defer z.mu.Unlock()
 	delete(z.fails, failKey{canonical(name), qtype})
 }
+
+// Answer is the zone's answer to one question, for test servers of their
+// own: the records, or the failure Kind (0 means success).
+func (z *Zone) Answer(name string, qtype uint16) ([]dns.RR, Kind) { return z.answer(name, qtype) }

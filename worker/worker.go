@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -97,6 +98,59 @@ type Pool struct {
 	// retry holds the probes waiting to be judged again after a tester
 	// failure: how many tries so far and when the next is due.
 	retry map[string]retryState
+	// active counts the verdicts in progress per client network; parked
+	// holds the probes of networks at their share, until one finishes.
+	active map[netip.Prefix]int
+	parked map[netip.Prefix][]*store.Probe
+}
+
+// share is how many workers one client network may hold at once: half,
+// so a sender whose DNS answers slowly cannot hold them all.
+func (p *Pool) share() int { return max(1, p.Workers/2) }
+
+// clientNet is the /24 (IPv4) or /64 (IPv6) a probe came from.
+func clientNet(ip netip.Addr) netip.Prefix {
+	bits := 64
+	if ip.Unmap().Is4() {
+		bits = 24
+	}
+	pfx, _ := ip.Unmap().Prefix(bits)
+	return pfx
+}
+
+// take reports whether a worker may judge pr now; if not, pr is parked
+// until a verdict of its network is done.
+func (p *Pool) take(pr *store.Probe) bool {
+	n := clientNet(pr.ClientIP)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.active[n] >= p.share() {
+		p.parked[n] = append(p.parked[n], pr)
+		return false
+	}
+	p.active[n]++
+	return true
+}
+
+// done ends a verdict of pr's network and queues the next parked probe.
+func (p *Pool) done(pr *store.Probe) {
+	n := clientNet(pr.ClientIP)
+	p.mu.Lock()
+	if p.active[n]--; p.active[n] <= 0 {
+		delete(p.active, n)
+	}
+	var next *store.Probe
+	if q := p.parked[n]; len(q) > 0 {
+		next, p.parked[n] = q[0], q[1:]
+		if len(p.parked[n]) == 0 {
+			delete(p.parked, n)
+		}
+	}
+	p.mu.Unlock()
+	if next != nil {
+		// It holds its slot, and the queue has room for every slot.
+		p.queue <- next
+	}
 }
 
 type retryState struct {
@@ -117,6 +171,8 @@ func (p *Pool) init() {
 		p.queue = make(chan *store.Probe, p.MaxInFlight)
 		p.inFlight = map[string]bool{}
 		p.retry = map[string]retryState{}
+		p.active = map[netip.Prefix]int{}
+		p.parked = map[netip.Prefix][]*store.Probe{}
 		if p.RejudgeDelay <= 0 {
 			p.RejudgeDelay = RejudgeDelay
 		}
@@ -246,7 +302,10 @@ func (p *Pool) Run(ctx context.Context) {
 				case <-ctx.Done():
 					return
 				case pr := <-p.queue:
-					p.judge(pr)
+					if p.take(pr) {
+						p.judge(pr)
+						p.done(pr)
+					}
 				}
 			}
 		}()

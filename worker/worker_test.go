@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -220,5 +223,77 @@ func TestReportOnce(t *testing.T) {
 	}
 	if r.Error == "" || len(r.XML) > dmarcreport.MaxExcerpt || !strings.Contains(r.Error, "kept") {
 		t.Errorf("unparsable report: error %q, %d bytes kept", r.Error, len(r.XML))
+	}
+}
+
+// TestFairness: sixteen probes from one network whose SPF takes 200 ms a
+// lookup hold at most half the workers, so a probe from another network
+// is judged before they are all done.
+func TestFairness(t *testing.T) {
+	z := dnsx.NewZone()
+	z.AddTXT("fast.example", "v=spf1 ip4:198.51.100.0/24 -all")
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		if strings.Contains(r.Question[0].Name, "slow.example") {
+			time.Sleep(200 * time.Millisecond)
+			m.SetRcode(r, dns.RcodeNameError)
+		} else if ans, kind := z.Answer(r.Question[0].Name, r.Question[0].Qtype); kind == 0 {
+			m.Answer = ans
+		} else {
+			m.SetRcode(r, dns.RcodeNameError)
+		}
+		w.WriteMsg(m)
+	})}
+	go srv.ActivateAndServe()
+	defer srv.Shutdown()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, _ := dnsx.NewClient(pc.LocalAddr().String(), 2*time.Second)
+	var mu sync.Mutex
+	var order []string
+	p := &Pool{Store: st, Judge: &verify.Judge{Resolver: client, Receiver: "tester.example"}, Workers: 4,
+		Done: func(id string) { mu.Lock(); order = append(order, id); mu.Unlock() }}
+	done := make(chan struct{})
+	go func() { p.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done; st.Close() }()
+
+	probe := func(ip, from string) *store.Probe {
+		msg := "From: x@" + from + "\r\nSubject: s\r\n\r\nx\r\n"
+		return &store.Probe{ID: store.NewID(), Received: time.Now(), Kind: "spf", Recipient: "spf@t", ClientIP: netip.MustParseAddr(ip),
+			Helo: "h." + from, MailFrom: "x@" + from, Raw: []byte(msg), Size: len(msg)}
+	}
+	var slow []*store.Probe
+	for i := range 16 {
+		slow = append(slow, probe(fmt.Sprintf("192.0.2.%d", i+1), "slow.example"))
+	}
+	if err := p.Accept(ctx, slow); err != nil {
+		t.Fatal(err)
+	}
+	fast := probe("198.51.100.7", "fast.example")
+	if err := p.Accept(ctx, []*store.Probe{fast}); err != nil {
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		mu.Lock()
+		n := len(order)
+		mu.Unlock()
+		if n == 17 {
+			break
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	pos := slices.Index(order, fast.ID)
+	if len(order) != 17 || pos < 0 || pos > 8 {
+		t.Errorf("the other network's probe was judged %d of %d", pos+1, len(order))
 	}
 }
