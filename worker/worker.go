@@ -118,8 +118,39 @@ func clientNet(ip netip.Addr) netip.Prefix {
 	return pfx
 }
 
-// take reports whether a worker may judge pr now; if not, pr is parked
-// until a verdict of its network is done.
+// next is the probe a free worker judges: a parked probe whose network
+// is below its share again; else the next queued one within its share
+// (the others are parked); else, with nothing else to do, a parked one
+// anyway, so no worker idles while probes wait. It returns nil when ctx
+// ends.
+func (p *Pool) next(ctx context.Context) *store.Probe {
+	for {
+		if pr := p.unpark(false); pr != nil {
+			return pr
+		}
+		select {
+		case pr := <-p.queue:
+			if p.take(pr) {
+				return pr
+			}
+			continue
+		default:
+		}
+		if pr := p.unpark(true); pr != nil {
+			return pr
+		}
+		select {
+		case pr := <-p.queue:
+			if p.take(pr) {
+				return pr
+			}
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// take starts pr if its network is within its share, else parks it.
 func (p *Pool) take(pr *store.Probe) bool {
 	n := clientNet(pr.ClientIP)
 	p.mu.Lock()
@@ -132,25 +163,33 @@ func (p *Pool) take(pr *store.Probe) bool {
 	return true
 }
 
-// done ends a verdict of pr's network and queues the next parked probe.
+// unpark starts a parked probe of a network below its share, or with any,
+// of any network.
+func (p *Pool) unpark(any bool) *store.Probe {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for n, q := range p.parked {
+		if !any && p.active[n] >= p.share() {
+			continue
+		}
+		pr := q[0]
+		if p.parked[n] = q[1:]; len(p.parked[n]) == 0 {
+			delete(p.parked, n)
+		}
+		p.active[n]++
+		return pr
+	}
+	return nil
+}
+
+// done ends a verdict of pr's network.
 func (p *Pool) done(pr *store.Probe) {
 	n := clientNet(pr.ClientIP)
 	p.mu.Lock()
 	if p.active[n]--; p.active[n] <= 0 {
 		delete(p.active, n)
 	}
-	var next *store.Probe
-	if q := p.parked[n]; len(q) > 0 {
-		next, p.parked[n] = q[0], q[1:]
-		if len(p.parked[n]) == 0 {
-			delete(p.parked, n)
-		}
-	}
 	p.mu.Unlock()
-	if next != nil {
-		// It holds its slot, and the queue has room for every slot.
-		p.queue <- next
-	}
 }
 
 type retryState struct {
@@ -298,15 +337,12 @@ func (p *Pool) Run(ctx context.Context) {
 		go func() {
 			defer wg.Done()
 			for {
-				select {
-				case <-ctx.Done():
+				pr := p.next(ctx)
+				if pr == nil {
 					return
-				case pr := <-p.queue:
-					if p.take(pr) {
-						p.judge(pr)
-						p.done(pr)
-					}
 				}
+				p.judge(pr)
+				p.done(pr)
 			}
 		}()
 	}
