@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -33,7 +34,7 @@ type writer struct {
 	ch     chan *write
 	done   chan struct{}
 
-	insertProbe, upsertVerdict, replyExists *sql.Stmt
+	insertProbe, insertRaw, upsertVerdict, replyExists *sql.Stmt
 }
 
 func (s *Store) startWriter(ctx context.Context) error {
@@ -48,8 +49,9 @@ func (s *Store) startWriter(ctx context.Context) error {
 		return st
 	}
 	wr.insertProbe = prep(`INSERT INTO probes
-		(id, received_at, kind, rcpt, extension, client_ip, helo, mail_from, tls_version, tls_cipher, size, raw)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		(id, received_at, kind, rcpt, extension, client_ip, helo, mail_from, tls_version, tls_cipher, size, raw, raw_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	wr.insertRaw = prep(`INSERT INTO raws (id, raw) VALUES (?, ?)`)
 	wr.upsertVerdict = prep(`INSERT OR REPLACE INTO verdicts (probe_id, judged_at, tags, from_domain, subject, verdict)
 		VALUES (?, ?, ?, ?, ?, ?)`)
 	wr.replyExists = prep(`SELECT COUNT(*) FROM outbox WHERE probe_id = ?`)
@@ -95,7 +97,7 @@ func (s *Store) stopWriter() {
 	}
 	s.wr.mu.Unlock()
 	<-s.wr.done
-	for _, st := range []*sql.Stmt{s.wr.insertProbe, s.wr.upsertVerdict, s.wr.replyExists} {
+	for _, st := range []*sql.Stmt{s.wr.insertProbe, s.wr.insertRaw, s.wr.upsertVerdict, s.wr.replyExists} {
 		st.Close()
 	}
 }
@@ -164,10 +166,8 @@ func (s *Store) commit(batch []*write) error {
 	}
 	defer tx.Rollback()
 	for _, w := range batch {
-		for _, p := range w.probes {
-			if err := s.execProbe(ctx, tx, p); err != nil {
-				return err
-			}
+		if err := s.execProbes(ctx, tx, w.probes); err != nil {
+			return err
 		}
 		if w.verdict != nil {
 			if err := s.execVerdict(ctx, tx, w.verdict); err != nil {
@@ -178,15 +178,39 @@ func (s *Store) commit(batch []*write) error {
 	return tx.Commit()
 }
 
-func (s *Store) execProbe(ctx context.Context, tx *sql.Tx, p *Probe) error {
-	tls := TLS{}
-	if p.TLS != nil {
-		tls = *p.TLS
+// execProbes inserts one SMTP transaction's probes: a message to several
+// recipients is stored once, in raws, and each probe points at it.
+func (s *Store) execProbes(ctx context.Context, tx *sql.Tx, ps []*Probe) error {
+	var rawID any
+	if len(ps) > 1 {
+		rawID = ps[0].ID
+		if _, err := tx.StmtContext(ctx, s.wr.insertRaw).ExecContext(ctx, ps[0].ID, ps[0].Raw); err != nil {
+			return err
+		}
 	}
-	_, err := tx.StmtContext(ctx, s.wr.insertProbe).ExecContext(ctx,
-		p.ID, p.Received.UnixNano(), p.Kind, p.Recipient, p.Extension, p.ClientIP.String(), p.Helo, p.MailFrom,
-		tls.Version, tls.Cipher, p.Size, p.Raw)
-	return err
+	for _, p := range ps {
+		tls := TLS{}
+		if p.TLS != nil {
+			tls = *p.TLS
+		}
+		raw := p.Raw
+		if rawID != nil && bytes.Equal(p.Raw, ps[0].Raw) {
+			raw = []byte{}
+		} else if rawID != nil {
+			return errors.New("store: the probes of one write must share their message")
+		}
+		var id any
+		if len(raw) == 0 && rawID != nil {
+			id = rawID
+		}
+		_, err := tx.StmtContext(ctx, s.wr.insertProbe).ExecContext(ctx,
+			p.ID, p.Received.UnixNano(), p.Kind, p.Recipient, p.Extension, p.ClientIP.String(), p.Helo, p.MailFrom,
+			tls.Version, tls.Cipher, p.Size, raw, id)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Store) execVerdict(ctx context.Context, tx *sql.Tx, v *Verdict) error {

@@ -238,6 +238,10 @@ var migrations = []string{
 	CREATE INDEX outbox_rcpt_key ON outbox (rcpt_key, created_at);
 	ALTER TABLE outbox ADD COLUMN authenticated INTEGER NOT NULL DEFAULT 0;`,
 	`CREATE TABLE health (id INTEGER PRIMARY KEY, checked_at INTEGER NOT NULL);`,
+	// A message to several recipients is stored once: its probes point at
+	// one raws row (and keep an empty raw of their own).
+	`CREATE TABLE raws (id TEXT PRIMARY KEY, raw BLOB NOT NULL);
+	ALTER TABLE probes ADD COLUMN raw_id TEXT;`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -324,7 +328,8 @@ const resultColumns = `p.id, p.received_at, p.kind, p.rcpt, p.extension, p.clien
 
 // Get returns one result with its raw message and verdict JSON.
 func (s *Store) Get(ctx context.Context, id string) (*Result, error) {
-	row := s.db.QueryRowContext(ctx, `SELECT `+resultColumns+`, p.raw, v.verdict
+	row := s.db.QueryRowContext(ctx, `SELECT `+resultColumns+`,
+		CASE WHEN p.raw_id IS NULL THEN p.raw ELSE (SELECT raw FROM raws WHERE id = p.raw_id) END, v.verdict
 		FROM probes p LEFT JOIN verdicts v ON v.probe_id = p.id WHERE p.id = ?`, id)
 	r := &Result{}
 	err := scanResult(row, r, &r.Raw, &r.Verdict)
@@ -437,6 +442,9 @@ func (s *Store) VerdictsFrom(ctx context.Context, domain string, limit int) ([][
 func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
 	res, err := s.w.ExecContext(ctx, `DELETE FROM probes WHERE received_at < ?`, t.UnixNano())
 	if err != nil {
+		return 0, err
+	}
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM raws WHERE id NOT IN (SELECT raw_id FROM probes WHERE raw_id IS NOT NULL)`); err != nil {
 		return 0, err
 	}
 	_, err = s.w.ExecContext(ctx, `DELETE FROM outbox WHERE probe_id IS NULL AND state NOT IN (?, ?) AND created_at < ?`,

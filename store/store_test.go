@@ -180,3 +180,44 @@ func TestHealth(t *testing.T) {
 		t.Errorf("damaged file: %v", err)
 	}
 }
+
+// TestRawOnce: a message to several recipients is stored once, and each
+// probe reads it back; retention drops it with its last probe.
+func TestRawOnce(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	raw := bytes.Repeat([]byte("x"), 1<<20)
+	var ps []*Probe
+	for i := range 10 {
+		ps = append(ps, &Probe{ID: fmt.Sprint("p", i), Received: time.Now().Add(-time.Hour), Kind: "spf", Recipient: fmt.Sprintf("spf+%d@t", i),
+			ClientIP: netip.MustParseAddr("192.0.2.1"), Raw: raw, Size: len(raw)})
+	}
+	if err := s.SaveProbes(ctx, ps); err != nil {
+		t.Fatal(err)
+	}
+	var stored int64
+	if err := s.db.QueryRowContext(ctx, `SELECT (SELECT COALESCE(SUM(length(raw)), 0) FROM probes) + (SELECT COALESCE(SUM(length(raw)), 0) FROM raws)`).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored != int64(len(raw)) {
+		t.Errorf("%d bytes of messages stored for one 1 MB message to 10 recipients", stored)
+	}
+	for _, p := range ps {
+		r, err := s.Get(ctx, p.ID)
+		if err != nil || !bytes.Equal(r.Raw, raw) {
+			t.Fatalf("%s: %v, %d bytes", p.ID, err, len(r.Raw))
+		}
+	}
+	if n, err := s.DeleteBefore(ctx, time.Now()); err != nil || n != 10 {
+		t.Fatalf("retention: %d, %v", n, err)
+	}
+	var left int
+	s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM raws`).Scan(&left)
+	if left != 0 {
+		t.Errorf("%d messages left after their probes went", left)
+	}
+}
