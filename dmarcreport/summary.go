@@ -2,6 +2,7 @@ package dmarcreport
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"time"
 
@@ -23,22 +24,32 @@ type Counts struct {
 
 func (c *Counts) add(r *store.DMARCRecord) {
 	n := r.Count
-	c.Messages += n
+	sat(&c.Messages, n)
 	if r.DKIM == "pass" || r.SPF == "pass" {
-		c.DMARCPass += n
+		sat(&c.DMARCPass, n)
 	}
 	if r.SPFPass {
-		c.SPFPass += n
+		sat(&c.SPFPass, n)
 	}
 	if r.DKIMPass {
-		c.DKIMPass += n
+		sat(&c.DKIMPass, n)
 	}
 	if r.SPF == "pass" {
-		c.SPFAligned += n
+		sat(&c.SPFAligned, n)
 	}
 	if r.DKIM == "pass" {
-		c.DKIMAligned += n
+		sat(&c.DKIMAligned, n)
 	}
+}
+
+// sat adds n to *c, stopping at the largest int64: reporters choose the
+// counts, and a sum must never wrap around to a negative one.
+func sat(c *int64, n int64) {
+	if n > 0 && *c > math.MaxInt64-n {
+		*c = math.MaxInt64
+		return
+	}
+	*c += n
 }
 
 // PassRate is DMARCPass over Messages, in percent.
@@ -140,11 +151,11 @@ func Summarize(domain string, since time.Time, days int, rows []*store.DMARCReco
 			w := whys[r.SourceIP]
 			switch {
 			case r.SPFPass:
-				w.spfOnly += r.Count
+				sat(&w.spfOnly, r.Count)
 			case r.DKIMPass:
-				w.dkimOther += r.Count
+				sat(&w.dkimOther, r.Count)
 			default:
-				w.none += r.Count
+				sat(&w.none, r.Count)
 			}
 		}
 	}

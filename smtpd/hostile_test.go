@@ -224,3 +224,24 @@ func TestPerNetworkLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestBDATLineLimit: BDAT chunks, which are not read by lines, are held
+// to the same line limit as DATA.
+func TestBDATLineLimit(t *testing.T) {
+	e := start(t, smtpd.Config{MaxLineLength: 200})
+	c := dialRawClient(t, e.addr)
+	c.send("EHLO mail.abc.it\r\nMAIL FROM:<joe@abc.it>\r\nRCPT TO:<spf@" + domain + ">\r\n")
+	c.expect("250")
+	c.expect("250")
+	c.expect("250")
+	body := "Subject: x\r\n\r\n" + strings.Repeat("y", 250) + "\r\n"
+	c.send(fmt.Sprintf("BDAT %d LAST\r\n%s", len(body), body))
+	// go-smtp's line limit covers the chunk too (and closes); testerd's
+	// own check stands behind it.
+	if l := c.expect("500"); !strings.Contains(strings.ToLower(l), "line") {
+		t.Errorf("%q", l)
+	}
+	if list := e.stored(t); len(list) != 0 {
+		t.Errorf("%d probes stored", len(list))
+	}
+}

@@ -282,6 +282,12 @@ func (s *session) Data(r io.Reader) error {
 		s.srv.cfg.Logger.Info("DATA aborted", "client", s.ip, "err", err)
 		return s.abort(421, smtp.EnhancedCode{4, 4, 2}, "no data for too long in DATA; closing the connection")
 	}
+	if n := longestLine(raw); n > s.srv.cfg.MaxLineLength {
+		// BDAT chunks are not read by lines, so their lines are held to
+		// the DATA limit here.
+		return &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 2},
+			Message: fmt.Sprintf("line too long: %d octets, the limit is %d", n, s.srv.cfg.MaxLineLength)}
+	}
 	if bytes.IndexByte(raw, 0) >= 0 {
 		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "the message contains NUL bytes, which SMTP does not allow"}
 	}
@@ -323,6 +329,24 @@ func (s *session) abort(code int, ec smtp.EnhancedCode, msg string) error {
 	fmt.Fprintf(nc, "%d %d.%d.%d %s\r\n", code, ec[0], ec[1], ec[2], msg)
 	nc.Close()
 	return &smtp.SMTPError{Code: code, EnhancedCode: ec, Message: msg}
+}
+
+// longestLine is the longest line of b, without its line end.
+func longestLine(b []byte) int {
+	longest := 0
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			i = len(b)
+		}
+		n := i
+		if n > 0 && b[n-1] == '\r' {
+			n--
+		}
+		longest = max(longest, n)
+		b = b[min(i+1, len(b)):]
+	}
+	return longest
 }
 
 type slogAdapter struct{ l *slog.Logger }

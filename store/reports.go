@@ -184,8 +184,10 @@ type ReportDomain struct {
 
 // ReportDomains lists the domains with reports ending after since.
 func (s *Store) ReportDomains(ctx context.Context, since time.Time) ([]ReportDomain, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT domain, COUNT(*), SUM(messages) FROM dmarc_reports
-		WHERE error = '' AND duplicate_of IS NULL AND end_at >= ? GROUP BY domain ORDER BY SUM(messages) DESC LIMIT 500`, since.UnixNano())
+	// TOTAL, not SUM: reporters choose the counts, and SUM fails on an
+	// integer overflow; the float is clamped when read.
+	rows, err := s.db.QueryContext(ctx, `SELECT domain, COUNT(*), TOTAL(messages) FROM dmarc_reports
+		WHERE error = '' AND duplicate_of IS NULL AND end_at >= ? GROUP BY domain ORDER BY TOTAL(messages) DESC LIMIT 500`, since.UnixNano())
 	if err != nil {
 		return nil, err
 	}
@@ -193,9 +195,11 @@ func (s *Store) ReportDomains(ctx context.Context, since time.Time) ([]ReportDom
 	var out []ReportDomain
 	for rows.Next() {
 		var d ReportDomain
-		if err := rows.Scan(&d.Domain, &d.Reports, &d.Messages); err != nil {
+		var total float64
+		if err := rows.Scan(&d.Domain, &d.Reports, &total); err != nil {
 			return nil, err
 		}
+		d.Messages = int64(min(total, 9e18)) // past int64, shown as 9e18
 		out = append(out, d)
 	}
 	return out, rows.Err()

@@ -221,3 +221,25 @@ func TestRawOnce(t *testing.T) {
 		t.Errorf("%d messages left after their probes went", left)
 	}
 }
+
+// TestReportCountOverflow: report counts that overflow a 64-bit sum still
+// list, clamped.
+func TestReportCountOverflow(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "o.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := range 3 {
+		m := &ReportMessage{ID: fmt.Sprint("m", i), Received: time.Now(), Rcpt: "rua@t", ClientIP: "192.0.2.1", Raw: []byte("x")}
+		r := &DMARCReport{Org: "big", ReportID: fmt.Sprint("r", i), Domain: "abc.it", Begin: time.Now(), End: time.Now().Add(time.Hour), Messages: 4e18, XML: []byte("<x/>")}
+		if err := s.SaveReportMessage(ctx, m, []*DMARCReport{r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ds, err := s.ReportDomains(ctx, time.Now().Add(-time.Hour))
+	if err != nil || len(ds) != 1 || ds[0].Messages < 8e18 {
+		t.Errorf("%+v %v", ds, err)
+	}
+}

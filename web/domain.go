@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -86,8 +85,18 @@ func (d *domainChecker) allow(ip string, now time.Time) bool {
 	return w.n <= ChecksPerMinute
 }
 
-// errRateLimited is a client over ChecksPerMinute.
-var errRateLimited = errors.New("too many domain checks from your address: wait a minute")
+// errRateLimited is a client network over ChecksPerMinute.
+var errRateLimited = errors.New("too many domain checks from your network: wait a minute")
+
+// clientNetOf is the /24 (IPv4) or /64 (IPv6) a client is counted in.
+func clientNetOf(ip netip.Addr) netip.Prefix {
+	bits := 64
+	if ip.Is4() {
+		bits = 24
+	}
+	p, _ := ip.Prefix(bits)
+	return p
+}
 
 // lintRequest runs (or reuses) the check a request asks for.
 func (s *Server) lintRequest(r *http.Request, name string) (*lint.Report, int, error) {
@@ -127,8 +136,9 @@ func (s *Server) lintRequest(r *http.Request, name string) (*lint.Report, int, e
 	if rep := s.domains.get(key, now); rep != nil {
 		return rep, http.StatusOK, nil
 	}
-	client, _, _ := net.SplitHostPort(r.RemoteAddr)
-	if !s.domains.allow(client, now) {
+	// Counted per /24 or /64, so one network's many addresses share a
+	// limit.
+	if !s.domains.allow(clientNetOf(s.clientIP(r)).String(), now) {
 		return nil, http.StatusTooManyRequests, errRateLimited
 	}
 	o.Seen = s.seenSelectors(r.Context(), domain)

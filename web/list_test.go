@@ -104,3 +104,24 @@ func TestListBounds(t *testing.T) {
 		t.Errorf("%d results in %d pages", len(seen), pages)
 	}
 }
+
+// TestStaticNoListing: /static/ serves files, never a directory listing.
+func TestStaticNoListing(t *testing.T) {
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	srv := httptest.NewServer((&Server{Store: st, Domain: "t"}).Handler())
+	defer srv.Close()
+	for path, want := range map[string]int{"/static/": 404, "/static/style.css": 200} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+}
