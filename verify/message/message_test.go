@@ -3,6 +3,7 @@ package message
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestParse(t *testing.T) {
@@ -86,6 +87,25 @@ func FuzzParse(f *testing.F) {
 		}
 		if from.Domain != "" && !isHostName(from.Domain) {
 			t.Fatalf("domain %q is not a host name", from.Domain)
+		}
+	})
+}
+
+// FuzzDecodeHeader: decoding a stranger's encoded-words never panics and
+// never yields control characters, bidi overrides or invalid UTF-8.
+func FuzzDecodeHeader(f *testing.F) {
+	for _, s := range []string{"=?UTF-8?B?UHJvdmEgw6g=?=", "=?ISO-8859-1?Q?Jos=E9?=", "=?iso-2022-jp?B?GyRCJUYlOSVIGyhC?=", "=?x?q?=00?=", "plain\x1b[31m", "=?utf-8?q?=E2=80=AE?="} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d := DecodeHeader(s)
+		if !utf8.ValidString(d) || len(d) > MaxShown*4 {
+			t.Fatalf("%q → %q", s, d)
+		}
+		for _, r := range d {
+			if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) {
+				t.Fatalf("%q → %q holds %U", s, d, r)
+			}
 		}
 	})
 }
