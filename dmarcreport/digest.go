@@ -1,16 +1,14 @@
 package dmarcreport
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
-	"mime/quotedprintable"
 	"net/mail"
 	"strings"
 	"time"
 
-	"github.com/testerd/testerd/internal/mailhdr"
+	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/store"
 )
 
@@ -99,28 +97,19 @@ func (d *Digest) Send(ctx context.Context, now time.Time) error {
 	}
 	for _, to := range d.To {
 		id := store.NewID()
-		var h mailhdr.Header
+		var h message.Header
 		h.Add("From", (&mail.Address{Name: "testerd", Address: "rua@" + d.Domain}).String())
 		h.Add("To", "<"+to+">")
 		h.Add("Subject", fmt.Sprintf("DMARC reports at %s: the last %d days", d.Domain, days))
 		h.Add("Date", now.Format(time.RFC1123Z))
 		h.Add("Message-ID", "<"+id+"@"+d.Hostname+">")
 		h.Add("Auto-Submitted", "auto-generated")
-		h.Add("MIME-Version", "1.0")
-		h.Add("Content-Type", "text/plain; charset=utf-8")
-		h.Add("Content-Transfer-Encoding", "quoted-printable")
-		head, err := h.Bytes()
+		data, err := message.Text(&h, body)
 		if err != nil {
 			return err
 		}
-		var msg bytes.Buffer
-		msg.Write(head)
-		msg.WriteString("\r\n")
-		qp := quotedprintable.NewWriter(&msg)
-		qp.Write([]byte(strings.ReplaceAll(body, "\n", "\r\n")))
-		qp.Close()
 		o := &store.Outgoing{ID: id, Created: now, State: store.Queued, Rcpt: to, RcptDomain: to[strings.LastIndexByte(to, '@')+1:],
-			MessageID: "<" + id + "@" + d.Hostname + ">", Data: msg.Bytes()}
+			MessageID: "<" + id + "@" + d.Hostname + ">", Data: data}
 		if err := d.Store.Enqueue(ctx, o); err != nil {
 			return err
 		}

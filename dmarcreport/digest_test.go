@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/store"
-	"github.com/testerd/testerd/verify/message"
 )
 
 func TestDigest(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/testerd/testerd/verify/message"
+	"github.com/testerd/testerd/message"
 )
 
 // Limits of extraction.

@@ -23,7 +23,7 @@ import (
 
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/internal/untrusted"
-	"github.com/testerd/testerd/verify/message"
+	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/verify/spf"
 )
 

@@ -14,7 +14,7 @@ import (
 
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/internal/netguard"
-	"github.com/testerd/testerd/verify/message"
+	"github.com/testerd/testerd/message"
 )
 
 // Bounds of one direct delivery, whatever DNS says.

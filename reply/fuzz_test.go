@@ -5,8 +5,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/store"
-	"github.com/testerd/testerd/verify/message"
 )
 
 // FuzzPlan feeds strangers' text (Subject, Message-ID, References, the

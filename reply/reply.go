@@ -13,10 +13,8 @@
 package reply
 
 import (
-	"bytes"
 	"fmt"
 	"mime"
-	"mime/quotedprintable"
 	"net/mail"
 	"strings"
 	"time"
@@ -24,13 +22,12 @@ import (
 
 	"github.com/testerd/testerd/explain"
 	"github.com/testerd/testerd/i18n"
-	"github.com/testerd/testerd/internal/mailhdr"
 	"github.com/testerd/testerd/internal/untrusted"
+	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/store"
 	"github.com/testerd/testerd/verify"
 	"github.com/testerd/testerd/verify/dkim"
 	"github.com/testerd/testerd/verify/dmarc"
-	"github.com/testerd/testerd/verify/message"
 	"github.com/testerd/testerd/verify/spf"
 )
 
@@ -299,7 +296,7 @@ func authenticated(v *verify.Verdict, toDomain string) bool {
 // compose writes the reply message, unsigned. A bare reply carries only
 // testerd's own words: the tags, no Subject echo, no explanation.
 func (c *Config) compose(p *store.Result, v *verify.Verdict, kind verify.Kind, o *store.Outgoing, bare bool) ([]byte, error) {
-	var h mailhdr.Header
+	var h message.Header
 	name := c.DisplayName
 	if name == "" {
 		name = DefaultDisplayName
@@ -321,24 +318,11 @@ func (c *Config) compose(p *store.Result, v *verify.Verdict, kind verify.Kind, o
 	}
 	h.Add("Auto-Submitted", "auto-replied")
 	h.Add("X-Auto-Response-Suppress", "All")
-	h.Add("MIME-Version", "1.0")
-	h.Add("Content-Type", "text/plain; charset=utf-8")
-	h.Add("Content-Transfer-Encoding", "quoted-printable")
-	head, err := h.Bytes()
-	if err != nil {
-		return nil, err
-	}
-	var out bytes.Buffer
-	out.Write(head)
-	out.WriteString("\r\n")
-	qp := quotedprintable.NewWriter(&out)
 	body := c.body(p, v, kind, o.Rcpt)
 	if bare {
 		body = c.bareBody(p, v, kind)
 	}
-	qp.Write(crlf(body))
-	qp.Close()
-	return out.Bytes(), nil
+	return message.Text(&h, body)
 }
 
 // subject is the tags, one space, and the original Subject, which is
@@ -436,8 +420,3 @@ func (c *Config) bareBody(p *store.Result, v *verify.Verdict, kind verify.Kind) 
 	return b.String()
 }
 
-// crlf turns the body's line ends into CRLF, as quotedprintable expects
-// of text.
-func crlf(s string) []byte {
-	return []byte(strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\n", "\r\n"))
-}

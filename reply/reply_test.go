@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/store"
 	"github.com/testerd/testerd/verify"
 	"github.com/testerd/testerd/verify/dkim/dkimtest"
-	"github.com/testerd/testerd/verify/message"
 )
 
 var cfg = &Config{Domain: "tester.example", Hostname: "mx.tester.example", BaseURL: "http://tester.example",

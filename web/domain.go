@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/testerd/testerd/lint"
+	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/verify"
-	"github.com/testerd/testerd/verify/message"
 )
 
 // Limits of the domain checker, which asks DNS on behalf of strangers.

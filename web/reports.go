@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/testerd/testerd/dmarcreport"
+	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/store"
-	"github.com/testerd/testerd/verify/message"
 )
 
 // ReportStore is what the DMARC report pages read.

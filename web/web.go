@@ -28,9 +28,9 @@ import (
 	"github.com/testerd/testerd/explain"
 	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/lint"
+	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/store"
 	"github.com/testerd/testerd/verify"
-	"github.com/testerd/testerd/verify/message"
 	"github.com/testerd/testerd/verify/requirements"
 )
 

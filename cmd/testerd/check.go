@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/verify"
-	"github.com/testerd/testerd/verify/message"
 )
 
 // maxCheckInput bounds the message read by testerd check, like the SMTP

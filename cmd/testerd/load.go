@@ -22,8 +22,8 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/verify/dkim/dkimtest"
-	"github.com/testerd/testerd/verify/message"
 )
 
 // loadDomain is the sender domain of load probes; the load tool serves its

@@ -15,12 +15,12 @@ import (
 	"time"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/outbound/mxtest"
 	"github.com/testerd/testerd/store"
 	"github.com/testerd/testerd/verify"
 	"github.com/testerd/testerd/verify/dkim"
 	"github.com/testerd/testerd/verify/dkim/dkimtest"
-	"github.com/testerd/testerd/verify/message"
 )
 
 // TestReplies runs the whole reply path: a probe over SMTP, the verdict,

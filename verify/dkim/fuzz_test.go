@@ -6,9 +6,9 @@ import (
 	"testing"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/verify/dkim"
 	"github.com/testerd/testerd/verify/dkim/dkimtest"
-	"github.com/testerd/testerd/verify/message"
 )
 
 // FuzzSignature verifies testMsg under a fuzzed DKIM-Signature value and a

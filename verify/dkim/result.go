@@ -3,7 +3,7 @@ package dkim
 import (
 	"time"
 
-	"github.com/testerd/testerd/verify/message"
+	"github.com/testerd/testerd/message"
 )
 
 // Result is one signature's result, as ../shared/docs/verdicts.md defines

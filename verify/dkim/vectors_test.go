@@ -10,7 +10,7 @@ import (
 
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/internal/shared"
-	"github.com/testerd/testerd/verify/message"
+	"github.com/testerd/testerd/message"
 )
 
 // vectorZone loads ../shared/testdata/dkim/zone.txt.

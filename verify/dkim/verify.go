@@ -17,8 +17,8 @@ import (
 
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/internal/untrusted"
+	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/verify/internal/taglist"
-	"github.com/testerd/testerd/verify/message"
 )
 
 // DefaultTimeout bounds all key lookups of one message together.

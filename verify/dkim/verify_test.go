@@ -20,9 +20,9 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/verify/dkim"
 	"github.com/testerd/testerd/verify/dkim/dkimtest"
-	"github.com/testerd/testerd/verify/message"
 )
 
 const testMsg = "From: Joe <joe@example.com>\r\n" +

@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/verify/internal/taglist"
-	"github.com/testerd/testerd/verify/message"
 )
 
 // MaxARCInstances is RFC 8617 §4.2.1's limit.

@@ -14,9 +14,9 @@ import (
 
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/internal/untrusted"
+	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/verify/dkim"
 	"github.com/testerd/testerd/verify/dmarc"
-	"github.com/testerd/testerd/verify/message"
 	"github.com/testerd/testerd/verify/spf"
 )
 

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/testerd/testerd/dnsx"
-	"github.com/testerd/testerd/verify/message"
+	"github.com/testerd/testerd/message"
 )
 
 // FuzzCheck runs stranger-made messages (MIME, ARC, List-Unsubscribe,

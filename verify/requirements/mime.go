@@ -10,7 +10,7 @@ import (
 	"net/textproto"
 	"strings"
 
-	"github.com/testerd/testerd/verify/message"
+	"github.com/testerd/testerd/message"
 )
 
 // Bounds of the MIME walk.

@@ -18,8 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/verify/dkim"
-	"github.com/testerd/testerd/verify/message"
 )
 
 // Options describe one signature.

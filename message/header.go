@@ -1,12 +1,14 @@
-// Package mailhdr writes the header fields of the mail testerd sends (replies,
+package message
+
+// Header writes the header fields of the mail testerd sends (replies,
 // report summaries). It refuses any name or value holding CR, LF or NUL,
 // the only way a stranger's text could add a field of its own, and folds
 // long values at spaces.
-package mailhdr
 
 import (
 	"bytes"
 	"fmt"
+	"mime/quotedprintable"
 	"strings"
 )
 
@@ -53,3 +55,24 @@ func (h *Header) Add(name, value string) {
 
 // Bytes returns the fields written, or the first error.
 func (h *Header) Bytes() ([]byte, error) { return h.b.Bytes(), h.err }
+
+// Text finishes a plain-text message of testerd's own: the fields of h,
+// the MIME fields of a UTF-8 text body, then body (any line ends) in
+// quoted-printable. Replies, report summaries and alerts are all written
+// with it.
+func Text(h *Header, body string) ([]byte, error) {
+	h.Add("MIME-Version", "1.0")
+	h.Add("Content-Type", "text/plain; charset=utf-8")
+	h.Add("Content-Transfer-Encoding", "quoted-printable")
+	head, err := h.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	out.Write(head)
+	out.WriteString("\r\n")
+	qp := quotedprintable.NewWriter(&out)
+	qp.Write([]byte(strings.ReplaceAll(strings.ReplaceAll(body, "\r\n", "\n"), "\n", "\r\n")))
+	qp.Close()
+	return out.Bytes(), nil
+}

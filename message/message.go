@@ -1,7 +1,10 @@
-// Package message splits a received message into its raw header fields and
-// body without changing a byte, which DKIM canonicalization needs (RFC 6376
-// §3.4), and reads the few header facts verdicts depend on: the From domain
-// (RFC 5322 §3.6.2, RFC 7489 §6.6.1), Subject and Message-ID.
+// Package message is testerd's one home for the mail format. It splits a
+// received message into its raw header fields and body without changing a
+// byte, which DKIM canonicalization needs (RFC 6376 §3.4); reads the
+// header facts verdicts depend on (the From domain, RFC 5322 §3.6.2 and
+// RFC 9989 §4.4; Subject, decoded from RFC 2047 in any charset mail uses;
+// msg-ids); and writes the mail testerd sends (Header, Text), refusing
+// CR, LF and NUL in every field.
 //
 // Everything here comes from strangers. Parse never fails: a header line
 // without a colon, a missing blank line or bare LF line ends are recorded

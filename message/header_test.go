@@ -1,4 +1,4 @@
-package mailhdr
+package message
 
 import (
 	"strings"
