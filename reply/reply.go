@@ -419,4 +419,3 @@ func (c *Config) bareBody(p *store.Result, v *verify.Verdict, kind verify.Kind) 
 	fmt.Fprintf(&b, "\n%s\n", l.T("reply.bare"))
 	return b.String()
 }
-
