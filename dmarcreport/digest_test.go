@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/testerd/testerd/dmarcrpt/rpttest"
 	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/store"
 )
@@ -24,7 +25,7 @@ func TestDigest(t *testing.T) {
 	now := time.Date(2023, 11, 15, 13, 0, 0, 0, time.UTC) // the tiny report covers 2023-11-14/15
 	in := &Ingester{Store: st}
 	p := &store.Probe{ID: store.NewID(), Received: now, Kind: "rua", Recipient: "rua@tester.example",
-		ClientIP: netip.MustParseAddr("192.0.2.9"), Raw: reportMessage("application/gzip", gz([]byte(tiny)))}
+		ClientIP: netip.MustParseAddr("192.0.2.9"), Raw: rpttest.Message("application/gzip", rpttest.Gzip([]byte(rpttest.Tiny)))}
 	if err := in.Ingest(ctx, p); err != nil {
 		t.Fatal(err)
 	}

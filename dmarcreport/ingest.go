@@ -1,3 +1,7 @@
+// Package dmarcreport keeps the DMARC aggregate reports that arrive at the
+// report addresses: it ingests a stored report mail (dmarcrpt extracts and
+// parses it), summarizes a domain's reports for the pages and the API,
+// and mails the daily digest through the outbox.
 package dmarcreport
 
 import (
@@ -10,13 +14,14 @@ import (
 
 	"golang.org/x/sync/semaphore"
 
+	"github.com/testerd/testerd/dmarcrpt"
 	"github.com/testerd/testerd/store"
 )
 
 // MaxParsing bounds the XML being parsed at once, in bytes: a report takes
 // about 14 times its size in allocations while it is parsed, so this
 // keeps report parsing under about 600 MB of memory however many arrive.
-const MaxParsing = 2 * MaxXML
+const MaxParsing = 2 * dmarcrpt.MaxXML
 
 // MaxExcerpt bounds what is kept of a report that does not parse: enough
 // to see why, never the whole of a stranger's blob.
@@ -36,7 +41,7 @@ type Ingester struct {
 // read is kept with the reason: only a store failure is an error.
 func (in *Ingester) Ingest(ctx context.Context, p *store.Probe) error {
 	in.once.Do(func() { in.parsing = semaphore.NewWeighted(MaxParsing) })
-	files, errs := Extract(p.Raw)
+	files, errs := dmarcrpt.Extract(p.Raw)
 	var reports []*store.DMARCReport
 	for _, f := range files {
 		r := &store.DMARCReport{Container: f.Container, XML: f.XML}
@@ -44,7 +49,7 @@ func (in *Ingester) Ingest(ctx context.Context, p *store.Probe) error {
 		if err := in.parsing.Acquire(ctx, weight); err != nil {
 			return err
 		}
-		fb, err := Parse(f.XML)
+		fb, err := dmarcrpt.Parse(f.XML)
 		in.parsing.Release(weight)
 		if err != nil {
 			r.Error = err.Error()
@@ -77,7 +82,7 @@ func (in *Ingester) Ingest(ctx context.Context, p *store.Probe) error {
 	return nil
 }
 
-func fill(r *store.DMARCReport, fb *Feedback) {
+func fill(r *store.DMARCReport, fb *dmarcrpt.Feedback) {
 	md := fb.Metadata
 	r.Org, r.Email, r.ReportID, r.Domain, r.Begin, r.End = md.OrgName, md.Email, md.ReportID, fb.Policy.Domain, md.Begin, md.End
 	pol, _ := json.Marshal(fb.Policy)
@@ -86,8 +91,8 @@ func fill(r *store.DMARCReport, fb *Feedback) {
 	for _, rec := range fb.Records {
 		r.Messages += rec.Count
 		auth, _ := json.Marshal(struct {
-			DKIM []AuthDKIM `json:"dkim"`
-			SPF  []AuthSPF  `json:"spf"`
+			DKIM []dmarcrpt.AuthDKIM `json:"dkim"`
+			SPF  []dmarcrpt.AuthSPF  `json:"spf"`
 		}{rec.AuthDKIM, rec.AuthSPF})
 		r.Rows = append(r.Rows, &store.DMARCRecord{SourceIP: rec.SourceIP.String(), Count: rec.Count, Disposition: rec.Disposition,
 			DKIM: rec.DKIM, SPF: rec.SPF, HeaderFrom: rec.HeaderFrom, EnvelopeFrom: rec.EnvelopeFrom, EnvelopeTo: rec.EnvelopeTo,

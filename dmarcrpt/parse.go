@@ -1,12 +1,13 @@
-// Package dmarcreport reads DMARC aggregate (rua) reports as mailbox
+// Package dmarcrpt reads DMARC aggregate (rua) reports as mailbox
 // providers send them: it finds the report in the message (a zip with one
 // file, the first gzip member, XML as a part or as the body, octet-streams
 // sniffed by content), bounds the decompressed size, and parses both the
 // RFC 7489 Appendix C format and RFC 9990's namespaced one with the same
 // structs. It is lenient where real reporters are sloppy (the case of
 // values, empty or repeated elements) and strict where it matters (dates
-// and counts). The store keeps what it reads, and the web summarizes it.
-package dmarcreport
+// and counts). It is pure: no store, no network; dmarcreport ingests and
+// summarizes what it reads.
+package dmarcrpt
 
 import (
 	"bytes"
