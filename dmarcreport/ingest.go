@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/semaphore"
 
@@ -34,14 +35,68 @@ type Ingester struct {
 
 	once    sync.Once
 	parsing *semaphore.Weighted
+	wake    chan struct{}
 }
 
-// Ingest extracts and parses the reports of a message and commits the
-// message and its reports together. A message or report that cannot be
-// read is kept with the reason: only a store failure is an error.
+// Keep commits a report message before it is read, so the SMTP client
+// gets its 250 however slow the reading; Run reads it.
+func (in *Ingester) Keep(ctx context.Context, p *store.Probe) error {
+	in.init()
+	m := &store.ReportMessage{ID: p.ID, Received: p.Received, Rcpt: p.Recipient, ClientIP: p.ClientIP.String(),
+		MailFrom: p.MailFrom, Raw: p.Raw}
+	if err := in.Store.SaveReportMail(ctx, m); err != nil {
+		return err
+	}
+	select {
+	case in.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Run reads the stored report messages until ctx ends: the unread ones at
+// start, then each as it is stored.
+func (in *Ingester) Run(ctx context.Context) {
+	in.init()
+	for {
+		ms, err := in.Store.UnreadReportMail(ctx, 10)
+		if err != nil && ctx.Err() == nil && in.Logger != nil {
+			in.Logger.Error("listing unread report mail", "err", err)
+		}
+		for _, m := range ms {
+			if err := in.Read(ctx, m); err != nil && ctx.Err() == nil && in.Logger != nil {
+				in.Logger.Error("reading report mail", "message", m.ID, "err", err)
+			}
+		}
+		if len(ms) == 10 {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-in.wake:
+		case <-time.After(time.Minute):
+		}
+	}
+}
+
+// Ingest stores a report message and reads it at once (tests, tools).
 func (in *Ingester) Ingest(ctx context.Context, p *store.Probe) error {
-	in.once.Do(func() { in.parsing = semaphore.NewWeighted(MaxParsing) })
-	files, errs := dmarcrpt.Extract(p.Raw)
+	in.init()
+	m := &store.ReportMessage{ID: p.ID, Received: p.Received, Rcpt: p.Recipient, ClientIP: p.ClientIP.String(),
+		MailFrom: p.MailFrom, Raw: p.Raw}
+	if err := in.Store.SaveReportMail(ctx, m); err != nil {
+		return err
+	}
+	return in.Read(ctx, m)
+}
+
+// Read extracts and parses the reports of a stored message and adds them.
+// A message or report that cannot be read is kept with the reason: only a
+// store failure is an error.
+func (in *Ingester) Read(ctx context.Context, m *store.ReportMessage) error {
+	in.init()
+	files, errs := dmarcrpt.Extract(m.Raw)
 	var reports []*store.DMARCReport
 	for _, f := range files {
 		r := &store.DMARCReport{Container: f.Container, XML: f.XML}
@@ -65,21 +120,26 @@ func (in *Ingester) Ingest(ctx context.Context, p *store.Probe) error {
 	for _, err := range errs {
 		reports = append(reports, &store.DMARCReport{Error: err.Error()})
 	}
-	m := &store.ReportMessage{ID: p.ID, Received: p.Received, Rcpt: p.Recipient, ClientIP: p.ClientIP.String(),
-		MailFrom: p.MailFrom, Raw: p.Raw}
 	if len(errs) > 0 {
 		m.Problems = errors.Join(errs...).Error()
 	}
-	if err := in.Store.SaveReportMessage(ctx, m, reports); err != nil {
+	if err := in.Store.AddReports(ctx, m, reports); err != nil {
 		return err
 	}
 	if in.Logger != nil {
 		for _, r := range reports {
-			in.Logger.Info("dmarc report", "message", p.ID, "org", r.Org, "report_id", r.ReportID, "domain", r.Domain,
+			in.Logger.Info("dmarc report", "message", m.ID, "org", r.Org, "report_id", r.ReportID, "domain", r.Domain,
 				"records", r.Records, "messages", r.Messages, "duplicate_of", r.DuplicateOf, "error", r.Error)
 		}
 	}
 	return nil
+}
+
+func (in *Ingester) init() {
+	in.once.Do(func() {
+		in.parsing = semaphore.NewWeighted(MaxParsing)
+		in.wake = make(chan struct{}, 1)
+	})
 }
 
 func fill(r *store.DMARCReport, fb *dmarcrpt.Feedback) {

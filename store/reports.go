@@ -67,14 +67,52 @@ type DMARCRecord struct {
 // transaction, with synchronous=FULL. A report whose org and report id
 // were stored before is kept as a duplicate, without its rows.
 func (s *Store) SaveReportMessage(ctx context.Context, m *ReportMessage, reports []*DMARCReport) error {
+	if err := s.SaveReportMail(ctx, m); err != nil {
+		return err
+	}
+	return s.AddReports(ctx, m, reports)
+}
+
+// SaveReportMail commits a report message, not yet read (synchronous=FULL,
+// before the SMTP 250): reading it comes after, and UnreadReportMail lists
+// the ones a restart still has to read.
+func (s *Store) SaveReportMail(ctx context.Context, m *ReportMessage) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO dmarc_messages (id, received_at, rcpt, client_ip, mail_from, raw, problems, unread)
+		VALUES (?, ?, ?, ?, ?, ?, ?, 1)`, m.ID, m.Received.UnixNano(), m.Rcpt, m.ClientIP, m.MailFrom, m.Raw, m.Problems)
+	return err
+}
+
+// UnreadReportMail returns the report messages stored and not yet read,
+// oldest first, at most limit.
+func (s *Store) UnreadReportMail(ctx context.Context, limit int) ([]*ReportMessage, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, received_at, rcpt, client_ip, mail_from, raw FROM dmarc_messages
+		WHERE unread = 1 ORDER BY received_at LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*ReportMessage
+	for rows.Next() {
+		m := &ReportMessage{}
+		var received int64
+		if err := rows.Scan(&m.ID, &received, &m.Rcpt, &m.ClientIP, &m.MailFrom, &m.Raw); err != nil {
+			return nil, err
+		}
+		m.Received = fromUnixNano(received)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// AddReports stores what reading a report message found, and marks it
+// read, in one transaction.
+func (s *Store) AddReports(ctx context.Context, m *ReportMessage, reports []*DMARCReport) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	_, err = tx.ExecContext(ctx, `INSERT INTO dmarc_messages (id, received_at, rcpt, client_ip, mail_from, raw, problems)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, m.ID, m.Received.UnixNano(), m.Rcpt, m.ClientIP, m.MailFrom, m.Raw, m.Problems)
-	if err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE dmarc_messages SET unread = 0, problems = ? WHERE id = ?`, m.Problems, m.ID); err != nil {
 		return err
 	}
 	for _, r := range reports {

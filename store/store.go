@@ -242,6 +242,9 @@ var migrations = []string{
 	// one raws row (and keep an empty raw of their own).
 	`CREATE TABLE raws (id TEXT PRIMARY KEY, raw BLOB NOT NULL);
 	ALTER TABLE probes ADD COLUMN raw_id TEXT;`,
+	// Report mail is stored before it is read.
+	`ALTER TABLE dmarc_messages ADD COLUMN unread INTEGER NOT NULL DEFAULT 0;
+	CREATE INDEX dmarc_messages_unread ON dmarc_messages (unread, received_at);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -56,9 +56,10 @@ type Planner interface {
 	Plan(p *store.Result, v *verify.Verdict) *store.Outgoing
 }
 
-// Ingester stores DMARC report messages (dmarcreport.Ingester).
+// Ingester keeps DMARC report messages (dmarcreport.Ingester): Keep
+// commits one before the 250 and reads it later.
 type Ingester interface {
-	Ingest(ctx context.Context, p *store.Probe) error
+	Keep(ctx context.Context, p *store.Probe) error
 }
 
 // ReportKind is the kind of a message to a report address.
@@ -249,7 +250,7 @@ func (p *Pool) Accept(ctx context.Context, probes []*store.Probe) error {
 		for _, r := range reports[1:] {
 			first.Recipient += ", " + r.Recipient
 		}
-		if err := p.Reports.Ingest(ctx, &first); err != nil {
+		if err := p.Reports.Keep(ctx, &first); err != nil {
 			return err
 		}
 	}

@@ -199,7 +199,8 @@ func TestReportOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	p := &Pool{Store: st, Reports: &dmarcreport.Ingester{Store: st}}
+	in := &dmarcreport.Ingester{Store: st}
+	p := &Pool{Store: st, Reports: in}
 	junk := "<?xml version=\"1.0\"?><feedback>" + strings.Repeat("<x>junk</x>", 20000) // 220 KB that is no report
 	raw := []byte("From: r@reporter.example\r\nSubject: Report\r\nContent-Type: text/xml\r\n\r\n" + junk + "\r\n")
 	var probes []*store.Probe
@@ -210,9 +211,18 @@ func TestReportOnce(t *testing.T) {
 	if err := p.Accept(ctx, probes); err != nil {
 		t.Fatal(err)
 	}
-	reports, err := st.Reports(ctx, "", time.Now().Add(-time.Hour), 100)
-	if err != nil {
-		t.Fatal(err)
+	// Accept only stored the mail; the ingester reads it afterwards.
+	if unread, _ := st.UnreadReportMail(ctx, 10); len(unread) != 1 {
+		t.Fatalf("%d unread report messages after Accept, want 1", len(unread))
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	go in.Run(rctx)
+	defer cancel()
+	var reports []*store.DMARCReport
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end) && len(reports) == 0; time.Sleep(20 * time.Millisecond) {
+		if reports, err = st.Reports(ctx, "", time.Now().Add(-time.Hour), 100); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if len(reports) != 1 {
 		t.Fatalf("%d reports stored for one message to 3 addresses", len(reports))

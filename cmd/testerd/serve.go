@@ -259,8 +259,9 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready listening
 	if err != nil {
 		return err
 	}
+	reports := &dmarcreport.Ingester{Store: st, Logger: log}
 	pool := &worker.Pool{Store: st, Judge: &verify.Judge{Resolver: resolver, Receiver: c.Hostname}, Workers: c.Workers, MaxInFlight: c.MaxInFlight,
-		Logger: log, Reply: planner, Enqueued: queue.Notify, Reports: &dmarcreport.Ingester{Store: st, Logger: log}}
+		Logger: log, Reply: planner, Enqueued: queue.Notify, Reports: reports}
 	lim := c.Limits
 	lim.Domain, lim.Hostname, lim.Logger = c.Domain, c.Hostname, log
 	for _, a := range strings.Split(c.ReportAddresses, ",") {
@@ -322,6 +323,8 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready listening
 	}
 	wg.Add(4)
 	go func() { defer wg.Done(); pool.Run(poolCtx) }()
+	wg.Add(1)
+	go func() { defer wg.Done(); reports.Run(poolCtx) }()
 	go func() { defer wg.Done(); queue.Run(poolCtx) }()
 	go func() { defer wg.Done(); retain(poolCtx, st, c.Retention, log) }()
 	errs := make(chan error, 2)
