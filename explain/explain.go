@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/testerd/testerd/i18n"
+	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/verify"
 	"github.com/testerd/testerd/verify/dkim"
 	"github.com/testerd/testerd/verify/dmarc"
@@ -115,11 +116,11 @@ func (x *explainer) run() {
 		return
 	}
 	switch v.Kind {
-	case verify.KindSPF:
+	case kind.SPF:
 		x.spfHeadline()
 		x.spfSteps()
 		x.alignSteps(true, false)
-	case verify.KindDKIM:
+	case kind.DKIM:
 		x.dkimHeadline()
 		x.dkimSteps()
 		x.alignSteps(false, true)
@@ -136,7 +137,7 @@ func (x *explainer) run() {
 		if d.AuthorNote != "" {
 			x.s.Notes = append(x.s.Notes, x.t("note.authors", d.AuthorNote))
 		}
-		if d.RFC7489 != nil && v.Kind == verify.KindCheck {
+		if d.RFC7489 != nil && v.Kind == kind.Check {
 			x.s.Notes = append(x.s.Notes, x.t("note.rfc7489", d.RFC7489.Note))
 		}
 	}
@@ -437,7 +438,7 @@ func (x *explainer) warnings() {
 			x.s.Warnings = append(x.s.Warnings, x.t("warn.dkim-weak", k.Name, strconv.Itoa(k.Bits)))
 		}
 	}
-	if len(x.v.DMARC.DKIM) > 0 || x.v.Kind == verify.KindCheck {
+	if len(x.v.DMARC.DKIM) > 0 || x.v.Kind == kind.Check {
 		if r := x.record(); r != nil && r.Testing {
 			x.s.Warnings = append(x.s.Warnings, x.t("warn.dmarc-testing"))
 		}

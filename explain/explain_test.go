@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/testerd/testerd/i18n"
+	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/verify"
 )
 
@@ -58,7 +59,7 @@ func TestSummaries(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			v := golden(t, tt.name)
-			v.Kind = verify.Kind(tt.kind) // as if sent to that tester
+			v.Kind = kind.Kind(tt.kind) // as if sent to that tester
 			en := Summarize(v, opt)
 			if en.Status != tt.status {
 				t.Errorf("status %s, want %s: %s", en.Status, tt.status, en.Headline)

@@ -23,6 +23,7 @@ import (
 	"github.com/testerd/testerd/explain"
 	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/internal/untrusted"
+	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/store"
 	"github.com/testerd/testerd/verify"
@@ -67,8 +68,9 @@ var DefaultLimits = Limits{PerAddress: 10, PerDomain: 100, PerClientIP: 30, PerR
 // DefaultDisplayName is the From display name of replies.
 const DefaultDisplayName = "testerd"
 
-// Config is what Plan needs.
-type Config struct {
+// Planner decides whether a judged probe gets a reply, to whom, and
+// writes it: what Plan needs to know of the tester and its limits.
+type Planner struct {
 	// Domain is the tester domain; replies come from kind@Domain.
 	Domain string
 	// Hostname is this host's name, for Message-IDs.
@@ -90,11 +92,11 @@ const maxSubject = 400
 
 // Plan returns the reply to a judged probe, queued or suppressed with
 // its reason, or nil for mail that is not a probe (postmaster@).
-func (c *Config) Plan(p *store.Result, v *verify.Verdict) *store.Outgoing {
-	kind, ok := verify.ParseKind(p.Kind)
-	if !ok {
+func (c *Planner) Plan(p *store.Result, v *verify.Verdict) *store.Outgoing {
+	if !p.Kind.Tester() {
 		return nil
 	}
+	k := p.Kind
 	now := time.Now()
 	if c.Now != nil {
 		now = c.Now()
@@ -132,7 +134,7 @@ func (c *Config) Plan(p *store.Result, v *verify.Verdict) *store.Outgoing {
 			Reason: fmt.Sprintf("rate limit: %d redirected replies to this address in the last hour, for probes not authenticated for its domain", c.Limits.PerRedirect)})
 	}
 	o.MessageID = "<" + o.ID + "@" + c.Hostname + ">"
-	data, err := c.compose(p, v, kind, o, bare)
+	data, err := c.compose(p, v, k, o, bare)
 	if err != nil {
 		o.State, o.Reason = store.Suppressed, "could not write the reply: "+err.Error()
 		return o
@@ -143,7 +145,7 @@ func (c *Config) Plan(p *store.Result, v *verify.Verdict) *store.Outgoing {
 
 // target is where the reply goes: the redirect of the recipient's
 // extension, or MAIL FROM. With no usable address it says why.
-func (c *Config) target(p *store.Result) (string, string) {
+func (c *Planner) target(p *store.Result) (string, string) {
 	if local, domain, ok := store.ParseExtension(p.Extension).Redirect(); ok {
 		addr, err := address(local, domain)
 		if err != nil {
@@ -193,7 +195,7 @@ func address(local, domain string) (string, error) {
 }
 
 // suppress returns why no reply may go, or "".
-func (c *Config) suppress(p *store.Result, v *verify.Verdict, to, toDomain string) string {
+func (c *Planner) suppress(p *store.Result, v *verify.Verdict, to, toDomain string) string {
 	if c.Mode == Off {
 		return "replies are turned off on this tester (--reply off)"
 	}
@@ -237,7 +239,7 @@ func (c *Config) suppress(p *store.Result, v *verify.Verdict, to, toDomain strin
 
 // special says why an address never gets a reply: it is a role that
 // must not be answered automatically, or one of testerd's own.
-func (c *Config) special(addr string) string {
+func (c *Planner) special(addr string) string {
 	at := strings.LastIndexByte(addr, '@')
 	if at < 0 {
 		return ""
@@ -295,7 +297,7 @@ func authenticated(v *verify.Verdict, toDomain string) bool {
 
 // compose writes the reply message, unsigned. A bare reply carries only
 // testerd's own words: the tags, no Subject echo, no explanation.
-func (c *Config) compose(p *store.Result, v *verify.Verdict, kind verify.Kind, o *store.Outgoing, bare bool) ([]byte, error) {
+func (c *Planner) compose(p *store.Result, v *verify.Verdict, kind kind.Kind, o *store.Outgoing, bare bool) ([]byte, error) {
 	var h message.Header
 	name := c.DisplayName
 	if name == "" {
@@ -367,7 +369,7 @@ func msgIDs(refs string) []string {
 
 // Lang is the language of the reply to p: the one its recipient asks for
 // (check+it@), else the server's.
-func (c *Config) LangOf(p *store.Result) i18n.Lang {
+func (c *Planner) LangOf(p *store.Result) i18n.Lang {
 	if l, ok := i18n.Parse(store.ParseExtension(p.Extension).Lang); ok {
 		return l
 	}
@@ -380,7 +382,7 @@ func (c *Config) LangOf(p *store.Result) i18n.Lang {
 // body is the reply text: the summary in the probe's language, the
 // verdict and link, then the full explanation and the
 // Authentication-Results (technical, in English).
-func (c *Config) body(p *store.Result, v *verify.Verdict, kind verify.Kind, to string) string {
+func (c *Planner) body(p *store.Result, v *verify.Verdict, kind kind.Kind, to string) string {
 	l := c.LangOf(p)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n\n", l.T("reply.received", c.Domain, string(kind)+"@"+c.Domain))
@@ -408,7 +410,7 @@ func (c *Config) body(p *store.Result, v *verify.Verdict, kind verify.Kind, to s
 
 // bareBody is a redirected reply's text: the verdict and the link, in
 // testerd's words only.
-func (c *Config) bareBody(p *store.Result, v *verify.Verdict, kind verify.Kind) string {
+func (c *Planner) bareBody(p *store.Result, v *verify.Verdict, kind kind.Kind) string {
 	l := c.LangOf(p)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n\n", l.T("reply.received", c.Domain, string(kind)+"@"+c.Domain))

@@ -13,13 +13,14 @@ import (
 	"time"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/store"
 	"github.com/testerd/testerd/verify"
 	"github.com/testerd/testerd/verify/dkim/dkimtest"
 )
 
-var cfg = &Config{Domain: "tester.example", Hostname: "mx.tester.example", BaseURL: "http://tester.example",
+var cfg = &Planner{Domain: "tester.example", Hostname: "mx.tester.example", BaseURL: "http://tester.example",
 	Mode: Always, Limits: DefaultLimits}
 
 var resolver = func() dnsx.Resolver {
@@ -59,11 +60,11 @@ func (p probe) judge(t testing.TB) (*store.Result, *verify.Verdict) {
 		}
 		msg = sig + msg
 	}
-	r := &store.Result{Probe: store.Probe{ID: store.NewID(), Kind: p.kind, Extension: p.ext, MailFrom: p.mailFrom,
+	r := &store.Result{Probe: store.Probe{ID: store.NewID(), Kind: kind.Kind(p.kind), Extension: p.ext, MailFrom: p.mailFrom,
 		ClientIP: netip.MustParseAddr(p.ip), Helo: "mail.abc.it", Raw: []byte(msg), Received: time.Now()}}
-	kind, _ := verify.ParseKind(p.kind)
+	k := kind.Kind(p.kind).Judged()
 	j := &verify.Judge{Resolver: resolver, Receiver: "mx.tester.example"}
-	v := j.Judge(context.Background(), verify.Probe{Kind: kind, IP: r.ClientIP, Helo: r.Helo, MailFrom: r.MailFrom, Raw: r.Raw})
+	v := j.Judge(context.Background(), verify.Probe{Kind: k, IP: r.ClientIP, Helo: r.Helo, MailFrom: r.MailFrom, Raw: r.Raw})
 	return r, v
 }
 
@@ -121,7 +122,7 @@ func TestSuppressions(t *testing.T) {
 	off.Mode = Off
 	for _, c := range []struct {
 		name string
-		cfg  *Config
+		cfg  *Planner
 		p    probe
 		want string // "" for queued
 	}{
@@ -286,7 +287,7 @@ func TestRateLimits(t *testing.T) {
 		var out []string
 		for _, p := range ps {
 			o := send(p)
-			out = append(out, o.State+" "+o.Reason)
+			out = append(out, string(o.State)+" "+o.Reason)
 		}
 		return out
 	}

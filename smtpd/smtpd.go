@@ -25,18 +25,8 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/store"
-)
-
-// Kinds of recipient.
-const (
-	KindSPF        = "spf"
-	KindDKIM       = "dkim"
-	KindCheck      = "check"
-	KindPostmaster = "postmaster"
-	// KindReport is a DMARC aggregate report address: rua@, and those in
-	// Config.ReportAddresses.
-	KindReport = "rua"
 )
 
 // Defaults for Config's limits.
@@ -195,7 +185,8 @@ func peerIP(a net.Addr) netip.Addr {
 }
 
 type recipient struct {
-	addr, kind, ext string
+	addr, ext string
+	kind      kind.Kind
 }
 
 type session struct {
@@ -238,14 +229,14 @@ func (s *Server) route(to string) (recipient, error) {
 			Message: fmt.Sprintf("no such user: this tester takes mail for spf@, dkim@ and check@%s only, and relays nothing", s.cfg.Domain)}
 	}
 	base, ext, _ := strings.Cut(local, "+")
-	kind := strings.ToLower(base)
-	switch kind {
-	case KindSPF, KindDKIM, KindCheck, KindPostmaster, KindReport:
-		return recipient{addr: to, kind: kind, ext: ext}, nil
+	// rua@ and the Config.ReportAddresses take DMARC aggregate reports.
+	switch k := kind.Kind(strings.ToLower(base)); k {
+	case kind.SPF, kind.DKIM, kind.Check, kind.Postmaster, kind.Report:
+		return recipient{addr: to, kind: k, ext: ext}, nil
 	}
 	for _, a := range s.cfg.ReportAddresses {
 		if strings.EqualFold(a, base) {
-			return recipient{addr: to, kind: KindReport, ext: ext}, nil
+			return recipient{addr: to, kind: kind.Report, ext: ext}, nil
 		}
 	}
 	return recipient{}, &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1},

@@ -16,6 +16,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/smtpd"
 	"github.com/testerd/testerd/store"
 	"github.com/testerd/testerd/verify"
@@ -156,7 +157,7 @@ func TestProbes(t *testing.T) {
 	if err != nil || len(list) != 3 {
 		t.Fatalf("%d results: %v", len(list), err)
 	}
-	want := map[string]string{
+	want := map[kind.Kind]string{
 		"dkim":  "|OK| dkim-pass",
 		"spf":   "|OK| spf-pass",
 		"check": "|OK| dmarc-pass |OK| spf-pass |OK| dkim-pass",

@@ -9,20 +9,23 @@ import (
 	"time"
 )
 
+// State is where a message of the outbox stands.
+type State string
+
 // States of outgoing mail.
 const (
 	// Queued: waiting for its first attempt.
-	Queued = "queued"
+	Queued State = "queued"
 	// Sent: a receiving server accepted it.
-	Sent = "sent"
+	Sent State = "sent"
 	// Deferred: an attempt failed temporarily; LastError says how, and
 	// NextAttempt when the next one is due.
-	Deferred = "deferred"
+	Deferred State = "deferred"
 	// Failed: a permanent failure, or temporary ones until the give-up
 	// age. It is never retried and never bounced.
-	Failed = "failed"
+	Failed State = "failed"
 	// Suppressed: never sent, for the Reason given (a rule or a limit).
-	Suppressed = "suppressed"
+	Suppressed State = "suppressed"
 )
 
 // Outgoing is one message in the outbox: a reply to a probe, or (ProbeID
@@ -32,7 +35,7 @@ type Outgoing struct {
 	ProbeID string    `json:"probe_id,omitempty"`
 	Created time.Time `json:"created"`
 	Updated time.Time `json:"updated"`
-	State   string    `json:"state"`
+	State   State     `json:"state"`
 	// Reason says why a message is suppressed.
 	Reason string `json:"reason,omitempty"`
 	// MailFrom is the envelope sender; "" is the null sender <>.

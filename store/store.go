@@ -23,6 +23,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/testerd/testerd/kind"
 )
 
 // ErrNotFound is returned for an unknown id.
@@ -38,7 +40,7 @@ type TLS struct {
 type Probe struct {
 	ID        string     `json:"id"`
 	Received  time.Time  `json:"received"`
-	Kind      string     `json:"kind"`
+	Kind      kind.Kind  `json:"kind"`
 	Recipient string     `json:"recipient"`
 	Extension string     `json:"extension,omitempty"`
 	ClientIP  netip.Addr `json:"client_ip"`
@@ -348,7 +350,7 @@ func (s *Store) Get(ctx context.Context, id string) (*Result, error) {
 // ListQuery selects results for List.
 type ListQuery struct {
 	// Kind is a tester ("" for all).
-	Kind string
+	Kind kind.Kind
 	// Tag, if set, keeps probes whose recipient extension is that tag,
 	// with or without a language (check+team@, check+it+team@).
 	Tag   string

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/testerd/testerd/kind"
 )
 
 func open(t *testing.T, path string) *Store {
@@ -29,12 +31,12 @@ func TestProbesAndVerdicts(t *testing.T) {
 	s := open(t, path)
 	base := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	for i := 0; i < 5; i++ {
-		kind := "spf"
+		k := "spf"
 		if i%2 == 1 {
-			kind = "dkim"
+			k = "dkim"
 		}
-		p := &Probe{ID: fmt.Sprintf("id%d", i), Received: base.Add(time.Duration(i) * time.Second), Kind: kind,
-			Recipient: kind + "@tester.example", ClientIP: netip.MustParseAddr("2001:db8::1"), Helo: "mx.example.com",
+		p := &Probe{ID: fmt.Sprintf("id%d", i), Received: base.Add(time.Duration(i) * time.Second), Kind: kind.Kind(k),
+			Recipient: k + "@tester.example", ClientIP: netip.MustParseAddr("2001:db8::1"), Helo: "mx.example.com",
 			MailFrom: "a@example.com", Size: 10, Raw: []byte("Subject: x\r\n\r\nbody")}
 		if i == 0 {
 			p.TLS = &TLS{Version: "TLS 1.3", Cipher: "TLS_AES_128_GCM_SHA256"}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/verify/dkim"
 	"github.com/testerd/testerd/verify/dkim/dkimtest"
 )
@@ -37,7 +38,7 @@ func BenchmarkJudge(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p := Probe{Kind: KindCheck, IP: netip.MustParseAddr("198.51.100.7"), Helo: "out.esp.net", MailFrom: "joe@abc.it", Raw: []byte(sig + msg)}
+	p := Probe{Kind: kind.Check, IP: netip.MustParseAddr("198.51.100.7"), Helo: "out.esp.net", MailFrom: "joe@abc.it", Raw: []byte(sig + msg)}
 	j := &Judge{Resolver: dnsx.NewFake(z), Receiver: "tester.example", Now: func() time.Time { return goldenNow }}
 	if v := j.Judge(context.Background(), p); strings.Join(v.Tags, " ") != "|OK| dmarc-pass |OK| spf-pass |OK| dkim-pass" {
 		b.Fatalf("tags %q", v.Tags)
@@ -83,7 +84,7 @@ func BenchmarkJudgeSize(b *testing.B) {
 				}
 				raw = sig + raw
 			}
-			p := Probe{Kind: KindCheck, IP: netip.MustParseAddr("192.0.2.7"), Helo: "mail.abc.it", MailFrom: "joe@abc.it", Raw: []byte(raw)}
+			p := Probe{Kind: kind.Check, IP: netip.MustParseAddr("192.0.2.7"), Helo: "mail.abc.it", MailFrom: "joe@abc.it", Raw: []byte(raw)}
 			b.Run(fmt.Sprintf("size=%dKB/sigs=%d", size>>10, sigs), func(b *testing.B) {
 				if v := j.Judge(context.Background(), p); strings.Join(v.Tags, " ") != "|OK| dmarc-pass |OK| spf-pass |OK| dkim-pass" {
 					b.Fatalf("tags %q", v.Tags)

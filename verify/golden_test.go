@@ -17,6 +17,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/verify/dkim/dkimtest"
 )
 
@@ -140,11 +141,11 @@ func loadGolden(t *testing.T, base string) (Probe, *dnsx.Zone, map[string]string
 	zone.WriteString("$TTL 300\n")
 	for _, line := range strings.Split(string(zf), "\n") {
 		if f := strings.Fields(line); len(f) == 4 && f[0] == "$FAIL" {
-			kind := map[string]dnsx.Kind{"SERVFAIL": dnsx.ServFail, "timeout": dnsx.Timeout, "NXDOMAIN": dnsx.NXDomain}[f[3]]
-			if kind == 0 {
+			failure := map[string]dnsx.Kind{"SERVFAIL": dnsx.ServFail, "timeout": dnsx.Timeout, "NXDOMAIN": dnsx.NXDomain}[f[3]]
+			if failure == 0 {
 				t.Fatalf("%s.dns: bad $FAIL line %q", base, line)
 			}
-			z.Fail(f[1], dns.StringToType[f[2]], kind)
+			z.Fail(f[1], dns.StringToType[f[2]], failure)
 			continue
 		}
 		zone.WriteString(line + "\n")
@@ -175,7 +176,7 @@ func loadGolden(t *testing.T, base string) (Probe, *dnsx.Zone, map[string]string
 			switch k {
 			case "X-Golden-Envelope":
 				p.IP = netip.MustParseAddr(args["ip"])
-				p.Helo, p.MailFrom, p.Kind = args["helo"], args["mail-from"], Kind(args["kind"])
+				p.Helo, p.MailFrom, p.Kind = args["helo"], args["mail-from"], kind.Kind(args["kind"])
 				if v, ok := args["tls"]; ok {
 					p.Session = &Session{}
 					if v != "none" {

@@ -1,32 +1,11 @@
 package verify
 
 import (
+	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/verify/dkim"
 	"github.com/testerd/testerd/verify/dmarc"
 	"github.com/testerd/testerd/verify/spf"
 )
-
-// Kind is the tester a probe was sent to.
-type Kind string
-
-const (
-	KindSPF   Kind = "spf"
-	KindDKIM  Kind = "dkim"
-	KindCheck Kind = "check"
-)
-
-// Kinds lists the testers in display order.
-var Kinds = []Kind{KindSPF, KindDKIM, KindCheck}
-
-// ParseKind reads a tester name.
-func ParseKind(s string) (Kind, bool) {
-	for _, k := range Kinds {
-		if string(k) == s {
-			return k, true
-		}
-	}
-	return "", false
-}
 
 // Facts are everything the tag rules of ../shared/docs/verdicts.md look
 // at, and nothing else.
@@ -74,11 +53,11 @@ func bad(word string) string { return "!! " + word + " !!" }
 // Tags returns the verdict tags of a tester, in order: verdicts.md's SPF
 // tester rules for spf@, its DKIM tester rules for dkim@, and for check@
 // the DMARC tag followed by both.
-func Tags(kind Kind, f Facts) []string {
-	switch kind {
-	case KindSPF:
+func Tags(k kind.Kind, f Facts) []string {
+	switch k {
+	case kind.SPF:
 		return spfTags(f)
-	case KindDKIM:
+	case kind.DKIM:
 		return dkimTags(f)
 	}
 	return append(append([]string{dmarcTag(f)}, spfTags(f)...), dkimTags(f)...)

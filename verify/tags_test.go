@@ -12,6 +12,7 @@ import (
 
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/internal/shared"
+	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/verify/dkim"
 	"github.com/testerd/testerd/verify/dmarc"
 	"github.com/testerd/testerd/verify/spf"
@@ -73,10 +74,10 @@ func TestExamplesTable(t *testing.T) {
 			d, res, _ := strings.Cut(strings.TrimSuffix(dkimCell, ")"), " (")
 			f.DKIM = append(f.DKIM, DKIMFact{Result: dkim.Result(res), DomainAligned: dmarc.PSLAligned(d, from, m)})
 		}
-		if got := Tags(KindSPF, f); strings.Join(got, "|") != strings.Join(wantSPF, "|") {
+		if got := Tags(kind.SPF, f); strings.Join(got, "|") != strings.Join(wantSPF, "|") {
 			t.Errorf("%s: spf@ %q, want %q", line, got, wantSPF)
 		}
-		if got := Tags(KindDKIM, f); strings.Join(got, "|") != strings.Join(wantDKIM, "|") {
+		if got := Tags(kind.DKIM, f); strings.Join(got, "|") != strings.Join(wantDKIM, "|") {
 			t.Errorf("%s: dkim@ %q, want %q", line, got, wantDKIM)
 		}
 		rows++
@@ -111,43 +112,43 @@ func TestRuleRows(t *testing.T) {
 	pass := func(aligned bool) DKIMFact { return DKIMFact{dkim.Pass, aligned} }
 	tests := []struct {
 		row  string
-		kind Kind
+		kind kind.Kind
 		f    Facts
 		want string
 	}{
 		// SPF tester.
-		{"r = pass, SPF aligned", KindSPF, Facts{SPF: spf.Pass, SPFDomainAligned: true}, "|OK| spf-pass"},
-		{"r = pass, not SPF aligned, DKIM aligned", KindSPF, Facts{SPF: spf.Pass, DKIM: []DKIMFact{pass(true)}}, "|~OK| spf-pass !! spf-diff !!"},
-		{"r = pass, not SPF aligned, not DKIM aligned", KindSPF, Facts{SPF: spf.Pass, DKIM: []DKIMFact{pass(false)}}, "!! spf-diff !!"},
-		{"r = fail", KindSPF, Facts{SPF: spf.Fail, SPFDomainAligned: true}, "!! spf-fail !!"},
-		{"r = softfail", KindSPF, Facts{SPF: spf.SoftFail, SPFDomainAligned: true}, "!! spf-softfail !!"},
-		{"r = neutral", KindSPF, Facts{SPF: spf.Neutral, SPFDomainAligned: true}, "!! spf-neutral !!"},
-		{"r = none", KindSPF, Facts{SPF: spf.None, SPFDomainAligned: true}, "!! spf-none !!"},
-		{"r = permerror", KindSPF, Facts{SPF: spf.PermError, SPFDomainAligned: true}, "!! spf-permerror !!"},
-		{"r = temperror, not aligned", KindSPF, Facts{SPF: spf.TempError}, "!! spf-temperror !! !! spf-diff !!"},
-		{"spf-diff whatever the result, even with DKIM aligned", KindSPF, Facts{SPF: spf.SoftFail, DKIM: []DKIMFact{pass(true)}}, "!! spf-softfail !! !! spf-diff !!"},
+		{"r = pass, SPF aligned", kind.SPF, Facts{SPF: spf.Pass, SPFDomainAligned: true}, "|OK| spf-pass"},
+		{"r = pass, not SPF aligned, DKIM aligned", kind.SPF, Facts{SPF: spf.Pass, DKIM: []DKIMFact{pass(true)}}, "|~OK| spf-pass !! spf-diff !!"},
+		{"r = pass, not SPF aligned, not DKIM aligned", kind.SPF, Facts{SPF: spf.Pass, DKIM: []DKIMFact{pass(false)}}, "!! spf-diff !!"},
+		{"r = fail", kind.SPF, Facts{SPF: spf.Fail, SPFDomainAligned: true}, "!! spf-fail !!"},
+		{"r = softfail", kind.SPF, Facts{SPF: spf.SoftFail, SPFDomainAligned: true}, "!! spf-softfail !!"},
+		{"r = neutral", kind.SPF, Facts{SPF: spf.Neutral, SPFDomainAligned: true}, "!! spf-neutral !!"},
+		{"r = none", kind.SPF, Facts{SPF: spf.None, SPFDomainAligned: true}, "!! spf-none !!"},
+		{"r = permerror", kind.SPF, Facts{SPF: spf.PermError, SPFDomainAligned: true}, "!! spf-permerror !!"},
+		{"r = temperror, not aligned", kind.SPF, Facts{SPF: spf.TempError}, "!! spf-temperror !! !! spf-diff !!"},
+		{"spf-diff whatever the result, even with DKIM aligned", kind.SPF, Facts{SPF: spf.SoftFail, DKIM: []DKIMFact{pass(true)}}, "!! spf-softfail !! !! spf-diff !!"},
 		// DKIM tester.
-		{"no DKIM-Signature", KindDKIM, Facts{SPF: spf.Pass, SPFDomainAligned: true}, "!! dkim-none !!"},
-		{"a passing signature is aligned", KindDKIM, Facts{DKIM: []DKIMFact{pass(false), pass(true)}}, "|OK| dkim-pass"},
-		{"passes, none aligned, SPF aligned", KindDKIM, Facts{SPF: spf.Pass, SPFDomainAligned: true, DKIM: []DKIMFact{pass(false)}}, "|~OK| dkim-pass"},
-		{"passes, none aligned, not SPF aligned", KindDKIM, Facts{SPF: spf.Pass, DKIM: []DKIMFact{pass(false)}}, "!! dkim-diff !!"},
-		{"passes, none aligned, SPF domain aligned but SPF fails", KindDKIM, Facts{SPF: spf.Fail, SPFDomainAligned: true, DKIM: []DKIMFact{pass(false)}}, "!! dkim-diff !!"},
-		{"none passes: temperror first", KindDKIM, Facts{DKIM: []DKIMFact{{dkim.Invalid, true}, {dkim.Fail, true}, {dkim.TempError, true}}}, "!! dkim-temperror !!"},
-		{"none passes: fail before invalid", KindDKIM, Facts{DKIM: []DKIMFact{{dkim.Invalid, true}, {dkim.Fail, true}}}, "!! dkim-fail !!"},
-		{"none passes: invalid", KindDKIM, Facts{DKIM: []DKIMFact{{dkim.Invalid, true}}}, "!! dkim-invalid !!"},
-		{"none passes, no d= aligns, not SPF aligned", KindDKIM, Facts{DKIM: []DKIMFact{{dkim.Fail, false}}}, "!! dkim-fail !! !! dkim-diff !!"},
-		{"none passes, no d= aligns, SPF aligned", KindDKIM, Facts{SPF: spf.Pass, SPFDomainAligned: true, DKIM: []DKIMFact{{dkim.Fail, false}}}, "!! dkim-fail !!"},
-		{"none passes, one d= aligns", KindDKIM, Facts{DKIM: []DKIMFact{{dkim.Fail, false}, {dkim.Invalid, true}}}, "!! dkim-fail !!"},
+		{"no DKIM-Signature", kind.DKIM, Facts{SPF: spf.Pass, SPFDomainAligned: true}, "!! dkim-none !!"},
+		{"a passing signature is aligned", kind.DKIM, Facts{DKIM: []DKIMFact{pass(false), pass(true)}}, "|OK| dkim-pass"},
+		{"passes, none aligned, SPF aligned", kind.DKIM, Facts{SPF: spf.Pass, SPFDomainAligned: true, DKIM: []DKIMFact{pass(false)}}, "|~OK| dkim-pass"},
+		{"passes, none aligned, not SPF aligned", kind.DKIM, Facts{SPF: spf.Pass, DKIM: []DKIMFact{pass(false)}}, "!! dkim-diff !!"},
+		{"passes, none aligned, SPF domain aligned but SPF fails", kind.DKIM, Facts{SPF: spf.Fail, SPFDomainAligned: true, DKIM: []DKIMFact{pass(false)}}, "!! dkim-diff !!"},
+		{"none passes: temperror first", kind.DKIM, Facts{DKIM: []DKIMFact{{dkim.Invalid, true}, {dkim.Fail, true}, {dkim.TempError, true}}}, "!! dkim-temperror !!"},
+		{"none passes: fail before invalid", kind.DKIM, Facts{DKIM: []DKIMFact{{dkim.Invalid, true}, {dkim.Fail, true}}}, "!! dkim-fail !!"},
+		{"none passes: invalid", kind.DKIM, Facts{DKIM: []DKIMFact{{dkim.Invalid, true}}}, "!! dkim-invalid !!"},
+		{"none passes, no d= aligns, not SPF aligned", kind.DKIM, Facts{DKIM: []DKIMFact{{dkim.Fail, false}}}, "!! dkim-fail !! !! dkim-diff !!"},
+		{"none passes, no d= aligns, SPF aligned", kind.DKIM, Facts{SPF: spf.Pass, SPFDomainAligned: true, DKIM: []DKIMFact{{dkim.Fail, false}}}, "!! dkim-fail !!"},
+		{"none passes, one d= aligns", kind.DKIM, Facts{DKIM: []DKIMFact{{dkim.Fail, false}, {dkim.Invalid, true}}}, "!! dkim-fail !!"},
 		// check@: DMARC tag first, then the SPF and DKIM tags.
-		{"SPF aligned", KindCheck, Facts{SPF: spf.Pass, SPFDomainAligned: true, DMARC: dmarc.Pass}, "|OK| dmarc-pass |OK| spf-pass !! dkim-none !!"},
-		{"aligned, but no DMARC record", KindCheck, Facts{SPF: spf.Pass, SPFDomainAligned: true, DMARC: dmarc.None}, "!! dmarc-none !! |OK| spf-pass !! dkim-none !!"},
-		{"aligned, record unusable", KindCheck, Facts{SPF: spf.Pass, SPFDomainAligned: true, DKIM: []DKIMFact{pass(true)}, DMARC: dmarc.PermError}, "!! dmarc-permerror !! |OK| spf-pass |OK| dkim-pass"},
-		{"aligned, lookup failed", KindCheck, Facts{SPF: spf.Fail, DKIM: []DKIMFact{pass(true)}, DMARC: dmarc.TempError}, "!! dmarc-temperror !! !! spf-fail !! !! spf-diff !! |OK| dkim-pass"},
-		{"DKIM aligned", KindCheck, Facts{SPF: spf.SoftFail, SPFDomainAligned: true, DKIM: []DKIMFact{pass(true)}, DMARC: dmarc.Pass}, "|OK| dmarc-pass !! spf-softfail !! |OK| dkim-pass"},
-		{"neither, record", KindCheck, Facts{SPF: spf.Pass, DKIM: []DKIMFact{pass(false)}, DMARC: dmarc.Fail}, "!! dmarc-fail !! !! spf-diff !! !! dkim-diff !!"},
-		{"neither, no record", KindCheck, Facts{SPF: spf.Fail, SPFDomainAligned: true, DMARC: dmarc.None}, "!! dmarc-none !! !! spf-fail !! !! dkim-none !!"},
-		{"lookup failed transiently", KindCheck, Facts{SPF: spf.Neutral, SPFDomainAligned: true, DMARC: dmarc.TempError}, "!! dmarc-temperror !! !! spf-neutral !! !! dkim-none !!"},
-		{"record unparsable", KindCheck, Facts{SPF: spf.None, SPFDomainAligned: true, DMARC: dmarc.PermError}, "!! dmarc-permerror !! !! spf-none !! !! dkim-none !!"},
+		{"SPF aligned", kind.Check, Facts{SPF: spf.Pass, SPFDomainAligned: true, DMARC: dmarc.Pass}, "|OK| dmarc-pass |OK| spf-pass !! dkim-none !!"},
+		{"aligned, but no DMARC record", kind.Check, Facts{SPF: spf.Pass, SPFDomainAligned: true, DMARC: dmarc.None}, "!! dmarc-none !! |OK| spf-pass !! dkim-none !!"},
+		{"aligned, record unusable", kind.Check, Facts{SPF: spf.Pass, SPFDomainAligned: true, DKIM: []DKIMFact{pass(true)}, DMARC: dmarc.PermError}, "!! dmarc-permerror !! |OK| spf-pass |OK| dkim-pass"},
+		{"aligned, lookup failed", kind.Check, Facts{SPF: spf.Fail, DKIM: []DKIMFact{pass(true)}, DMARC: dmarc.TempError}, "!! dmarc-temperror !! !! spf-fail !! !! spf-diff !! |OK| dkim-pass"},
+		{"DKIM aligned", kind.Check, Facts{SPF: spf.SoftFail, SPFDomainAligned: true, DKIM: []DKIMFact{pass(true)}, DMARC: dmarc.Pass}, "|OK| dmarc-pass !! spf-softfail !! |OK| dkim-pass"},
+		{"neither, record", kind.Check, Facts{SPF: spf.Pass, DKIM: []DKIMFact{pass(false)}, DMARC: dmarc.Fail}, "!! dmarc-fail !! !! spf-diff !! !! dkim-diff !!"},
+		{"neither, no record", kind.Check, Facts{SPF: spf.Fail, SPFDomainAligned: true, DMARC: dmarc.None}, "!! dmarc-none !! !! spf-fail !! !! dkim-none !!"},
+		{"lookup failed transiently", kind.Check, Facts{SPF: spf.Neutral, SPFDomainAligned: true, DMARC: dmarc.TempError}, "!! dmarc-temperror !! !! spf-neutral !! !! dkim-none !!"},
+		{"record unparsable", kind.Check, Facts{SPF: spf.None, SPFDomainAligned: true, DMARC: dmarc.PermError}, "!! dmarc-permerror !! !! spf-none !! !! dkim-none !!"},
 	}
 	for _, tt := range tests {
 		if got := strings.Join(Tags(tt.kind, tt.f), " "); got != tt.want {
@@ -191,13 +192,13 @@ func TestVocabulary(t *testing.T) {
 			for _, l := range lists {
 				for _, dm := range []dmarc.Result{dmarc.Pass, dmarc.Fail, dmarc.None, dmarc.TempError, dmarc.PermError} {
 					f := Facts{SPF: r, SPFDomainAligned: al, DKIM: l, DMARC: dm}
-					check := Tags(KindCheck, f)
+					check := Tags(kind.Check, f)
 					for _, tag := range check {
 						if !vocab[tag] {
 							t.Fatalf("%+v: tag %q is not in verdicts.md", f, tag)
 						}
 					}
-					spfT, dkimT := Tags(KindSPF, f), Tags(KindDKIM, f)
+					spfT, dkimT := Tags(kind.SPF, f), Tags(kind.DKIM, f)
 					if strings.Join(check[1:], " ") != strings.Join(append(spfT, dkimT...), " ") {
 						t.Fatalf("%+v: check@ %q is not DMARC + spf@ %q + dkim@ %q", f, check, spfT, dkimT)
 					}
@@ -272,7 +273,7 @@ func TestDMARCTable(t *testing.T) {
 			for i, d := range in.DKIM {
 				f.DKIM = append(f.DKIM, DKIMFact{Result: map[bool]dkim.Result{true: dkim.Pass, false: dkim.Fail}[d.Pass], DomainAligned: e.DKIM[i].DomainAligned})
 			}
-			if got := Tags(KindCheck, f)[0]; !allowed[got] {
+			if got := Tags(kind.Check, f)[0]; !allowed[got] {
 				t.Errorf("row %q, From %q: %s (%s), want one of %v", cells[0], in.FromDomain, got, e.Reason, allowed)
 			}
 		}

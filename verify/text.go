@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/verify/dkim"
 	"github.com/testerd/testerd/verify/requirements"
 )
@@ -19,8 +20,8 @@ func (v *Verdict) WriteText(w io.Writer, receiver string) {
 	if v.TesterFailure != "" {
 		fmt.Fprintf(w, "%s\n\n", v.TesterFailure)
 	}
-	if v.Kind != KindCheck {
-		fmt.Fprintf(w, "(%s@ tester; check@ would say: %s)\n\n", v.Kind, strings.Join(v.AllTags[KindCheck], " "))
+	if v.Kind != kind.Check {
+		fmt.Fprintf(w, "(%s@ tester; check@ would say: %s)\n\n", v.Kind, strings.Join(v.AllTags[kind.Check], " "))
 	}
 
 	if r := v.Requirements; r != nil {

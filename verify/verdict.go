@@ -16,6 +16,7 @@ import (
 
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/internal/untrusted"
+	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/verify/dkim"
 	"github.com/testerd/testerd/verify/dmarc"
@@ -29,7 +30,7 @@ const VerdictVersion = 1
 
 // Probe is what Judge needs of a received message.
 type Probe struct {
-	Kind     Kind
+	Kind     kind.Kind
 	IP       netip.Addr
 	Helo     string
 	MailFrom string
@@ -71,11 +72,11 @@ type MessageFacts struct {
 
 // Verdict is what testerd concluded about one probe.
 type Verdict struct {
-	Version int  `json:"version"`
-	Kind    Kind `json:"kind"`
+	Version int       `json:"version"`
+	Kind    kind.Kind `json:"kind"`
 	// Tags are the verdict tags for Kind; AllTags has every tester's.
-	Tags    []string          `json:"tags"`
-	AllTags map[Kind][]string `json:"all_tags"`
+	Tags    []string               `json:"tags"`
+	AllTags map[kind.Kind][]string `json:"all_tags"`
 
 	Envelope Envelope          `json:"envelope"`
 	Message  MessageFacts      `json:"message"`
@@ -163,16 +164,16 @@ func (j *Judge) Judge(ctx context.Context, p Probe) *Verdict {
 	v.DMARC = dmarc.Evaluate(ctx, res, in)
 
 	f := v.Facts()
-	v.AllTags = map[Kind][]string{}
-	for _, k := range Kinds {
+	v.AllTags = map[kind.Kind][]string{}
+	for _, k := range kind.Testers {
 		v.AllTags[k] = Tags(k, f)
 	}
 	if _, ok := v.AllTags[v.Kind]; !ok {
-		v.Kind = KindCheck
+		v.Kind = kind.Check
 	}
 	v.Tags = v.AllTags[v.Kind]
 	v.AuthenticationResults = v.authResults(j.Receiver)
-	if v.Kind == KindCheck {
+	if v.Kind == kind.Check {
 		in := requirements.Input{IP: v.Envelope.IP, Helo: p.Helo, MailFrom: p.MailFrom, Message: m, Size: len(p.Raw),
 			From: v.From, SPF: v.SPF, DKIM: v.DKIM, DMARC: v.DMARC, Now: time.Now()}
 		if j.Now != nil {

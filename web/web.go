@@ -27,6 +27,7 @@ import (
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/explain"
 	"github.com/testerd/testerd/i18n"
+	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/lint"
 	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/store"
@@ -100,7 +101,7 @@ func (s *Server) Handler() http.Handler {
 		"statusClass": func(s requirements.Status) string {
 			return map[requirements.Status]string{requirements.Pass: "ok", requirements.Warn: "soso", requirements.Fail: "bad"}[s]
 		},
-		"replyClass": func(state string) string {
+		"replyClass": func(state store.State) string {
 			switch state {
 			case store.Sent:
 				return "ok"
@@ -123,8 +124,8 @@ func (s *Server) Handler() http.Handler {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.home)
-	for _, k := range verify.Kinds {
-		mux.HandleFunc("GET /"+string(k), s.list(string(k)))
+	for _, k := range kind.Testers {
+		mux.HandleFunc("GET /"+string(k), s.list(k))
 	}
 	mux.HandleFunc("GET /r/{id}", s.result)
 	if s.Reports != nil && s.AdminToken != "" {
@@ -225,21 +226,21 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 // MaxTag bounds the +tag filter of the lists.
 const MaxTag = 64
 
-func (s *Server) list(kind string) http.HandlerFunc {
+func (s *Server) list(k kind.Kind) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		tag := strings.TrimSpace(r.URL.Query().Get("tag"))
 		if len(tag) > MaxTag {
 			http.Error(w, "tag too long", http.StatusBadRequest)
 			return
 		}
-		results, err := s.Store.List(r.Context(), store.ListQuery{Kind: kind, Tag: tag, Limit: DefaultLimit})
+		results, err := s.Store.List(r.Context(), store.ListQuery{Kind: k, Tag: tag, Limit: DefaultLimit})
 		if err != nil {
 			s.fail(w, err)
 			return
 		}
 		c := s.chrome(w, r, "")
-		c.Title, c.Refresh = c.Lang.T("list.title", kind, s.Domain), RefreshSeconds
-		s.render(w, "list.html", listPage{Chrome: c, Kind: kind, Domain: s.Domain, Tag: tag, Results: results})
+		c.Title, c.Refresh = c.Lang.T("list.title", string(k), s.Domain), RefreshSeconds
+		s.render(w, "list.html", listPage{Chrome: c, Kind: string(k), Domain: s.Domain, Tag: tag, Results: results})
 	}
 }
 
@@ -313,7 +314,7 @@ const (
 type publicResult struct {
 	ID         string     `json:"id"`
 	Received   time.Time  `json:"received"`
-	Kind       string     `json:"kind"`
+	Kind       kind.Kind  `json:"kind"`
 	ClientIP   string     `json:"client_ip"`
 	MailFrom   string     `json:"mail_from"`
 	TLS        *store.TLS `json:"tls,omitempty"`
@@ -326,8 +327,8 @@ type publicResult struct {
 
 func (s *Server) apiList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	kind := q.Get("kind")
-	if _, ok := verify.ParseKind(kind); !ok && kind != "" {
+	k := kind.Kind(q.Get("kind"))
+	if !k.Tester() && k != "" {
 		apiError(w, http.StatusBadRequest, "kind must be spf, dkim or check")
 		return
 	}
@@ -366,7 +367,7 @@ func (s *Server) apiList(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	results, err := s.Store.List(r.Context(), store.ListQuery{Kind: kind, Tag: tag, Limit: limit, Before: before, WithVerdict: full})
+	results, err := s.Store.List(r.Context(), store.ListQuery{Kind: k, Tag: tag, Limit: limit, Before: before, WithVerdict: full})
 	if err != nil {
 		s.fail(w, err)
 		return

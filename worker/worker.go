@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/smtpd"
 	"github.com/testerd/testerd/store"
 	"github.com/testerd/testerd/verify"
@@ -51,7 +52,7 @@ const (
 // (smtpd answers 451 4.3.2).
 var ErrBusy = smtpd.ErrBusy
 
-// Planner decides the reply to a judged probe (reply.Config).
+// Planner decides the reply to a judged probe (reply.Planner).
 type Planner interface {
 	Plan(p *store.Result, v *verify.Verdict) *store.Outgoing
 }
@@ -61,9 +62,6 @@ type Planner interface {
 type Ingester interface {
 	Keep(ctx context.Context, p *store.Probe) error
 }
-
-// ReportKind is the kind of a message to a report address.
-const ReportKind = "rua"
 
 // Pool judges probes.
 type Pool struct {
@@ -238,7 +236,7 @@ func (p *Pool) Accept(ctx context.Context, probes []*store.Probe) error {
 	p.init()
 	var judged, reports []*store.Probe
 	for _, pr := range probes {
-		if pr.Kind == ReportKind && p.Reports != nil {
+		if pr.Kind == kind.Report && p.Reports != nil {
 			reports = append(reports, pr)
 			continue
 		}
@@ -437,16 +435,13 @@ func (p *Pool) judge(pr *store.Probe) {
 		p.release(1)
 	}()
 	ctx := context.Background()
-	kind, ok := verify.ParseKind(pr.Kind)
-	if !ok {
-		kind = verify.KindCheck // postmaster@ mail is judged like check@
-	}
+	k := pr.Kind.Judged() // postmaster@ mail is judged like check@
 	start := time.Now()
 	session := &verify.Session{}
 	if pr.TLS != nil {
 		session.TLS = pr.TLS.Version
 	}
-	v := p.Judge.Judge(ctx, verify.Probe{Kind: kind, IP: pr.ClientIP, Helo: pr.Helo, MailFrom: pr.MailFrom, Raw: pr.Raw, Session: session})
+	v := p.Judge.Judge(ctx, verify.Probe{Kind: k, IP: pr.ClientIP, Helo: pr.Helo, MailFrom: pr.MailFrom, Raw: pr.Raw, Session: session})
 	if v.TesterFailure != "" && p.later(pr) {
 		return
 	}

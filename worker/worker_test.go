@@ -18,6 +18,7 @@ import (
 
 	"github.com/testerd/testerd/dmarcreport"
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/store"
 	"github.com/testerd/testerd/verify"
 )
@@ -205,7 +206,7 @@ func TestReportOnce(t *testing.T) {
 	raw := []byte("From: r@reporter.example\r\nSubject: Report\r\nContent-Type: text/xml\r\n\r\n" + junk + "\r\n")
 	var probes []*store.Probe
 	for _, rcpt := range []string{"rua@t", "rua+a@t", "rua+b@t"} {
-		probes = append(probes, &store.Probe{ID: store.NewID(), Received: time.Now(), Kind: ReportKind, Recipient: rcpt,
+		probes = append(probes, &store.Probe{ID: store.NewID(), Received: time.Now(), Kind: kind.Report, Recipient: rcpt,
 			ClientIP: netip.MustParseAddr("192.0.2.1"), Raw: raw, Size: len(raw)})
 	}
 	if err := p.Accept(ctx, probes); err != nil {

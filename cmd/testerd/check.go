@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/verify"
 )
@@ -44,7 +45,7 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if !ok {
 		return 2
 	}
-	kind, ok := verify.ParseKind(*to)
+	kind, ok := kind.ParseTester(*to)
 	if !ok {
 		fmt.Fprintf(stderr, "testerd check: --to %q: use spf, dkim or check\n", *to)
 		return 2

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/verify"
 	"github.com/testerd/testerd/verify/dkim/dkimtest"
 )
@@ -76,7 +77,7 @@ func TestCheckCommand(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &v); err != nil {
 		t.Fatal(err)
 	}
-	if v.Kind != verify.KindCheck || strings.Join(v.Tags, " ") != "|OK| dmarc-pass |~OK| spf-pass !! spf-diff !! |OK| dkim-pass" ||
+	if v.Kind != kind.Check || strings.Join(v.Tags, " ") != "|OK| dmarc-pass |~OK| spf-pass !! spf-diff !! |OK| dkim-pass" ||
 		v.DKIM.Signatures[0].Key.Bits != 256 || v.DMARC.Discovery.Record.P != "reject" {
 		t.Errorf("JSON verdict: %+v", v)
 	}

@@ -18,7 +18,7 @@ import (
 
 // setupReplies builds the reply planner and the outbound queue from the
 // configuration, loading (or generating) the DKIM keys.
-func setupReplies(c serveConfig, st *store.Store, resolver dnsx.Resolver, log *slog.Logger) (*outbound.Queue, *reply.Config, error) {
+func setupReplies(c serveConfig, st *store.Store, resolver dnsx.Resolver, log *slog.Logger) (*outbound.Queue, *reply.Planner, error) {
 	mode, err := reply.ParseMode(c.Out.Mode)
 	if err != nil {
 		return nil, nil, err
@@ -31,7 +31,7 @@ func setupReplies(c serveConfig, st *store.Store, resolver dnsx.Resolver, log *s
 	if err != nil {
 		return nil, nil, err
 	}
-	planner := &reply.Config{Domain: c.Domain, Hostname: c.Hostname, DisplayName: c.Out.DisplayName,
+	planner := &reply.Planner{Domain: c.Domain, Hostname: c.Hostname, DisplayName: c.Out.DisplayName,
 		BaseURL: strings.TrimSuffix(c.Out.PublicURL, "/"), Mode: mode, Limits: c.Out.Limits}
 	q := &outbound.Queue{Store: st, Transport: transport, Signer: &outbound.Signer{Domain: c.Domain, Keys: keys},
 		Logger: log, GiveUp: c.Out.GiveUp, Backoff: c.Out.Backoff}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/outbound/mxtest"
 	"github.com/testerd/testerd/store"
@@ -121,9 +122,9 @@ func TestReplies(t *testing.T) {
 		}
 	}
 	v := (&verify.Judge{Resolver: res, Receiver: "mx.abc.it"}).Judge(context.Background(), verify.Probe{
-		Kind: verify.KindCheck, IP: netip.MustParseAddr("127.0.0.1"), Helo: host, Raw: got.Data})
-	if v.DMARC.Result != "pass" || strings.Join(v.AllTags[verify.KindDKIM], " ") != "|OK| dkim-pass" {
-		t.Errorf("judging the reply: DMARC %s (%s), dkim@ tags %v", v.DMARC.Result, v.DMARC.Reason, v.AllTags[verify.KindDKIM])
+		Kind: kind.Check, IP: netip.MustParseAddr("127.0.0.1"), Helo: host, Raw: got.Data})
+	if v.DMARC.Result != "pass" || strings.Join(v.AllTags[kind.DKIM], " ") != "|OK| dkim-pass" {
+		t.Errorf("judging the reply: DMARC %s (%s), dkim@ tags %v", v.DMARC.Result, v.DMARC.Reason, v.AllTags[kind.DKIM])
 	}
 
 	r := waitReply(t, httpAddr, id, store.Sent)
@@ -168,7 +169,7 @@ func latestID(t *testing.T, httpAddr string) string {
 }
 
 // waitReply polls the API until the probe's reply is in state.
-func waitReply(t *testing.T, httpAddr, id, state string) store.Outgoing {
+func waitReply(t *testing.T, httpAddr, id string, state store.State) store.Outgoing {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {

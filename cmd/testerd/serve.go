@@ -380,3 +380,12 @@ func retain(ctx context.Context, st *store.Store, age time.Duration, log *slog.L
 // WebLintLookups bounds the DNS questions one domain check from the web
 // may ask for a stranger: half of testerd lint's.
 const WebLintLookups = lint.DefaultMaxLookups / 2
+
+// The parts wired here fit the interfaces the others declare.
+var (
+	_ smtpd.Sink      = (*worker.Pool)(nil)
+	_ worker.Planner  = (*reply.Planner)(nil)
+	_ worker.Ingester = (*dmarcreport.Ingester)(nil)
+	_ web.Store       = (*store.Store)(nil)
+	_ web.ReportStore = (*store.Store)(nil)
+)
