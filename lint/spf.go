@@ -81,10 +81,8 @@ func (l *linter) spf(ctx context.Context, o Options) *SPFReport {
 		l.add("spf", Warning, "the TXT lookup failed: "+shown(err.Error()), "check the domain's name servers")
 		return rep
 	}
-	for _, t := range txts {
-		if spf.IsSPF(t) {
-			rep.Records = append(rep.Records, t)
-		}
+	if recs := spf.Records(txts); recs != nil {
+		rep.Records = recs
 	}
 	switch len(rep.Records) {
 	case 0:
@@ -158,12 +156,7 @@ func (w *walk) node(ctx context.Context, domain, via, rec string, depth int) *SP
 	}
 	if via != "" {
 		txts, err := l.r.LookupTXT(ctx, domain)
-		var recs []string
-		for _, t := range txts {
-			if spf.IsSPF(t) {
-				recs = append(recs, t)
-			}
-		}
+		recs := spf.Records(txts)
 		switch {
 		case err != nil && !dnsx.IsNotFound(err):
 			n.Problem = "lookup failed: " + shown(err.Error())

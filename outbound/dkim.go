@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 
 	"github.com/emersion/go-msgauth/dkim"
+
+	"github.com/testerd/testerd/internal/keyfile"
 )
 
 // Key files in the data directory.
@@ -93,15 +95,7 @@ func loadOrCreate(path string, generate func() (crypto.Signer, error)) (crypto.S
 		if err != nil {
 			return nil, err
 		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, err
-		}
-		// Written aside and renamed, so a crash never leaves half a key.
-		tmp := path + ".tmp"
-		if err := os.WriteFile(tmp, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
-			return nil, err
-		}
-		if err := os.Rename(tmp, path); err != nil {
+		if err := keyfile.WritePEM(path, "PRIVATE KEY", der, 0o600); err != nil {
 			return nil, err
 		}
 		return key, nil

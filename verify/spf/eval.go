@@ -246,12 +246,7 @@ func (e *eval) checkHost(domain, via string) (*Node, Result, string) {
 		e.setProblem(&Problem{Reason: "looking up the SPF record: " + q.Error, Domain: domain, Err: ErrDNS})
 		return finish(TempError, "TXT lookup failed: "+q.Error)
 	}
-	var spfs []string
-	for _, t := range txts {
-		if IsSPF(t) {
-			spfs = append(spfs, t)
-		}
-	}
+	spfs := Records(txts)
 	switch len(spfs) {
 	case 0:
 		return finish(None, "no SPF record among the TXT records")

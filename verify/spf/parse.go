@@ -154,6 +154,18 @@ func IsSPF(txt string) bool {
 		(len(txt) == len(Version) || txt[len(Version)] == ' ')
 }
 
+// Records picks the SPF records out of a name's TXT records (RFC 7208
+// §4.5): the ones starting with "v=spf1". Exactly one must remain.
+func Records(txts []string) []string {
+	var out []string
+	for _, t := range txts {
+		if IsSPF(t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // ErrSyntax is matched by every *SyntaxError.
 var ErrSyntax = errors.New("spf: syntax error")
 
