@@ -185,3 +185,39 @@ func MsgID(s string) string {
 	}
 	return s
 }
+
+// MsgIDs returns the well-formed msg-ids of a References or In-Reply-To
+// value, the last max of them.
+func MsgIDs(refs string, max int) []string {
+	var out []string
+	for _, f := range strings.Fields(refs) {
+		if id := MsgID(f); id != "" {
+			out = append(out, id)
+		}
+	}
+	if len(out) > max {
+		out = out[len(out)-max:]
+	}
+	return out
+}
+
+// Keyword is a structured field's first token, lowercased, without
+// comments or parameters ("auto-replied (vacation); x=y" → "auto-replied").
+func Keyword(v string) string {
+	var b strings.Builder
+	depth := 0
+	for _, r := range v {
+		switch {
+		case r == '(':
+			depth++
+		case r == ')' && depth > 0:
+			depth--
+		case depth > 0:
+		case r == ';':
+			return strings.ToLower(strings.TrimSpace(b.String()))
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return strings.ToLower(strings.TrimSpace(b.String()))
+}

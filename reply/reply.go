@@ -202,28 +202,24 @@ func (c *Planner) suppress(p *store.Result, v *verify.Verdict, to, toDomain stri
 	if p.MailFrom == "" {
 		return "MAIL FROM is null (<>): the message is a bounce or an automatic reply, which is never answered (RFC 3834 §2)"
 	}
-	m := message.Parse(p.Raw)
-	for _, f := range m.Get("Auto-Submitted") {
-		if kw := keyword(f.Value()); kw != "no" {
+	auto := v.Message.Automatic
+	for _, kw := range auto.AutoSubmitted {
+		if kw != "no" {
 			return "the message has Auto-Submitted: " + untrusted.Clip(kw, 40) + "; automatic mail is never answered (RFC 3834 §2)"
 		}
 	}
-	for _, f := range m.Get("Precedence") {
-		if prec := keyword(f.Value()); prec == "bulk" || prec == "junk" || prec == "list" || prec == "auto_reply" {
+	for _, prec := range auto.Precedence {
+		if prec == "bulk" || prec == "junk" || prec == "list" || prec == "auto_reply" {
 			return "the message has Precedence: " + prec + "; list, bulk and automatic mail is never answered (RFC 3834 §2)"
 		}
 	}
-	for _, f := range []string{"X-Autoreply", "X-Autorespond"} {
-		if len(m.Get(f)) > 0 {
+	for _, f := range auto.Fields {
+		if strings.HasPrefix(f, "X-Auto") {
 			return "the message has an " + f + " header: it is an automatic reply, which is never answered (RFC 3834 §2)"
 		}
+		return "the message has a " + f + " header: mailing-list mail is never answered (RFC 3834 §2)"
 	}
-	for _, f := range []string{"List-Id", "List-Unsubscribe", "List-Post", "List-Help", "List-Subscribe", "List-Owner", "List-Archive"} {
-		if len(m.Get(f)) > 0 {
-			return "the message has a " + f + " header: mailing-list mail is never answered (RFC 3834 §2)"
-		}
-	}
-	if xs := strings.ToLower(m.First("X-Auto-Response-Suppress")); strings.Contains(xs, "all") || strings.Contains(xs, "autoreply") {
+	if xs := auto.Suppress; strings.Contains(xs, "all") || strings.Contains(xs, "autoreply") {
 		return "the message asks for no automatic replies (X-Auto-Response-Suppress: " + untrusted.Clip(xs, 40) + ")"
 	}
 	for _, addr := range []string{p.MailFrom, to} {
@@ -256,26 +252,6 @@ func (c *Planner) special(addr string) string {
 	return ""
 }
 
-// keyword is a structured field's first token, lowercased, without
-// comments or parameters ("auto-replied (vacation); x=y" → "auto-replied").
-func keyword(v string) string {
-	var b strings.Builder
-	depth := 0
-	for _, r := range v {
-		switch {
-		case r == '(':
-			depth++
-		case r == ')' && depth > 0:
-			depth--
-		case depth > 0:
-		case r == ';':
-			return strings.ToLower(strings.TrimSpace(b.String()))
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return strings.ToLower(strings.TrimSpace(b.String()))
-}
 
 // authenticated: SPF passed for MAIL FROM, or a DKIM signature passed,
 // with a domain in the same organizational domain as toDomain.
@@ -315,8 +291,7 @@ func (c *Planner) compose(p *store.Result, v *verify.Verdict, kind kind.Kind, o 
 	h.Add("Message-ID", o.MessageID)
 	if id := message.MsgID(v.Message.MessageID); id != "" {
 		h.Add("In-Reply-To", id)
-		refs := msgIDs(message.Parse(p.Raw).First("References"))
-		h.Add("References", strings.Join(append(refs, id), " "))
+		h.Add("References", strings.Join(append(v.Message.References, id), " "))
 	}
 	h.Add("Auto-Submitted", "auto-replied")
 	h.Add("X-Auto-Response-Suppress", "All")
@@ -353,19 +328,6 @@ func subject(v *verify.Verdict) string {
 	return s + " " + orig
 }
 
-// msgIDs keeps the well-formed ids of a References value, the last ten.
-func msgIDs(refs string) []string {
-	var out []string
-	for _, f := range strings.Fields(refs) {
-		if id := message.MsgID(f); id != "" {
-			out = append(out, id)
-		}
-	}
-	if len(out) > 10 {
-		out = out[len(out)-10:]
-	}
-	return out
-}
 
 // Lang is the language of the reply to p: the one its recipient asks for
 // (check+it@), else the server's.

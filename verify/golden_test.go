@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -87,7 +88,11 @@ func TestGolden(t *testing.T) {
 				t.Fatalf("%v (run go test ./verify -run Golden -update)", err)
 			}
 			if !bytes.Equal(got, want) {
-				t.Errorf("verdict differs from %s; tags %q; rerun with -update and review the diff", wantFile, v.Tags)
+				// chasquid's way: the verdict as it is now beside the one
+				// expected, for a diff.
+				gotFile := strings.TrimSuffix(file, ".eml") + ".got.json"
+				os.WriteFile(gotFile, got, 0o644)
+				t.Errorf("verdict differs from %s (%s); tags %q; diff -u %s %s, or rerun with -update and review it", wantFile, firstDiff(want, got), v.Tags, wantFile, gotFile)
 			}
 		})
 	}
@@ -261,4 +266,22 @@ func atoi(t *testing.T, s string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// firstDiff says where two JSON texts first differ, line by line.
+func firstDiff(want, got []byte) string {
+	w, g := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
+	for i := 0; i < len(w) || i < len(g); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			return fmt.Sprintf("line %d: want %q, got %q", i+1, strings.TrimSpace(wl), strings.TrimSpace(gl))
+		}
+	}
+	return "no line differs"
 }

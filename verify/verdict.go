@@ -68,6 +68,27 @@ type MessageFacts struct {
 	// Malformed lists header lines that are not valid fields (clipped).
 	Malformed     []string `json:"malformed,omitempty"`
 	TooManyFields bool     `json:"too_many_fields,omitempty"`
+	// HeaderBytes is the length of the header as received, so pages can
+	// show it without parsing the message again.
+	HeaderBytes int `json:"header_bytes"`
+	// References holds the well-formed msg-ids of References (the last
+	// ten).
+	References []string `json:"references,omitempty"`
+	// Automatic holds what RFC 3834 looks at: the Auto-Submitted and
+	// Precedence values (keywords), the list and auto-reply fields
+	// present, X-Auto-Response-Suppress.
+	Automatic Automatic `json:"automatic"`
+}
+
+// Automatic are the header facts that say a message was sent by a
+// program or a list, which must never be answered automatically.
+type Automatic struct {
+	AutoSubmitted []string `json:"auto_submitted,omitempty"`
+	Precedence    []string `json:"precedence,omitempty"`
+	// Fields names the List-* and X-Autoreply/X-Autorespond fields
+	// present.
+	Fields   []string `json:"fields,omitempty"`
+	Suppress string   `json:"suppress,omitempty"`
 }
 
 // Verdict is what testerd concluded about one probe.
@@ -231,6 +252,21 @@ func messageFacts(m *message.Message, size int) MessageFacts {
 	if t := message.DecodeHeader(m.First("Subject")); t != f.Subject {
 		f.SubjectText = t
 	}
+	f.HeaderBytes = len(m.Header)
+	f.References = message.MsgIDs(m.First("References"), 10)
+	a := &f.Automatic
+	for _, fl := range m.Get("Auto-Submitted") {
+		a.AutoSubmitted = append(a.AutoSubmitted, clip(message.Keyword(fl.Value())))
+	}
+	for _, fl := range m.Get("Precedence") {
+		a.Precedence = append(a.Precedence, clip(message.Keyword(fl.Value())))
+	}
+	for _, name := range []string{"X-Autoreply", "X-Autorespond", "List-Id", "List-Unsubscribe", "List-Post", "List-Help", "List-Subscribe", "List-Owner", "List-Archive"} {
+		if len(m.Get(name)) > 0 {
+			a.Fields = append(a.Fields, name)
+		}
+	}
+	a.Suppress = clip(strings.ToLower(m.First("X-Auto-Response-Suppress")))
 	for _, fl := range m.Fields {
 		if fl.Malformed && len(f.Malformed) < 10 {
 			f.Malformed = append(f.Malformed, clip(strings.TrimSuffix(fl.Raw, "\r\n")))

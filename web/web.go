@@ -284,8 +284,11 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request) {
 		v.WriteText(&text, s.Domain)
 		page.Text = text.String()
 	}
-	m := message.Parse(res.Raw)
-	page.Header = string(m.Header)
+	if v := page.Verdict; v != nil && !v.Message.BareLF && v.Message.HeaderBytes > 0 && v.Message.HeaderBytes <= len(res.Raw) {
+		page.Header = string(res.Raw[:v.Message.HeaderBytes]) // no second parse
+	} else {
+		page.Header = string(message.Parse(res.Raw).Header)
+	}
 	if len(page.Header) > maxHeaderShown {
 		page.Header = page.Header[:maxHeaderShown] + "\n[…]"
 	}
