@@ -252,7 +252,6 @@ func (c *Planner) special(addr string) string {
 	return ""
 }
 
-
 // authenticated: SPF passed for MAIL FROM, or a DKIM signature passed,
 // with a domain in the same organizational domain as toDomain.
 func authenticated(v *verify.Verdict, toDomain string) bool {
@@ -327,7 +326,6 @@ func subject(v *verify.Verdict) string {
 	}
 	return s + " " + orig
 }
-
 
 // Lang is the language of the reply to p: the one its recipient asks for
 // (check+it@), else the server's.
