@@ -5,14 +5,33 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 )
 
-// browser returns a headless Chromium context, or skips the test when no
-// Chromium is installed (fails instead with TESTERD_REQUIRE_BROWSER=1).
+// One headless Chromium serves every browser test, each in a browser
+// context of its own: starting the browser is most of a browser test's
+// cost.
+var shared struct {
+	once   sync.Once
+	ctx    context.Context
+	cancel context.CancelFunc
+	err    error
+}
+
+// stopBrowser ends the shared browser (TestMain, after the tests).
+func stopBrowser() {
+	if shared.cancel != nil {
+		shared.cancel()
+	}
+}
+
+// browser returns a tab of the shared headless Chromium, or skips the test
+// when no Chromium is installed (fails instead with
+// TESTERD_REQUIRE_BROWSER=1).
 func browser(t *testing.T) context.Context {
 	t.Helper()
 	var path string
@@ -28,23 +47,33 @@ func browser(t *testing.T) context.Context {
 		}
 		t.Skip("no Chromium found; set TESTERD_REQUIRE_BROWSER=1 to make this a failure")
 	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU)
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
-	ctx, cancel2 := chromedp.NewContext(actx)
-	t.Cleanup(cancel2)
-	// The first action starts the browser; it must not carry a timeout,
-	// or the timeout would stop the browser (see chromedp.Run).
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("starting %s: %v", path, err)
+	shared.once.Do(func() {
+		opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU)
+		actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		bctx, cancelBrowser := chromedp.NewContext(actx)
+		shared.ctx, shared.cancel = bctx, func() { cancelBrowser(); cancelAlloc() }
+		// The first action starts the browser; it must not carry a
+		// timeout, or the timeout would stop the browser (see chromedp.Run).
+		shared.err = chromedp.Do(bctx, chromedp.Navigate("about:blank"))
+	})
+	if shared.err != nil {
+		t.Fatalf("starting %s: %v", path, shared.err)
 	}
-	return ctx
+	// A browser context of its own: no cookie (the language switch's, a
+	// login) leaks from one test into another.
+	tab, cancel := chromedp.NewContext(shared.ctx, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	if err := chromedp.Do(tab, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("opening a tab: %v", err)
+	}
+	return tab
 }
 
 // TestBrowserEscaping sends a probe whose Subject and From carry HTML and
 // script, then loads /spf and /r/{id} in headless Chromium: nothing runs,
 // no element is injected, and the payload shows as text.
 func TestBrowserEscaping(t *testing.T) {
+	t.Parallel()
 	ctx := browser(t)
 	smtpAddr, httpAddr := startServe(t)
 	subject := `<script>window.pwned=1</script><img src=x onerror="window.pwned=2">`
@@ -114,6 +143,7 @@ func TestBrowserEscaping(t *testing.T) {
 // submits it, and reads the checker's page for a domain whose records
 // carry HTML and script: nothing runs, and the findings show as text.
 func TestBrowserDomainForm(t *testing.T) {
+	t.Parallel()
 	ctx := browser(t)
 	_, httpAddr := startServe(t)
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)

@@ -24,6 +24,7 @@ const checkMsg = "From: Joe <joe@abc.it>\r\n" +
 // TestCheckCommand runs testerd check against a real DNS server on
 // loopback, with a message from a file and from standard input.
 func TestCheckCommand(t *testing.T) {
+	t.Parallel()
 	z := dnsx.NewZone()
 	z.AddTXT("esp.net", "v=spf1 ip4:198.51.100.0/24 -all")
 	z.AddTXT("_dmarc.abc.it", "v=DMARC1; p=reject; rua=mailto:d@abc.it")
@@ -102,6 +103,7 @@ func TestCheckCommand(t *testing.T) {
 // TestCheckLFFile: a probe saved with LF line ends is judged as it was on
 // the wire, with a note; --raw judges the bytes as they are.
 func TestCheckLFFile(t *testing.T) {
+	t.Parallel()
 	z := dnsx.NewZone()
 	z.AddTXT("abc.it", "v=spf1 ip4:192.0.2.1 -all")
 	z.AddTXT("_dmarc.abc.it", "v=DMARC1; p=reject; rua=mailto:d@abc.it")
@@ -156,6 +158,7 @@ func TestCheckLFFile(t *testing.T) {
 // TestDeadResolver: with no resolver listening, testerd check and spf say
 // the tester failed, not the sender, and exit 1.
 func TestDeadResolver(t *testing.T) {
+	t.Parallel()
 	dead, err := dnsx.DeadAddr()
 	if err != nil {
 		t.Fatal(err)

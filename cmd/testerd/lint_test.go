@@ -13,6 +13,7 @@ import (
 )
 
 func TestLintCommand(t *testing.T) {
+	t.Parallel()
 	dns := probeDNS(t)
 	var out, errb bytes.Buffer
 	code := run([]string{"lint", "abc.it", "--resolver", dns, "--selector", "s1", "--ip", "127.0.0.9"}, nil, &out, &errb)
@@ -39,6 +40,7 @@ func TestLintCommand(t *testing.T) {
 }
 
 func TestDomainAPI(t *testing.T) {
+	t.Parallel()
 	_, httpAddr := startServe(t)
 	var rep lint.Report
 	getJSON(t, "http://"+httpAddr+"/api/domain/abc.it?selectors=s1", &rep)

@@ -15,6 +15,7 @@ import (
 
 // TestLoad runs the load tool against an in-process server.
 func TestLoad(t *testing.T) {
+	t.Parallel()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -50,6 +51,7 @@ func TestLoad(t *testing.T) {
 // TestLoadCorpus sends a directory of pre-signed .eml files (as
 // ../shared/bench's corpus is used) and reports the server's CPU.
 func TestLoadCorpus(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for i := range 5 {
 		// Saved with LF line ends, as corpora on disk are.

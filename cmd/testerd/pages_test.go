@@ -21,6 +21,7 @@ import (
 // title and the language's words, encoded Subjects and display names show
 // decoded, and the language switch is remembered.
 func TestBrowserPages(t *testing.T) {
+	t.Parallel()
 	ctx := browser(t)
 	c := testConfig(t)
 	const token = "browser-admin-token"

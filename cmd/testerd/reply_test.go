@@ -29,6 +29,7 @@ import (
 // over STARTTLS to an in-process MX, whose DKIM signatures verify against
 // the keys exactly as `testerd dns-records` prints them.
 func TestReplies(t *testing.T) {
+	t.Parallel()
 	dataDir := t.TempDir()
 	const host = "mx." + probeDomain
 	var records, errb bytes.Buffer

@@ -13,6 +13,7 @@ import (
 // STARTTLS, and reads the sender-requirements report back from the JSON
 // and the result page.
 func TestCheckReport(t *testing.T) {
+	t.Parallel()
 	smtpAddr, httpAddr := startServe(t)
 	msg := "From: Joe <joe@abc.it>\r\nTo: check@" + probeDomain + "\r\nSubject: Bulk test\r\nDate: " +
 		time.Now().Format(time.RFC1123Z) + "\r\nMessage-ID: <bulk-1@abc.it>\r\n\r\nHello.\r\n"

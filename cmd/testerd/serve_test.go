@@ -34,7 +34,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("TESTERD_TEST_AS_MAIN") == "1" {
 		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	stopBrowser()
+	os.Exit(code)
 }
 
 const probeDomain = "tester.example"
@@ -181,6 +183,7 @@ func startServeWith(t *testing.T, c serveConfig) (smtpAddr, httpAddr string) {
 }
 
 func TestServe(t *testing.T) {
+	t.Parallel()
 	smtpAddr, httpAddr := startServe(t)
 	if err := sendProbe(smtpAddr, "spf@"+probeDomain, probeMessage(t, "with TLS", "Joe <joe@abc.it>"), true); err != nil {
 		t.Fatal(err)
@@ -257,6 +260,7 @@ func htmlEscape(s string) string {
 // verdict can be finished before the kill: the restart must judge them
 // all.
 func TestDurability(t *testing.T) {
+	t.Parallel()
 	const n, conns = 40, 8
 	dir := t.TempDir()
 	silent, err := net.ListenPacket("udp", "127.0.0.1:0")

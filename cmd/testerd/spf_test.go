@@ -30,6 +30,7 @@ func startDNS(t *testing.T) string {
 }
 
 func TestSPFCommand(t *testing.T) {
+	t.Parallel()
 	addr := startDNS(t)
 	var out, errb bytes.Buffer
 	code := run([]string{"spf", "--ip", "192.0.2.1", "--mail-from", "a@example.com", "--helo", "mx.example.com", "--resolver", addr}, nil, &out, &errb)
@@ -68,6 +69,7 @@ func TestSPFCommand(t *testing.T) {
 }
 
 func TestSPFCommandDraftRecord(t *testing.T) {
+	t.Parallel()
 	addr := startDNS(t)
 	var out, errb bytes.Buffer
 	// The published record fails 203.0.113.5; the draft adds its network.
@@ -86,6 +88,7 @@ func TestSPFCommandDraftRecord(t *testing.T) {
 }
 
 func TestSPFCommandUsage(t *testing.T) {
+	t.Parallel()
 	for _, args := range [][]string{
 		{"spf"}, {"spf", "--ip", "nope", "--helo", "x.example"}, {"spf", "--ip", "192.0.2.1"}, {"nosuch"}, {},
 	} {
