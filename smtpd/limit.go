@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/testerd/testerd/internal/netguard"
 )
 
 // limitListener caps connections in all, per client IP and per client
@@ -32,16 +34,6 @@ type timeouts struct {
 	command, greeting, session time.Duration
 }
 
-// clientNet is the network a client's connections are counted in.
-func clientNet(ip netip.Addr) netip.Prefix {
-	bits := 64
-	if ip.Is4() {
-		bits = 24
-	}
-	p, _ := ip.Prefix(bits)
-	return p
-}
-
 func (l *limitListener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.Listener.Accept()
@@ -49,7 +41,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		ip := peerIP(c.RemoteAddr())
-		nw := clientNet(ip)
+		nw := netguard.ClientNet(ip)
 		reserved := max(l.max/10, 1)
 		l.mu.Lock()
 		reason := ""

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/testerd/testerd/internal/netguard"
 	"github.com/testerd/testerd/lint"
 	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/verify"
@@ -88,16 +89,6 @@ func (d *domainChecker) allow(ip string, now time.Time) bool {
 // errRateLimited is a client network over ChecksPerMinute.
 var errRateLimited = errors.New("too many domain checks from your network: wait a minute")
 
-// clientNetOf is the /24 (IPv4) or /64 (IPv6) a client is counted in.
-func clientNetOf(ip netip.Addr) netip.Prefix {
-	bits := 64
-	if ip.Is4() {
-		bits = 24
-	}
-	p, _ := ip.Prefix(bits)
-	return p
-}
-
 // lintRequest runs (or reuses) the check a request asks for.
 func (s *Server) lintRequest(r *http.Request, name string) (*lint.Report, int, error) {
 	q := r.URL.Query()
@@ -138,7 +129,7 @@ func (s *Server) lintRequest(r *http.Request, name string) (*lint.Report, int, e
 	}
 	// Counted per /24 or /64, so one network's many addresses share a
 	// limit.
-	if !s.domains.allow(clientNetOf(s.clientIP(r)).String(), now) {
+	if !s.domains.allow(netguard.ClientNet(s.clientIP(r)).String(), now) {
 		return nil, http.StatusTooManyRequests, errRateLimited
 	}
 	o.Seen = s.seenSelectors(r.Context(), domain)

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/testerd/testerd/internal/netguard"
 	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/smtpd"
 	"github.com/testerd/testerd/store"
@@ -107,16 +108,6 @@ type Pool struct {
 // so a sender whose DNS answers slowly cannot hold them all.
 func (p *Pool) share() int { return max(1, p.Workers/2) }
 
-// clientNet is the /24 (IPv4) or /64 (IPv6) a probe came from.
-func clientNet(ip netip.Addr) netip.Prefix {
-	bits := 64
-	if ip.Unmap().Is4() {
-		bits = 24
-	}
-	pfx, _ := ip.Unmap().Prefix(bits)
-	return pfx
-}
-
 // next is the probe a free worker judges: a parked probe whose network
 // is below its share again; else the next queued one within its share
 // (the others are parked); else, with nothing else to do, a parked one
@@ -151,7 +142,7 @@ func (p *Pool) next(ctx context.Context) *store.Probe {
 
 // take starts pr if its network is within its share, else parks it.
 func (p *Pool) take(pr *store.Probe) bool {
-	n := clientNet(pr.ClientIP)
+	n := netguard.ClientNet(pr.ClientIP)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.active[n] >= p.share() {
@@ -183,7 +174,7 @@ func (p *Pool) unpark(any bool) *store.Probe {
 
 // done ends a verdict of pr's network.
 func (p *Pool) done(pr *store.Probe) {
-	n := clientNet(pr.ClientIP)
+	n := netguard.ClientNet(pr.ClientIP)
 	p.mu.Lock()
 	if p.active[n]--; p.active[n] <= 0 {
 		delete(p.active, n)

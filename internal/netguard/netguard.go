@@ -74,3 +74,16 @@ func Public(a netip.Addr) bool {
 	}
 	return true
 }
+
+// ClientNet is the network a client is counted in for limits and
+// fairness: its /24 for IPv4, its /64 for IPv6 (one subscriber's usual
+// allocation).
+func ClientNet(ip netip.Addr) netip.Prefix {
+	ip = ip.Unmap()
+	bits := 64
+	if ip.Is4() {
+		bits = 24
+	}
+	p, _ := ip.Prefix(bits)
+	return p
+}

@@ -31,3 +31,15 @@ func TestPublic(t *testing.T) {
 		t.Error("the zero address is public")
 	}
 }
+
+func TestClientNet(t *testing.T) {
+	for _, tt := range []struct{ addr, want string }{
+		{"192.0.2.77", "192.0.2.0/24"},
+		{"::ffff:192.0.2.77", "192.0.2.0/24"},
+		{"2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"},
+	} {
+		if got := ClientNet(netip.MustParseAddr(tt.addr)).String(); got != tt.want {
+			t.Errorf("ClientNet(%s) = %s, want %s", tt.addr, got, tt.want)
+		}
+	}
+}
