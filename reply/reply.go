@@ -345,11 +345,7 @@ func (c *Planner) LangOf(p *store.Result) i18n.Lang {
 func (c *Planner) body(p *store.Result, v *verify.Verdict, kind kind.Kind, to string) string {
 	l := c.LangOf(p)
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\n\n", l.T("reply.received", c.Domain, string(kind)+"@"+c.Domain))
-	fmt.Fprintf(&b, "%s %s\n", l.T("reply.verdict"), strings.Join(v.Tags, " "))
-	if c.BaseURL != "" {
-		fmt.Fprintf(&b, "%s %s/r/%s\n", l.T("reply.report"), strings.TrimSuffix(c.BaseURL, "/"), p.ID)
-	}
+	c.writeIntro(&b, l, p, v, kind)
 	b.WriteString("\n")
 	explain.Summarize(v, explain.Options{Lang: l, TesterDomain: c.Domain}).WriteText(&b)
 	fmt.Fprintf(&b, "\n\n== %s\n\n", l.T("result.details"))
@@ -368,16 +364,22 @@ func (c *Planner) body(p *store.Result, v *verify.Verdict, kind kind.Kind, to st
 	return b.String()
 }
 
+// writeIntro writes the lines every reply opens with: what was received,
+// the verdict's tags and the link to the report.
+func (c *Planner) writeIntro(b *strings.Builder, l i18n.Lang, p *store.Result, v *verify.Verdict, kind kind.Kind) {
+	fmt.Fprintf(b, "%s\n\n", l.T("reply.received", c.Domain, string(kind)+"@"+c.Domain))
+	fmt.Fprintf(b, "%s %s\n", l.T("reply.verdict"), strings.Join(v.Tags, " "))
+	if c.BaseURL != "" {
+		fmt.Fprintf(b, "%s %s/r/%s\n", l.T("reply.report"), strings.TrimSuffix(c.BaseURL, "/"), p.ID)
+	}
+}
+
 // bareBody is a redirected reply's text: the verdict and the link, in
 // testerd's words only.
 func (c *Planner) bareBody(p *store.Result, v *verify.Verdict, kind kind.Kind) string {
 	l := c.LangOf(p)
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\n\n", l.T("reply.received", c.Domain, string(kind)+"@"+c.Domain))
-	fmt.Fprintf(&b, "%s %s\n", l.T("reply.verdict"), strings.Join(v.Tags, " "))
-	if c.BaseURL != "" {
-		fmt.Fprintf(&b, "%s %s/r/%s\n", l.T("reply.report"), strings.TrimSuffix(c.BaseURL, "/"), p.ID)
-	}
+	c.writeIntro(&b, l, p, v, kind)
 	fmt.Fprintf(&b, "\n%s\n", l.T("reply.bare"))
 	return b.String()
 }
