@@ -92,7 +92,7 @@ const maxSubject = 400
 
 // Plan returns the reply to a judged probe, queued or suppressed with
 // its reason, or nil for mail that is not a probe (postmaster@).
-func (c *Planner) Plan(p *store.Result, v *verify.Verdict) *store.Outgoing {
+func (c *Planner) Plan(p *store.Probe, v *verify.Verdict) *store.Outgoing {
 	if !p.Kind.Tester() {
 		return nil
 	}
@@ -145,7 +145,7 @@ func (c *Planner) Plan(p *store.Result, v *verify.Verdict) *store.Outgoing {
 
 // target is where the reply goes: the redirect of the recipient's
 // extension, or MAIL FROM. With no usable address it says why.
-func (c *Planner) target(p *store.Result) (string, string) {
+func (c *Planner) target(p *store.Probe) (string, string) {
 	if local, domain, ok := store.ParseExtension(p.Extension).Redirect(); ok {
 		addr, err := address(local, domain)
 		if err != nil {
@@ -195,7 +195,7 @@ func address(local, domain string) (string, error) {
 }
 
 // suppress returns why no reply may go, or "".
-func (c *Planner) suppress(p *store.Result, v *verify.Verdict, to, toDomain string) string {
+func (c *Planner) suppress(p *store.Probe, v *verify.Verdict, to, toDomain string) string {
 	if c.Mode == Off {
 		return "replies are turned off on this tester (--reply off)"
 	}
@@ -272,7 +272,7 @@ func authenticated(v *verify.Verdict, toDomain string) bool {
 
 // compose writes the reply message, unsigned. A bare reply carries only
 // testerd's own words: the tags, no Subject echo, no explanation.
-func (c *Planner) compose(p *store.Result, v *verify.Verdict, kind kind.Kind, o *store.Outgoing, bare bool) ([]byte, error) {
+func (c *Planner) compose(p *store.Probe, v *verify.Verdict, kind kind.Kind, o *store.Outgoing, bare bool) ([]byte, error) {
 	var h message.Header
 	name := c.DisplayName
 	if name == "" {
@@ -329,7 +329,7 @@ func subject(v *verify.Verdict) string {
 
 // Lang is the language of the reply to p: the one its recipient asks for
 // (check+it@), else the server's.
-func (c *Planner) LangOf(p *store.Result) i18n.Lang {
+func (c *Planner) LangOf(p *store.Probe) i18n.Lang {
 	if l, ok := i18n.Parse(store.ParseExtension(p.Extension).Lang); ok {
 		return l
 	}
@@ -342,7 +342,7 @@ func (c *Planner) LangOf(p *store.Result) i18n.Lang {
 // body is the reply text: the summary in the probe's language, the
 // verdict and link, then the full explanation and the
 // Authentication-Results (technical, in English).
-func (c *Planner) body(p *store.Result, v *verify.Verdict, kind kind.Kind, to string) string {
+func (c *Planner) body(p *store.Probe, v *verify.Verdict, kind kind.Kind, to string) string {
 	l := c.LangOf(p)
 	var b strings.Builder
 	c.writeIntro(&b, l, p, v, kind)
@@ -366,7 +366,7 @@ func (c *Planner) body(p *store.Result, v *verify.Verdict, kind kind.Kind, to st
 
 // writeIntro writes the lines every reply opens with: what was received,
 // the verdict's tags and the link to the report.
-func (c *Planner) writeIntro(b *strings.Builder, l i18n.Lang, p *store.Result, v *verify.Verdict, kind kind.Kind) {
+func (c *Planner) writeIntro(b *strings.Builder, l i18n.Lang, p *store.Probe, v *verify.Verdict, kind kind.Kind) {
 	fmt.Fprintf(b, "%s\n\n", l.T("reply.received", c.Domain, string(kind)+"@"+c.Domain))
 	fmt.Fprintf(b, "%s %s\n", l.T("reply.verdict"), strings.Join(v.Tags, " "))
 	if c.BaseURL != "" {
@@ -376,7 +376,7 @@ func (c *Planner) writeIntro(b *strings.Builder, l i18n.Lang, p *store.Result, v
 
 // bareBody is a redirected reply's text: the verdict and the link, in
 // testerd's words only.
-func (c *Planner) bareBody(p *store.Result, v *verify.Verdict, kind kind.Kind) string {
+func (c *Planner) bareBody(p *store.Probe, v *verify.Verdict, kind kind.Kind) string {
 	l := c.LangOf(p)
 	var b strings.Builder
 	c.writeIntro(&b, l, p, v, kind)

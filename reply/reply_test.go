@@ -40,7 +40,7 @@ type probe struct {
 	sign                    bool
 }
 
-func (p probe) judge(t testing.TB) (*store.Result, *verify.Verdict) {
+func (p probe) judge(t testing.TB) (*store.Probe, *verify.Verdict) {
 	t.Helper()
 	if p.kind == "" {
 		p.kind = "spf"
@@ -60,8 +60,8 @@ func (p probe) judge(t testing.TB) (*store.Result, *verify.Verdict) {
 		}
 		msg = sig + msg
 	}
-	r := &store.Result{Probe: store.Probe{ID: store.NewID(), Kind: kind.Kind(p.kind), Extension: p.ext, MailFrom: p.mailFrom,
-		ClientIP: netip.MustParseAddr(p.ip), Helo: "mail.abc.it", Raw: []byte(msg), Received: time.Now()}}
+	r := &store.Probe{ID: store.NewID(), Kind: kind.Kind(p.kind), Extension: p.ext, MailFrom: p.mailFrom,
+		ClientIP: netip.MustParseAddr(p.ip), Helo: "mail.abc.it", Raw: []byte(msg), Received: time.Now()}
 	k := kind.Kind(p.kind).Judged()
 	j := &verify.Judge{Resolver: resolver, Receiver: "mx.tester.example"}
 	v := j.Judge(context.Background(), verify.Probe{Kind: k, IP: r.ClientIP, Helo: r.Helo, MailFrom: r.MailFrom, Raw: r.Raw})
@@ -270,7 +270,7 @@ func TestRateLimits(t *testing.T) {
 	c.Limits = Limits{PerAddress: 2, PerDomain: 3, PerClientIP: 4}
 	send := func(p probe) *store.Outgoing {
 		r, v := p.judge(t)
-		if err := st.SaveProbe(context.Background(), &r.Probe); err != nil {
+		if err := st.SaveProbe(context.Background(), r); err != nil {
 			t.Fatal(err)
 		}
 		o := c.Plan(r, v)
@@ -332,7 +332,7 @@ func TestBareRedirect(t *testing.T) {
 	c.Limits = Limits{PerAddress: 10, PerDomain: 3, PerClientIP: 50, PerRedirect: 2}
 	send := func(p probe) *store.Outgoing {
 		r, v := p.judge(t)
-		if err := st.SaveProbe(context.Background(), &r.Probe); err != nil {
+		if err := st.SaveProbe(context.Background(), r); err != nil {
 			t.Fatal(err)
 		}
 		o := c.Plan(r, v)

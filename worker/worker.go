@@ -55,7 +55,7 @@ var ErrBusy = smtpd.ErrBusy
 
 // Planner decides the reply to a judged probe (reply.Planner).
 type Planner interface {
-	Plan(p *store.Result, v *verify.Verdict) *store.Outgoing
+	Plan(p *store.Probe, v *verify.Verdict) *store.Outgoing
 }
 
 // Ingester keeps DMARC report messages (dmarcreport.Ingester): Keep
@@ -446,7 +446,7 @@ func (p *Pool) judge(pr *store.Probe) {
 	}
 	sv := &store.Verdict{ProbeID: pr.ID, Judged: time.Now(), Tags: v.Tags, FromDomain: v.From.Domain, Subject: v.Message.Text(), JSON: js}
 	if p.Reply != nil {
-		sv.Reply = p.Reply.Plan(&store.Result{Probe: *pr}, v)
+		sv.Reply = p.Reply.Plan(pr, v)
 		if v.TesterFailure != "" && sv.Reply != nil && sv.Reply.State == store.Queued {
 			// Never mail a sender results that are about our DNS.
 			sv.Reply.State, sv.Reply.Reason, sv.Reply.Data = store.Suppressed, "testerd's DNS resolver did not answer, so the verdict says nothing about the sender", nil

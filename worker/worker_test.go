@@ -28,7 +28,7 @@ const probeMsg = "From: ann@abc.example\r\nTo: check@tester.example\r\nSubject: 
 // queuedPlanner plans a queued reply for every probe.
 type queuedPlanner struct{}
 
-func (queuedPlanner) Plan(p *store.Result, v *verify.Verdict) *store.Outgoing {
+func (queuedPlanner) Plan(p *store.Probe, v *verify.Verdict) *store.Outgoing {
 	return &store.Outgoing{ID: store.NewID(), Created: time.Now(), State: store.Queued, Rcpt: "ann@abc.example", RcptDomain: "abc.example", ClientIP: p.ClientIP.String(), Data: []byte("x")}
 }
 
