@@ -32,6 +32,8 @@ const MaxExcerpt = 64 << 10
 type Ingester struct {
 	Store  *store.Store
 	Logger *slog.Logger
+	// Done, if set, is called after each message's reports are stored.
+	Done func(id string)
 
 	once    sync.Once
 	parsing *semaphore.Weighted
@@ -131,6 +133,9 @@ func (in *Ingester) Read(ctx context.Context, m *store.ReportMessage) error {
 			in.Logger.Info("dmarc report", "message", m.ID, "org", r.Org, "report_id", r.ReportID, "domain", r.Domain,
 				"records", r.Records, "messages", r.Messages, "duplicate_of", r.DuplicateOf, "error", r.Error)
 		}
+	}
+	if in.Done != nil {
+		in.Done(m.ID)
 	}
 	return nil
 }

@@ -30,7 +30,7 @@ func TestLoad(t *testing.T) {
 	ready := make(chan [2]string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, c, slog.New(slog.DiscardHandler), func(s, h string) { ready <- [2]string{s, h} })
+		done <- serve(ctx, c, slog.New(slog.DiscardHandler), serveHooks{Ready: func(s, h string) { ready <- [2]string{s, h} }})
 	}()
 	defer func() { cancel(); <-done }()
 	addrs := <-ready

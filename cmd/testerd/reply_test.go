@@ -169,23 +169,18 @@ func latestID(t *testing.T, httpAddr string) string {
 	return l.Results[0].ID
 }
 
-// waitReply polls the API until the probe's reply is in state.
+// waitReply waits until the probe's reply is in state.
 func waitReply(t *testing.T, httpAddr, id string, state store.State) store.Outgoing {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var r struct {
-			Reply *store.Outgoing `json:"reply"`
-		}
-		getJSON(t, fmt.Sprintf("http://%s/api/results/%s", httpAddr, id), &r)
-		if r.Reply != nil && r.Reply.State == state {
-			return *r.Reply
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("reply of %s: %+v, want %s", id, r.Reply, state)
-		}
-		time.Sleep(50 * time.Millisecond)
+	var r struct {
+		Reply *store.Outgoing `json:"reply"`
 	}
+	waitFor(t, httpAddr, func() bool {
+		r.Reply = nil
+		getJSON(t, fmt.Sprintf("http://%s/api/results/%s", httpAddr, id), &r)
+		return r.Reply != nil && r.Reply.State == state
+	}, func() string { return fmt.Sprintf("reply of %s: %+v, want %s", id, r.Reply, state) })
+	return *r.Reply
 }
 
 func get(t *testing.T, url string) string {

@@ -88,19 +88,17 @@ func TestReports(t *testing.T) {
 		Summary dmarcreport.Summary  `json:"summary"`
 		Reports []*store.DMARCReport `json:"reports"`
 	}
-	for end := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	waitFor(t, httpAddr, func() bool {
 		req, _ := http.NewRequest("GET", base+"/api/reports/abc.it?days=7", nil)
 		req.Header.Set("Authorization", "Bearer "+c.AdminToken)
-		resp, err = http.DefaultClient.Do(req)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		api.Reports = nil
 		decodeJSON(t, resp, &api)
-		if len(api.Reports) >= 2 || time.Now().After(end) {
-			break
-		}
-	}
+		return len(api.Reports) >= 2
+	}, func() string { return fmt.Sprintf("%d of 2 reports read", len(api.Reports)) })
 	s := api.Summary
 	if s.Total.Messages != 70 || s.Total.DMARCPass != 40 || len(s.Sources) != 3 || len(s.Reporters) != 1 || len(s.Daily) != 7 {
 		t.Fatalf("summary %+v", s)

@@ -32,18 +32,13 @@ func TestCheckReport(t *testing.T) {
 			t.Fatal(err)
 		}
 		id := latestID(t, httpAddr)
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			var r report
+		var r report
+		waitFor(t, httpAddr, func() bool {
+			r = report{}
 			getJSON(t, "http://"+httpAddr+"/api/results/"+id, &r)
-			if r.Verdict.Requirements != nil {
-				return id, r.Verdict.Requirements
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("no requirements report")
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+			return r.Verdict.Requirements != nil
+		}, func() string { return "no requirements report" })
+		return id, r.Verdict.Requirements
 	}
 	status := func(r *requirements.Report) map[string]requirements.Status {
 		m := map[string]requirements.Status{}

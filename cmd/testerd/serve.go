@@ -190,18 +190,25 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	log := slog.New(h)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, c, log, nil); err != nil {
+	if err := serve(ctx, c, log, serveHooks{}); err != nil {
 		log.Error("testerd serve", "err", err)
 		return 1
 	}
 	return 0
 }
 
-// listening reports the bound addresses, for tests that listen on port 0.
-type listening func(smtpAddr, httpAddr string)
+// serveHooks let tests wait on serve's events instead of polling. Either
+// may be nil.
+type serveHooks struct {
+	// Ready reports the bound addresses (tests listen on port 0).
+	Ready func(smtpAddr, httpAddr string)
+	// Changed is called after each stored verdict, reply attempt and
+	// read report message.
+	Changed func()
+}
 
 // serve runs until ctx ends, then shuts down gracefully.
-func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready listening) error {
+func serve(ctx context.Context, c serveConfig, log *slog.Logger, hooks serveHooks) error {
 	if c.Hostname == "" {
 		c.Hostname = c.Domain
 	}
@@ -262,6 +269,11 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready listening
 	reports := &dmarcreport.Ingester{Store: st, Logger: log}
 	pool := &worker.Pool{Store: st, Judge: &verify.Judge{Resolver: resolver, Receiver: c.Hostname}, Workers: c.Workers, MaxInFlight: c.MaxInFlight,
 		Logger: log, Reply: planner, Enqueued: queue.Notify, Reports: reports}
+	if changed := hooks.Changed; changed != nil {
+		pool.Done = func(string) { changed() }
+		queue.Done = func(*store.Outgoing) { changed() }
+		reports.Done = func(string) { changed() }
+	}
 	lim := c.Limits
 	lim.Domain, lim.Hostname, lim.Logger = c.Domain, c.Hostname, log
 	for _, a := range strings.Split(c.ReportAddresses, ",") {
@@ -305,8 +317,8 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready listening
 	log.Info("testerd serving", "domain", c.Domain, "reply", c.Out.Mode, "transport", transportName(c.Out), "smtp", smtpLn.Addr().String(), "http", httpLn.Addr().String(),
 		"data_dir", c.DataDir, "resolver", resolver.Server)
 	log.Info("open "+planner.BaseURL+" in a browser; send probes to spf@, dkim@ or check@"+c.Domain+" at "+smtpLn.Addr().String(), "replies", c.Out.Mode)
-	if ready != nil {
-		ready(smtpLn.Addr().String(), httpLn.Addr().String())
+	if hooks.Ready != nil {
+		hooks.Ready(smtpLn.Addr().String(), httpLn.Addr().String())
 	}
 
 	digest, err := setupDigest(c, st, queue, planner.BaseURL, log)

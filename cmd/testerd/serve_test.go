@@ -118,26 +118,76 @@ func getJSON(t *testing.T, url string, v any) {
 	}
 }
 
-// waitJudged polls the API until n results of kind have verdicts.
+// waitJudged waits until n results of kind have verdicts.
 func waitJudged(t *testing.T, httpAddr, kind string, n int) apiList {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var l apiList
+	var l apiList
+	judged := 0
+	waitFor(t, httpAddr, func() bool {
+		l = apiList{}
 		getJSON(t, fmt.Sprintf("http://%s/api/results?kind=%s&limit=500", httpAddr, kind), &l)
-		judged := 0
+		judged = 0
 		for _, r := range l.Results {
 			if !r.Judged.IsZero() {
 				judged++
 			}
 		}
-		if judged >= n {
-			return l
+		return judged >= n
+	}, func() string { return fmt.Sprintf("%d of %d %s probes judged", judged, n, kind) })
+	return l
+}
+
+// changes broadcasts one server's Changed hook: next is closed at the
+// next change.
+type changes struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (c *changes) signal() {
+	c.mu.Lock()
+	close(c.ch)
+	c.ch = make(chan struct{})
+	c.mu.Unlock()
+}
+
+func (c *changes) next() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ch
+}
+
+// servers maps the HTTP address of each in-process server to its changes.
+var servers sync.Map
+
+// waitFor returns once done holds, checking it again after each change
+// of the in-process server at httpAddr (every 50 ms for a server in
+// another process), and fails the test with why() after 20 s.
+func waitFor(t *testing.T, httpAddr string, done func() bool, why func() string) {
+	t.Helper()
+	deadline := time.NewTimer(20 * time.Second)
+	defer deadline.Stop()
+	c, inProcess := servers.Load(httpAddr)
+	for {
+		var next <-chan struct{}
+		var poll <-chan time.Time
+		if inProcess {
+			next = c.(*changes).next()
+		} else {
+			poll = time.After(50 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d %s probes judged", judged, n, kind)
+		if done() {
+			return
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-next:
+		case <-poll:
+		case <-deadline.C:
+			if done() {
+				return
+			}
+			t.Fatal(why())
+		}
 	}
 }
 
@@ -164,8 +214,9 @@ func startServeWith(t *testing.T, c serveConfig) (smtpAddr, httpAddr string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan [2]string, 1)
 	done := make(chan error, 1)
+	ch := &changes{ch: make(chan struct{})}
 	go func() {
-		done <- serve(ctx, c, testLogger(t), func(s, h string) { ready <- [2]string{s, h} })
+		done <- serve(ctx, c, testLogger(t), serveHooks{Ready: func(s, h string) { ready <- [2]string{s, h} }, Changed: ch.signal})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -175,6 +226,8 @@ func startServeWith(t *testing.T, c serveConfig) (smtpAddr, httpAddr string) {
 	})
 	select {
 	case a := <-ready:
+		servers.Store(a[1], ch)
+		t.Cleanup(func() { servers.Delete(a[1]) })
 		return a[0], a[1]
 	case err := <-done:
 		t.Fatalf("serve: %v", err)
