@@ -258,17 +258,16 @@ func TestMsgID(t *testing.T) {
 	}
 }
 
-// The limits are applied by the store, in the transaction that enqueues
-// the reply: over one, the reply is stored suppressed with the reason.
-func TestRateLimits(t *testing.T) {
+// storeReplies returns a send that judges a probe, plans its reply with c and
+// stores both in a fresh store, as the worker does; it returns the stored
+// reply with its message.
+func storeReplies(t *testing.T, c *Planner) func(probe) *store.Outgoing {
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "r.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	c := *cfg
-	c.Limits = Limits{PerAddress: 2, PerDomain: 3, PerClientIP: 4}
-	send := func(p probe) *store.Outgoing {
+	t.Cleanup(func() { st.Close() })
+	return func(p probe) *store.Outgoing {
 		r, v := p.judge(t)
 		if err := st.SaveProbe(context.Background(), r); err != nil {
 			t.Fatal(err)
@@ -281,8 +280,17 @@ func TestRateLimits(t *testing.T) {
 		if err != nil || got.Reply == nil {
 			t.Fatalf("stored reply: %v", err)
 		}
+		got.Reply.Data = o.Data
 		return got.Reply
 	}
+}
+
+// The limits are applied by the store, in the transaction that enqueues
+// the reply: over one, the reply is stored suppressed with the reason.
+func TestRateLimits(t *testing.T) {
+	c := *cfg
+	c.Limits = Limits{PerAddress: 2, PerDomain: 3, PerClientIP: 4}
+	send := storeReplies(t, &c)
 	states := func(ps ...probe) []string {
 		var out []string
 		for _, p := range ps {
@@ -323,29 +331,9 @@ func TestRateLimits(t *testing.T) {
 // a lower limit of its own; spoofed probes do not use up the domain limit
 // of authenticated ones.
 func TestBareRedirect(t *testing.T) {
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "r.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	c := *cfg
 	c.Limits = Limits{PerAddress: 10, PerDomain: 3, PerClientIP: 50, PerRedirect: 2}
-	send := func(p probe) *store.Outgoing {
-		r, v := p.judge(t)
-		if err := st.SaveProbe(context.Background(), r); err != nil {
-			t.Fatal(err)
-		}
-		o := c.Plan(r, v)
-		if err := st.SaveVerdict(context.Background(), &store.Verdict{ProbeID: r.ID, Judged: time.Now(), JSON: []byte("{}"), Reply: o}); err != nil {
-			t.Fatal(err)
-		}
-		got, err := st.Get(context.Background(), r.ID)
-		if err != nil || got.Reply == nil {
-			t.Fatalf("stored reply: %v", err)
-		}
-		got.Reply.Data = o.Data
-		return got.Reply
-	}
+	send := storeReplies(t, &c)
 	victim := probe{mailFrom: "joe@abc.it", ext: "victim=example.org", subject: "BUY CHEAP PILLS at evil.example"}
 	o := send(victim)
 	text := decodeReply(t, o.Data)
