@@ -32,8 +32,9 @@ const MaxExcerpt = 64 << 10
 type Ingester struct {
 	Store  *store.Store
 	Logger *slog.Logger
-	// Done, if set, is called after each message's reports are stored.
-	Done func(id string)
+	// Done, if set, is called after each message's reports are stored,
+	// with those reports (Error set on those that could not be read).
+	Done func(m *store.ReportMessage, reports []*store.DMARCReport)
 
 	once    sync.Once
 	parsing *semaphore.Weighted
@@ -135,7 +136,7 @@ func (in *Ingester) Read(ctx context.Context, m *store.ReportMessage) error {
 		}
 	}
 	if in.Done != nil {
-		in.Done(m.ID)
+		in.Done(m, reports)
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ type limitListener struct {
 	net.Listener
 	max, perIP, perNet int
 	timeouts           timeouts
+	observe            func(command string, code int)
 
 	mu          sync.Mutex
 	total       int
@@ -61,6 +62,13 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			l.perNetCount[nw]++
 		}
 		l.mu.Unlock()
+		if l.observe != nil {
+			code := 220
+			if reason != "" {
+				code = 421
+			}
+			l.observe("connect", code)
+		}
 		if reason != "" {
 			c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 			c.Write([]byte(reason))

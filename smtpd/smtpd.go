@@ -70,6 +70,11 @@ type Config struct {
 	MaxConnsPerNet  int
 
 	Logger *slog.Logger
+	// Observe, if set, is told the reply code testerd gives each
+	// connection ("connect": 220, or 421 when turned away), each refused
+	// EHLO or HELO ("ehlo") and each MAIL, RCPT and DATA ("mail", "rcpt",
+	// "data"), for metrics.
+	Observe func(command string, code int)
 	// Now is the clock for received times; nil means time.Now.
 	Now func() time.Time
 }
@@ -145,6 +150,7 @@ func New(cfg Config, sink Sink) *Server {
 func (s *Server) Serve(ln net.Listener) error {
 	return s.smtp.Serve(&limitListener{Listener: ln, max: s.cfg.MaxConns, perIP: s.cfg.MaxConnsPerIP, perNet: s.cfg.MaxConnsPerNet,
 		timeouts:   timeouts{command: s.cfg.CommandTimeout, greeting: s.cfg.GreetingTimeout, session: s.cfg.SessionTimeout},
+		observe:    s.cfg.Observe,
 		perIPCount: map[netip.Addr]int{}, perNetCount: map[netip.Prefix]int{}})
 }
 
@@ -155,14 +161,34 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.smtp.Shutdown(ct
 func (s *Server) Close() error { return s.smtp.Close() }
 
 // NewSession implements smtp.Backend; go-smtp calls it at EHLO or HELO.
-func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
+func (s *Server) NewSession(c *smtp.Conn) (_ smtp.Session, err error) {
 	if h := c.Hostname(); strings.ContainsFunc(h, func(r rune) bool { return r < 0x21 || r == 0x7f }) {
+		defer s.observe("ehlo", &err)
 		return nil, &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "bad characters in the EHLO name"}
 	}
 	if lc := limitConnOf(c); lc != nil {
 		lc.greeted.Store(true)
 	}
 	return &session{srv: s, conn: c, ip: peerIP(c.Conn().RemoteAddr())}, nil
+}
+
+// observe reports the reply to command: 250 for no error, the code of
+// an SMTPError, 451 for any other error (go-smtp's answer to those is a
+// 4xx or 5xx testerd did not choose; 451 keeps them apart from success).
+func (s *Server) observe(command string, err *error) {
+	if s.cfg.Observe == nil {
+		return
+	}
+	code := 250
+	var se *smtp.SMTPError
+	switch {
+	case *err == nil:
+	case errors.As(*err, &se):
+		code = se.Code
+	default:
+		code = 451
+	}
+	s.cfg.Observe(command, code)
 }
 
 // limitConnOf finds the connection under go-smtp's (and TLS's) wrappers.
@@ -204,7 +230,8 @@ func (s *session) Reset() {
 
 func (s *session) Logout() error { return nil }
 
-func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
+	defer s.srv.observe("mail", &err)
 	if strings.ContainsAny(from, "\r\n\x00") {
 		return &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "bad characters in the sender address"}
 	}
@@ -212,7 +239,8 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	return nil
 }
 
-func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+func (s *session) Rcpt(to string, opts *smtp.RcptOptions) (err error) {
+	defer s.srv.observe("rcpt", &err)
 	r, err := s.srv.route(to)
 	if err != nil {
 		return err
@@ -251,7 +279,8 @@ func cutLast(s, sep string) (string, string, bool) {
 	return s[:i], s[i+len(sep):], true
 }
 
-func (s *session) Data(r io.Reader) error {
+func (s *session) Data(r io.Reader) (err error) {
+	defer s.srv.observe("data", &err)
 	lc := limitConnOf(s.conn)
 	if lc != nil {
 		lc.inData.Store(true)

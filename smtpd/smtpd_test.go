@@ -61,7 +61,7 @@ func startOn(t *testing.T, cfg smtpd.Config, listen string) *env {
 	}
 	t.Cleanup(func() { st.Close() })
 	e := &env{store: st, done: make(chan string, 100)}
-	pool := &worker.Pool{Store: st, Judge: &verify.Judge{Resolver: client, Receiver: domain}, Done: func(id string) { e.done <- id }}
+	pool := &worker.Pool{Store: st, Judge: &verify.Judge{Resolver: client, Receiver: domain}, Done: func(pr *store.Probe, _ *verify.Verdict, _ time.Duration) { e.done <- pr.ID }}
 	ctx, cancel := context.WithCancel(context.Background())
 	go pool.Run(ctx)
 	t.Cleanup(cancel)

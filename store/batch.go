@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"time"
 )
 
 // MaxBatch bounds the writes one transaction takes.
@@ -127,8 +128,9 @@ func (s *Store) writeLoop() {
 // fails, the transaction is rolled back and each write is committed on
 // its own, so one bad write never fails the others.
 func (s *Store) commitBatch(batch []*write) {
-	s.stats.record(len(batch))
+	start := time.Now()
 	err := s.commit(batch)
+	s.stats.record(len(batch), time.Since(start), err)
 	s.noteCommit(err)
 	if err == nil || len(batch) == 1 {
 		for _, w := range batch {
@@ -232,23 +234,38 @@ func (s *Store) execVerdict(ctx context.Context, tx *sql.Tx, v *Verdict) error {
 
 // BatchStats counts the writer's transactions, for benchmarks and metrics.
 type BatchStats struct {
-	mu      sync.Mutex
+	mu sync.Mutex
+	BatchCounts
+}
+
+// BatchCounts are the writer's counts so far.
+type BatchCounts struct {
+	// Commits is the number of batches committed (or tried), Writes the
+	// probes and verdicts in them, Largest the largest batch.
 	Commits int64
 	Writes  int64
 	Largest int
+	// Failed counts the batches whose commit failed; CommitTime sums the
+	// time the commits took.
+	Failed     int64
+	CommitTime time.Duration
 }
 
-func (b *BatchStats) record(n int) {
+func (b *BatchStats) record(n int, took time.Duration, err error) {
 	b.mu.Lock()
 	b.Commits++
 	b.Writes += int64(n)
 	b.Largest = max(b.Largest, n)
+	b.CommitTime += took
+	if err != nil {
+		b.Failed++
+	}
 	b.mu.Unlock()
 }
 
 // Stats returns the writer's counts so far.
-func (s *Store) Stats() (commits, writes int64, largest int) {
+func (s *Store) Stats() BatchCounts {
 	s.stats.mu.Lock()
 	defer s.stats.mu.Unlock()
-	return s.stats.Commits, s.stats.Writes, s.stats.Largest
+	return s.stats.BatchCounts
 }

@@ -244,6 +244,25 @@ func (s *Store) Outgoing(ctx context.Context, id string) (*Outgoing, error) {
 	return o, err
 }
 
+// OutboxStates counts the replies in each state (metrics).
+func (s *Store) OutboxStates(ctx context.Context) (map[State]int64, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT state, COUNT(*) FROM outbox GROUP BY state`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	n := map[State]int64{}
+	for rows.Next() {
+		var st State
+		var c int64
+		if err := rows.Scan(&st, &c); err != nil {
+			return nil, err
+		}
+		n[st] = c
+	}
+	return n, rows.Err()
+}
+
 // replyOf returns the reply to a probe, without its data, or nil.
 func (s *Store) replyOf(ctx context.Context, probeID string) (*Outgoing, error) {
 	o, err := scanOutgoing(s.db.QueryRowContext(ctx, `SELECT `+outgoingColumns+` FROM outbox WHERE probe_id = ?`, probeID), nil)

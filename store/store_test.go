@@ -116,7 +116,8 @@ func BenchmarkSaveProbes(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer s.Close()
-			c0, w0, _ := s.Stats()
+			b0 := s.Stats()
+			c0, w0 := b0.Commits, b0.Writes
 			b.SetParallelism(callers)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -126,7 +127,8 @@ func BenchmarkSaveProbes(b *testing.B) {
 					}
 				}
 			})
-			c, w, largest := s.Stats()
+			st := s.Stats()
+			c, w, largest := st.Commits, st.Writes, st.Largest
 			b.ReportMetric(float64(w-w0)/float64(c-c0), "writes/commit")
 			b.ReportMetric(float64(largest), "largest-batch")
 		})

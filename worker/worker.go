@@ -75,8 +75,9 @@ type Pool struct {
 	// defaults.
 	MaxInFlight int
 	BusyWait    time.Duration
-	// Done, if set, is called after each verdict is stored.
-	Done func(id string)
+	// Done, if set, is called after each verdict is stored, with the
+	// time judging took.
+	Done func(pr *store.Probe, v *verify.Verdict, elapsed time.Duration)
 	// Reply, if set, plans the reply to each probe; it is enqueued with
 	// the verdict, and then Enqueued is called.
 	Reply    Planner
@@ -456,8 +457,9 @@ func (p *Pool) judge(pr *store.Probe) {
 		p.Logger.Error("storing verdict", "id", pr.ID, "err", err)
 		return
 	}
+	elapsed := time.Since(start)
 	attrs := []any{"id", pr.ID, "kind", pr.Kind, "client", pr.ClientIP, "mail_from", pr.MailFrom,
-		"tags", v.Tags, "elapsed", time.Since(start).Round(time.Millisecond)}
+		"tags", v.Tags, "elapsed", elapsed.Round(time.Millisecond)}
 	if sv.Reply != nil {
 		attrs = append(attrs, "reply", sv.Reply.State, "reply_to", sv.Reply.Rcpt)
 		if sv.Reply.Reason != "" {
@@ -469,6 +471,6 @@ func (p *Pool) judge(pr *store.Probe) {
 	}
 	p.Logger.Info("probe judged", attrs...)
 	if p.Done != nil {
-		p.Done(pr.ID)
+		p.Done(pr, v, elapsed)
 	}
 }

@@ -272,7 +272,11 @@ func TestFairness(t *testing.T) {
 	var mu sync.Mutex
 	var order []string
 	p := &Pool{Store: st, Judge: &verify.Judge{Resolver: client, Receiver: "tester.example"}, Workers: 4,
-		Done: func(id string) { mu.Lock(); order = append(order, id); mu.Unlock() }}
+		Done: func(pr *store.Probe, _ *verify.Verdict, _ time.Duration) {
+			mu.Lock()
+			order = append(order, pr.ID)
+			mu.Unlock()
+		}}
 	done := make(chan struct{})
 	go func() { p.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done; st.Close() }()

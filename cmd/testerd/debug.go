@@ -8,26 +8,32 @@ import (
 	"net/netip"
 )
 
-// listenDebug starts the pprof listener of --pprof-addr. It refuses any
-// address that is not loopback: profiles show message contents and
-// internals, and the endpoints can be made to burn CPU.
-func listenDebug(addr string) (*http.Server, net.Listener, error) {
+// listenLoopback starts the listener of an operator-only flag (--pprof-addr,
+// --metrics-addr) with handler. It refuses any address that is not
+// loopback: profiles show message contents and internals and can be made
+// to burn CPU, and metrics show what the tester is asked.
+func listenLoopback(flagName, addr string, handler http.Handler) (*http.Server, net.Listener, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("--pprof-addr %q: %w", addr, err)
+		return nil, nil, fmt.Errorf("--%s %q: %w", flagName, addr, err)
 	}
 	if ip, err := netip.ParseAddr(host); err != nil || !ip.IsLoopback() {
-		return nil, nil, fmt.Errorf("--pprof-addr %q: use a loopback address such as 127.0.0.1:6060", addr)
+		return nil, nil, fmt.Errorf("--%s %q: use a loopback address such as 127.0.0.1:6060 (a reverse proxy or an SSH tunnel can reach it)", flagName, addr)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, nil, err
 	}
+	return &http.Server{Handler: handler}, ln, nil
+}
+
+// pprofHandler serves Go's profiler under /debug/pprof/.
+func pprofHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	return &http.Server{Handler: mux}, ln, nil
+	return mux
 }

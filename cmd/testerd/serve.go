@@ -26,6 +26,7 @@ import (
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/lint"
+	"github.com/testerd/testerd/metrics"
 	"github.com/testerd/testerd/outbound"
 	"github.com/testerd/testerd/reply"
 	"github.com/testerd/testerd/smtpd"
@@ -58,6 +59,9 @@ type serveConfig struct {
 	Lang string
 	// PprofAddr, if set, serves net/http/pprof there (loopback only).
 	PprofAddr string
+	// MetricsAddr, if set, serves Prometheus metrics at /metrics there
+	// (loopback only).
+	MetricsAddr string
 	// TrustedProxies lists the reverse proxies (CIDRs, comma-separated)
 	// whose X-Forwarded-For and X-Forwarded-Proto headers are believed.
 	TrustedProxies string
@@ -143,6 +147,7 @@ func serveFlags(fs *flag.FlagSet, c *serveConfig) {
 	str(&c.SummaryTo, "report-summary-to", "", "addresses, comma-separated, that get a daily summary of the DMARC reports (empty: none)")
 	str(&c.SummaryAt, "report-summary-at", "13:00", "local time of the daily DMARC summary, HH:MM")
 	str(&c.PprofAddr, "pprof-addr", "", "loopback address for Go's profiler (/debug/pprof/), off when empty; never expose it")
+	str(&c.MetricsAddr, "metrics-addr", "", "loopback address for Prometheus metrics (/metrics), off when empty, e.g. 127.0.0.1:9464")
 	str(&c.Lang, "lang", "en", "language of pages for visitors whose browser asks for neither, and of replies whose recipient asks for none (en or it; check+it@ asks for Italian)")
 	str(&c.ReportAddresses, "report-addresses", "", "extra local parts, comma-separated, that take DMARC aggregate reports besides rua@ (each with any +tag)")
 	outFlags(fs, &c.Out, str, num, dur)
@@ -202,6 +207,9 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 type serveHooks struct {
 	// Ready reports the bound addresses (tests listen on port 0).
 	Ready func(smtpAddr, httpAddr string)
+	// Operator reports the address of each operator listener by its
+	// flag (pprof-addr, metrics-addr), before Ready.
+	Operator func(flag, addr string)
 	// Changed is called after each stored verdict, reply attempt and
 	// read report message.
 	Changed func()
@@ -267,12 +275,38 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, hooks serveHook
 		return err
 	}
 	reports := &dmarcreport.Ingester{Store: st, Logger: log}
-	pool := &worker.Pool{Store: st, Judge: &verify.Judge{Resolver: resolver, Receiver: c.Hostname}, Workers: c.Workers, MaxInFlight: c.MaxInFlight,
+	judgeDNS := dnsx.Resolver(resolver)
+	var met *metrics.Metrics
+	var pool *worker.Pool
+	if c.MetricsAddr != "" {
+		met = metrics.New(metrics.Sources{Batches: st.Stats, Outbox: st.OutboxStates, Queued: func() int { return pool.Queued() }})
+		judgeDNS = met.Resolver(resolver)
+	}
+	pool = &worker.Pool{Store: st, Judge: &verify.Judge{Resolver: judgeDNS, Receiver: c.Hostname}, Workers: c.Workers, MaxInFlight: c.MaxInFlight,
 		Logger: log, Reply: planner, Enqueued: queue.Notify, Reports: reports}
-	if changed := hooks.Changed; changed != nil {
-		pool.Done = func(string) { changed() }
-		queue.Done = func(*store.Outgoing) { changed() }
-		reports.Done = func(string) { changed() }
+	changed := hooks.Changed
+	if changed == nil {
+		changed = func() {}
+	}
+	if met != nil || hooks.Changed != nil {
+		pool.Done = func(pr *store.Probe, v *verify.Verdict, elapsed time.Duration) {
+			if met != nil {
+				met.Judged(pr.Kind, v.Tags, elapsed)
+			}
+			changed()
+		}
+		queue.Done = func(o *store.Outgoing) {
+			if met != nil {
+				met.Attempt(o)
+			}
+			changed()
+		}
+		reports.Done = func(_ *store.ReportMessage, rs []*store.DMARCReport) {
+			if met != nil {
+				met.ReportMail(rs)
+			}
+			changed()
+		}
 	}
 	lim := c.Limits
 	lim.Domain, lim.Hostname, lim.Logger = c.Domain, c.Hostname, log
@@ -282,6 +316,9 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, hooks serveHook
 		}
 	}
 	lim.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS10}
+	if met != nil {
+		lim.Observe = met.SMTP
+	}
 	smtpSrv := smtpd.New(lim, pool)
 	smtpLn, err := net.Listen("tcp", c.SMTPAddr)
 	if err != nil {
@@ -302,16 +339,32 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, hooks serveHook
 		log.Info("DMARC report pages are off: set --admin-token (TESTERD_ADMIN_TOKEN) to see the reports received at rua@")
 	}
 	httpSrv := web.NewHTTPServer(c.HTTPAddr, w.Handler())
-	if c.PprofAddr != "" {
-		dbg, ln, err := listenDebug(c.PprofAddr)
+	for _, op := range []struct {
+		flag, addr, what string
+		handler          func() http.Handler
+	}{
+		{"pprof-addr", c.PprofAddr, "profiler", pprofHandler},
+		{"metrics-addr", c.MetricsAddr, "metrics", func() http.Handler {
+			mux := http.NewServeMux()
+			mux.Handle("/metrics", met.Handler())
+			return mux
+		}},
+	} {
+		if op.addr == "" {
+			continue
+		}
+		srv, ln, err := listenLoopback(op.flag, op.addr, op.handler())
 		if err != nil {
 			smtpLn.Close()
 			httpLn.Close()
 			return err
 		}
-		defer dbg.Close()
-		go dbg.Serve(ln)
-		log.Info("profiler listening", "addr", ln.Addr().String())
+		defer srv.Close()
+		go srv.Serve(ln)
+		log.Info(op.what+" listening", "addr", ln.Addr().String())
+		if hooks.Operator != nil {
+			hooks.Operator(op.flag, ln.Addr().String())
+		}
 	}
 
 	log.Info("testerd serving", "domain", c.Domain, "reply", c.Out.Mode, "transport", transportName(c.Out), "smtp", smtpLn.Addr().String(), "http", httpLn.Addr().String(),

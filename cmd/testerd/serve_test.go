@@ -211,12 +211,18 @@ func startServe(t *testing.T) (smtpAddr, httpAddr string) {
 
 func startServeWith(t *testing.T, c serveConfig) (smtpAddr, httpAddr string) {
 	t.Helper()
+	return startServeHooked(t, c, nil)
+}
+
+// startServeHooked is startServeWith, with operator for serveHooks.Operator.
+func startServeHooked(t *testing.T, c serveConfig, operator func(flag, addr string)) (smtpAddr, httpAddr string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan [2]string, 1)
 	done := make(chan error, 1)
 	ch := &changes{ch: make(chan struct{})}
 	go func() {
-		done <- serve(ctx, c, testLogger(t), serveHooks{Ready: func(s, h string) { ready <- [2]string{s, h} }, Changed: ch.signal})
+		done <- serve(ctx, c, testLogger(t), serveHooks{Ready: func(s, h string) { ready <- [2]string{s, h} }, Operator: operator, Changed: ch.signal})
 	}()
 	t.Cleanup(func() {
 		cancel()
