@@ -23,8 +23,8 @@ func runDNSRecords(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	ipv4 := fs.String("ipv4", "", "this server's public IPv4 address, for the A and PTR lines")
 	ipv6 := fs.String("ipv6", "", "this server's public IPv6 address, for the AAAA and PTR lines")
 	ttl := fs.Uint("ttl", 3600, "TTL of the records")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "testerd dns-records: unexpected argument %q\n", fs.Arg(0))

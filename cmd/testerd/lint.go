@@ -25,14 +25,14 @@ func runLint(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	mailFrom := fs.String("mail-from", "", "the MAIL FROM for --ip (default postmaster@DOMAIN)")
 	receiver := fs.String("receiver", envDefault("TESTERD_HOSTNAME", "testerd.localhost"), "receiving host name for the SPF trace")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: testerd lint [flags] DOMAIN")
+		fmt.Fprintln(fs.Output(), "usage: testerd lint [flags] DOMAIN")
 		fs.PrintDefaults()
 	}
 	// Flags may come after the domain too.
 	var domain string
 	for len(args) > 0 {
-		if err := fs.Parse(args); err != nil {
-			return 2
+		if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+			return code
 		}
 		if fs.NArg() == 0 {
 			break

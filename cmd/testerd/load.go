@@ -55,8 +55,8 @@ func runLoad(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	mailFrom := fs.String("mail-from", "", "MAIL FROM (default bounce@"+loadDomain+", or someone@bench.test with --dir)")
 	helo := fs.String("helo", "", "EHLO name (default mail."+loadDomain+", or helo.bench.test with --dir)")
 	watch := fs.Int("watch", 0, "the server's pid: report its CPU time per probe")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	if *conns < 1 || *probes < 1 || *corpus < 1 {
 		fmt.Fprintln(stderr, "testerd load: --conns, --probes and --corpus must be at least 1")

@@ -6,9 +6,13 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"runtime/debug"
 )
 
 type command struct {
@@ -24,6 +28,7 @@ var commands = []command{
 	{"check", "judge one message offline (SPF, DKIM, DMARC, tags) as the server would", runCheck},
 	{"lint", "check any domain's SPF, DMARC, DKIM and MX records, with fixes", runLint},
 	{"dns-records", "print the DNS records to publish for the tester (MX, SPF, DKIM, DMARC) as zone-file lines", runDNSRecords},
+	{"version", "print the version, commit and Go version", runVersion},
 }
 
 func main() {
@@ -31,9 +36,16 @@ func main() {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 {
 		usage(stderr)
 		return 2
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		usage(stdout)
+		return 0
+	case "-version", "--version":
+		return runVersion(nil, stdin, stdout, stderr)
 	}
 	for _, c := range commands {
 		if c.name == args[0] {
@@ -51,6 +63,64 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-11s %s\n", c.name, c.usage)
 	}
 	fmt.Fprintln(w, "\nRun testerd COMMAND -h for a command's flags.")
+}
+
+// parseFlags parses a command's flags. -h or --help prints the usage to
+// stdout (exit 0); a bad flag prints what is wrong and the usage to stderr
+// (exit 2). ok says whether the command goes on.
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (code int, ok bool) {
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		fs.SetOutput(stderr)
+		return 0, true
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return 0, false
+	}
+	fs.SetOutput(stderr)
+	fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)
+	fs.Usage()
+	return 2, false
+}
+
+// version is the module version, the commit and the Go version the
+// binary was built from, as the Go toolchain recorded them.
+func version() string {
+	v, commit, modified := "(devel)", "", false
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			v = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				commit = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+	}
+	out := "testerd " + v
+	if commit != "" {
+		out += " commit " + commit
+		if modified {
+			out += " (modified)"
+		}
+	}
+	return out + " " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH
+}
+
+// runVersion is "testerd version" and "testerd --version".
+func runVersion(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintf(stderr, "testerd version: unexpected argument %q\n", args[0])
+		return 2
+	}
+	fmt.Fprintln(stdout, version())
+	return 0
 }
 
 // envDefault returns the environment variable's value, or def: every

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -26,6 +27,7 @@ import (
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/lint"
+	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/metrics"
 	"github.com/testerd/testerd/outbound"
 	"github.com/testerd/testerd/reply"
@@ -181,11 +183,15 @@ func runServe(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var c serveConfig
 	serveFlags(fs, &c)
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "testerd serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if _, _, err := checkServe(c); err != nil {
+		fmt.Fprintf(stderr, "testerd serve: %v\n", err)
 		return 2
 	}
 	var h slog.Handler = slog.NewTextHandler(stderr, nil)
@@ -215,13 +221,34 @@ type serveHooks struct {
 	Changed func()
 }
 
-// serve runs until ctx ends, then shuts down gracefully.
-func serve(ctx context.Context, c serveConfig, log *slog.Logger, hooks serveHooks) error {
-	if c.Hostname == "" {
-		c.Hostname = c.Domain
+// checkServe validates every flag of serve before anything starts, and
+// returns the parsed trusted proxies and language.
+func checkServe(c serveConfig) ([]netip.Prefix, i18n.Lang, error) {
+	if _, err := message.Domain(c.Domain); err != nil {
+		return nil, "", fmt.Errorf("--domain: %v", err)
+	}
+	if c.Hostname != "" {
+		if _, err := message.Domain(c.Hostname); err != nil {
+			return nil, "", fmt.Errorf("--hostname: %v", err)
+		}
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return nil, "", fmt.Errorf("--log-format %q: use text or json", c.LogFormat)
+	}
+	if _, err := reply.ParseMode(c.Out.Mode); err != nil {
+		return nil, "", fmt.Errorf("--reply: %v", err)
+	}
+	if _, err := outbound.ParseTLSMode(c.Out.SmarthostTLS); err != nil {
+		return nil, "", fmt.Errorf("--smarthost-tls: %v", err)
+	}
+	if c.Out.PublicURL != "" {
+		u, err := url.Parse(c.Out.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return nil, "", fmt.Errorf("--public-url %q: give the start of a web address, such as https://tester.example.com", c.Out.PublicURL)
+		}
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < web.MinAdminToken {
-		return fmt.Errorf("--admin-token must be at least %d characters (try: openssl rand -hex 24)", web.MinAdminToken)
+		return nil, "", fmt.Errorf("--admin-token must be at least %d characters (try: openssl rand -hex 24)", web.MinAdminToken)
 	}
 	var proxies []netip.Prefix
 	for _, p := range strings.Split(c.TrustedProxies, ",") {
@@ -235,7 +262,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, hooks serveHook
 			}
 		}
 		if err != nil {
-			return fmt.Errorf("--trusted-proxies: %q is not an address or CIDR", p)
+			return nil, "", fmt.Errorf("--trusted-proxies: %q is not an address or CIDR", p)
 		}
 		proxies = append(proxies, pfx)
 	}
@@ -244,7 +271,19 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, hooks serveHook
 		lang, ok = i18n.EN, true
 	}
 	if !ok {
-		return fmt.Errorf("--lang %q: use en or it", c.Lang)
+		return nil, "", fmt.Errorf("--lang %q: use en or it", c.Lang)
+	}
+	return proxies, lang, nil
+}
+
+// serve runs until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, c serveConfig, log *slog.Logger, hooks serveHooks) error {
+	if c.Hostname == "" {
+		c.Hostname = c.Domain
+	}
+	proxies, lang, err := checkServe(c)
+	if err != nil {
+		return err
 	}
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return err

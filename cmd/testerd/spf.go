@@ -23,11 +23,11 @@ func runSPF(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	record := fs.String("record", "", "evaluate this record as if published at the MAIL FROM domain (a draft, before publishing it)")
 	asJSON := fs.Bool("json", false, "print the result structs as JSON")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: testerd spf --ip IP [--mail-from ADDR] [--helo NAME] [--resolver HOST:PORT] [--record TEXT] [--json]")
+		fmt.Fprintln(fs.Output(), "usage: testerd spf --ip IP [--mail-from ADDR] [--helo NAME] [--resolver HOST:PORT] [--record TEXT] [--json]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "testerd spf: unexpected argument %q\n", fs.Arg(0))
