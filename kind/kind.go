@@ -1,6 +1,7 @@
 // Package kind names what a message to the tester is, by the address it
-// was sent to: a probe of one of the testers (spf@, dkim@, check@), mail
-// to postmaster@ (judged like check@ and never answered), or a DMARC
+// was sent to: a probe of one of the testers (spf@, dkim@, check@), the
+// operator's own mail to postmaster@ or abuse@ (RFC 5321 §4.5.1, RFC 2142:
+// judged like check@, never answered, shown to the admin only), or a DMARC
 // aggregate report (rua@ and the other report addresses). SMTP routes by
 // it, the store keeps it, verdicts and pages show it.
 package kind
@@ -14,6 +15,7 @@ const (
 	DKIM       Kind = "dkim"
 	Check      Kind = "check"
 	Postmaster Kind = "postmaster"
+	Abuse      Kind = "abuse"
 	Report     Kind = "rua"
 )
 
@@ -36,8 +38,15 @@ func (k Kind) Tester() bool {
 	return ok
 }
 
+// Operators are the kinds of the operator's own mail.
+var Operators = []Kind{Postmaster, Abuse}
+
+// Operator reports whether k is the operator's own mail (postmaster@,
+// abuse@), which is never shown publicly.
+func (k Kind) Operator() bool { return k == Postmaster || k == Abuse }
+
 // Judged is the tester a message of kind k is judged as: its own, or
-// check@ for postmaster@ mail.
+// check@ for the operator's mail.
 func (k Kind) Judged() Kind {
 	if k.Tester() {
 		return k

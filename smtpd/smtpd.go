@@ -259,7 +259,7 @@ func (s *Server) route(to string) (recipient, error) {
 	base, ext, _ := strings.Cut(local, "+")
 	// rua@ and the Config.ReportAddresses take DMARC aggregate reports.
 	switch k := kind.Kind(strings.ToLower(base)); k {
-	case kind.SPF, kind.DKIM, kind.Check, kind.Postmaster, kind.Report:
+	case kind.SPF, kind.DKIM, kind.Check, kind.Postmaster, kind.Abuse, kind.Report:
 		return recipient{addr: to, kind: k, ext: ext}, nil
 	}
 	for _, a := range s.cfg.ReportAddresses {

@@ -359,7 +359,19 @@ type ListQuery struct {
 	Before time.Time
 	// WithVerdict adds the verdict JSON.
 	WithVerdict bool
+	// Operator lists the operator's own mail (postmaster@, abuse@)
+	// instead of probes: a list never mixes the two.
+	Operator bool
 }
+
+// operatorKinds is kind.Operators as an SQL list.
+var operatorKinds = func() string {
+	q := make([]string, len(kind.Operators))
+	for i, k := range kind.Operators {
+		q[i] = "'" + string(k) + "'"
+	}
+	return strings.Join(q, ", ")
+}()
 
 // List returns the latest results of a query, newest first, without raw
 // messages.
@@ -376,8 +388,9 @@ func (s *Store) List(ctx context.Context, q ListQuery) ([]*Result, error) {
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT `+resultColumns+`, `+verdict+`
 		FROM probes p LEFT JOIN verdicts v ON v.probe_id = p.id
-		WHERE (? = '' OR p.kind = ?) AND (? = '' OR p.extension IN (?, ?, ?)) AND (? = 0 OR p.received_at < ?)
-		ORDER BY p.received_at DESC LIMIT ?`, append(append([]any{q.Kind, q.Kind}, tags...), unixNano(q.Before), unixNano(q.Before), q.Limit)...)
+		WHERE (? = '' OR p.kind = ?) AND (p.kind IN (`+operatorKinds+`)) = ?
+		AND (? = '' OR p.extension IN (?, ?, ?)) AND (? = 0 OR p.received_at < ?)
+		ORDER BY p.received_at DESC LIMIT ?`, append(append([]any{q.Kind, q.Kind, q.Operator}, tags...), unixNano(q.Before), unixNano(q.Before), q.Limit)...)
 	if err != nil {
 		return nil, err
 	}

@@ -247,3 +247,42 @@ func TestReportCountOverflow(t *testing.T) {
 		t.Errorf("%+v %v", ds, err)
 	}
 }
+
+// TestOperatorMail: the lists never mix probes and the operator's own
+// mail (postmaster@, abuse@).
+func TestOperatorMail(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "testerd.db"))
+	base := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	for i, k := range []kind.Kind{kind.Check, kind.Postmaster, kind.SPF, kind.Abuse} {
+		p := &Probe{ID: fmt.Sprintf("id%d", i), Received: base.Add(time.Duration(i) * time.Second), Kind: k,
+			Recipient: string(k) + "@tester.example", ClientIP: netip.MustParseAddr("192.0.2.1"), Raw: []byte("Subject: x\r\n\r\nbody")}
+		if err := s.SaveProbe(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func(q ListQuery) string {
+		q.Limit = 10
+		rs, err := s.List(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.ID)
+		}
+		return strings.Join(out, " ")
+	}
+	if got := ids(ListQuery{}); got != "id2 id0" {
+		t.Errorf("probes: %s", got)
+	}
+	if got := ids(ListQuery{Kind: kind.Postmaster}); got != "" {
+		t.Errorf("postmaster@ mail in a probe list: %s", got)
+	}
+	if got := ids(ListQuery{Operator: true}); got != "id3 id1" {
+		t.Errorf("operator mail: %s", got)
+	}
+	if got := ids(ListQuery{Operator: true, Kind: kind.Abuse}); got != "id3" {
+		t.Errorf("abuse@ mail: %s", got)
+	}
+}

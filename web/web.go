@@ -136,9 +136,12 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET /reports/{domain}", s.adminPage(s.reportDomain))
 		mux.HandleFunc("GET /reports/xml/{id}", s.adminPage(s.reportXML))
 		mux.HandleFunc("GET /api/reports", s.adminAPI(s.apiReports))
+		mux.HandleFunc("GET /mail", s.adminPage(s.operatorMail))
+		mux.HandleFunc("GET /api/mail", s.adminAPI(s.apiOperatorMail))
 		mux.HandleFunc("GET /api/reports/{domain}", s.adminAPI(s.apiReportDomain))
 	} else {
 		mux.HandleFunc("GET /reports", s.noAdmin)
+		mux.HandleFunc("GET /mail", s.noAdmin)
 	}
 	if s.Lint != nil {
 		mux.HandleFunc("GET /domain", s.domainForm)
