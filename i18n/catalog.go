@@ -351,6 +351,7 @@ var entries = map[string]entry{
 	"login.token":         {"Admin token", "Token di amministrazione"},
 	"login.button":        {"Sign in", "Accedi"},
 	"login.wrong":         {"wrong token", "token errato"},
+	"result.again":        {"Judged again on %s (after an upgrade of testerd); the verdict of %s was:", "Valutato di nuovo il %s (dopo un aggiornamento di testerd); l'esito del %s era:"},
 	"mail.title":          {"Mail to postmaster@ and abuse@", "Posta a postmaster@ e abuse@"},
 	"mail.h1":             {"Mail to postmaster@%[1]s and abuse@%[1]s", "Posta a postmaster@%[1]s e abuse@%[1]s"},
 	"mail.note":           {"Your own mail: what people send to postmaster@%[1]s and abuse@%[1]s (RFC 5321, RFC 2142). It is judged like check@ but never answered, and never shown on the public lists.", "La tua posta: quello che la gente invia a postmaster@%[1]s e abuse@%[1]s (RFC 5321, RFC 2142). È valutata come check@, ma senza risposta e mai mostrata negli elenchi pubblici."},

@@ -35,7 +35,7 @@ type writer struct {
 	ch     chan *write
 	done   chan struct{}
 
-	insertProbe, insertRaw, upsertVerdict, replyExists *sql.Stmt
+	insertProbe, insertRaw, upsertVerdict, againVerdict, replyExists *sql.Stmt
 }
 
 func (s *Store) startWriter(ctx context.Context) error {
@@ -55,6 +55,11 @@ func (s *Store) startWriter(ctx context.Context) error {
 	wr.insertRaw = prep(`INSERT INTO raws (id, raw) VALUES (?, ?)`)
 	wr.upsertVerdict = prep(`INSERT OR REPLACE INTO verdicts (probe_id, judged_at, tags, from_domain, subject, verdict)
 		VALUES (?, ?, ?, ?, ?, ?)`)
+	wr.againVerdict = prep(`INSERT INTO verdicts (probe_id, judged_at, tags, from_domain, subject, verdict)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (probe_id) DO UPDATE SET previous = verdicts.verdict, previous_judged_at = verdicts.judged_at,
+			judged_at = excluded.judged_at, tags = excluded.tags, from_domain = excluded.from_domain,
+			subject = excluded.subject, verdict = excluded.verdict`)
 	wr.replyExists = prep(`SELECT COUNT(*) FROM outbox WHERE probe_id = ?`)
 	if err != nil {
 		return err
@@ -98,7 +103,7 @@ func (s *Store) stopWriter() {
 	}
 	s.wr.mu.Unlock()
 	<-s.wr.done
-	for _, st := range []*sql.Stmt{s.wr.insertProbe, s.wr.insertRaw, s.wr.upsertVerdict, s.wr.replyExists} {
+	for _, st := range []*sql.Stmt{s.wr.insertProbe, s.wr.insertRaw, s.wr.upsertVerdict, s.wr.againVerdict, s.wr.replyExists} {
 		st.Close()
 	}
 }
@@ -216,7 +221,11 @@ func (s *Store) execProbes(ctx context.Context, tx *sql.Tx, ps []*Probe) error {
 }
 
 func (s *Store) execVerdict(ctx context.Context, tx *sql.Tx, v *Verdict) error {
-	_, err := tx.StmtContext(ctx, s.wr.upsertVerdict).ExecContext(ctx,
+	stmt := s.wr.upsertVerdict
+	if v.Again {
+		stmt = s.wr.againVerdict
+	}
+	_, err := tx.StmtContext(ctx, stmt).ExecContext(ctx,
 		v.ProbeID, v.Judged.UnixNano(), strings.Join(v.Tags, "\n"), v.FromDomain, v.Subject, v.JSON)
 	if err != nil || v.Reply == nil {
 		return err

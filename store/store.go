@@ -63,6 +63,9 @@ type Verdict struct {
 	JSON    []byte
 	// Reply, if not nil, is enqueued in the same transaction.
 	Reply *Outgoing
+	// Again marks a probe judged again (re-analysis): the verdict it
+	// replaces is kept as the previous one.
+	Again bool
 }
 
 // Result is a probe with its verdict, if judged.
@@ -77,6 +80,10 @@ type Result struct {
 	Verdict []byte `json:"-"`
 	// Reply is the reply to the probe and its delivery state (Get only).
 	Reply *Outgoing `json:"reply,omitempty"`
+	// Previous is the verdict JSON this one replaced when the probe was
+	// judged again, and PreviousJudged when it was made (Get only).
+	Previous       []byte    `json:"-"`
+	PreviousJudged time.Time `json:"previous_judged,omitzero"`
 }
 
 // Store is a SQLite database. Writes go through one connection, so they
@@ -247,6 +254,9 @@ var migrations = []string{
 	// Report mail is stored before it is read.
 	`ALTER TABLE dmarc_messages ADD COLUMN unread INTEGER NOT NULL DEFAULT 0;
 	CREATE INDEX dmarc_messages_unread ON dmarc_messages (unread, received_at);`,
+	// A verdict judged again keeps the one before it.
+	`ALTER TABLE verdicts ADD COLUMN previous BLOB;
+	ALTER TABLE verdicts ADD COLUMN previous_judged_at INTEGER NOT NULL DEFAULT 0;`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -309,10 +319,16 @@ func (s *Store) SaveVerdict(ctx context.Context, v *Verdict) error {
 	return s.submit(ctx, &write{verdict: v})
 }
 
-// Pending returns the ids of probes without a verdict, oldest first.
-func (s *Store) Pending(ctx context.Context) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT p.id FROM probes p LEFT JOIN verdicts v ON v.probe_id = p.id
-		WHERE v.probe_id IS NULL ORDER BY p.received_at`)
+// JudgedSince returns the ids of judged probes and operator mail received
+// at or after since, oldest first, at most limit (re-analysis).
+func (s *Store) JudgedSince(ctx context.Context, since time.Time, limit int) ([]string, error) {
+	return s.ids(ctx, `SELECT p.id FROM probes p JOIN verdicts v ON v.probe_id = p.id
+		WHERE p.received_at >= ? AND p.kind != ? ORDER BY p.received_at LIMIT ?`, since.UnixNano(), string(kind.Report), limit)
+}
+
+// ids runs a query of one id column.
+func (s *Store) ids(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -328,16 +344,27 @@ func (s *Store) Pending(ctx context.Context) ([]string, error) {
 	return ids, rows.Err()
 }
 
+// Pending returns the ids of probes without a verdict, oldest first.
+func (s *Store) Pending(ctx context.Context) ([]string, error) {
+	return s.ids(ctx, `SELECT p.id FROM probes p LEFT JOIN verdicts v ON v.probe_id = p.id
+		WHERE v.probe_id IS NULL ORDER BY p.received_at`)
+}
+
 const resultColumns = `p.id, p.received_at, p.kind, p.rcpt, p.extension, p.client_ip, p.helo, p.mail_from,
 	p.tls_version, p.tls_cipher, p.size, COALESCE(v.judged_at, 0), COALESCE(v.tags, ''), COALESCE(v.from_domain, ''), COALESCE(v.subject, '')`
 
 // Get returns one result with its raw message and verdict JSON.
 func (s *Store) Get(ctx context.Context, id string) (*Result, error) {
 	row := s.db.QueryRowContext(ctx, `SELECT `+resultColumns+`,
-		CASE WHEN p.raw_id IS NULL THEN p.raw ELSE (SELECT raw FROM raws WHERE id = p.raw_id) END, v.verdict
+		CASE WHEN p.raw_id IS NULL THEN p.raw ELSE (SELECT raw FROM raws WHERE id = p.raw_id) END, v.verdict,
+		v.previous, COALESCE(v.previous_judged_at, 0)
 		FROM probes p LEFT JOIN verdicts v ON v.probe_id = p.id WHERE p.id = ?`, id)
 	r := &Result{}
-	err := scanResult(row, r, &r.Raw, &r.Verdict)
+	var prevJudged int64
+	err := scanResult(row, r, &r.Raw, &r.Verdict, &r.Previous, &prevJudged)
+	if prevJudged != 0 {
+		r.PreviousJudged = time.Unix(0, prevJudged).UTC()
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	} else if err != nil {
@@ -408,7 +435,7 @@ func (s *Store) List(ctx context.Context, q ListQuery) ([]*Result, error) {
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanResult(sc scanner, r *Result, raw *[]byte, verdict *[]byte) error {
+func scanResult(sc scanner, r *Result, raw *[]byte, verdict *[]byte, more ...any) error {
 	var received, judged int64
 	var ip, tags, tlsVersion, tlsCipher string
 	dest := []any{&r.ID, &received, &r.Kind, &r.Recipient, &r.Extension, &ip, &r.Helo, &r.MailFrom,
@@ -416,7 +443,7 @@ func scanResult(sc scanner, r *Result, raw *[]byte, verdict *[]byte) error {
 	if raw != nil {
 		dest = append(dest, raw)
 	}
-	dest = append(dest, verdict)
+	dest = append(append(dest, verdict), more...)
 	if err := sc.Scan(dest...); err != nil {
 		return err
 	}

@@ -286,3 +286,33 @@ func TestOperatorMail(t *testing.T) {
 		t.Errorf("abuse@ mail: %s", got)
 	}
 }
+
+// TestJudgedAgain: a verdict stored with Again keeps the one it replaces.
+func TestJudgedAgain(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "testerd.db"))
+	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	if err := s.SaveProbe(ctx, &Probe{ID: "p1", Received: t0, Kind: kind.SPF, ClientIP: netip.MustParseAddr("192.0.2.1"), Raw: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveVerdict(ctx, &Verdict{ProbeID: "p1", Judged: t0, Tags: []string{"old"}, JSON: []byte(`{"tags":["old"]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if ids, err := s.JudgedSince(ctx, t0, 10); err != nil || fmt.Sprint(ids) != "[p1]" {
+		t.Fatalf("JudgedSince: %v %v", ids, err)
+	}
+	if ids, _ := s.JudgedSince(ctx, t0.Add(time.Second), 10); len(ids) != 0 {
+		t.Errorf("JudgedSince after the probe: %v", ids)
+	}
+	t1 := t0.Add(time.Hour)
+	if err := s.SaveVerdict(ctx, &Verdict{ProbeID: "p1", Judged: t1, Tags: []string{"new"}, JSON: []byte(`{"tags":["new"]}`), Again: true}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Get(ctx, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(r.Verdict) != `{"tags":["new"]}` || string(r.Previous) != `{"tags":["old"]}` || !r.PreviousJudged.Equal(t0) || !r.Judged.Equal(t1) {
+		t.Errorf("after re-analysis: verdict %s previous %s at %v, judged %v", r.Verdict, r.Previous, r.PreviousJudged, r.Judged)
+	}
+}

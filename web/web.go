@@ -60,6 +60,9 @@ const (
 // Server holds the handlers.
 type Server struct {
 	Store Store
+	// Reanalyzer, if set, judges a stored probe again for the admin
+	// (POST /api/results/{id}/reanalyze).
+	Reanalyzer Reanalyzer
 	// Domain is the tester domain, for the addresses shown.
 	Domain string
 	Logger *slog.Logger
@@ -137,6 +140,9 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET /reports/xml/{id}", s.adminPage(s.reportXML))
 		mux.HandleFunc("GET /api/reports", s.adminAPI(s.apiReports))
 		mux.HandleFunc("GET /mail", s.adminPage(s.operatorMail))
+		if s.Reanalyzer != nil {
+			mux.HandleFunc("POST /api/results/{id}/reanalyze", s.adminAPI(s.apiReanalyze))
+		}
 		mux.HandleFunc("GET /api/mail", s.adminAPI(s.apiOperatorMail))
 		mux.HandleFunc("GET /api/reports/{domain}", s.adminAPI(s.apiReportDomain))
 	} else {
@@ -255,6 +261,9 @@ type resultPage struct {
 	Summary *explain.Summary
 	Text    string
 	Header  string
+	// PreviousTags are the tags of the verdict this one replaced, when
+	// the probe was judged again.
+	PreviousTags []string
 }
 
 func (s *Server) result(w http.ResponseWriter, r *http.Request) {
@@ -286,6 +295,14 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request) {
 		var text strings.Builder
 		v.WriteText(&text, s.Domain)
 		page.Text = text.String()
+	}
+	if res.Previous != nil {
+		var prev struct {
+			Tags []string `json:"tags"`
+		}
+		if json.Unmarshal(res.Previous, &prev) == nil {
+			page.PreviousTags = prev.Tags
+		}
 	}
 	if v := page.Verdict; v != nil && !v.Message.BareLF && v.Message.HeaderBytes > 0 && v.Message.HeaderBytes <= len(res.Raw) {
 		page.Header = string(res.Raw[:v.Message.HeaderBytes]) // no second parse

@@ -17,6 +17,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -416,6 +417,46 @@ func (p *Pool) later(pr *store.Probe) bool {
 	return true
 }
 
+// verify judges a probe as the tester it went to (the operator's mail
+// like check@), with what its SMTP session recorded.
+func (p *Pool) verify(ctx context.Context, pr *store.Probe) *verify.Verdict {
+	session := &verify.Session{}
+	if pr.TLS != nil {
+		session.TLS = pr.TLS.Version
+	}
+	return p.Judge.Judge(ctx, verify.Probe{Kind: pr.Kind.Judged(), IP: pr.ClientIP, Helo: pr.Helo, MailFrom: pr.MailFrom, Raw: pr.Raw, Session: session})
+}
+
+// ErrNotJudged is Reanalyze's answer for a stored message that is not a
+// probe (report mail).
+var ErrNotJudged = errors.New("this message is a DMARC report, which is read, not judged")
+
+// Reanalyze judges a stored probe again (after an upgrade, say) and
+// stores the new verdict, keeping the one it replaces as the previous
+// verdict, and returns the new verdict and the tags of the one it
+// replaced. It sends no reply. When testerd's own DNS fails, the stored
+// verdict is kept and the error says so.
+func (p *Pool) Reanalyze(ctx context.Context, id string) (*verify.Verdict, []string, error) {
+	res, err := p.Store.Get(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if res.Kind == kind.Report {
+		return nil, nil, ErrNotJudged
+	}
+	v := p.verify(ctx, &res.Probe)
+	if v.TesterFailure != "" {
+		return v, res.Tags, fmt.Errorf("not judged again: testerd could not ask its DNS resolver, so the stored verdict is kept (%s)", v.TesterFailure)
+	}
+	js, err := json.Marshal(v)
+	if err != nil {
+		return nil, nil, err
+	}
+	err = p.Store.SaveVerdict(ctx, &store.Verdict{ProbeID: id, Judged: time.Now(), Tags: v.Tags, FromDomain: v.From.Domain,
+		Subject: v.Message.Text(), JSON: js, Again: true})
+	return v, res.Tags, err
+}
+
 // judge verifies one probe and stores the verdict, then gives its slot
 // back. It uses its own context so that a shutdown lets the verdict in
 // progress finish.
@@ -427,13 +468,8 @@ func (p *Pool) judge(pr *store.Probe) {
 		p.release(1)
 	}()
 	ctx := context.Background()
-	k := pr.Kind.Judged() // postmaster@ mail is judged like check@
 	start := time.Now()
-	session := &verify.Session{}
-	if pr.TLS != nil {
-		session.TLS = pr.TLS.Version
-	}
-	v := p.Judge.Judge(ctx, verify.Probe{Kind: k, IP: pr.ClientIP, Helo: pr.Helo, MailFrom: pr.MailFrom, Raw: pr.Raw, Session: session})
+	v := p.verify(ctx, pr)
 	if v.TesterFailure != "" && p.later(pr) {
 		return
 	}

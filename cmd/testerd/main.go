@@ -28,6 +28,7 @@ var commands = []command{
 	{"check", "judge one message offline (SPF, DKIM, DMARC, tags) as the server would", runCheck},
 	{"lint", "check any domain's SPF, DMARC, DKIM and MX records, with fixes", runLint},
 	{"dns-records", "print the DNS records to publish for the tester (MX, SPF, DKIM, DMARC) as zone-file lines", runDNSRecords},
+	{"reanalyze", "judge the stored probes of a period again (after an upgrade), keeping the verdicts they replace", runReanalyze},
 	{"version", "print the version, commit and Go version", runVersion},
 }
 

@@ -371,7 +371,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, hooks serveHook
 	if planner.BaseURL == "" {
 		planner.BaseURL = defaultPublicURL(c.Hostname, httpLn.Addr())
 	}
-	w := &web.Server{Store: st, Domain: c.Domain, Logger: log, Lint: &lint.Checker{Resolver: resolver, Receiver: c.Hostname, MaxLookups: WebLintLookups},
+	w := &web.Server{Store: st, Reanalyzer: pool, Domain: c.Domain, Logger: log, Lint: &lint.Checker{Resolver: resolver, Receiver: c.Hostname, MaxLookups: WebLintLookups},
 		Reports: st, AdminToken: c.AdminToken, Resolver: resolver, Health: resolver.Health().Err, Lang: lang, TrustedProxies: proxies}
 	planner.Lang = lang
 	if c.AdminToken == "" {
@@ -490,6 +490,7 @@ var (
 	_ smtpd.Sink      = (*worker.Pool)(nil)
 	_ worker.Planner  = (*reply.Planner)(nil)
 	_ worker.Ingester = (*dmarcreport.Ingester)(nil)
+	_ web.Reanalyzer  = (*worker.Pool)(nil)
 	_ web.Store       = (*store.Store)(nil)
 	_ web.ReportStore = (*store.Store)(nil)
 )

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/store"
+	"github.com/testerd/testerd/verify"
+	"github.com/testerd/testerd/worker"
+)
+
+// runReanalyze is "testerd reanalyze": judge the stored probes of a period
+// again with this build (after an upgrade), keeping each verdict it
+// replaces beside the new one. It sends no replies. It can run while
+// testerd serve runs on the same data directory.
+func runReanalyze(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("testerd reanalyze", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", envDefault("TESTERD_DATA_DIR", "testerd-data"), "data directory of testerd serve (env TESTERD_DATA_DIR)")
+	resolver := fs.String("resolver", envDefault("TESTERD_RESOLVER", ""), "DNS server host:port (default: first nameserver of /etc/resolv.conf) (env TESTERD_RESOLVER)")
+	hostname := fs.String("hostname", envDefault("TESTERD_HOSTNAME", "testerd.localhost"), "host name for Authentication-Results (env TESTERD_HOSTNAME)")
+	since := fs.Duration("since", 24*time.Hour, "judge again the probes received in this last period")
+	limit := fs.Int("limit", 10000, "at most this many probes")
+	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
+		return code
+	}
+	if fs.NArg() > 0 || *since <= 0 || *limit < 1 {
+		fmt.Fprintln(stderr, "testerd reanalyze: give --since a positive duration and --limit a positive number, and no arguments")
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	st, err := store.Open(ctx, filepath.Join(*dataDir, "testerd.db"))
+	if err != nil {
+		fmt.Fprintf(stderr, "testerd reanalyze: %v\n", err)
+		return 1
+	}
+	defer st.Close()
+	dns, err := dnsx.NewClient(*resolver, dnsx.DefaultTimeout)
+	if err != nil {
+		fmt.Fprintf(stderr, "testerd reanalyze: %v\n", err)
+		return 1
+	}
+	ids, err := st.JudgedSince(ctx, time.Now().Add(-*since), *limit)
+	if err != nil {
+		fmt.Fprintf(stderr, "testerd reanalyze: %v\n", err)
+		return 1
+	}
+	pool := &worker.Pool{Store: st, Judge: &verify.Judge{Resolver: dns, Receiver: *hostname}}
+	changed, failed := 0, 0
+	for _, id := range ids {
+		if ctx.Err() != nil {
+			break
+		}
+		v, prev, err := pool.Reanalyze(ctx, id)
+		if err != nil {
+			failed++
+			fmt.Fprintf(stdout, "%s: %v\n", id, err)
+			continue
+		}
+		old := strings.Join(prev, " ")
+		if now := strings.Join(v.Tags, " "); now != old {
+			changed++
+			fmt.Fprintf(stdout, "%s: %s → %s\n", id, old, now)
+		}
+	}
+	fmt.Fprintf(stdout, "%d probes judged again, %d with other tags, %d not judged\n", len(ids)-failed, changed, failed)
+	if failed > 0 {
+		return 1
+	}
+	return 0
+}
