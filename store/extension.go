@@ -1,6 +1,10 @@
 package store
 
-import "strings"
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"strings"
+)
 
 // ExtensionLangs are the languages a recipient extension can ask for, the
 // i18n codes (two, so List's tag filter has a fixed shape).
@@ -37,4 +41,38 @@ func (e Extension) Redirect() (local, domain string, ok bool) {
 		return "", "", false
 	}
 	return e.Rest[:i], e.Rest[i+1:], true
+}
+
+// A private test's address carries a token (check+t-TOKEN@): its results
+// are never on the lists, only at /r/{id} and for the token.
+const (
+	privatePrefix = "t-"
+	privateLen    = 26 // 128 random bits in base32
+)
+
+var privateEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// NewPrivate returns a fresh private-test tag ("t-" and 26 letters and
+// digits).
+func NewPrivate() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return privatePrefix + privateEncoding.EncodeToString(b)
+}
+
+// Private returns the private-test tag of the extension, lowercased, if
+// it is one.
+func (e Extension) Private() (string, bool) {
+	t := strings.ToLower(e.Rest)
+	return t, IsPrivate(t)
+}
+
+// IsPrivate reports whether tag is a private-test tag.
+func IsPrivate(tag string) bool {
+	t, ok := strings.CutPrefix(strings.ToLower(tag), privatePrefix)
+	if !ok || len(t) != privateLen {
+		return false
+	}
+	_, err := privateEncoding.DecodeString(t)
+	return err == nil
 }

@@ -257,6 +257,9 @@ var migrations = []string{
 	// A verdict judged again keeps the one before it.
 	`ALTER TABLE verdicts ADD COLUMN previous BLOB;
 	ALTER TABLE verdicts ADD COLUMN previous_judged_at INTEGER NOT NULL DEFAULT 0;`,
+	// Private tests: the token of check+t-TOKEN@, never listed.
+	`ALTER TABLE probes ADD COLUMN private TEXT NOT NULL DEFAULT '';
+	CREATE INDEX probes_private ON probes (private, received_at) WHERE private != '';`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -389,6 +392,9 @@ type ListQuery struct {
 	// Operator lists the operator's own mail (postmaster@, abuse@)
 	// instead of probes: a list never mixes the two.
 	Operator bool
+	// Private lists the probes of one private test (its tag, from
+	// NewPrivate); without it, private tests are never listed.
+	Private string
 }
 
 // operatorKinds is kind.Operators as an SQL list.
@@ -415,9 +421,9 @@ func (s *Store) List(ctx context.Context, q ListQuery) ([]*Result, error) {
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT `+resultColumns+`, `+verdict+`
 		FROM probes p LEFT JOIN verdicts v ON v.probe_id = p.id
-		WHERE (? = '' OR p.kind = ?) AND (p.kind IN (`+operatorKinds+`)) = ?
+		WHERE (? = '' OR p.kind = ?) AND (p.kind IN (`+operatorKinds+`)) = ? AND p.private = ?
 		AND (? = '' OR p.extension IN (?, ?, ?)) AND (? = 0 OR p.received_at < ?)
-		ORDER BY p.received_at DESC LIMIT ?`, append(append([]any{q.Kind, q.Kind, q.Operator}, tags...), unixNano(q.Before), unixNano(q.Before), q.Limit)...)
+		ORDER BY p.received_at DESC LIMIT ?`, append(append([]any{q.Kind, q.Kind, q.Operator, q.Private}, tags...), unixNano(q.Before), unixNano(q.Before), q.Limit)...)
 	if err != nil {
 		return nil, err
 	}

@@ -261,18 +261,7 @@ func TestOperatorMail(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ids := func(q ListQuery) string {
-		q.Limit = 10
-		rs, err := s.List(ctx, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, r := range rs {
-			out = append(out, r.ID)
-		}
-		return strings.Join(out, " ")
-	}
+	ids := func(q ListQuery) string { return listIDs(t, s, q) }
 	if got := ids(ListQuery{}); got != "id2 id0" {
 		t.Errorf("probes: %s", got)
 	}
@@ -315,4 +304,47 @@ func TestJudgedAgain(t *testing.T) {
 	if string(r.Verdict) != `{"tags":["new"]}` || string(r.Previous) != `{"tags":["old"]}` || !r.PreviousJudged.Equal(t0) || !r.Judged.Equal(t1) {
 		t.Errorf("after re-analysis: verdict %s previous %s at %v, judged %v", r.Verdict, r.Previous, r.PreviousJudged, r.Judged)
 	}
+}
+
+// TestPrivateTests: a private test's probes are listed only for its tag.
+func TestPrivateTests(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "testerd.db"))
+	tok := NewPrivate()
+	if !IsPrivate(tok) || IsPrivate("t-short") || IsPrivate("mario") || !IsPrivate(strings.ToUpper(tok)) {
+		t.Fatalf("IsPrivate wrong around %q", tok)
+	}
+	base := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	for i, ext := range []string{"", strings.ToUpper(tok), "it+" + tok, "mario"} {
+		p := &Probe{ID: fmt.Sprintf("id%d", i), Received: base.Add(time.Duration(i) * time.Second), Kind: kind.Check, Extension: ext,
+			ClientIP: netip.MustParseAddr("192.0.2.1"), Raw: []byte("x")}
+		if err := s.SaveProbe(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func(q ListQuery) string { return listIDs(t, s, q) }
+	if got := ids(ListQuery{}); got != "id3 id0" {
+		t.Errorf("public list: %s", got)
+	}
+	if got := ids(ListQuery{Tag: tok}); got != "" {
+		t.Errorf("a private tag through the public tag filter: %s", got)
+	}
+	if got := ids(ListQuery{Private: tok}); got != "id2 id1" {
+		t.Errorf("private test: %s", got)
+	}
+}
+
+// listIDs lists q (at most 10) and returns the ids, space-separated.
+func listIDs(t *testing.T, s *Store, q ListQuery) string {
+	t.Helper()
+	q.Limit = 10
+	rs, err := s.List(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.ID)
+	}
+	return strings.Join(out, " ")
 }

@@ -36,9 +36,14 @@ func (s *Server) apiOperatorMail(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
+	writeJSON(w, http.StatusOK, map[string]any{"mail": withVerdicts(results)})
+}
+
+// withVerdicts is results as the JSON API gives them in full.
+func withVerdicts(results []*store.Result) []apiResult {
 	out := make([]apiResult, len(results))
 	for i, res := range results {
 		out[i] = apiResult{Result: res, Verdict: rawOrNull(res.Verdict)}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"mail": out})
+	return out
 }

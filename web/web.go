@@ -60,6 +60,9 @@ const (
 // Server holds the handlers.
 type Server struct {
 	Store Store
+	// HideLists keeps the lists of results (/spf, /dkim, /check and
+	// GET /api/results) for the admin; people use private tests (/new).
+	HideLists bool
 	// Reanalyzer, if set, judges a stored probe again for the admin
 	// (POST /api/results/{id}/reanalyze).
 	Reanalyzer Reanalyzer
@@ -131,6 +134,10 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET /"+string(k), s.list(k))
 	}
 	mux.HandleFunc("GET /r/{id}", s.result)
+	mux.HandleFunc("GET /new", s.newTest)
+	mux.HandleFunc("GET /new/{token}", s.privateTest)
+	mux.HandleFunc("POST /api/tests", s.apiNewTest)
+	mux.HandleFunc("GET /api/tests/{token}", s.apiTest)
 	if s.Reports != nil && s.AdminToken != "" {
 		mux.HandleFunc("GET /login", s.loginForm)
 		mux.HandleFunc("POST /login", s.login)
@@ -237,6 +244,11 @@ const MaxTag = 64
 
 func (s *Server) list(k kind.Kind) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if s.HideLists && !s.admin(r) {
+			c := s.chrome(w, r, "")
+			http.Error(w, c.Lang.T("private.lists")+" /new", http.StatusForbidden)
+			return
+		}
 		tag := strings.TrimSpace(r.URL.Query().Get("tag"))
 		if len(tag) > MaxTag {
 			http.Error(w, "tag too long", http.StatusBadRequest)
@@ -349,6 +361,10 @@ type publicResult struct {
 }
 
 func (s *Server) apiList(w http.ResponseWriter, r *http.Request) {
+	if s.HideLists && !s.admin(r) {
+		apiError(w, http.StatusUnauthorized, "the lists are private on this tester: start a private test with POST /api/tests")
+		return
+	}
 	q := r.URL.Query()
 	k := kind.Kind(q.Get("kind"))
 	if !k.Tester() && k != "" {

@@ -53,7 +53,10 @@ type serveConfig struct {
 	Out                outConfig
 	// AdminToken opens the DMARC report pages; ReportAddresses are extra
 	// local parts, besides rua, that take reports.
-	AdminToken      string
+	AdminToken string
+	// PublicLists shows the lists of results to everyone; false keeps
+	// them for the admin (private tests at /new work either way).
+	PublicLists     bool
 	ReportAddresses string
 	// SummaryTo and SummaryAt set the daily DMARC summary mail.
 	SummaryTo, SummaryAt string
@@ -144,6 +147,8 @@ func serveFlags(fs *flag.FlagSet, c *serveConfig) {
 	dur(&c.Retention, "retention", 7*24*time.Hour, "how long probes and verdicts are kept")
 	dur(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for sessions in flight")
 	str(&c.LogFormat, "log-format", "text", "log format: text or json")
+	publicLists := envDefault(envName("public-lists"), "true") != "false"
+	fs.BoolVar(&c.PublicLists, "public-lists", publicLists, "show the lists of results (/spf, /dkim, /check, GET /api/results) to everyone; false keeps them for --admin-token, and people use private tests at /new (env TESTERD_PUBLIC_LISTS)")
 	str(&c.AdminToken, "admin-token", "", "token for the DMARC report pages and API (empty: those pages are off); prefer the environment variable")
 	str(&c.TrustedProxies, "trusted-proxies", "", "reverse proxies (CIDRs, comma-separated) whose X-Forwarded-For and X-Forwarded-Proto are believed, for the admin pages' throttling and Secure cookie")
 	str(&c.SummaryTo, "report-summary-to", "", "addresses, comma-separated, that get a daily summary of the DMARC reports (empty: none)")
@@ -371,7 +376,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, hooks serveHook
 	if planner.BaseURL == "" {
 		planner.BaseURL = defaultPublicURL(c.Hostname, httpLn.Addr())
 	}
-	w := &web.Server{Store: st, Reanalyzer: pool, Domain: c.Domain, Logger: log, Lint: &lint.Checker{Resolver: resolver, Receiver: c.Hostname, MaxLookups: WebLintLookups},
+	w := &web.Server{Store: st, Reanalyzer: pool, HideLists: !c.PublicLists, Domain: c.Domain, Logger: log, Lint: &lint.Checker{Resolver: resolver, Receiver: c.Hostname, MaxLookups: WebLintLookups},
 		Reports: st, AdminToken: c.AdminToken, Resolver: resolver, Health: resolver.Health().Err, Lang: lang, TrustedProxies: proxies}
 	planner.Lang = lang
 	if c.AdminToken == "" {

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestPrivateTests: POST /api/tests gives addresses whose results show at
+// the test's page and API and never on the lists; with
+// --public-lists=false the lists are for the admin only.
+func TestPrivateTests(t *testing.T) {
+	t.Parallel()
+	c := testConfig(t)
+	c.Resolver, c.AdminToken, c.PublicLists = probeDNS(t), "s3cret-admin-token", false
+	smtpAddr, httpAddr := startServeWith(t, c)
+	base := "http://" + httpAddr
+
+	resp, err := http.Post(base+"/api/tests", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var test struct {
+		Token     string            `json:"token"`
+		Addresses map[string]string `json:"addresses"`
+		Page      string            `json:"page"`
+		Results   string            `json:"results"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&test); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("POST /api/tests: %s %v", resp.Status, err)
+	}
+	resp.Body.Close()
+	if test.Addresses["check"] != "check+"+test.Token+"@"+probeDomain || !strings.HasPrefix(test.Token, "t-") {
+		t.Fatalf("test: %+v", test)
+	}
+	if page := get(t, base+test.Page); !strings.Contains(page, `id="waiting"`) || !strings.Contains(page, "check+"+test.Token+"@") {
+		t.Fatal("the test's page does not wait with its addresses")
+	}
+	if err := sendProbe(smtpAddr, test.Addresses["check"], probeMessage(t, "private one", "Joe <joe@abc.it>"), false); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Results []struct {
+			ID      string          `json:"id"`
+			Tags    []string        `json:"tags"`
+			Verdict json.RawMessage `json:"verdict"`
+		} `json:"results"`
+	}
+	waitFor(t, httpAddr, func() bool {
+		got.Results = nil
+		getJSON(t, base+test.Results, &got)
+		return len(got.Results) == 1 && len(got.Results[0].Tags) > 0
+	}, func() string { return "the private test's result did not come" })
+	if string(got.Results[0].Verdict) == "null" {
+		t.Error("the test's API gives no verdict")
+	}
+	if page := get(t, base+test.Page); !strings.Contains(page, "/r/"+got.Results[0].ID) || !strings.Contains(page, "private one") {
+		t.Error("the test's page does not show its result")
+	}
+	if page := get(t, base+"/r/"+got.Results[0].ID); !strings.Contains(page, "private one") {
+		t.Error("/r/{id} of a private test is not reachable")
+	}
+
+	status := func(method, path string, token bool) (int, string) {
+		req, _ := http.NewRequest(method, base+path, nil)
+		if token {
+			req.Header.Set("Authorization", "Bearer "+c.AdminToken)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := status("GET", "/api/results", false); code != http.StatusUnauthorized {
+		t.Errorf("GET /api/results with hidden lists: %d, want 401", code)
+	}
+	if code, _ := status("GET", "/check", false); code != http.StatusForbidden {
+		t.Errorf("GET /check with hidden lists: %d, want 403", code)
+	}
+	code, body := status("GET", "/api/results?kind=check", true)
+	if code != 200 || strings.Contains(body, got.Results[0].ID) {
+		t.Errorf("the admin's list: %d, private result listed %v", code, strings.Contains(body, got.Results[0].ID))
+	}
+	if code, _ := status("GET", "/api/tests/t-nottoken", false); code != http.StatusNotFound {
+		t.Errorf("a malformed token: %d, want 404", code)
+	}
+	if code, _ := status("GET", "/new", false); code != 200 {
+		// http.DefaultClient follows the redirect to a fresh test page.
+		t.Errorf("GET /new: %d", code)
+	}
+}

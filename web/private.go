@@ -1,0 +1,81 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/testerd/testerd/store"
+)
+
+// MaxPrivateResults bounds a private test's list.
+const MaxPrivateResults = 50
+
+type privatePage struct {
+	Chrome
+	Domain  string
+	Token   string
+	Results []*store.Result
+}
+
+// newTest is GET /new: a fresh private test, at its own page.
+func (s *Server) newTest(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, "/new/"+store.NewPrivate(), http.StatusSeeOther)
+}
+
+// privateTest is GET /new/{token}: the test's addresses and, as they come,
+// its results.
+func (s *Server) privateTest(w http.ResponseWriter, r *http.Request) {
+	tok := r.PathValue("token")
+	if !store.IsPrivate(tok) {
+		http.Error(w, "no such test: start one at /new", http.StatusNotFound)
+		return
+	}
+	results, err := s.Store.List(r.Context(), store.ListQuery{Private: tok, Limit: MaxPrivateResults})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	c := s.chrome(w, r, "")
+	c.Title = c.Lang.T("private.title")
+	c.Refresh = RefreshSeconds
+	for _, res := range results {
+		if res.Judged.IsZero() {
+			c.Refresh = 2 // a verdict comes within seconds
+		}
+	}
+	if len(results) == 0 {
+		c.Refresh = 3 // waiting for the message
+	}
+	s.render(w, "private.html", privatePage{Chrome: c, Domain: s.Domain, Token: tok, Results: results})
+}
+
+// apiNewTest is POST /api/tests: a fresh private test, in JSON.
+func (s *Server) apiNewTest(w http.ResponseWriter, r *http.Request) {
+	tok := store.NewPrivate()
+	writeJSON(w, http.StatusCreated, map[string]any{
+		"token": tok,
+		"addresses": map[string]string{
+			"spf": "spf+" + tok + "@" + s.Domain, "dkim": "dkim+" + tok + "@" + s.Domain, "check": "check+" + tok + "@" + s.Domain},
+		"page":    "/new/" + tok,
+		"results": "/api/tests/" + tok,
+	})
+}
+
+// apiTest is GET /api/tests/{token}: the test's results, with verdicts
+// (the token is the test's owner).
+func (s *Server) apiTest(w http.ResponseWriter, r *http.Request) {
+	tok := r.PathValue("token")
+	if !store.IsPrivate(tok) {
+		apiError(w, http.StatusNotFound, "no such test")
+		return
+	}
+	results, err := s.Store.List(r.Context(), store.ListQuery{Private: tok, Limit: MaxPrivateResults, WithVerdict: true})
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, map[string]any{"token": tok, "results": withVerdicts(results)})
+}
