@@ -1,8 +1,12 @@
 package smtpd
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +24,7 @@ type limitListener struct {
 	max, perIP, perNet int
 	timeouts           timeouts
 	observe            func(command string, code int)
+	logger             *slog.Logger
 
 	mu          sync.Mutex
 	total       int
@@ -70,15 +75,32 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			l.observe("connect", code)
 		}
 		if reason != "" {
+			l.log().Info("smtp connection refused", "client", ip, "reply", strings.TrimSpace(reason))
 			c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 			c.Write([]byte(reason))
 			c.Close()
 			continue
 		}
-		lc := &limitConn{Conn: c, l: l, ip: ip, nw: nw, t: l.timeouts, end: time.Now().Add(l.timeouts.session)}
+		lc := &limitConn{Conn: c, l: l, ip: ip, nw: nw, t: l.timeouts, end: time.Now().Add(l.timeouts.session), session: newSessionID()}
+		l.log().Info("smtp connect", "session", lc.session, "client", ip)
 		lc.timer = time.AfterFunc(l.timeouts.session, func() { c.Close() })
 		return lc, nil
 	}
+}
+
+// log is the listener's logger (tests build listeners without one).
+func (l *limitListener) log() *slog.Logger {
+	if l.logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return l.logger
+}
+
+// newSessionID is a short random id for one SMTP connection.
+func newSessionID() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // limitConn is one client connection. It caps every read deadline at the
@@ -94,6 +116,9 @@ type limitConn struct {
 	end   time.Time
 	timer *time.Timer
 	once  sync.Once
+	// session names the connection in the logs, and in the probes it
+	// carries.
+	session string
 
 	greeted, inData atomic.Bool
 }

@@ -151,6 +151,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	return s.smtp.Serve(&limitListener{Listener: ln, max: s.cfg.MaxConns, perIP: s.cfg.MaxConnsPerIP, perNet: s.cfg.MaxConnsPerNet,
 		timeouts:   timeouts{command: s.cfg.CommandTimeout, greeting: s.cfg.GreetingTimeout, session: s.cfg.SessionTimeout},
 		observe:    s.cfg.Observe,
+		logger:     s.cfg.Logger,
 		perIPCount: map[netip.Addr]int{}, perNetCount: map[netip.Prefix]int{}})
 }
 
@@ -163,22 +164,26 @@ func (s *Server) Close() error { return s.smtp.Close() }
 // NewSession implements smtp.Backend; go-smtp calls it at EHLO or HELO.
 func (s *Server) NewSession(c *smtp.Conn) (_ smtp.Session, err error) {
 	if h := c.Hostname(); strings.ContainsFunc(h, func(r rune) bool { return r < 0x21 || r == 0x7f }) {
-		defer s.observe("ehlo", &err)
+		id := ""
+		if lc := limitConnOf(c); lc != nil {
+			id = lc.session
+		}
+		defer s.observe(id, "ehlo", &err)
 		return nil, &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "bad characters in the EHLO name"}
 	}
+	sess := &session{srv: s, conn: c, ip: peerIP(c.Conn().RemoteAddr())}
 	if lc := limitConnOf(c); lc != nil {
 		lc.greeted.Store(true)
+		sess.id = lc.session
 	}
-	return &session{srv: s, conn: c, ip: peerIP(c.Conn().RemoteAddr())}, nil
+	return sess, nil
 }
 
-// observe reports the reply to command: 250 for no error, the code of
-// an SMTPError, 451 for any other error (go-smtp's answer to those is a
-// 4xx or 5xx testerd did not choose; 451 keeps them apart from success).
-func (s *Server) observe(command string, err *error) {
-	if s.cfg.Observe == nil {
-		return
-	}
+// observe reports the reply to command to Config.Observe, and logs it
+// when it refuses: 250 for no error, the code of an SMTPError, 451 for any
+// other error (go-smtp's answer to those is a 4xx or 5xx testerd did not
+// choose; 451 keeps them apart from success).
+func (s *Server) observe(session, command string, err *error) {
 	code := 250
 	var se *smtp.SMTPError
 	switch {
@@ -188,7 +193,16 @@ func (s *Server) observe(command string, err *error) {
 	default:
 		code = 451
 	}
-	s.cfg.Observe(command, code)
+	if code >= 400 {
+		msg := (*err).Error()
+		if se != nil {
+			msg = se.Message
+		}
+		s.cfg.Logger.Info("smtp refused", "session", session, "command", command, "code", code, "reply", msg)
+	}
+	if s.cfg.Observe != nil {
+		s.cfg.Observe(command, code)
+	}
 }
 
 // limitConnOf finds the connection under go-smtp's (and TLS's) wrappers.
@@ -216,6 +230,7 @@ type recipient struct {
 }
 
 type session struct {
+	id       string // the connection's, for the logs and the probes
 	srv      *Server
 	conn     *smtp.Conn
 	ip       netip.Addr
@@ -231,7 +246,7 @@ func (s *session) Reset() {
 func (s *session) Logout() error { return nil }
 
 func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
-	defer s.srv.observe("mail", &err)
+	defer s.srv.observe(s.id, "mail", &err)
 	if strings.ContainsAny(from, "\r\n\x00") {
 		return &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "bad characters in the sender address"}
 	}
@@ -240,7 +255,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 }
 
 func (s *session) Rcpt(to string, opts *smtp.RcptOptions) (err error) {
-	defer s.srv.observe("rcpt", &err)
+	defer s.srv.observe(s.id, "rcpt", &err)
 	r, err := s.srv.route(to)
 	if err != nil {
 		return err
@@ -280,7 +295,7 @@ func cutLast(s, sep string) (string, string, bool) {
 }
 
 func (s *session) Data(r io.Reader) (err error) {
-	defer s.srv.observe("data", &err)
+	defer s.srv.observe(s.id, "data", &err)
 	lc := limitConnOf(s.conn)
 	if lc != nil {
 		lc.inData.Store(true)
@@ -299,7 +314,7 @@ func (s *session) Data(r io.Reader) (err error) {
 		}
 		// A timeout or a broken connection in the middle of the message:
 		// nothing after this point can be read as commands.
-		s.srv.cfg.Logger.Info("DATA aborted", "client", s.ip, "err", err)
+		s.srv.cfg.Logger.Info("DATA aborted", "session", s.id, "client", s.ip, "err", err)
 		return s.abort(421, smtp.EnhancedCode{4, 4, 2}, "no data for too long in DATA; closing the connection")
 	}
 	if n := longestLine(raw); n > s.srv.cfg.MaxLineLength {
@@ -320,23 +335,24 @@ func (s *session) Data(r io.Reader) (err error) {
 	for _, rc := range s.rcpts {
 		probes = append(probes, &store.Probe{
 			ID: store.NewID(), Received: now, Kind: rc.kind, Recipient: rc.addr, Extension: rc.ext,
-			ClientIP: s.ip, Helo: s.conn.Hostname(), MailFrom: s.mailFrom, TLS: tlsInfo, Size: len(raw), Raw: raw,
+			ClientIP: s.ip, Helo: s.conn.Hostname(), MailFrom: s.mailFrom, TLS: tlsInfo, Size: len(raw), Raw: raw, Session: s.id,
 		})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.CommandTimeout)
 	defer cancel()
 	if err := s.srv.sink.Accept(ctx, probes); err != nil {
 		if errors.Is(err, ErrBusy) {
-			s.srv.cfg.Logger.Warn("probe refused: busy", "client", s.ip)
+			s.srv.cfg.Logger.Warn("probe refused: busy", "session", s.id, "client", s.ip)
 			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "the tester is busy judging other probes; try again in a minute"}
 		}
-		s.srv.cfg.Logger.Error("probe not stored", "client", s.ip, "err", err)
+		s.srv.cfg.Logger.Error("probe not stored", "session", s.id, "client", s.ip, "err", err)
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "testerd could not store the message (its own failure); try again later"}
 	}
 	ids := make([]string, len(probes))
 	for i, p := range probes {
 		ids[i] = p.ID
 	}
+	s.srv.cfg.Logger.Info("probe accepted", "session", s.id, "client", s.ip, "mail_from", s.mailFrom, "ids", ids, "size", len(raw))
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "stored as " + strings.Join(ids, " ")}
 }
 

@@ -2,10 +2,12 @@ package smtpd_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"strings"
@@ -363,4 +365,51 @@ func TestBusy(t *testing.T) {
 	if !errors.As(err, &se) || se.Code != 451 || se.EnhancedCode != (smtp.EnhancedCode{4, 3, 2}) || !strings.Contains(se.Message, "busy") {
 		t.Errorf("%v, want 451 4.3.2 busy", err)
 	}
+}
+
+// TestSessionLog: one log line per session decision, each with the
+// connection's session id, which the stored probes carry too.
+func TestSessionLog(t *testing.T) {
+	var buf syncBuffer
+	e := start(t, smtpd.Config{Logger: slog.New(slog.NewTextHandler(&buf, nil))})
+	if err := send(t, e.addr, false, "joe@abc.it", []string{"spf@" + domain, "check@" + domain}, signed(t, "logged")); err != nil {
+		t.Fatal(err)
+	}
+	if err := send(t, e.addr, false, "joe@abc.it", []string{"nobody@" + domain}, signed(t, "refused")); err == nil {
+		t.Fatal("nobody@ accepted")
+	}
+	waitVerdicts(t, e, 2)
+	list, err := e.store.List(context.Background(), store.ListQuery{Limit: 10})
+	if err != nil || len(list) != 2 || list[0].Session == "" || list[0].Session != list[1].Session {
+		t.Fatalf("sessions of one transaction's probes: %+v %v", list, err)
+	}
+	logs := buf.String()
+	for _, want := range []string{
+		"msg=\"smtp connect\" session=" + list[0].Session,
+		"msg=\"probe accepted\" session=" + list[0].Session,
+		"msg=\"smtp refused\" session=",
+		"command=rcpt code=550",
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("no %q in the log:\n%s", want, logs)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

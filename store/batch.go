@@ -50,8 +50,8 @@ func (s *Store) startWriter(ctx context.Context) error {
 		return st
 	}
 	wr.insertProbe = prep(`INSERT INTO probes
-		(id, received_at, kind, rcpt, extension, client_ip, helo, mail_from, tls_version, tls_cipher, size, raw, raw_id, private)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		(id, received_at, kind, rcpt, extension, client_ip, helo, mail_from, tls_version, tls_cipher, size, raw, raw_id, private, session)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	wr.insertRaw = prep(`INSERT INTO raws (id, raw) VALUES (?, ?)`)
 	wr.upsertVerdict = prep(`INSERT OR REPLACE INTO verdicts (probe_id, judged_at, tags, from_domain, subject, verdict)
 		VALUES (?, ?, ?, ?, ?, ?)`)
@@ -212,7 +212,7 @@ func (s *Store) execProbes(ctx context.Context, tx *sql.Tx, ps []*Probe) error {
 		}
 		_, err := tx.StmtContext(ctx, s.wr.insertProbe).ExecContext(ctx,
 			p.ID, p.Received.UnixNano(), p.Kind, p.Recipient, p.Extension, p.ClientIP.String(), p.Helo, p.MailFrom,
-			tls.Version, tls.Cipher, p.Size, raw, id, privateOf(p.Extension))
+			tls.Version, tls.Cipher, p.Size, raw, id, privateOf(p.Extension), p.Session)
 		if err != nil {
 			return err
 		}

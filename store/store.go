@@ -49,6 +49,9 @@ type Probe struct {
 	TLS       *TLS       `json:"tls,omitempty"`
 	Size      int        `json:"size"`
 	Raw       []byte     `json:"-"`
+	// Session is the id of the SMTP connection it came in, as testerd's
+	// logs name it.
+	Session string `json:"session,omitempty"`
 }
 
 // Verdict is what the store keeps of a verdict: the columns lists show and
@@ -260,6 +263,8 @@ var migrations = []string{
 	// Private tests: the token of check+t-TOKEN@, never listed.
 	`ALTER TABLE probes ADD COLUMN private TEXT NOT NULL DEFAULT '';
 	CREATE INDEX probes_private ON probes (private, received_at) WHERE private != '';`,
+	// The SMTP session id of the logs.
+	`ALTER TABLE probes ADD COLUMN session TEXT NOT NULL DEFAULT '';`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -354,7 +359,7 @@ func (s *Store) Pending(ctx context.Context) ([]string, error) {
 }
 
 const resultColumns = `p.id, p.received_at, p.kind, p.rcpt, p.extension, p.client_ip, p.helo, p.mail_from,
-	p.tls_version, p.tls_cipher, p.size, COALESCE(v.judged_at, 0), COALESCE(v.tags, ''), COALESCE(v.from_domain, ''), COALESCE(v.subject, '')`
+	p.tls_version, p.tls_cipher, p.size, p.session, COALESCE(v.judged_at, 0), COALESCE(v.tags, ''), COALESCE(v.from_domain, ''), COALESCE(v.subject, '')`
 
 // Get returns one result with its raw message and verdict JSON.
 func (s *Store) Get(ctx context.Context, id string) (*Result, error) {
@@ -445,7 +450,7 @@ func scanResult(sc scanner, r *Result, raw *[]byte, verdict *[]byte, more ...any
 	var received, judged int64
 	var ip, tags, tlsVersion, tlsCipher string
 	dest := []any{&r.ID, &received, &r.Kind, &r.Recipient, &r.Extension, &ip, &r.Helo, &r.MailFrom,
-		&tlsVersion, &tlsCipher, &r.Size, &judged, &tags, &r.FromDomain, &r.Subject}
+		&tlsVersion, &tlsCipher, &r.Size, &r.Session, &judged, &tags, &r.FromDomain, &r.Subject}
 	if raw != nil {
 		dest = append(dest, raw)
 	}

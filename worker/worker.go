@@ -494,7 +494,7 @@ func (p *Pool) judge(pr *store.Probe) {
 		return
 	}
 	elapsed := time.Since(start)
-	attrs := []any{"id", pr.ID, "kind", pr.Kind, "client", pr.ClientIP, "mail_from", pr.MailFrom,
+	attrs := []any{"id", pr.ID, "session", pr.Session, "kind", pr.Kind, "client", pr.ClientIP, "mail_from", pr.MailFrom,
 		"tags", v.Tags, "elapsed", elapsed.Round(time.Millisecond)}
 	if sv.Reply != nil {
 		attrs = append(attrs, "reply", sv.Reply.State, "reply_to", sv.Reply.Rcpt)
