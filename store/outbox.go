@@ -59,10 +59,22 @@ type Outgoing struct {
 	Relay string    `json:"relay,omitempty"`
 	TLS   string    `json:"tls,omitempty"`
 	Sent  time.Time `json:"sent,omitzero"`
+	// Tries are the delivery attempts, oldest first (results only).
+	Tries []Attempt `json:"tries,omitempty"`
 
 	// Limits are checked when a queued message is saved: over any, it is
 	// stored suppressed with the limit's reason. They are not stored.
 	Limits []Limit `json:"-"`
+}
+
+// Attempt is one delivery attempt: when, the state it left the message
+// in, the host that took it or the error.
+type Attempt struct {
+	At    time.Time `json:"at"`
+	State State     `json:"state"`
+	Relay string    `json:"relay,omitempty"`
+	TLS   string    `json:"tls,omitempty"`
+	Error string    `json:"error,omitempty"`
 }
 
 // Limit caps the outgoing mail, not suppressed, created in the last Per
@@ -216,10 +228,16 @@ func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 }
 
 // UpdateDelivery records the outcome of an attempt: o's State, Attempts,
-// NextAttempt, LastError, Relay, TLS and Sent. It is committed with
+// NextAttempt, LastError, Relay, TLS and Sent, and adds the attempt to
+// the message's tries, in one transaction. It is committed with
 // synchronous=FULL, so a message recorded sent is not sent again.
 func (s *Store) UpdateDelivery(ctx context.Context, o *Outgoing) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE outbox SET state = ?, updated_at = ?, attempts = ?, next_attempt = ?,
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE outbox SET state = ?, updated_at = ?, attempts = ?, next_attempt = ?,
 		last_error = ?, relay = ?, tls = ?, sent_at = ? WHERE id = ?`,
 		o.State, o.Updated.UnixNano(), o.Attempts, unixNano(o.NextAttempt), o.LastError, o.Relay, o.TLS, unixNano(o.Sent), o.ID)
 	if err != nil {
@@ -228,7 +246,35 @@ func (s *Store) UpdateDelivery(ctx context.Context, o *Outgoing) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return ErrNotFound
 	}
-	return nil
+	relay, tls := "", ""
+	if o.State == Sent {
+		relay, tls = o.Relay, o.TLS
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO outbox_attempts (outbox_id, at, state, relay, tls, error) VALUES (?, ?, ?, ?, ?, ?)`,
+		o.ID, o.Updated.UnixNano(), o.State, relay, tls, o.LastError); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// tries returns the delivery attempts of outgoing mail, oldest first.
+func (s *Store) tries(ctx context.Context, id string) ([]Attempt, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT at, state, relay, tls, error FROM outbox_attempts WHERE outbox_id = ? ORDER BY at`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Attempt
+	for rows.Next() {
+		var a Attempt
+		var at int64
+		if err := rows.Scan(&at, &a.State, &a.Relay, &a.TLS, &a.Error); err != nil {
+			return nil, err
+		}
+		a.At = time.Unix(0, at).UTC()
+		out = append(out, a)
+	}
+	return out, rows.Err()
 }
 
 // Outgoing returns one message of the outbox, with its data.
@@ -269,6 +315,10 @@ func (s *Store) replyOf(ctx context.Context, probeID string) (*Outgoing, error) 
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
+	if err != nil {
+		return nil, err
+	}
+	o.Tries, err = s.tries(ctx, o.ID)
 	return o, err
 }
 

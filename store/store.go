@@ -265,6 +265,16 @@ var migrations = []string{
 	CREATE INDEX probes_private ON probes (private, received_at) WHERE private != '';`,
 	// The SMTP session id of the logs.
 	`ALTER TABLE probes ADD COLUMN session TEXT NOT NULL DEFAULT '';`,
+	// Each delivery attempt of outgoing mail.
+	`CREATE TABLE outbox_attempts (
+		outbox_id TEXT NOT NULL REFERENCES outbox (id) ON DELETE CASCADE,
+		at        INTEGER NOT NULL,
+		state     TEXT NOT NULL,
+		relay     TEXT NOT NULL,
+		tls       TEXT NOT NULL,
+		error     TEXT NOT NULL
+	);
+	CREATE INDEX outbox_attempts_outbox ON outbox_attempts (outbox_id, at);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -132,8 +132,11 @@ func TestReplies(t *testing.T) {
 	if r.Rcpt != "joe@abc.it" || r.Attempts != 1 || r.TLS != "TLS 1.3" || !strings.HasPrefix(r.Relay, "mx.abc.it [127.0.0.2:") {
 		t.Errorf("reply state %+v", r)
 	}
+	if len(r.Tries) != 1 || r.Tries[0].State != store.Sent || r.Tries[0].Relay != r.Relay || r.Tries[0].At.IsZero() {
+		t.Errorf("delivery attempts %+v", r.Tries)
+	}
 	page := get(t, "http://"+httpAddr+"/r/"+id)
-	for _, want := range []string{">sent</span>", "(TLS 1.3)", "joe@abc.it"} {
+	for _, want := range []string{">sent</span>", "(TLS 1.3)", "joe@abc.it", `id="tries"`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("/r/%s lacks %q", id, want)
 		}
