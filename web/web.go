@@ -490,6 +490,9 @@ type Chrome struct {
 	Title   string
 	Refresh int
 	Langs   []LangLink
+	// Lists says whether this reader may see the lists of results
+	// (Server.HideLists).
+	Lists bool
 }
 
 // LangLink is one entry of the language switch.
@@ -525,7 +528,7 @@ func (s *Server) chrome(w http.ResponseWriter, r *http.Request, title string) Ch
 			l = i18n.EN
 		}
 	}
-	c := Chrome{Lang: l, Title: title}
+	c := Chrome{Lang: l, Title: title, Lists: !s.HideLists || s.admin(r)}
 	for _, o := range i18n.Langs {
 		q := r.URL.Query()
 		q.Set("lang", string(o))

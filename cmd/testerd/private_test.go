@@ -82,6 +82,12 @@ func TestPrivateTests(t *testing.T) {
 	if code, _ := status("GET", "/check", false); code != http.StatusForbidden {
 		t.Errorf("GET /check with hidden lists: %d, want 403", code)
 	}
+	if _, home := status("GET", "/", false); strings.Contains(home, `href="/check"`) || !strings.Contains(home, `href="/new"`) {
+		t.Error("the home page links to hidden lists, or not to private tests")
+	}
+	if _, home := status("GET", "/", true); !strings.Contains(home, `href="/check"`) {
+		t.Error("the home page hides the lists from the admin")
+	}
 	code, body := status("GET", "/api/results?kind=check", true)
 	if code != 200 || strings.Contains(body, got.Results[0].ID) {
 		t.Errorf("the admin's list: %d, private result listed %v", code, strings.Contains(body, got.Results[0].ID))
