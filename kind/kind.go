@@ -41,10 +41,6 @@ func (k Kind) Tester() bool {
 // Operators are the kinds of the operator's own mail.
 var Operators = []Kind{Postmaster, Abuse}
 
-// Operator reports whether k is the operator's own mail (postmaster@,
-// abuse@), which is never shown publicly.
-func (k Kind) Operator() bool { return k == Postmaster || k == Abuse }
-
 // Judged is the tester a message of kind k is judged as: its own, or
 // check@ for the operator's mail.
 func (k Kind) Judged() Kind {

@@ -163,18 +163,17 @@ func (s *Server) Close() error { return s.smtp.Close() }
 
 // NewSession implements smtp.Backend; go-smtp calls it at EHLO or HELO.
 func (s *Server) NewSession(c *smtp.Conn) (_ smtp.Session, err error) {
+	sess := &session{srv: s, conn: c, ip: peerIP(c.Conn().RemoteAddr())}
+	lc := limitConnOf(c)
+	if lc != nil {
+		sess.id = lc.session
+	}
 	if h := c.Hostname(); strings.ContainsFunc(h, func(r rune) bool { return r < 0x21 || r == 0x7f }) {
-		id := ""
-		if lc := limitConnOf(c); lc != nil {
-			id = lc.session
-		}
-		defer s.observe(id, "ehlo", &err)
+		defer s.observe(sess.id, "ehlo", &err)
 		return nil, &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "bad characters in the EHLO name"}
 	}
-	sess := &session{srv: s, conn: c, ip: peerIP(c.Conn().RemoteAddr())}
-	if lc := limitConnOf(c); lc != nil {
+	if lc != nil {
 		lc.greeted.Store(true)
-		sess.id = lc.session
 	}
 	return sess, nil
 }
