@@ -39,7 +39,8 @@ type Sources struct {
 	Outbox func(ctx context.Context) (map[store.State]int64, error)
 }
 
-// Metrics holds testerd's collectors.
+// Metrics holds testerd's collectors. A nil *Metrics records nothing, so
+// the hooks need not ask whether metrics are on.
 type Metrics struct {
 	reg      *prometheus.Registry
 	smtp     *prometheus.CounterVec
@@ -105,17 +106,23 @@ func New(src Sources) *Metrics {
 
 // Handler serves the metrics in the Prometheus exposition formats.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorLog: nil, Timeout: 10 * time.Second})
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Timeout: 10 * time.Second})
 }
 
 // SMTP counts one SMTP reply (smtpd.Config.Observe).
 func (m *Metrics) SMTP(command string, code int) {
+	if m == nil {
+		return
+	}
 	m.smtp.WithLabelValues(command, strconv.Itoa(code)).Inc()
 }
 
 // Judged counts one stored verdict (worker.Pool.Done). Tags come from
 // testerd's own fixed set, so they make a bounded label.
 func (m *Metrics) Judged(k kind.Kind, tags []string, elapsed time.Duration) {
+	if m == nil {
+		return
+	}
 	m.probes.WithLabelValues(string(k)).Inc()
 	for _, t := range tags {
 		m.tags.WithLabelValues(string(k), t).Inc()
@@ -125,12 +132,18 @@ func (m *Metrics) Judged(k kind.Kind, tags []string, elapsed time.Duration) {
 
 // Attempt counts one delivery attempt of a reply (outbound.Queue.Done).
 func (m *Metrics) Attempt(o *store.Outgoing) {
+	if m == nil {
+		return
+	}
 	m.attempts.WithLabelValues(string(o.State)).Inc()
 }
 
 // ReportMail counts one report message read and its reports
 // (dmarcreport.Ingester.Done).
 func (m *Metrics) ReportMail(reports []*store.DMARCReport) {
+	if m == nil {
+		return
+	}
 	m.rptMail.Inc()
 	for _, r := range reports {
 		outcome := "stored"
@@ -141,8 +154,14 @@ func (m *Metrics) ReportMail(reports []*store.DMARCReport) {
 	}
 }
 
-// Resolver returns r counting each question and its time.
-func (m *Metrics) Resolver(r dnsx.Resolver) dnsx.Resolver { return &resolver{r: r, m: m} }
+// Resolver returns r counting each question and its time (r itself for
+// a nil Metrics).
+func (m *Metrics) Resolver(r dnsx.Resolver) dnsx.Resolver {
+	if m == nil {
+		return r
+	}
+	return &resolver{r: r, m: m}
+}
 
 type resolver struct {
 	r dnsx.Resolver

@@ -20,12 +20,14 @@ import (
 // runReanalyze is "testerd reanalyze": judge the stored probes of a period
 // again with this build (after an upgrade), keeping each verdict it
 // replaces beside the new one. It sends no replies. It can run while
-// testerd serve runs on the same data directory.
+// testerd serve runs on the same data directory, with the same flags or
+// environment.
 func runReanalyze(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("testerd reanalyze", flag.ContinueOnError)
-	dataDir := fs.String("data-dir", envDefault("TESTERD_DATA_DIR", "testerd-data"), "data directory of testerd serve (env TESTERD_DATA_DIR)")
-	resolver := fs.String("resolver", envDefault("TESTERD_RESOLVER", ""), "DNS server host:port (default: first nameserver of /etc/resolv.conf) (env TESTERD_RESOLVER)")
-	hostname := fs.String("hostname", envDefault("TESTERD_HOSTNAME", "testerd.localhost"), "host name for Authentication-Results (env TESTERD_HOSTNAME)")
+	// serve's flags and environment, so the data directory, the resolver
+	// and the receiver name in Authentication-Results are the server's.
+	var c serveConfig
+	serveFlags(fs, &c)
 	since := fs.Duration("since", 24*time.Hour, "judge again the probes received in this last period")
 	limit := fs.Int("limit", 10000, "at most this many probes")
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
@@ -35,15 +37,18 @@ func runReanalyze(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "testerd reanalyze: give --since a positive duration and --limit a positive number, and no arguments")
 		return 2
 	}
+	if c.Hostname == "" {
+		c.Hostname = c.Domain
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	st, err := store.Open(ctx, filepath.Join(*dataDir, "testerd.db"))
+	st, err := store.Open(ctx, filepath.Join(c.DataDir, "testerd.db"))
 	if err != nil {
 		fmt.Fprintf(stderr, "testerd reanalyze: %v\n", err)
 		return 1
 	}
 	defer st.Close()
-	dns, err := dnsx.NewClient(*resolver, dnsx.DefaultTimeout)
+	dns, err := dnsx.NewClient(c.Resolver, dnsx.DefaultTimeout)
 	if err != nil {
 		fmt.Fprintf(stderr, "testerd reanalyze: %v\n", err)
 		return 1
@@ -53,7 +58,7 @@ func runReanalyze(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "testerd reanalyze: %v\n", err)
 		return 1
 	}
-	pool := &worker.Pool{Store: st, Judge: &verify.Judge{Resolver: dns, Receiver: *hostname}}
+	pool := &worker.Pool{Store: st, Judge: &verify.Judge{Resolver: dns, Receiver: c.Hostname}}
 	changed, failed := 0, 0
 	for _, id := range ids {
 		if ctx.Err() != nil {

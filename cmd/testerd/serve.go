@@ -319,39 +319,23 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, hooks serveHook
 		return err
 	}
 	reports := &dmarcreport.Ingester{Store: st, Logger: log}
-	judgeDNS := dnsx.Resolver(resolver)
-	var met *metrics.Metrics
+	var met *metrics.Metrics // nil, recording nothing, without --metrics-addr
 	var pool *worker.Pool
 	if c.MetricsAddr != "" {
 		met = metrics.New(metrics.Sources{Batches: st.Stats, Outbox: st.OutboxStates, Queued: func() int { return pool.Queued() }})
-		judgeDNS = met.Resolver(resolver)
 	}
-	pool = &worker.Pool{Store: st, Judge: &verify.Judge{Resolver: judgeDNS, Receiver: c.Hostname}, Workers: c.Workers, MaxInFlight: c.MaxInFlight,
-		Logger: log, Reply: planner, Enqueued: queue.Notify, Reports: reports}
 	changed := hooks.Changed
 	if changed == nil {
 		changed = func() {}
 	}
-	if met != nil || hooks.Changed != nil {
-		pool.Done = func(pr *store.Probe, v *verify.Verdict, elapsed time.Duration) {
-			if met != nil {
-				met.Judged(pr.Kind, v.Tags, elapsed)
-			}
+	pool = &worker.Pool{Store: st, Judge: &verify.Judge{Resolver: met.Resolver(resolver), Receiver: c.Hostname}, Workers: c.Workers, MaxInFlight: c.MaxInFlight,
+		Logger: log, Reply: planner, Enqueued: queue.Notify, Reports: reports,
+		Done: func(pr *store.Probe, v *verify.Verdict, elapsed time.Duration) {
+			met.Judged(pr.Kind, v.Tags, elapsed)
 			changed()
-		}
-		queue.Done = func(o *store.Outgoing) {
-			if met != nil {
-				met.Attempt(o)
-			}
-			changed()
-		}
-		reports.Done = func(_ *store.ReportMessage, rs []*store.DMARCReport) {
-			if met != nil {
-				met.ReportMail(rs)
-			}
-			changed()
-		}
-	}
+		}}
+	queue.Done = func(o *store.Outgoing) { met.Attempt(o); changed() }
+	reports.Done = func(_ *store.ReportMessage, rs []*store.DMARCReport) { met.ReportMail(rs); changed() }
 	lim := c.Limits
 	lim.Domain, lim.Hostname, lim.Logger = c.Domain, c.Hostname, log
 	for _, a := range strings.Split(c.ReportAddresses, ",") {
@@ -360,9 +344,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, hooks serveHook
 		}
 	}
 	lim.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS10}
-	if met != nil {
-		lim.Observe = met.SMTP
-	}
+	lim.Observe = met.SMTP
 	smtpSrv := smtpd.New(lim, pool)
 	smtpLn, err := net.Listen("tcp", c.SMTPAddr)
 	if err != nil {
