@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -27,17 +26,10 @@ func TestOperatorMail(t *testing.T) {
 
 	get := func(path string, token bool) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest("GET", "http://"+httpAddr+path, nil)
 		if token {
-			req.Header.Set("Authorization", "Bearer "+c.AdminToken)
+			return call(t, "GET", "http://"+httpAddr+path, c.AdminToken)
 		}
-		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return call(t, "GET", "http://"+httpAddr+path, "")
 	}
 	var mail struct {
 		Mail []struct {

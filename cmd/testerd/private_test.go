@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -64,17 +63,11 @@ func TestPrivateTests(t *testing.T) {
 	}
 
 	status := func(method, path string, token bool) (int, string) {
-		req, _ := http.NewRequest(method, base+path, nil)
+		t.Helper()
 		if token {
-			req.Header.Set("Authorization", "Bearer "+c.AdminToken)
+			return call(t, method, base+path, c.AdminToken)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return call(t, method, base+path, "")
 	}
 	if code, _ := status("GET", "/api/results", false); code != http.StatusUnauthorized {
 		t.Errorf("GET /api/results with hidden lists: %d, want 401", code)
@@ -95,8 +88,7 @@ func TestPrivateTests(t *testing.T) {
 	if code, _ := status("GET", "/api/tests/t-nottoken", false); code != http.StatusNotFound {
 		t.Errorf("a malformed token: %d, want 404", code)
 	}
-	if code, _ := status("GET", "/new", false); code != 200 {
-		// http.DefaultClient follows the redirect to a fresh test page.
-		t.Errorf("GET /new: %d", code)
+	if code, body := status("GET", "/new", false); code != http.StatusSeeOther || !strings.Contains(body, `href="/new/t-`) {
+		t.Errorf("GET /new: %d %q, want a redirect to a fresh test", code, body)
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -35,19 +34,9 @@ func TestReanalyze(t *testing.T) {
 	}
 	reply := replyOf()
 
-	post := func(token string) (int, []byte) {
+	post := func(token string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest("POST", "http://"+httpAddr+"/api/results/"+id+"/reanalyze", nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
+		return call(t, "POST", "http://"+httpAddr+"/api/results/"+id+"/reanalyze", token)
 	}
 	if code, _ := post(""); code != http.StatusUnauthorized {
 		t.Errorf("reanalyze without the token: %d, want 401", code)
@@ -57,7 +46,7 @@ func TestReanalyze(t *testing.T) {
 		Tags         []string `json:"tags"`
 		PreviousTags []string `json:"previous_tags"`
 	}
-	if err := json.Unmarshal(body, &got); code != 200 || err != nil {
+	if err := json.Unmarshal([]byte(body), &got); code != 200 || err != nil {
 		t.Fatalf("reanalyze: %d %s", code, body)
 	}
 	if strings.Join(got.Tags, " ") != "|OK| spf-pass" || strings.Join(got.PreviousTags, " ") != "|OK| spf-pass" {
@@ -76,7 +65,7 @@ func TestReanalyze(t *testing.T) {
 	if page := get(t, "http://"+httpAddr+"/r/"+id); !strings.Contains(page, `id="previous"`) || !strings.Contains(page, "Judged again on") {
 		t.Error("the result page does not show the previous verdict")
 	}
-	if code, _ := func() (int, []byte) { id = "nosuchid"; return post(c.AdminToken) }(); code != http.StatusNotFound {
+	if code, _ := func() (int, string) { id = "nosuchid"; return post(c.AdminToken) }(); code != http.StatusNotFound {
 		t.Errorf("reanalyze of an unknown id: %d, want 404", code)
 	}
 

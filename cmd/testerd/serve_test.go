@@ -118,6 +118,28 @@ func getJSON(t *testing.T, url string, v any) {
 	}
 }
 
+// call makes one request, with the admin token as a bearer unless token
+// is "", and returns the status and body; it does not follow redirects.
+func call(t *testing.T, method, url, token string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
 // waitJudged waits until n results of kind have verdicts.
 func waitJudged(t *testing.T, httpAddr, kind string, n int) apiList {
 	t.Helper()
