@@ -35,7 +35,7 @@ type writer struct {
 	ch     chan *write
 	done   chan struct{}
 
-	insertProbe, insertRaw, upsertVerdict, againVerdict, replyExists *sql.Stmt
+	insertProbe, insertRaw, upsertVerdict, againVerdict, replyExists, queueEvent *sql.Stmt
 }
 
 func (s *Store) startWriter(ctx context.Context) error {
@@ -61,6 +61,17 @@ func (s *Store) startWriter(ctx context.Context) error {
 			judged_at = excluded.judged_at, tags = excluded.tags, from_domain = excluded.from_domain,
 			subject = excluded.subject, verdict = excluded.verdict`)
 	wr.replyExists = prep(`SELECT COUNT(*) FROM outbox WHERE probe_id = ?`)
+	// One webhook request per token that sees the verdict: its scopes
+	// name results (or admin), or it made the probe's private test.
+	wr.queueEvent = prep(`INSERT INTO outbox
+		(id, created_at, updated_at, state, reason, mail_from, rcpt, rcpt_key, rcpt_domain, client_ip, message_id, data, next_attempt,
+		 channel, token_id, about)
+		SELECT lower(hex(randomblob(16))), ?, ?, ?, '', '', t.webhook, t.webhook, '', '', '', ?, ?, '` + Webhook + `', t.id, ?
+		FROM api_tokens t
+		WHERE t.webhook != '' AND t.revoked_at = 0
+		AND (instr(',' || t.scopes || ',', ',results,') > 0 OR instr(',' || t.scopes || ',', ',admin,') > 0
+			OR t.id IN (SELECT o.token_id FROM test_owners o JOIN probes p ON p.private = o.test WHERE p.id = ?))
+		AND (? OR NOT EXISTS (SELECT 1 FROM outbox e WHERE e.about = ? AND e.token_id = t.id))`)
 	if err != nil {
 		return err
 	}
@@ -103,7 +114,7 @@ func (s *Store) stopWriter() {
 	}
 	s.wr.mu.Unlock()
 	<-s.wr.done
-	for _, st := range []*sql.Stmt{s.wr.insertProbe, s.wr.insertRaw, s.wr.upsertVerdict, s.wr.againVerdict, s.wr.replyExists} {
+	for _, st := range []*sql.Stmt{s.wr.insertProbe, s.wr.insertRaw, s.wr.upsertVerdict, s.wr.againVerdict, s.wr.replyExists, s.wr.queueEvent} {
 		st.Close()
 	}
 }
@@ -227,8 +238,18 @@ func (s *Store) execVerdict(ctx context.Context, tx *sql.Tx, v *Verdict) error {
 	}
 	_, err := tx.StmtContext(ctx, stmt).ExecContext(ctx,
 		v.ProbeID, v.Judged.UnixNano(), strings.Join(v.Tags, "\n"), v.FromDomain, v.Subject, v.JSON)
-	if err != nil || v.Reply == nil {
+	if err != nil {
 		return err
+	}
+	if v.Event != nil {
+		now := v.Judged.UnixNano()
+		_, err := tx.StmtContext(ctx, s.wr.queueEvent).ExecContext(ctx, now, now, Queued, v.Event, now, v.ProbeID, v.ProbeID, v.Again, v.ProbeID)
+		if err != nil {
+			return err
+		}
+	}
+	if v.Reply == nil {
+		return nil
 	}
 	var exists int
 	if err := tx.StmtContext(ctx, s.wr.replyExists).QueryRowContext(ctx, v.ProbeID).Scan(&exists); err != nil {

@@ -28,11 +28,24 @@ const (
 	Suppressed State = "suppressed"
 )
 
-// Outgoing is one message in the outbox: a reply to a probe, or (ProbeID
-// "") mail of testerd's own.
+// Channels of the outbox.
+const (
+	// Mail is sent by SMTP (Channel "").
+	Mail = ""
+	// Webhook is an HTTP POST of Data to the URL in Rcpt, signed with the
+	// secret of the token TokenID.
+	Webhook = "webhook"
+)
+
+// Outgoing is one message in the outbox: a reply to a probe, mail of
+// testerd's own (ProbeID ""), or a webhook request (Channel Webhook).
 type Outgoing struct {
-	ID      string    `json:"id"`
-	ProbeID string    `json:"probe_id,omitempty"`
+	ID      string `json:"id"`
+	ProbeID string `json:"probe_id,omitempty"`
+	Channel string `json:"channel,omitempty"`
+	TokenID string `json:"token_id,omitempty"`
+	// About is the probe a webhook's event is about.
+	About   string    `json:"about,omitempty"`
 	Created time.Time `json:"created"`
 	Updated time.Time `json:"updated"`
 	State   State     `json:"state"`
@@ -120,7 +133,7 @@ func insertOutgoing(ctx context.Context, tx execQuerier, o *Outgoing) error {
 			}
 			cond, args := l.Key.where(o)
 			var n int
-			err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE `+cond+` AND created_at >= ? AND state != ?`,
+			err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE `+cond+` AND created_at >= ? AND state != ? AND channel = ''`,
 				append(args, o.Created.Add(-l.Per).UnixNano(), Suppressed)...).Scan(&n)
 			if err != nil {
 				return err
@@ -146,10 +159,11 @@ func insertOutgoing(ctx context.Context, tx execQuerier, o *Outgoing) error {
 		probe = o.ProbeID
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO outbox
-		(id, probe_id, created_at, updated_at, state, reason, mail_from, rcpt, rcpt_key, rcpt_domain, authenticated, client_ip, message_id, data, next_attempt)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		(id, probe_id, created_at, updated_at, state, reason, mail_from, rcpt, rcpt_key, rcpt_domain, authenticated, client_ip, message_id, data, next_attempt,
+		 channel, token_id, about)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		o.ID, probe, o.Created.UnixNano(), o.Updated.UnixNano(), o.State, o.Reason, o.MailFrom, o.Rcpt, strings.ToLower(o.Rcpt), strings.ToLower(o.RcptDomain), o.Authenticated,
-		o.ClientIP, o.MessageID, data, unixNano(o.NextAttempt))
+		o.ClientIP, o.MessageID, data, unixNano(o.NextAttempt), o.Channel, o.TokenID, o.About)
 	return err
 }
 
@@ -172,13 +186,13 @@ func (s *Store) Enqueue(ctx context.Context, o *Outgoing) error {
 }
 
 const outgoingColumns = `id, COALESCE(probe_id, ''), created_at, updated_at, state, reason, mail_from, rcpt, rcpt_domain,
-	client_ip, message_id, attempts, next_attempt, last_error, relay, tls, sent_at`
+	client_ip, message_id, attempts, next_attempt, last_error, relay, tls, sent_at, channel, token_id, about`
 
 func scanOutgoing(sc scanner, data *[]byte) (*Outgoing, error) {
 	o := &Outgoing{}
 	var created, updated, next, sent int64
 	dest := []any{&o.ID, &o.ProbeID, &created, &updated, &o.State, &o.Reason, &o.MailFrom, &o.Rcpt, &o.RcptDomain,
-		&o.ClientIP, &o.MessageID, &o.Attempts, &next, &o.LastError, &o.Relay, &o.TLS, &sent}
+		&o.ClientIP, &o.MessageID, &o.Attempts, &next, &o.LastError, &o.Relay, &o.TLS, &sent, &o.Channel, &o.TokenID, &o.About}
 	if data != nil {
 		dest = append(dest, data)
 	}

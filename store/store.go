@@ -69,6 +69,11 @@ type Verdict struct {
 	// Again marks a probe judged again (re-analysis): the verdict it
 	// replaces is kept as the previous one.
 	Again bool
+	// Event, if not nil, is queued in the same transaction for the
+	// webhook of every live token that sees the verdict (ScopeResults,
+	// or the owner of the probe's private test), once per token unless
+	// Again.
+	Event []byte
 }
 
 // Result is a probe with its verdict, if judged.
@@ -275,6 +280,30 @@ var migrations = []string{
 		error     TEXT NOT NULL
 	);
 	CREATE INDEX outbox_attempts_outbox ON outbox_attempts (outbox_id, at);`,
+	// API tokens, kept as SHA-256 hashes, and the private tests each made.
+	`CREATE TABLE api_tokens (
+		id             TEXT PRIMARY KEY,
+		hash           TEXT NOT NULL UNIQUE,
+		name           TEXT NOT NULL,
+		scopes         TEXT NOT NULL,
+		rate           INTEGER NOT NULL,
+		webhook        TEXT NOT NULL,
+		webhook_secret TEXT NOT NULL,
+		created_at     INTEGER NOT NULL,
+		revoked_at     INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE TABLE test_owners (
+		test       TEXT PRIMARY KEY,
+		token_id   TEXT NOT NULL REFERENCES api_tokens (id),
+		created_at INTEGER NOT NULL
+	);`,
+	// Webhook deliveries wait in the outbox beside the mail: channel
+	// 'webhook', rcpt the URL, token_id the token whose secret signs them,
+	// about the probe the event is about (probe_id is a reply's, unique).
+	`ALTER TABLE outbox ADD COLUMN channel TEXT NOT NULL DEFAULT '';
+	ALTER TABLE outbox ADD COLUMN token_id TEXT NOT NULL DEFAULT '';
+	ALTER TABLE outbox ADD COLUMN about TEXT NOT NULL DEFAULT '';
+	CREATE INDEX outbox_about ON outbox (about, token_id) WHERE about != '';`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -2,7 +2,6 @@ package web
 
 import (
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/hex"
 	"net"
 	"net/http"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/testerd/testerd/store"
 )
 
 // Admin token rules.
@@ -26,39 +27,6 @@ const (
 	sessionAge  = 7 * 24 * time.Hour
 	maxSessions = 1000
 )
-
-// admin reports whether the request carries the admin token (bearer) or
-// a live session. A wrong bearer token counts as a failure like a wrong
-// form login.
-func (s *Server) admin(r *http.Request) bool {
-	if s.AdminToken == "" {
-		return false
-	}
-	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		return s.checkToken(nil, r, strings.TrimSpace(tok))
-	}
-	if c, err := r.Cookie(adminCookie); err == nil {
-		return s.sessions.valid(c.Value)
-	}
-	return false
-}
-
-// checkToken compares a token with the admin token, counting and slowing
-// down failures per client; a client over the limit is refused whatever
-// it sends.
-func (s *Server) checkToken(w http.ResponseWriter, r *http.Request, tok string) bool {
-	client := s.clientIP(r)
-	if s.failures.blocked(client) {
-		time.Sleep(failureDelay)
-		return false
-	}
-	if subtle.ConstantTimeCompare([]byte(tok), []byte(s.AdminToken)) == 1 {
-		return true
-	}
-	s.failures.add(client)
-	time.Sleep(failureDelay)
-	return false
-}
 
 // clientIP is the request's client: the peer, or the address a trusted
 // proxy reports in X-Forwarded-For.
@@ -136,33 +104,42 @@ func (f *failures) add(ip netip.Addr) {
 // revocable one by one (logout) and all at once (a restart).
 type sessions struct {
 	mu sync.Mutex
-	m  map[string]time.Time // id → expiry
+	m  map[string]session
 }
 
-func (s *sessions) start() string {
+type session struct {
+	grant   *store.Token
+	expires time.Time
+}
+
+func (s *sessions) start(grant *store.Token) string {
 	var b [32]byte
 	rand.Read(b[:])
 	id := hex.EncodeToString(b[:])
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.m == nil {
-		s.m = map[string]time.Time{}
+		s.m = map[string]session{}
 	}
 	now := time.Now()
-	for k, exp := range s.m {
-		if now.After(exp) || len(s.m) >= maxSessions {
+	for k, se := range s.m {
+		if now.After(se.expires) || len(s.m) >= maxSessions {
 			delete(s.m, k)
 		}
 	}
-	s.m[id] = now.Add(sessionAge)
+	s.m[id] = session{grant: grant, expires: now.Add(sessionAge)}
 	return id
 }
 
-func (s *sessions) valid(id string) bool {
+// grant is the session's grant, nil for none or an expired one.
+func (s *sessions) grant(id string) *store.Token {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	exp, ok := s.m[id]
-	return ok && time.Now().Before(exp)
+	se, ok := s.m[id]
+	if !ok || time.Now().After(se.expires) {
+		return nil
+	}
+	return se.grant
 }
 
 func (s *sessions) end(id string) {

@@ -52,8 +52,22 @@ func (s *Server) privateTest(w http.ResponseWriter, r *http.Request) {
 }
 
 // apiNewTest is POST /api/tests: a fresh private test, in JSON.
+// Anyone may start one; a token must have the tests scope, and then owns
+// the test: its webhook gets the test's verdicts.
 func (s *Server) apiNewTest(w http.ResponseWriter, r *http.Request) {
 	tok := store.NewPrivate()
+	if g := grant(r); g != nil {
+		if !g.Has(store.ScopeTests) {
+			apiError(w, http.StatusForbidden, "this token lacks the tests scope")
+			return
+		}
+		if g != AdminGrant && s.Tokens != nil {
+			if err := s.Tokens.OwnTest(r.Context(), tok, g.ID); err != nil {
+				s.fail(w, err)
+				return
+			}
+		}
+	}
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"token": tok,
 		"addresses": map[string]string{

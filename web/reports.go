@@ -36,22 +36,10 @@ const (
 )
 
 // page wraps an admin page: without credentials, the login form.
-func (s *Server) adminPage(h http.HandlerFunc) http.HandlerFunc {
+func (s *Server) adminPage(scope store.Scope, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.admin(r) {
+		if !grant(r).Has(scope) {
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
-			return
-		}
-		w.Header().Set("Cache-Control", "no-store")
-		h(w, r)
-	}
-}
-
-func (s *Server) adminAPI(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.admin(r) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="testerd"`)
-			apiError(w, http.StatusUnauthorized, "send the admin token as Authorization: Bearer TOKEN")
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")
@@ -80,15 +68,18 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
 // more than 4 KB.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
-	tok := r.PostFormValue("token")
-	if !s.checkToken(w, r, tok) {
+	g, err := s.check(r, r.PostFormValue("token"))
+	if err == nil && !g.Has(store.ScopeReports) {
+		err = errors.New("this token lacks the reports scope")
+	}
+	if err != nil {
 		page := s.loginPage(w, r)
 		page.Error = page.Lang.T("login.wrong")
 		w.WriteHeader(http.StatusUnauthorized)
 		s.render(w, "login.html", page)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: adminCookie, Value: s.sessions.start(), Path: "/", HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: adminCookie, Value: s.sessions.start(g), Path: "/", HttpOnly: true,
 		Secure: s.secure(r), SameSite: http.SameSiteStrictMode, MaxAge: int(sessionAge / time.Second)})
 	http.Redirect(w, r, "/reports", http.StatusSeeOther)
 }

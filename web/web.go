@@ -83,9 +83,12 @@ type Server struct {
 	// X-Forwarded-Proto are believed.
 	TrustedProxies []netip.Prefix
 	// Lang is the language of a visitor who asks for none we speak.
-	Lang     i18n.Lang
+	Lang i18n.Lang
+	// Tokens, if set, are the API tokens beside the admin token.
+	Tokens   Tokens
 	failures failures
 	sessions sessions
+	limits   limits
 	tmpl     map[i18n.Lang]*template.Template
 	domains  domainChecker
 	heavy    chan struct{}
@@ -138,23 +141,23 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /new/{token}", s.privateTest)
 	mux.HandleFunc("POST /api/tests", s.apiNewTest)
 	mux.HandleFunc("GET /api/tests/{token}", s.apiTest)
-	if s.Reports != nil && s.AdminToken != "" {
+	if s.Reports != nil && (s.AdminToken != "" || s.Tokens != nil) {
 		mux.HandleFunc("GET /login", s.loginForm)
 		mux.HandleFunc("POST /login", s.login)
 		mux.HandleFunc("POST /logout", s.logout)
-		mux.HandleFunc("GET /reports", s.adminPage(s.reportsIndex))
-		mux.HandleFunc("GET /reports/{domain}", s.adminPage(s.reportDomain))
-		mux.HandleFunc("GET /reports/xml/{id}", s.adminPage(s.reportXML))
-		mux.HandleFunc("GET /api/reports", s.adminAPI(s.apiReports))
-		mux.HandleFunc("GET /mail", s.adminPage(s.operatorMail))
-		if s.Reanalyzer != nil {
-			mux.HandleFunc("POST /api/results/{id}/reanalyze", s.adminAPI(s.apiReanalyze))
-		}
-		mux.HandleFunc("GET /api/mail", s.adminAPI(s.apiOperatorMail))
-		mux.HandleFunc("GET /api/reports/{domain}", s.adminAPI(s.apiReportDomain))
+		mux.HandleFunc("GET /reports", s.adminPage(store.ScopeReports, s.reportsIndex))
+		mux.HandleFunc("GET /reports/{domain}", s.adminPage(store.ScopeReports, s.reportDomain))
+		mux.HandleFunc("GET /reports/xml/{id}", s.adminPage(store.ScopeReports, s.reportXML))
+		mux.HandleFunc("GET /api/reports", need(store.ScopeReports, s.apiReports))
+		mux.HandleFunc("GET /api/reports/{domain}", need(store.ScopeReports, s.apiReportDomain))
+		mux.HandleFunc("GET /mail", s.adminPage(store.ScopeAdmin, s.operatorMail))
+		mux.HandleFunc("GET /api/mail", need(store.ScopeAdmin, s.apiOperatorMail))
 	} else {
 		mux.HandleFunc("GET /reports", s.noAdmin)
 		mux.HandleFunc("GET /mail", s.noAdmin)
+	}
+	if s.Reanalyzer != nil {
+		mux.HandleFunc("POST /api/results/{id}/reanalyze", need(store.ScopeAdmin, s.apiReanalyze))
 	}
 	if s.Lint != nil {
 		mux.HandleFunc("GET /domain", s.domainForm)
@@ -190,7 +193,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		files.ServeHTTP(w, r)
 	})
-	return secure(mux)
+	return secure(s.authenticate(mux))
 }
 
 // NewHTTPServer wraps h with the timeouts a public server needs.
@@ -360,7 +363,11 @@ type publicResult struct {
 }
 
 func (s *Server) apiList(w http.ResponseWriter, r *http.Request) {
-	full := s.admin(r) // once: a wrong token is counted once
+	full := grant(r).Has(store.ScopeResults)
+	if s.HideLists && !full && grant(r) != nil {
+		apiError(w, http.StatusForbidden, "this token lacks the results scope, which the lists need on this tester")
+		return
+	}
 	if s.HideLists && !full {
 		apiError(w, http.StatusUnauthorized, "the lists are private on this tester: start a private test with POST /api/tests")
 		return
@@ -527,7 +534,7 @@ func (s *Server) chrome(w http.ResponseWriter, r *http.Request, title string) Ch
 			l = i18n.EN
 		}
 	}
-	c := Chrome{Lang: l, Title: title, Lists: !s.HideLists || s.admin(r)}
+	c := Chrome{Lang: l, Title: title, Lists: !s.HideLists || grant(r).Has(store.ScopeResults)}
 	for _, o := range i18n.Langs {
 		q := r.URL.Query()
 		q.Set("lang", string(o))

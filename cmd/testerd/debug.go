@@ -6,25 +6,27 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"net/netip"
+	"time"
 )
 
-// listenLoopback starts the listener of an operator-only flag (--pprof-addr,
-// --metrics-addr) with handler. It refuses any address that is not
-// loopback: profiles show message contents and internals and can be made
-// to burn CPU, and metrics show what the tester is asked.
-func listenLoopback(flagName, addr string, handler http.Handler) (*http.Server, net.Listener, error) {
+// listenOperator starts the listener of an operator-only flag (--pprof-addr,
+// --metrics-addr) with handler. Unless the handler asks for a token
+// (anyAddr), it refuses any address that is not loopback: profiles show
+// message contents and internals and can be made to burn CPU, and metrics
+// show what the tester is asked.
+func listenOperator(flagName, addr string, anyAddr bool, handler http.Handler) (*http.Server, net.Listener, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--%s %q: %w", flagName, addr, err)
 	}
-	if ip, err := netip.ParseAddr(host); err != nil || !ip.IsLoopback() {
+	if ip, err := netip.ParseAddr(host); !anyAddr && (err != nil || !ip.IsLoopback()) {
 		return nil, nil, fmt.Errorf("--%s %q: use a loopback address such as 127.0.0.1:6060 (a reverse proxy or an SSH tunnel can reach it)", flagName, addr)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, nil, err
 	}
-	return &http.Server{Handler: handler}, ln, nil
+	return &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}, ln, nil
 }
 
 // pprofHandler serves Go's profiler under /debug/pprof/.

@@ -29,6 +29,7 @@ var commands = []command{
 	{"lint", "check any domain's SPF, DMARC, DKIM and MX records, with fixes", runLint},
 	{"dns-records", "print the DNS records to publish for the tester (MX, SPF, DKIM, DMARC) as zone-file lines", runDNSRecords},
 	{"reanalyze", "judge the stored probes of a period again (after an upgrade), keeping the verdicts they replace", runReanalyze},
+	{"token", "add, list or revoke the API tokens (scoped, rate-limited, with an optional webhook)", runToken},
 	{"version", "print the version, commit and Go version", runVersion},
 }
 

@@ -65,8 +65,11 @@ type serveConfig struct {
 	// PprofAddr, if set, serves net/http/pprof there (loopback only).
 	PprofAddr string
 	// MetricsAddr, if set, serves Prometheus metrics at /metrics there
-	// (loopback only).
+	// (loopback only, unless MetricsToken).
 	MetricsAddr string
+	// MetricsToken asks every scrape for a token with the metrics scope;
+	// then MetricsAddr may be any address.
+	MetricsToken bool
 	// TrustedProxies lists the reverse proxies (CIDRs, comma-separated)
 	// whose X-Forwarded-For and X-Forwarded-Proto headers are believed.
 	TrustedProxies string
@@ -107,6 +110,12 @@ func envName(flagName string) string {
 func serveFlags(fs *flag.FlagSet, c *serveConfig) {
 	str := func(p *string, name, def, usage string) {
 		fs.StringVar(p, name, envDefault(envName(name), def), usage+" (env "+envName(name)+")")
+	}
+	boolean := func(p *bool, name string, def bool, usage string) {
+		if v, err := strconv.ParseBool(envDefault(envName(name), "")); err == nil {
+			def = v
+		}
+		fs.BoolVar(p, name, def, usage+" (env "+envName(name)+")")
 	}
 	num := func(p *int, name string, def int, usage string) {
 		if v, err := strconv.Atoi(envDefault(envName(name), "")); err == nil {
@@ -155,6 +164,7 @@ func serveFlags(fs *flag.FlagSet, c *serveConfig) {
 	str(&c.SummaryAt, "report-summary-at", "13:00", "local time of the daily DMARC summary, HH:MM")
 	str(&c.PprofAddr, "pprof-addr", "", "loopback address for Go's profiler (/debug/pprof/), off when empty; never expose it")
 	str(&c.MetricsAddr, "metrics-addr", "", "loopback address for Prometheus metrics (/metrics), off when empty, e.g. 127.0.0.1:9464")
+	boolean(&c.MetricsToken, "metrics-token", false, "ask every scrape of /metrics for a token with the metrics scope (testerd token add --scopes metrics); then --metrics-addr may be any address")
 	str(&c.Lang, "lang", "en", "language of pages for visitors whose browser asks for neither, and of replies whose recipient asks for none (en or it; check+it@ asks for Italian)")
 	str(&c.ReportAddresses, "report-addresses", "", "extra local parts, comma-separated, that take DMARC aggregate reports besides rua@ (each with any +tag)")
 	outFlags(fs, &c.Out, str, num, dur)
@@ -359,7 +369,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, hooks serveHook
 		planner.BaseURL = defaultPublicURL(c.Hostname, httpLn.Addr())
 	}
 	w := &web.Server{Store: st, Reanalyzer: pool, HideLists: !c.PublicLists, Domain: c.Domain, Logger: log, Lint: &lint.Checker{Resolver: resolver, Receiver: c.Hostname, MaxLookups: WebLintLookups},
-		Reports: st, AdminToken: c.AdminToken, Resolver: resolver, Health: resolver.Health().Err, Lang: lang, TrustedProxies: proxies}
+		Reports: st, AdminToken: c.AdminToken, Tokens: st, Resolver: resolver, Health: resolver.Health().Err, Lang: lang, TrustedProxies: proxies}
 	planner.Lang = lang
 	if c.AdminToken == "" {
 		log.Info("DMARC report pages are off: set --admin-token (TESTERD_ADMIN_TOKEN) to see the reports received at rua@")
@@ -372,14 +382,18 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, hooks serveHook
 		{"pprof-addr", c.PprofAddr, "profiler", pprofHandler},
 		{"metrics-addr", c.MetricsAddr, "metrics", func() http.Handler {
 			mux := http.NewServeMux()
-			mux.Handle("/metrics", met.Handler())
+			if c.MetricsToken {
+				mux.Handle("/metrics", w.Protect(store.ScopeMetrics, met.Handler()))
+			} else {
+				mux.Handle("/metrics", met.Handler())
+			}
 			return mux
 		}},
 	} {
 		if op.addr == "" {
 			continue
 		}
-		srv, ln, err := listenLoopback(op.flag, op.addr, op.handler())
+		srv, ln, err := listenOperator(op.flag, op.addr, op.flag == "metrics-addr" && c.MetricsToken, op.handler())
 		if err != nil {
 			smtpLn.Close()
 			httpLn.Close()
