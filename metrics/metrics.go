@@ -50,6 +50,7 @@ type Metrics struct {
 	dns      *prometheus.CounterVec
 	dnsTime  *prometheus.HistogramVec
 	attempts *prometheus.CounterVec
+	hooks    *prometheus.CounterVec
 	rptMail  prometheus.Counter
 	reports  *prometheus.CounterVec
 }
@@ -75,6 +76,8 @@ func New(src Sources) *Metrics {
 			Buckets: []float64{.0001, .0005, .001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"type"}),
 		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "testerd_reply_attempts_total",
 			Help: "Reply delivery attempts, by the state they left the reply in (sent, deferred, failed)."}, []string{"state"}),
+		hooks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "testerd_webhook_attempts_total",
+			Help: "Webhook delivery attempts, by the state they left the request in (sent, deferred, failed)."}, []string{"state"}),
 		rptMail: prometheus.NewCounter(prometheus.CounterOpts{Name: "testerd_report_messages_read_total",
 			Help: "Report messages (mail to rua@ and the report addresses) read."}),
 		reports: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "testerd_dmarc_reports_total",
@@ -84,11 +87,12 @@ func New(src Sources) *Metrics {
 	// rate() see them before the first event.
 	for _, st := range []store.State{store.Sent, store.Deferred, store.Failed} {
 		m.attempts.WithLabelValues(string(st))
+		m.hooks.WithLabelValues(string(st))
 	}
 	for _, o := range []string{"stored", "failed"} {
 		m.reports.WithLabelValues(o)
 	}
-	m.reg.MustRegister(m.smtp, m.probes, m.tags, m.judging, m.dns, m.dnsTime, m.attempts, m.rptMail, m.reports,
+	m.reg.MustRegister(m.smtp, m.probes, m.tags, m.judging, m.dns, m.dnsTime, m.attempts, m.hooks, m.rptMail, m.reports,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewBuildInfoCollector())
 	if src.Queued != nil {
@@ -133,6 +137,10 @@ func (m *Metrics) Judged(k kind.Kind, tags []string, elapsed time.Duration) {
 // Attempt counts one delivery attempt of a reply (outbound.Queue.Done).
 func (m *Metrics) Attempt(o *store.Outgoing) {
 	if m == nil {
+		return
+	}
+	if o.Channel == store.Webhook {
+		m.hooks.WithLabelValues(string(o.State)).Inc()
 		return
 	}
 	m.attempts.WithLabelValues(string(o.State)).Inc()

@@ -33,7 +33,10 @@ type Queue struct {
 	Transport Transport
 	// Signer signs each message when it is sent; nil sends unsigned.
 	Signer *Signer
-	Logger *slog.Logger
+	// Webhooks posts the outbox's webhook requests (channel "webhook");
+	// nil fails them.
+	Webhooks Poster
+	Logger   *slog.Logger
 	// Workers bounds concurrent deliveries; 0 means DefaultWorkers.
 	Workers int
 	// Backoff is the wait after the first temporary failure; it doubles
@@ -167,22 +170,40 @@ func (q *Queue) release(id string) {
 	q.mu.Unlock()
 }
 
+// Poster makes one attempt at a webhook request; a non-nil error is an
+// *Error.
+type Poster interface {
+	Post(ctx context.Context, o *store.Outgoing) (*Delivery, error)
+}
+
 // attempt makes one delivery attempt and records its outcome.
 func (q *Queue) attempt(ctx context.Context, o *store.Outgoing) {
 	data := o.Data
 	var err error
-	if q.Signer != nil {
+	if q.Signer != nil && o.Channel == store.Mail {
 		data, err = q.Signer.Sign(o.Data)
 	}
 	var d *Delivery
-	if err == nil {
+	switch {
+	case o.Channel == store.Webhook && q.Webhooks == nil:
+		err = &Error{Permanent: true, Err: errors.New("webhooks are off on this testerd")}
+	case o.Channel == store.Webhook:
+		actx, cancel := context.WithTimeout(ctx, AttemptTimeout)
+		d, err = q.Webhooks.Post(actx, o)
+		cancel()
+		if err != nil && ctx.Err() != nil {
+			return // shutting down: the next start tries again
+		}
+	case o.Channel != store.Mail:
+		err = &Error{Permanent: true, Err: fmt.Errorf("unknown outbox channel %q", o.Channel)}
+	case err == nil:
 		actx, cancel := context.WithTimeout(ctx, AttemptTimeout)
 		d, err = q.Transport.Deliver(actx, &Message{From: o.MailFrom, To: o.Rcpt, Data: data})
 		cancel()
 		if err != nil && ctx.Err() != nil {
 			return // shutting down: the next start tries again
 		}
-	} else {
+	default:
 		err = &Error{Permanent: true, Err: err}
 	}
 	now := q.Now()

@@ -243,10 +243,12 @@ func (s *Store) execVerdict(ctx context.Context, tx *sql.Tx, v *Verdict) error {
 	}
 	if v.Event != nil {
 		now := v.Judged.UnixNano()
-		_, err := tx.StmtContext(ctx, s.wr.queueEvent).ExecContext(ctx, now, now, Queued, v.Event, now, v.ProbeID, v.ProbeID, v.Again, v.ProbeID)
+		res, err := tx.StmtContext(ctx, s.wr.queueEvent).ExecContext(ctx, now, now, Queued, v.Event, now, v.ProbeID, v.ProbeID, v.Again, v.ProbeID)
 		if err != nil {
 			return err
 		}
+		n, _ := res.RowsAffected()
+		v.EventsQueued = int(n)
 	}
 	if v.Reply == nil {
 		return nil

@@ -306,7 +306,7 @@ func (s *Store) Outgoing(ctx context.Context, id string) (*Outgoing, error) {
 
 // OutboxStates counts the replies in each state (metrics).
 func (s *Store) OutboxStates(ctx context.Context) (map[State]int64, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT state, COUNT(*) FROM outbox GROUP BY state`)
+	rows, err := s.db.QueryContext(ctx, `SELECT state, COUNT(*) FROM outbox WHERE channel = '' GROUP BY state`)
 	if err != nil {
 		return nil, err
 	}

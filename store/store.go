@@ -72,8 +72,9 @@ type Verdict struct {
 	// Event, if not nil, is queued in the same transaction for the
 	// webhook of every live token that sees the verdict (ScopeResults,
 	// or the owner of the probe's private test), once per token unless
-	// Again.
-	Event []byte
+	// Again. EventsQueued is set to how many were queued.
+	Event        []byte
+	EventsQueued int
 }
 
 // Result is a probe with its verdict, if judged.

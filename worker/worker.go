@@ -83,6 +83,10 @@ type Pool struct {
 	// the verdict, and then Enqueued is called.
 	Reply    Planner
 	Enqueued func()
+	// Event, if set, makes the webhook event of a verdict (its JSON); it
+	// is queued with the verdict for the tokens that see it, and then
+	// Enqueued is called.
+	Event func(pr *store.Probe, tags []string, verdict []byte, judged time.Time, again bool) ([]byte, error)
 	// Reports, if set, takes the messages to report addresses (kind
 	// "rua") instead of the probe queue.
 	Reports Ingester
@@ -452,9 +456,27 @@ func (p *Pool) Reanalyze(ctx context.Context, id string) (*verify.Verdict, []str
 	if err != nil {
 		return nil, nil, err
 	}
-	err = p.Store.SaveVerdict(ctx, &store.Verdict{ProbeID: id, Judged: time.Now(), Tags: v.Tags, FromDomain: v.From.Domain,
-		Subject: v.Message.Text(), JSON: js, Again: true})
+	sv := &store.Verdict{ProbeID: id, Judged: time.Now(), Tags: v.Tags, FromDomain: v.From.Domain,
+		Subject: v.Message.Text(), JSON: js, Again: true}
+	p.event(&res.Probe, sv)
+	err = p.Store.SaveVerdict(ctx, sv)
+	if err == nil && sv.EventsQueued > 0 && p.Enqueued != nil {
+		p.Enqueued()
+	}
 	return v, res.Tags, err
+}
+
+// event adds the webhook event to sv, if events are on.
+func (p *Pool) event(pr *store.Probe, sv *store.Verdict) {
+	if p.Event == nil {
+		return
+	}
+	ev, err := p.Event(pr, sv.Tags, sv.JSON, sv.Judged, sv.Again)
+	if err != nil {
+		p.Logger.Error("encoding the webhook event", "id", pr.ID, "err", err)
+		return
+	}
+	sv.Event = ev
 }
 
 // judge verifies one probe and stores the verdict, then gives its slot
@@ -489,9 +511,13 @@ func (p *Pool) judge(pr *store.Probe) {
 			sv.Reply.State, sv.Reply.Reason, sv.Reply.Data = store.Suppressed, "testerd's DNS resolver did not answer, so the verdict says nothing about the sender", nil
 		}
 	}
+	p.event(pr, sv)
 	if err := p.Store.SaveVerdict(ctx, sv); err != nil {
 		p.Logger.Error("storing verdict", "id", pr.ID, "err", err)
 		return
+	}
+	if sv.EventsQueued > 0 && p.Enqueued != nil {
+		p.Enqueued()
 	}
 	elapsed := time.Since(start)
 	attrs := []any{"id", pr.ID, "session", pr.Session, "kind", pr.Kind, "client", pr.ClientIP, "mail_from", pr.MailFrom,

@@ -35,6 +35,7 @@ import (
 	"github.com/testerd/testerd/store"
 	"github.com/testerd/testerd/verify"
 	"github.com/testerd/testerd/web"
+	"github.com/testerd/testerd/webhook"
 	"github.com/testerd/testerd/worker"
 )
 
@@ -67,6 +68,9 @@ type serveConfig struct {
 	// MetricsAddr, if set, serves Prometheus metrics at /metrics there
 	// (loopback only, unless MetricsToken).
 	MetricsAddr string
+	// WebhookAllowPrivate lets webhooks post to private and loopback
+	// addresses (receivers on the operator's own network).
+	WebhookAllowPrivate bool
 	// MetricsToken asks every scrape for a token with the metrics scope;
 	// then MetricsAddr may be any address.
 	MetricsToken bool
@@ -164,6 +168,7 @@ func serveFlags(fs *flag.FlagSet, c *serveConfig) {
 	str(&c.SummaryAt, "report-summary-at", "13:00", "local time of the daily DMARC summary, HH:MM")
 	str(&c.PprofAddr, "pprof-addr", "", "loopback address for Go's profiler (/debug/pprof/), off when empty; never expose it")
 	str(&c.MetricsAddr, "metrics-addr", "", "loopback address for Prometheus metrics (/metrics), off when empty, e.g. 127.0.0.1:9464")
+	boolean(&c.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks post to private, loopback and other non-public addresses (receivers on your own network); off, such a webhook fails")
 	boolean(&c.MetricsToken, "metrics-token", false, "ask every scrape of /metrics for a token with the metrics scope (testerd token add --scopes metrics); then --metrics-addr may be any address")
 	str(&c.Lang, "lang", "en", "language of pages for visitors whose browser asks for neither, and of replies whose recipient asks for none (en or it; check+it@ asks for Italian)")
 	str(&c.ReportAddresses, "report-addresses", "", "extra local parts, comma-separated, that take DMARC aggregate reports besides rua@ (each with any +tag)")
@@ -344,6 +349,10 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, hooks serveHook
 			met.Judged(pr.Kind, v.Tags, elapsed)
 			changed()
 		}}
+	pool.Event = func(pr *store.Probe, tags []string, verdict []byte, judged time.Time, again bool) ([]byte, error) {
+		return webhook.VerdictEvent(planner.BaseURL, pr, tags, verdict, judged, again)
+	}
+	queue.Webhooks = &webhook.Poster{Tokens: st, AllowPrivate: c.WebhookAllowPrivate}
 	queue.Done = func(o *store.Outgoing) { met.Attempt(o); changed() }
 	reports.Done = func(_ *store.ReportMessage, rs []*store.DMARCReport) { met.ReportMail(rs); changed() }
 	lim := c.Limits
