@@ -36,7 +36,7 @@ func (s *Server) apiOperatorMail(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"mail": withVerdicts(results)})
+	writeJSON(w, http.StatusOK, operatorMail{Mail: withVerdicts(results)})
 }
 
 // withVerdicts is results as the JSON API gives them in full.

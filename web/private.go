@@ -68,12 +68,12 @@ func (s *Server) apiNewTest(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{
-		"token": tok,
-		"addresses": map[string]string{
-			"spf": "spf+" + tok + "@" + s.Domain, "dkim": "dkim+" + tok + "@" + s.Domain, "check": "check+" + tok + "@" + s.Domain},
-		"page":    "/new/" + tok,
-		"results": "/api/tests/" + tok,
+	writeJSON(w, http.StatusCreated, testCreated{
+		Token: tok,
+		Addresses: testAddresses{
+			SPF: "spf+" + tok + "@" + s.Domain, DKIM: "dkim+" + tok + "@" + s.Domain, Check: "check+" + tok + "@" + s.Domain},
+		Page:    "/new/" + tok,
+		Results: "/api/tests/" + tok,
 	})
 }
 
@@ -91,5 +91,5 @@ func (s *Server) apiTest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, map[string]any{"token": tok, "results": withVerdicts(results)})
+	writeJSON(w, http.StatusOK, testResults{Token: tok, Results: withVerdicts(results)})
 }

@@ -35,5 +35,5 @@ func (s *Server) apiReanalyze(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"id": id, "tags": v.Tags, "previous_tags": prev, "verdict": v})
+	writeJSON(w, http.StatusOK, reanalysis{ID: id, Tags: v.Tags, PreviousTags: prev, Verdict: v})
 }

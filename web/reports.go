@@ -234,7 +234,7 @@ func (s *Server) apiReports(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"domains": orEmpty(domains), "reports": orEmpty(reports)})
+	writeJSON(w, http.StatusOK, reportList{Domains: orEmpty(domains), Reports: orEmpty(reports)})
 }
 
 func orEmpty[T any](s []T) []T {
@@ -250,7 +250,7 @@ func (s *Server) apiReportDomain(w http.ResponseWriter, r *http.Request) {
 		apiError(w, code, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"summary": sum, "reports": orEmpty(reports)})
+	writeJSON(w, http.StatusOK, domainReports{Summary: sum, Reports: orEmpty(reports)})
 }
 
 // reportXML serves a report's XML (or the message, when nothing could be

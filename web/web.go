@@ -163,6 +163,7 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET /domain", s.domainForm)
 		mux.HandleFunc("GET /api/domain/{name}", s.apiDomain)
 	}
+	mux.HandleFunc("GET /api/openapi.json", serveOpenAPI)
 	mux.HandleFunc("GET /api/results", s.apiList)
 	mux.HandleFunc("GET /api/results/{id}", s.apiResult)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -486,7 +487,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 func apiError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]string{"error": msg})
+	writeJSON(w, code, errorBody{Error: msg})
 }
 
 // Chrome is what every page's frame needs: its language, title, reload

@@ -138,3 +138,28 @@ func TestMetricsLoopbackOnly(t *testing.T) {
 		t.Fatalf("serve with --metrics-addr 0.0.0.0:0: %v", err)
 	}
 }
+
+// TestMetricsToken: with --metrics-token every scrape needs a token with
+// the metrics scope.
+func TestMetricsToken(t *testing.T) {
+	t.Parallel()
+	c := testConfig(t)
+	c.Resolver, c.MetricsAddr, c.MetricsToken = probeDNS(t), "127.0.0.1:0", true
+	_, scraper, _ := addToken(t, c.DataDir, "--scopes", "metrics")
+	_, reader, _ := addToken(t, c.DataDir, "--scopes", "results")
+	metricsAddr := make(chan string, 1)
+	startServeHooked(t, c, func(flag, addr string) {
+		if flag == "metrics-addr" {
+			metricsAddr <- addr
+		}
+	})
+	u := "http://" + <-metricsAddr + "/metrics"
+	for _, tc := range []struct {
+		token string
+		want  int
+	}{{"", http.StatusUnauthorized}, {reader, http.StatusForbidden}, {scraper, http.StatusOK}} {
+		if code, body := call(t, "GET", u, tc.token); code != tc.want || (code == 200 && !strings.Contains(body, "go_goroutines")) {
+			t.Errorf("scrape with %q: %d, want %d", tc.token, code, tc.want)
+		}
+	}
+}

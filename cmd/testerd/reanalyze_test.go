@@ -2,10 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/testerd/testerd/store"
 )
 
 // TestReanalyze: the admin API and testerd reanalyze judge a stored probe
@@ -34,6 +39,19 @@ func TestReanalyze(t *testing.T) {
 	}
 	reply := replyOf()
 
+	// As an older testerd might have judged it: the verdict re-analysis
+	// replaces, and keeps.
+	old, err := store.Open(context.Background(), filepath.Join(c.DataDir, "testerd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = old.SaveVerdict(context.Background(), &store.Verdict{ProbeID: id, Judged: time.Now().Add(-time.Hour), Tags: []string{"!! spf-fail !!"},
+		FromDomain: "abc.it", JSON: []byte(`{"version":0,"tags":["!! spf-fail !!"]}`)})
+	old.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	post := func(token string) (int, string) {
 		t.Helper()
 		return call(t, "POST", "http://"+httpAddr+"/api/results/"+id+"/reanalyze", token)
@@ -49,7 +67,7 @@ func TestReanalyze(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &got); code != 200 || err != nil {
 		t.Fatalf("reanalyze: %d %s", code, body)
 	}
-	if strings.Join(got.Tags, " ") != "|OK| spf-pass" || strings.Join(got.PreviousTags, " ") != "|OK| spf-pass" {
+	if strings.Join(got.Tags, " ") != "|OK| spf-pass" || strings.Join(got.PreviousTags, " ") != "!! spf-fail !!" {
 		t.Errorf("reanalyze: %+v", got)
 	}
 	var r struct {
@@ -62,7 +80,7 @@ func TestReanalyze(t *testing.T) {
 	if now := replyOf(); now != reply {
 		t.Errorf("the reply changed from %q to %q", reply, now)
 	}
-	if page := get(t, "http://"+httpAddr+"/r/"+id); !strings.Contains(page, `id="previous"`) || !strings.Contains(page, "Judged again on") {
+	if page := get(t, "http://"+httpAddr+"/r/"+id); !strings.Contains(page, `id="previous"`) || !strings.Contains(page, "Judged again on") || !strings.Contains(page, "spf-fail") {
 		t.Error("the result page does not show the previous verdict")
 	}
 	if code, _ := func() (int, string) { id = "nosuchid"; return post(c.AdminToken) }(); code != http.StatusNotFound {

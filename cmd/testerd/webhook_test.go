@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
 	"github.com/testerd/testerd/webhook"
 )
 
@@ -21,6 +23,7 @@ type receiver struct {
 	mu     sync.Mutex
 	tries  int
 	events []webhook.Event
+	bodies [][]byte
 	bad    []string
 }
 
@@ -43,6 +46,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rc.bad = append(rc.bad, err.Error())
 	}
 	rc.events = append(rc.events, e)
+	rc.bodies = append(rc.bodies, body)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -112,5 +116,18 @@ func TestWebhooks(t *testing.T) {
 	}
 	if a, _, _ := all.got(); a[0].ResultID == a[1].ResultID {
 		t.Errorf("the results token got one verdict twice: %s", a[0].ResultID)
+	}
+	// The body is the VerdictEvent that openapi.json documents.
+	comp, _ := openAPICompiler(t)
+	sch, err := comp.Compile("openapi.json#/components/schemas/VerdictEvent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner.mu.Lock()
+	body := owner.bodies[0]
+	owner.mu.Unlock()
+	v, _ := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+	if err := sch.Validate(v); err != nil {
+		t.Errorf("the webhook's body is not a VerdictEvent: %v", err)
 	}
 }
