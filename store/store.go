@@ -304,7 +304,7 @@ var migrations = []string{
 	`ALTER TABLE outbox ADD COLUMN channel TEXT NOT NULL DEFAULT '';
 	ALTER TABLE outbox ADD COLUMN token_id TEXT NOT NULL DEFAULT '';
 	ALTER TABLE outbox ADD COLUMN about TEXT NOT NULL DEFAULT '';
-	CREATE INDEX outbox_about ON outbox (about, token_id) WHERE about != '';`,
+	CREATE INDEX outbox_about ON outbox (about, token_id);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

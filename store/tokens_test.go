@@ -115,3 +115,42 @@ func TestWebhookEvents(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSaveVerdictEvent: what queueing a verdict's webhook event
+// costs the writer, with no token, and with one webhook token that sees
+// every verdict.
+func BenchmarkSaveVerdictEvent(b *testing.B) {
+	verdict := []byte(`{"tags":["|OK| spf-pass"],"spf":{"result":"pass"}}` + strings.Repeat(" ", 6<<10))
+	for _, c := range []struct {
+		name         string
+		event, token bool
+	}{{"no-event", false, false}, {"event,no-token", true, false}, {"event,one-webhook", true, true}} {
+		b.Run(c.name, func(b *testing.B) {
+			ctx := context.Background()
+			s, err := Open(ctx, filepath.Join(b.TempDir(), "b.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			if c.token {
+				s.AddToken(ctx, &Token{Scopes: []Scope{ScopeResults}, Webhook: "https://hooks.example/"})
+			}
+			b.SetParallelism(16)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					p := &Probe{ID: NewID(), Received: time.Now(), Kind: kind.Check, ClientIP: netip.MustParseAddr("192.0.2.1"), Raw: []byte("x")}
+					if err := s.SaveProbe(ctx, p); err != nil {
+						b.Error(err)
+					}
+					v := &Verdict{ProbeID: p.ID, Judged: time.Now(), Tags: []string{"|OK| spf-pass"}, JSON: verdict}
+					if c.event {
+						v.Event = verdict
+					}
+					if err := s.SaveVerdict(ctx, v); err != nil {
+						b.Error(err)
+					}
+				}
+			})
+		})
+	}
+}

@@ -133,3 +133,14 @@ func TestVerdictEvent(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkVerdictEvent(b *testing.B) {
+	pr := &store.Probe{ID: "abc", Kind: "check", Received: time.Now()}
+	verdict := []byte(`{"tags":["|OK| spf-pass"],"spf":{"result":"pass","trace":"` + strings.Repeat("x", 20<<10) + `"}}`)
+	b.SetBytes(int64(len(verdict)))
+	for b.Loop() {
+		if _, err := VerdictEvent("https://t.example", pr, []string{"|OK| spf-pass"}, verdict, time.Now(), false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
