@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -113,15 +114,57 @@ func TestTokenScopes(t *testing.T) {
 		t.Errorf("token list:\n%s", out.String())
 	}
 
+	// A proxy's own Basic credentials are not testerd's: anonymous.
+	req, _ := http.NewRequest("GET", base+"/", nil)
+	req.SetBasicAuth("proxy", "user")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("a page with Basic credentials: %v %v", resp.Status, err)
+	} else {
+		resp.Body.Close()
+	}
+
+	// A reports token logs in to the report pages; revoking it ends the
+	// session.
+	loginID, loginSecret, _ := addToken(t, c.DataDir, "--scopes", "reports")
+	resp, err := noRedirects.PostForm(base+"/login", url.Values{"token": {loginSecret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var session *http.Cookie
+	for _, ck := range resp.Cookies() {
+		session = ck
+	}
+	if resp.StatusCode != http.StatusSeeOther || session == nil {
+		t.Fatalf("login with a reports token: %s", resp.Status)
+	}
+	page := func() int {
+		req, _ := http.NewRequest("GET", base+"/reports", nil)
+		req.AddCookie(session)
+		resp, err := noRedirects.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := page(); code != http.StatusOK {
+		t.Errorf("/reports in a reports token's session: %d", code)
+	}
+	run([]string{"token", "revoke", "--data-dir", c.DataDir, loginID}, nil, &out, &out)
+	if code := page(); code != http.StatusSeeOther {
+		t.Errorf("/reports after the token was revoked: %d, want the login redirect", code)
+	}
+
 	_, slow, _ := addToken(t, c.DataDir, "--scopes", "results", "--rate", "2")
 	for i := range 2 {
 		if code, _ := call(t, "GET", base+"/api/results", slow); code != http.StatusOK {
 			t.Fatalf("request %d within the rate: %d", i+1, code)
 		}
 	}
-	req, _ := http.NewRequest("GET", base+"/api/results", nil)
+	req, _ = http.NewRequest("GET", base+"/api/results", nil)
 	req.Header.Set("Authorization", "Bearer "+slow)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
