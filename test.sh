@@ -18,4 +18,7 @@ done
 if [ -z "$browser" ]; then
   echo "test.sh: no Chromium found: the browser tests of the web pages will be SKIPPED (apt-get install chromium)" >&2
 fi
+if [ -z "${TESTERD_TEST_POSTGRES:-}" ]; then
+  echo "test.sh: TESTERD_TEST_POSTGRES not set: the store's PostgreSQL half and the PostgreSQL server tests will be SKIPPED (eval \"\$(.ci/postgres.sh)\" starts a throwaway server, as root or as the postgres user)" >&2
+fi
 exec go test -race -count=1 "$@" ./...

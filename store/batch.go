@@ -53,8 +53,10 @@ func (s *Store) startWriter(ctx context.Context) error {
 		(id, received_at, kind, rcpt, extension, client_ip, helo, mail_from, tls_version, tls_cipher, size, raw, raw_id, private, session)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	wr.insertRaw = prep(`INSERT INTO raws (id, raw) VALUES (?, ?)`)
-	wr.upsertVerdict = prep(`INSERT OR REPLACE INTO verdicts (probe_id, judged_at, tags, from_domain, subject, verdict)
-		VALUES (?, ?, ?, ?, ?, ?)`)
+	wr.upsertVerdict = prep(`INSERT INTO verdicts (probe_id, judged_at, tags, from_domain, subject, verdict)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (probe_id) DO UPDATE SET judged_at = excluded.judged_at, tags = excluded.tags, from_domain = excluded.from_domain,
+			subject = excluded.subject, verdict = excluded.verdict, previous = NULL, previous_judged_at = 0`)
 	wr.againVerdict = prep(`INSERT INTO verdicts (probe_id, judged_at, tags, from_domain, subject, verdict)
 		VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (probe_id) DO UPDATE SET previous = verdicts.verdict, previous_judged_at = verdicts.judged_at,
@@ -66,12 +68,12 @@ func (s *Store) startWriter(ctx context.Context) error {
 	wr.queueEvent = prep(`INSERT INTO outbox
 		(id, created_at, updated_at, state, reason, mail_from, rcpt, rcpt_key, rcpt_domain, client_ip, message_id, data, next_attempt,
 		 channel, token_id, about)
-		SELECT lower(hex(randomblob(16))), ?, ?, ?, '', '', t.webhook, t.webhook, '', '', '', ?, ?, '` + Webhook + `', t.id, ?
+		SELECT ` + s.d.randomID() + `, ?, ?, ?, '', '', t.webhook, t.webhook, '', '', '', ?, ?, '` + Webhook + `', t.id, ?
 		FROM api_tokens t
 		WHERE t.webhook != '' AND t.revoked_at = 0
-		AND (instr(',' || t.scopes || ',', ',results,') > 0 OR instr(',' || t.scopes || ',', ',admin,') > 0
+		AND (',' || t.scopes || ',' LIKE '%,results,%' OR ',' || t.scopes || ',' LIKE '%,admin,%'
 			OR t.id IN (SELECT o.token_id FROM test_owners o JOIN probes p ON p.private = o.test WHERE p.id = ?))
-		AND (? OR NOT EXISTS (SELECT 1 FROM outbox e WHERE e.about = ? AND e.token_id = t.id))`)
+		AND (? = 1 OR NOT EXISTS (SELECT 1 FROM outbox e WHERE e.about = ? AND e.token_id = t.id))`)
 	if err != nil {
 		return err
 	}
@@ -165,22 +167,40 @@ func (s *Store) commit(batch []*write) error {
 	for _, w := range batch {
 		durable = durable || len(w.probes) > 0
 	}
-	conn, err := s.w.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if !durable {
-		// Verdicts alone skip the fsync (synchronous=NORMAL): one lost to
-		// a power cut is recomputed from its probe, which Pending lists.
-		if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
+	var tx *sqlTx
+	if s.d.postgres {
+		t, err := s.w.BeginTx(ctx, nil)
+		if err != nil {
 			return err
 		}
-		defer conn.ExecContext(ctx, `PRAGMA synchronous = FULL`)
-	}
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return err
+		tx = t
+		if !durable {
+			// Verdicts alone are not waited for on disk: one lost to a
+			// crash is recomputed from its probe, which Pending lists.
+			if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+				tx.Rollback()
+				return err
+			}
+		}
+	} else {
+		conn, err := s.w.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		if !durable {
+			// Verdicts alone skip the fsync (synchronous=NORMAL): one lost to
+			// a power cut is recomputed from its probe, which Pending lists.
+			if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
+				return err
+			}
+			defer conn.ExecContext(ctx, `PRAGMA synchronous = FULL`)
+		}
+		t, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		tx = &sqlTx{Tx: t, d: s.d}
 	}
 	defer tx.Rollback()
 	for _, w := range batch {
@@ -198,11 +218,11 @@ func (s *Store) commit(batch []*write) error {
 
 // execProbes inserts one SMTP transaction's probes: a message to several
 // recipients is stored once, in raws, and each probe points at it.
-func (s *Store) execProbes(ctx context.Context, tx *sql.Tx, ps []*Probe) error {
+func (s *Store) execProbes(ctx context.Context, tx *sqlTx, ps []*Probe) error {
 	var rawID any
 	if len(ps) > 1 {
 		rawID = ps[0].ID
-		if _, err := tx.StmtContext(ctx, s.wr.insertRaw).ExecContext(ctx, ps[0].ID, ps[0].Raw); err != nil {
+		if _, err := tx.exec(ctx, s.wr.insertRaw, ps[0].ID, ps[0].Raw); err != nil {
 			return err
 		}
 	}
@@ -221,7 +241,7 @@ func (s *Store) execProbes(ctx context.Context, tx *sql.Tx, ps []*Probe) error {
 		if len(raw) == 0 && rawID != nil {
 			id = rawID
 		}
-		_, err := tx.StmtContext(ctx, s.wr.insertProbe).ExecContext(ctx,
+		_, err := tx.exec(ctx, s.wr.insertProbe,
 			p.ID, p.Received.UnixNano(), p.Kind, p.Recipient, p.Extension, p.ClientIP.String(), p.Helo, p.MailFrom,
 			tls.Version, tls.Cipher, p.Size, raw, id, privateOf(p.Extension), p.Session)
 		if err != nil {
@@ -231,19 +251,19 @@ func (s *Store) execProbes(ctx context.Context, tx *sql.Tx, ps []*Probe) error {
 	return nil
 }
 
-func (s *Store) execVerdict(ctx context.Context, tx *sql.Tx, v *Verdict) error {
+func (s *Store) execVerdict(ctx context.Context, tx *sqlTx, v *Verdict) error {
 	stmt := s.wr.upsertVerdict
 	if v.Again {
 		stmt = s.wr.againVerdict
 	}
-	_, err := tx.StmtContext(ctx, stmt).ExecContext(ctx,
+	_, err := tx.exec(ctx, stmt,
 		v.ProbeID, v.Judged.UnixNano(), strings.Join(v.Tags, "\n"), v.FromDomain, v.Subject, v.JSON)
 	if err != nil {
 		return err
 	}
 	if v.Event != nil {
 		now := v.Judged.UnixNano()
-		res, err := tx.StmtContext(ctx, s.wr.queueEvent).ExecContext(ctx, now, now, Queued, v.Event, now, v.ProbeID, v.ProbeID, v.Again, v.ProbeID)
+		res, err := tx.exec(ctx, s.wr.queueEvent, now, now, Queued, v.Event, now, v.ProbeID, v.ProbeID, b2i(v.Again), v.ProbeID)
 		if err != nil {
 			return err
 		}
@@ -254,7 +274,7 @@ func (s *Store) execVerdict(ctx context.Context, tx *sql.Tx, v *Verdict) error {
 		return nil
 	}
 	var exists int
-	if err := tx.StmtContext(ctx, s.wr.replyExists).QueryRowContext(ctx, v.ProbeID).Scan(&exists); err != nil {
+	if err := tx.queryRow(ctx, s.wr.replyExists, v.ProbeID).Scan(&exists); err != nil {
 		return err
 	}
 	if exists > 0 { // a verdict stored again never replies twice

@@ -24,6 +24,9 @@ type healthState struct {
 // quickCheck runs PRAGMA quick_check (at Open): a corrupt page shows here
 // and in Health, not first as a failed probe.
 func (s *Store) quickCheck(ctx context.Context) error {
+	if s.d.postgres {
+		return nil // PostgreSQL checks its own pages (data checksums, amcheck)
+	}
 	rows, err := s.db.QueryContext(ctx, `PRAGMA quick_check(5)`)
 	if err != nil {
 		return fmt.Errorf("store: integrity check: %w", err)
@@ -77,7 +80,7 @@ func (s *Store) Health(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	_, err := s.w.ExecContext(ctx, `INSERT OR REPLACE INTO health (id, checked_at) VALUES (1, ?)`, time.Now().UnixNano())
+	_, err := s.w.ExecContext(ctx, `INSERT INTO health (id, checked_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at`, time.Now().UnixNano())
 	if err != nil && !errors.Is(err, context.Canceled) {
 		err = fmt.Errorf("store: the database cannot be written: %w", err)
 	}

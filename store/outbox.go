@@ -117,7 +117,7 @@ func (k LimitKey) where(o *Outgoing) (string, []any) {
 	case ByRcpt:
 		return "rcpt_key = ?", []any{strings.ToLower(o.Rcpt)}
 	case ByRcptDomain:
-		return "rcpt_domain = ? AND authenticated = ?", []any{strings.ToLower(o.RcptDomain), o.Authenticated}
+		return "rcpt_domain = ? AND authenticated = ?", []any{strings.ToLower(o.RcptDomain), b2i(o.Authenticated)}
 	case ByClientIP:
 		return "client_ip = ?", []any{o.ClientIP}
 	}
@@ -162,7 +162,7 @@ func insertOutgoing(ctx context.Context, tx execQuerier, o *Outgoing) error {
 		(id, probe_id, created_at, updated_at, state, reason, mail_from, rcpt, rcpt_key, rcpt_domain, authenticated, client_ip, message_id, data, next_attempt,
 		 channel, token_id, about)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		o.ID, probe, o.Created.UnixNano(), o.Updated.UnixNano(), o.State, o.Reason, o.MailFrom, o.Rcpt, strings.ToLower(o.Rcpt), strings.ToLower(o.RcptDomain), o.Authenticated,
+		o.ID, probe, o.Created.UnixNano(), o.Updated.UnixNano(), o.State, o.Reason, o.MailFrom, o.Rcpt, strings.ToLower(o.Rcpt), strings.ToLower(o.RcptDomain), b2i(o.Authenticated),
 		o.ClientIP, o.MessageID, data, unixNano(o.NextAttempt), o.Channel, o.TokenID, o.About)
 	return err
 }

@@ -135,14 +135,11 @@ func (s *Store) AddReports(ctx context.Context, m *ReportMessage, reports []*DMA
 		if xml == nil {
 			xml = []byte{}
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO dmarc_reports (message_id, received_at, org, email, report_id, domain, begin_at, end_at,
-			policy, records, messages, container, xml, error, duplicate_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		err := tx.QueryRowContext(ctx, `INSERT INTO dmarc_reports (message_id, received_at, org, email, report_id, domain, begin_at, end_at,
+			policy, records, messages, container, xml, error, duplicate_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			r.MessageID, r.Received.UnixNano(), r.Org, r.Email, r.ReportID, r.Domain, unixNano(r.Begin), unixNano(r.End),
-			r.Policy, r.Records, r.Messages, r.Container, xml, r.Error, dup)
+			r.Policy, r.Records, r.Messages, r.Container, xml, r.Error, dup).Scan(&r.ID)
 		if err != nil {
-			return err
-		}
-		if r.ID, err = res.LastInsertId(); err != nil {
 			return err
 		}
 		if r.DuplicateOf != 0 {
@@ -152,7 +149,7 @@ func (s *Store) AddReports(ctx context.Context, m *ReportMessage, reports []*DMA
 			_, err := tx.ExecContext(ctx, `INSERT INTO dmarc_records (report, source_ip, count, disposition, dkim, spf, header_from,
 				envelope_from, envelope_to, dkim_pass, spf_pass, auth) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 				r.ID, row.SourceIP, row.Count, row.Disposition, row.DKIM, row.SPF, row.HeaderFrom, row.EnvelopeFrom, row.EnvelopeTo,
-				row.DKIMPass, row.SPFPass, row.Auth)
+				b2i(row.DKIMPass), b2i(row.SPFPass), row.Auth)
 			if err != nil {
 				return err
 			}
@@ -224,8 +221,8 @@ type ReportDomain struct {
 func (s *Store) ReportDomains(ctx context.Context, since time.Time) ([]ReportDomain, error) {
 	// TOTAL, not SUM: reporters choose the counts, and SUM fails on an
 	// integer overflow; the float is clamped when read.
-	rows, err := s.db.QueryContext(ctx, `SELECT domain, COUNT(*), TOTAL(messages) FROM dmarc_reports
-		WHERE error = '' AND duplicate_of IS NULL AND end_at >= ? GROUP BY domain ORDER BY TOTAL(messages) DESC LIMIT 500`, since.UnixNano())
+	rows, err := s.db.QueryContext(ctx, `SELECT domain, COUNT(*), `+s.d.total("messages")+` AS total FROM dmarc_reports
+		WHERE error = '' AND duplicate_of IS NULL AND end_at >= ? GROUP BY domain ORDER BY total DESC LIMIT 500`, since.UnixNano())
 	if err != nil {
 		return nil, err
 	}

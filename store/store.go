@@ -22,7 +22,8 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
 
 	"github.com/testerd/testerd/kind"
 )
@@ -99,18 +100,23 @@ type Result struct {
 // queue in Go instead of sleeping in SQLite's busy handler; reads use a
 // pool of their own and, in WAL mode, never wait for writes.
 type Store struct {
-	db    *sql.DB // reads
-	w     *sql.DB // writes, one connection
-	wr    writer  // group commit of probes and verdicts
+	db    *sqlDB // reads
+	w     *sqlDB // writes: one connection on SQLite
+	d     dialect
+	wr    writer // group commit of probes and verdicts
 	stats BatchStats
 	// integrity is PRAGMA quick_check's complaint at Open, if any.
 	integrity error
 	health    healthState
 }
 
-// Open opens (creating if needed) the database file at path and applies
-// the schema migrations.
+// Open opens (creating if needed) the database and applies the schema
+// migrations: the SQLite file at path, or, when path is a postgres:// or
+// postgresql:// URL, that PostgreSQL database.
 func Open(ctx context.Context, path string) (*Store, error) {
+	if IsPostgres(path) {
+		return openPostgres(ctx, path)
+	}
 	q := url.Values{}
 	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)"} {
 		q.Add("_pragma", p)
@@ -120,21 +126,56 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	w.SetMaxOpenConns(1)
-	s := &Store{w: w}
+	s := &Store{w: &sqlDB{DB: w}}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("store: %s: %w", path, err)
 	}
-	if s.db, err = sql.Open("sqlite", path+"?"+q.Encode()); err != nil {
+	r, err := sql.Open("sqlite", path+"?"+q.Encode())
+	if err != nil {
 		w.Close()
 		return nil, err
 	}
+	s.db = &sqlDB{DB: r}
 	if err := s.startWriter(ctx); err != nil {
-		s.db.Close()
+		r.Close()
 		w.Close()
 		return nil, err
 	}
 	s.integrity = s.quickCheck(ctx)
+	return s, nil
+}
+
+// IsPostgres reports whether a database location names PostgreSQL.
+func IsPostgres(location string) bool {
+	return strings.HasPrefix(location, "postgres://") || strings.HasPrefix(location, "postgresql://")
+}
+
+// openPostgres opens a PostgreSQL database through pgx: one pool for
+// reads and writes (the writer goroutine still batches probes and
+// verdicts into group commits).
+func openPostgres(ctx context.Context, dsn string) (*Store, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(8)
+	d := dialect{postgres: true}
+	s := &Store{db: &sqlDB{DB: db, d: d}, d: d}
+	s.w = s.db
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: PostgreSQL: %w", err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: PostgreSQL: %w", err)
+	}
+	if err := s.startWriter(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -149,6 +190,9 @@ func NewID() string {
 // Close finishes the writes in progress and closes the database.
 func (s *Store) Close() error {
 	s.stopWriter()
+	if s.w == s.db {
+		return s.db.Close()
+	}
 	return errors.Join(s.db.Close(), s.w.Close())
 }
 
@@ -308,13 +352,31 @@ var migrations = []string{
 }
 
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+	create := `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`
+	if _, err := s.w.ExecContext(ctx, s.d.ddl(create)); err != nil {
+		// Two nodes creating it at once on PostgreSQL: one wins, and the
+		// other finds it there the second time.
+		if _, err2 := s.w.ExecContext(ctx, s.d.ddl(create)); err2 != nil {
+			return err
+		}
+	}
+	// One transaction for every pending migration; on PostgreSQL the lock
+	// makes nodes that start together wait for the one that migrates, and
+	// then find nothing left to do.
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
 		return err
 	}
+	defer tx.Rollback()
+	if s.d.postgres {
+		if _, err := tx.ExecContext(ctx, `LOCK TABLE schema_version IN EXCLUSIVE MODE`); err != nil {
+			return err
+		}
+	}
 	var v int
-	err := s.w.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v)
+	err = tx.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
-		if _, err := s.w.ExecContext(ctx, `INSERT INTO schema_version VALUES (0)`); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version VALUES (0)`); err != nil {
 			return err
 		}
 	} else if err != nil {
@@ -323,24 +385,18 @@ func (s *Store) migrate(ctx context.Context) error {
 	if v > len(migrations) {
 		return fmt.Errorf("database schema version %d is newer than this testerd (%d)", v, len(migrations))
 	}
+	if v == len(migrations) {
+		return nil
+	}
 	for i := v; i < len(migrations); i++ {
-		tx, err := s.w.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
-			tx.Rollback()
+		if _, err := tx.ExecContext(ctx, s.d.ddl(migrations[i])); err != nil {
 			return fmt.Errorf("migration %d: %w", i+1, err)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE schema_version SET version = ?`, i+1); err != nil {
-			tx.Rollback()
-			return err
-		}
-		if err := tx.Commit(); err != nil {
-			return err
-		}
 	}
-	return nil
+	if _, err := tx.ExecContext(ctx, `UPDATE schema_version SET version = ?`, len(migrations)); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // SaveProbe commits a probe. When it returns nil the probe is on disk.

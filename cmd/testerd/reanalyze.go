@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -42,7 +41,7 @@ func runReanalyze(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	st, err := store.Open(ctx, filepath.Join(c.DataDir, "testerd.db"))
+	st, err := store.Open(ctx, c.databaseLocation())
 	if err != nil {
 		fmt.Fprintf(stderr, "testerd reanalyze: %v\n", err)
 		return 1

@@ -68,6 +68,9 @@ type serveConfig struct {
 	// MetricsAddr, if set, serves Prometheus metrics at /metrics there
 	// (loopback only, unless MetricsToken).
 	MetricsAddr string
+	// Database, if set, is the PostgreSQL URL the store uses instead of
+	// the SQLite file in DataDir.
+	Database string
 	// WebhookAllowPrivate lets webhooks post to private and loopback
 	// addresses (receivers on the operator's own network).
 	WebhookAllowPrivate bool
@@ -137,7 +140,8 @@ func serveFlags(fs *flag.FlagSet, c *serveConfig) {
 	str(&c.Hostname, "hostname", "", "this host's name, for the SMTP greeting and Authentication-Results (default: the domain)")
 	str(&c.SMTPAddr, "smtp-addr", ":2525", "SMTP listen address (port 25 in deployment)")
 	str(&c.HTTPAddr, "http-addr", ":8080", "HTTP listen address")
-	str(&c.DataDir, "data-dir", "testerd-data", "directory for the SQLite database and the generated TLS certificate")
+	str(&c.DataDir, "data-dir", "testerd-data", "directory for the SQLite database and the generated TLS certificate and keys")
+	str(&c.Database, "database", "", "postgres://USER@HOST/DB URL of a PostgreSQL database shared by every node (empty: the SQLite file in --data-dir); prefer the environment variable when it has a password")
 	str(&c.Resolver, "resolver", "", "DNS server host:port (default: first nameserver of /etc/resolv.conf)")
 	str(&c.TLSCert, "tls-cert", "", "PEM certificate for STARTTLS (default: a self-signed one generated in the data directory)")
 	str(&c.TLSKey, "tls-key", "", "PEM private key for --tls-cert")
@@ -267,6 +271,9 @@ func checkServe(c serveConfig) ([]netip.Prefix, i18n.Lang, error) {
 			return nil, "", fmt.Errorf("--public-url %q: give the start of a web address, such as https://tester.example.com", c.Out.PublicURL)
 		}
 	}
+	if c.Database != "" && !store.IsPostgres(c.Database) {
+		return nil, "", fmt.Errorf("--database %q: give a postgres:// URL (without it, the SQLite file in --data-dir is used)", c.Database)
+	}
 	if c.AdminToken != "" && len(c.AdminToken) < web.MinAdminToken {
 		return nil, "", fmt.Errorf("--admin-token must be at least %d characters (try: openssl rand -hex 24)", web.MinAdminToken)
 	}
@@ -296,6 +303,15 @@ func checkServe(c serveConfig) ([]netip.Prefix, i18n.Lang, error) {
 	return proxies, lang, nil
 }
 
+// databaseLocation is where the store is: --database, or the SQLite file
+// in the data directory.
+func (c serveConfig) databaseLocation() string {
+	if c.Database != "" {
+		return c.Database
+	}
+	return filepath.Join(c.DataDir, "testerd.db")
+}
+
 // serve runs until ctx ends, then shuts down gracefully.
 func serve(ctx context.Context, c serveConfig, log *slog.Logger, hooks serveHooks) error {
 	if c.Hostname == "" {
@@ -308,7 +324,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, hooks serveHook
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, filepath.Join(c.DataDir, "testerd.db"))
+	st, err := store.Open(ctx, c.databaseLocation())
 	if err != nil {
 		return err
 	}

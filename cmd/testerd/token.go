@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -73,7 +72,7 @@ func runToken(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(c.DataDir, "testerd.db"))
+	st, err := store.Open(ctx, c.databaseLocation())
 	if err != nil {
 		return fail(1, "%v", err)
 	}
