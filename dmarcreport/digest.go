@@ -77,7 +77,12 @@ func (d *Digest) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if err := d.Send(ctx, now()); err != nil && d.Logger != nil {
+		// One node of the cluster sends each day's summary.
+		mine, err := d.Store.RunOnce(ctx, "dmarc-summary", now().UTC().Format("2006-01-02"))
+		if err == nil && mine {
+			err = d.Send(ctx, now())
+		}
+		if err != nil && d.Logger != nil {
 			d.Logger.Error("dmarc summary", "err", err)
 		}
 	}

@@ -35,7 +35,7 @@ type writer struct {
 	ch     chan *write
 	done   chan struct{}
 
-	insertProbe, insertRaw, upsertVerdict, againVerdict, replyExists, queueEvent *sql.Stmt
+	insertProbe, insertRaw, upsertVerdict, againVerdict, replyExists, queueEvent, endLease *sql.Stmt
 }
 
 func (s *Store) startWriter(ctx context.Context) error {
@@ -50,8 +50,10 @@ func (s *Store) startWriter(ctx context.Context) error {
 		return st
 	}
 	wr.insertProbe = prep(`INSERT INTO probes
-		(id, received_at, kind, rcpt, extension, client_ip, helo, mail_from, tls_version, tls_cipher, size, raw, raw_id, private, session)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		(id, received_at, kind, rcpt, extension, client_ip, helo, mail_from, tls_version, tls_cipher, size, raw, raw_id, private, session,
+		 lease_owner, lease_until)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	wr.endLease = prep(`UPDATE probes SET lease_until = 0 WHERE id = ?`)
 	wr.insertRaw = prep(`INSERT INTO raws (id, raw) VALUES (?, ?)`)
 	wr.upsertVerdict = prep(`INSERT INTO verdicts (probe_id, judged_at, tags, from_domain, subject, verdict)
 		VALUES (?, ?, ?, ?, ?, ?)
@@ -116,7 +118,7 @@ func (s *Store) stopWriter() {
 	}
 	s.wr.mu.Unlock()
 	<-s.wr.done
-	for _, st := range []*sql.Stmt{s.wr.insertProbe, s.wr.insertRaw, s.wr.upsertVerdict, s.wr.againVerdict, s.wr.replyExists, s.wr.queueEvent} {
+	for _, st := range []*sql.Stmt{s.wr.insertProbe, s.wr.insertRaw, s.wr.upsertVerdict, s.wr.againVerdict, s.wr.replyExists, s.wr.queueEvent, s.wr.endLease} {
 		st.Close()
 	}
 }
@@ -243,7 +245,7 @@ func (s *Store) execProbes(ctx context.Context, tx *sqlTx, ps []*Probe) error {
 		}
 		_, err := tx.exec(ctx, s.wr.insertProbe,
 			p.ID, p.Received.UnixNano(), p.Kind, p.Recipient, p.Extension, p.ClientIP.String(), p.Helo, p.MailFrom,
-			tls.Version, tls.Cipher, p.Size, raw, id, privateOf(p.Extension), p.Session)
+			tls.Version, tls.Cipher, p.Size, raw, id, privateOf(p.Extension), p.Session, s.Node, p.Received.Add(ProbeLease).UnixNano())
 		if err != nil {
 			return err
 		}
@@ -259,6 +261,9 @@ func (s *Store) execVerdict(ctx context.Context, tx *sqlTx, v *Verdict) error {
 	_, err := tx.exec(ctx, stmt,
 		v.ProbeID, v.Judged.UnixNano(), strings.Join(v.Tags, "\n"), v.FromDomain, v.Subject, v.JSON)
 	if err != nil {
+		return err
+	}
+	if _, err := tx.exec(ctx, s.wr.endLease, v.ProbeID); err != nil {
 		return err
 	}
 	if v.Event != nil {

@@ -72,6 +72,23 @@ func (d dialect) randomID() string {
 	return "lower(hex(randomblob(16)))"
 }
 
+// skipLocked ends a claim's subquery: rows another transaction is
+// claiming are skipped on PostgreSQL; SQLite's one writer needs nothing.
+func (d dialect) skipLocked() string {
+	if d.postgres {
+		return "FOR UPDATE SKIP LOCKED"
+	}
+	return ""
+}
+
+// greatest is the larger of two SQL expressions.
+func (d dialect) greatest(a, b string) string {
+	if d.postgres {
+		return "GREATEST(" + a + ", " + b + ")"
+	}
+	return "max(" + a + ", " + b + ")"
+}
+
 // total is an SQL expression for the sum of col as a float (no overflow).
 func (d dialect) total(col string) string {
 	if d.postgres {
@@ -159,4 +176,15 @@ func (x *sqlTx) exec(ctx context.Context, st *sql.Stmt, args ...any) (sql.Result
 // queryRow runs a prepared query in the transaction.
 func (x *sqlTx) queryRow(ctx context.Context, st *sql.Stmt, args ...any) *sql.Row {
 	return x.Tx.StmtContext(ctx, st).QueryRowContext(ctx, x.d.clean(args)...)
+}
+
+// lock serializes, until the transaction ends, the transactions that take
+// the same key: a transaction-scoped advisory lock on PostgreSQL, nothing
+// on SQLite, whose one writer serializes every write transaction.
+func (x *sqlTx) lock(ctx context.Context, key string) error {
+	if !x.d.postgres {
+		return nil
+	}
+	_, err := x.Tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, key)
+	return err
 }

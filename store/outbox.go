@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -125,8 +126,23 @@ func (k LimitKey) where(o *Outgoing) (string, []any) {
 }
 
 // insertOutgoing adds o in tx, applying its limits first.
-func insertOutgoing(ctx context.Context, tx execQuerier, o *Outgoing) error {
+func insertOutgoing(ctx context.Context, tx *sqlTx, o *Outgoing) error {
 	if o.State == Queued {
+		// Nodes enqueueing at once must not both count below a limit and
+		// both insert: each takes the limits' keys in turn, in one order.
+		var keys []string
+		for _, l := range o.Limits {
+			if l.Max > 0 {
+				_, args := l.Key.where(o)
+				keys = append(keys, fmt.Sprint(l.Key, args))
+			}
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			if err := tx.lock(ctx, "outbox limit "+k); err != nil {
+				return err
+			}
+		}
 		for _, l := range o.Limits {
 			if l.Max <= 0 {
 				continue
@@ -161,15 +177,10 @@ func insertOutgoing(ctx context.Context, tx execQuerier, o *Outgoing) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO outbox
 		(id, probe_id, created_at, updated_at, state, reason, mail_from, rcpt, rcpt_key, rcpt_domain, authenticated, client_ip, message_id, data, next_attempt,
 		 channel, token_id, about)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		o.ID, probe, o.Created.UnixNano(), o.Updated.UnixNano(), o.State, o.Reason, o.MailFrom, o.Rcpt, strings.ToLower(o.Rcpt), strings.ToLower(o.RcptDomain), b2i(o.Authenticated),
 		o.ClientIP, o.MessageID, data, unixNano(o.NextAttempt), o.Channel, o.TokenID, o.About)
 	return err
-}
-
-type execQuerier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // Enqueue adds mail of testerd's own (not a reply) to the outbox.
@@ -207,12 +218,15 @@ func scanOutgoing(sc scanner, data *[]byte) (*Outgoing, error) {
 	return o, nil
 }
 
-// Due returns up to limit messages, with their data, whose next attempt
-// is due at now, soonest first.
+// Due claims up to limit messages whose next attempt is due at now and
+// that no other node holds (DeliveryLease), soonest first, and returns
+// them with their data.
 func (s *Store) Due(ctx context.Context, now time.Time, limit int) ([]*Outgoing, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+outgoingColumns+`, data FROM outbox
-		WHERE state IN (?, ?) AND next_attempt <= ? ORDER BY next_attempt LIMIT ?`,
-		Queued, Deferred, now.UnixNano(), limit)
+	rows, err := s.w.QueryContext(ctx, `UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE id IN (
+		SELECT id FROM outbox WHERE state IN (?, ?) AND next_attempt <= ? AND (lease_until < ? OR lease_owner = ?)
+		ORDER BY next_attempt LIMIT ? `+s.d.skipLocked()+`)
+		RETURNING `+outgoingColumns+`, data`,
+		s.Node, now.Add(DeliveryLease).UnixNano(), Queued, Deferred, now.UnixNano(), now.UnixNano(), s.Node, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -227,19 +241,28 @@ func (s *Store) Due(ctx context.Context, now time.Time, limit int) ([]*Outgoing,
 		o.Data = data
 		out = append(out, o)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b *Outgoing) int { return a.NextAttempt.Compare(b.NextAttempt) })
+	return out, nil
 }
 
-// NextDue returns when the next queued or deferred message is due; false
-// when there is none.
+// NextDue returns when the next queued or deferred message is due (for
+// one another node holds, when its lease ends); false when there is none.
 func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
 	var next sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT MIN(next_attempt) FROM outbox WHERE state IN (?, ?)`, Queued, Deferred).Scan(&next)
+	err := s.db.QueryRowContext(ctx, `SELECT MIN(CASE WHEN lease_owner = ? THEN next_attempt ELSE `+s.d.greatest("next_attempt", "lease_until")+` END)
+		FROM outbox WHERE state IN (?, ?)`, s.Node, Queued, Deferred).Scan(&next)
 	if err != nil || !next.Valid {
 		return time.Time{}, false, err
 	}
 	return time.Unix(0, next.Int64), true, nil
 }
+
+// ErrLeaseLost is UpdateDelivery's answer when another node holds the
+// message now: the outcome is not recorded, the holder's is.
+var ErrLeaseLost = errors.New("store: another node holds this message now")
 
 // UpdateDelivery records the outcome of an attempt: o's State, Attempts,
 // NextAttempt, LastError, Relay, TLS and Sent, and adds the attempt to
@@ -252,13 +275,16 @@ func (s *Store) UpdateDelivery(ctx context.Context, o *Outgoing) error {
 	}
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, `UPDATE outbox SET state = ?, updated_at = ?, attempts = ?, next_attempt = ?,
-		last_error = ?, relay = ?, tls = ?, sent_at = ? WHERE id = ?`,
-		o.State, o.Updated.UnixNano(), o.Attempts, unixNano(o.NextAttempt), o.LastError, o.Relay, o.TLS, unixNano(o.Sent), o.ID)
+		last_error = ?, relay = ?, tls = ?, sent_at = ?, lease_until = 0 WHERE id = ? AND (lease_until = 0 OR lease_owner = ?)`,
+		o.State, o.Updated.UnixNano(), o.Attempts, unixNano(o.NextAttempt), o.LastError, o.Relay, o.TLS, unixNano(o.Sent), o.ID, s.Node)
 	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
+		if _, err := s.Outgoing(ctx, o.ID); err != nil {
+			return err
+		}
+		return ErrLeaseLost
 	}
 	relay, tls := "", ""
 	if o.State == Sent {

@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 )
@@ -83,6 +85,111 @@ func TestOutbox(t *testing.T) {
 		}
 		if _, err := s.Outgoing(ctx, "o1"); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("reply outlived its probe: %v", err)
+		}
+	})
+}
+
+// TestReplyLimitRace: two nodes (two Store handles on one database)
+// enqueueing replies to one address at once, 40 in all against a limit of
+// 10, store exactly 10 queued and the rest suppressed.
+func TestReplyLimitRace(t *testing.T) {
+	bothEngines(t, func(t *testing.T) {
+		ctx := context.Background()
+		loc := location(t)
+		a, b := open(t, loc), open(t, loc)
+		a.Node, b.Node = "a", "b"
+		const n, limit = 40, 10
+		now := time.Now()
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for i := range n {
+			st := a
+			if i%2 == 1 {
+				st = b
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				id := fmt.Sprint("race", i)
+				p := &Probe{ID: id, Received: now, Kind: "spf", Recipient: "spf@t", ClientIP: netip.MustParseAddr("192.0.2.9"), Raw: []byte("x")}
+				if err := st.SaveProbe(ctx, p); err != nil {
+					errs <- err
+					return
+				}
+				o := &Outgoing{ID: "o" + id, Created: now, State: Queued, Rcpt: "Busy@example.com", RcptDomain: "example.com", ClientIP: "192.0.2.9",
+					Data: []byte("m"), Limits: []Limit{{Key: ByRcpt, Max: limit, Per: time.Hour, Reason: "address limit"}}}
+				errs <- st.SaveVerdict(ctx, &Verdict{ProbeID: id, Judged: now, JSON: []byte("{}"), Reply: o})
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		states, err := a.OutboxStates(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if states[Queued] != limit || states[Suppressed] != n-limit {
+			t.Errorf("%d queued and %d suppressed for a limit of %d from %d concurrent replies", states[Queued], states[Suppressed], limit, n)
+		}
+	})
+}
+
+// TestLeases: a probe accepted by one node is not claimed by another
+// while its lease runs, is claimed once it expires (the node died), and a
+// message claimed for delivery by one node is neither due for the other
+// nor recorded by it.
+func TestLeases(t *testing.T) {
+	bothEngines(t, func(t *testing.T) {
+		ctx := context.Background()
+		loc := location(t)
+		a, b := open(t, loc), open(t, loc)
+		a.Node, b.Node = "a", "b"
+		now := time.Now()
+		if err := a.SaveProbe(ctx, &Probe{ID: "pa", Received: now, Kind: "spf", ClientIP: netip.MustParseAddr("192.0.2.1"), Raw: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+		if ids, _ := b.ClaimPending(ctx, now, 10, true); len(ids) != 0 {
+			t.Errorf("b claimed a's fresh probe: %v", ids)
+		}
+		if ids, _ := a.ClaimPending(ctx, now, 10, true); len(ids) != 1 {
+			t.Errorf("a restarting did not take its probe back: %v", ids)
+		}
+		later := now.Add(ProbeLease + time.Second)
+		ids, err := b.ClaimPending(ctx, later, 10, false)
+		if err != nil || len(ids) != 1 {
+			t.Fatalf("b after a's lease ran out: %v %v", ids, err)
+		}
+		if ids, _ := a.ClaimPending(ctx, later, 10, false); len(ids) != 0 {
+			t.Errorf("a claimed a probe b holds: %v", ids)
+		}
+		if err := b.SaveVerdict(ctx, &Verdict{ProbeID: "pa", Judged: later, JSON: []byte("{}")}); err != nil {
+			t.Fatal(err)
+		}
+		if ids, _ := a.ClaimPending(ctx, later.Add(time.Hour), 10, true); len(ids) != 0 {
+			t.Errorf("a judged probe was claimed: %v", ids)
+		}
+
+		if err := a.Enqueue(ctx, &Outgoing{ID: "m1", Created: now, State: Queued, Rcpt: "x@example.com", RcptDomain: "example.com", Data: []byte("m")}); err != nil {
+			t.Fatal(err)
+		}
+		due, err := a.Due(ctx, now, 10)
+		if err != nil || len(due) != 1 {
+			t.Fatalf("a's claim: %v %v", due, err)
+		}
+		if due, _ := b.Due(ctx, now, 10); len(due) != 0 {
+			t.Errorf("b got a message a holds")
+		}
+		o := due[0]
+		o.State, o.Updated, o.Attempts = Sent, now, 1
+		if err := b.UpdateDelivery(ctx, o); !errors.Is(err, ErrLeaseLost) {
+			t.Errorf("b recorded a delivery a holds: %v", err)
+		}
+		if err := a.UpdateDelivery(ctx, o); err != nil {
+			t.Errorf("a recording its delivery: %v", err)
 		}
 	})
 }

@@ -100,6 +100,9 @@ type Result struct {
 // queue in Go instead of sleeping in SQLite's busy handler; reads use a
 // pool of their own and, in WAL mode, never wait for writes.
 type Store struct {
+	// Node names this process among the nodes sharing the database, as
+	// the holder of leases ("local" unless set before use).
+	Node  string
 	db    *sqlDB // reads
 	w     *sqlDB // writes: one connection on SQLite
 	d     dialect
@@ -126,7 +129,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	w.SetMaxOpenConns(1)
-	s := &Store{w: &sqlDB{DB: w}}
+	s := &Store{w: &sqlDB{DB: w}, Node: "local"}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("store: %s: %w", path, err)
@@ -162,7 +165,7 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 	db.SetMaxOpenConns(16)
 	db.SetMaxIdleConns(8)
 	d := dialect{postgres: true}
-	s := &Store{db: &sqlDB{DB: db, d: d}, d: d}
+	s := &Store{db: &sqlDB{DB: db, d: d}, d: d, Node: "local"}
 	s.w = s.db
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
@@ -349,6 +352,28 @@ var migrations = []string{
 	ALTER TABLE outbox ADD COLUMN token_id TEXT NOT NULL DEFAULT '';
 	ALTER TABLE outbox ADD COLUMN about TEXT NOT NULL DEFAULT '';
 	CREATE INDEX outbox_about ON outbox (about, token_id);`,
+	// Several nodes on one database: a probe is judged, and an outgoing
+	// message tried, by the node holding its lease (lease_until 0: done);
+	// periodic jobs run once per period (singleton_runs); the keys every
+	// node signs and encrypts with (secrets).
+	`ALTER TABLE probes ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+	ALTER TABLE probes ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
+	UPDATE probes SET lease_until = 1 WHERE id NOT IN (SELECT probe_id FROM verdicts);
+	CREATE INDEX probes_lease ON probes (lease_until) WHERE lease_until > 0;
+	ALTER TABLE outbox ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+	ALTER TABLE outbox ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
+	CREATE TABLE singleton_runs (
+		name     TEXT NOT NULL,
+		period   TEXT NOT NULL,
+		node     TEXT NOT NULL,
+		at       INTEGER NOT NULL,
+		PRIMARY KEY (name, period)
+	);
+	CREATE TABLE secrets (
+		name       TEXT PRIMARY KEY,
+		value      BLOB NOT NULL,
+		created_at INTEGER NOT NULL
+	);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

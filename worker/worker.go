@@ -342,54 +342,86 @@ func (p *Pool) Run(ctx context.Context) {
 			}
 		}()
 	}
-	p.sweep(ctx)
+	p.sweep(ctx, true)
 	t := time.NewTicker(SweepInterval)
 	defer t.Stop()
+	renew := time.NewTicker(store.RenewEvery)
+	defer renew.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			wg.Wait()
 			return
 		case <-t.C:
-			p.sweep(ctx)
+			p.sweep(ctx, false)
+		case <-renew.C:
+			if err := p.Store.RenewLeases(ctx, time.Now(), p.held()); err != nil && ctx.Err() == nil {
+				p.Logger.Error("renewing the leases of probes being judged", "err", err)
+			}
 		}
 	}
 }
 
-// sweep queues the stored probes that have no verdict and are not in
-// flight, taking a slot for each, so a backlog after a restart shares the
-// workers with new probes instead of piling up in memory.
-func (p *Pool) sweep(ctx context.Context) {
-	ids, err := p.Store.Pending(ctx)
-	if err != nil {
-		if ctx.Err() == nil {
-			p.Logger.Error("listing pending probes", "err", err)
-		}
-		return
+// held lists the probes this node is judging or will judge again.
+func (p *Pool) held() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ids := make([]string, 0, len(p.inFlight)+len(p.retry))
+	for id := range p.inFlight {
+		ids = append(ids, id)
 	}
-	for _, id := range ids {
-		p.mu.Lock()
-		r, waiting := p.retry[id]
-		busy := p.inFlight[id] || waiting && time.Now().Before(r.due)
-		p.mu.Unlock()
-		if busy {
-			continue // the sweep must not undo a backoff
+	for id := range p.retry {
+		if !p.inFlight[id] {
+			ids = append(ids, id)
 		}
-		select {
-		case p.slots <- struct{}{}:
-		case <-ctx.Done():
+	}
+	return ids
+}
+
+// sweep claims stored probes that have no verdict and whose lease expired
+// (a node died, or a probe did not fit in the queue), MaxInFlight at a
+// time, taking a slot for each, so a backlog shares the workers with new
+// probes instead of piling up in memory, and several nodes share it. The
+// first sweep (own) also takes back this node's own probes from before a
+// restart.
+func (p *Pool) sweep(ctx context.Context, own bool) {
+	for {
+		ids, err := p.Store.ClaimPending(ctx, time.Now(), p.MaxInFlight, own)
+		if err != nil {
+			if ctx.Err() == nil {
+				p.Logger.Error("claiming pending probes", "err", err)
+			}
 			return
 		}
-		res, err := p.Store.Get(ctx, id)
-		if err != nil {
-			p.release(1)
-			if !errors.Is(err, store.ErrNotFound) {
-				p.Logger.Error("loading probe", "id", id, "err", err)
+		taken := 0
+		for _, id := range ids {
+			p.mu.Lock()
+			r, waiting := p.retry[id]
+			busy := p.inFlight[id] || waiting && time.Now().Before(r.due)
+			p.mu.Unlock()
+			if busy {
+				continue // the sweep must not undo a backoff
 			}
-			continue
+			select {
+			case p.slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			res, err := p.Store.Get(ctx, id)
+			if err != nil {
+				p.release(1)
+				if !errors.Is(err, store.ErrNotFound) {
+					p.Logger.Error("loading probe", "id", id, "err", err)
+				}
+				continue
+			}
+			pr := res.Probe
+			p.enqueue(&pr)
+			taken++
 		}
-		pr := res.Probe
-		p.enqueue(&pr)
+		if len(ids) < p.MaxInFlight || taken == 0 {
+			return // all claimed, or only probes already in hand
+		}
 	}
 }
 

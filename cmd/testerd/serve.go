@@ -68,6 +68,8 @@ type serveConfig struct {
 	// MetricsAddr, if set, serves Prometheus metrics at /metrics there
 	// (loopback only, unless MetricsToken).
 	MetricsAddr string
+	// NodeID names this node among those sharing a PostgreSQL database.
+	NodeID string
 	// Database, if set, is the PostgreSQL URL the store uses instead of
 	// the SQLite file in DataDir.
 	Database string
@@ -141,6 +143,8 @@ func serveFlags(fs *flag.FlagSet, c *serveConfig) {
 	str(&c.SMTPAddr, "smtp-addr", ":2525", "SMTP listen address (port 25 in deployment)")
 	str(&c.HTTPAddr, "http-addr", ":8080", "HTTP listen address")
 	str(&c.DataDir, "data-dir", "testerd-data", "directory for the SQLite database and the generated TLS certificate and keys")
+	host, _ := os.Hostname()
+	str(&c.NodeID, "node-id", host, "this node's name among the nodes sharing --database (the holder of its probes' and replies' leases); unique per node, stable across restarts")
 	str(&c.Database, "database", "", "postgres://USER@HOST/DB URL of a PostgreSQL database shared by every node (empty: the SQLite file in --data-dir); prefer the environment variable when it has a password")
 	str(&c.Resolver, "resolver", "", "DNS server host:port (default: first nameserver of /etc/resolv.conf)")
 	str(&c.TLSCert, "tls-cert", "", "PEM certificate for STARTTLS (default: a self-signed one generated in the data directory)")
@@ -329,6 +333,9 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, hooks serveHook
 		return err
 	}
 	defer st.Close()
+	if c.NodeID != "" {
+		st.Node = c.NodeID
+	}
 
 	var cert tls.Certificate
 	if c.TLSCert != "" {
@@ -489,12 +496,18 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, hooks serveHook
 	return runErr
 }
 
-// retain deletes probes older than the retention age, hourly.
+// retain deletes probes older than the retention age, hourly, on one node
+// of the cluster each hour.
 func retain(ctx context.Context, st *store.Store, age time.Duration, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		if n, err := st.DeleteBefore(ctx, time.Now().Add(-age)); err != nil && ctx.Err() == nil {
+		mine, err := st.RunOnce(ctx, "retention", time.Now().UTC().Format("2006-01-02T15"))
+		var n int64
+		if err == nil && mine { // otherwise another node has it this hour
+			n, err = st.DeleteBefore(ctx, time.Now().Add(-age))
+		}
+		if err != nil && ctx.Err() == nil {
 			log.Error("retention", "err", err)
 		} else if n > 0 {
 			log.Info("retention: deleted old probes", "count", n)
