@@ -32,23 +32,10 @@ func (s *Store) ClaimPending(ctx context.Context, now time.Time, limit int, own 
 	if own {
 		mine = s.Node
 	}
-	rows, err := s.w.QueryContext(ctx, `UPDATE probes SET lease_owner = ?, lease_until = ? WHERE id IN (
+	return scanIDs(s.w.QueryContext(ctx, `UPDATE probes SET lease_owner = ?, lease_until = ? WHERE id IN (
 		SELECT id FROM probes WHERE lease_until > 0 AND (lease_until < ? OR lease_owner = ?)
 		ORDER BY received_at LIMIT ? `+s.d.skipLocked()+`)
-		RETURNING id`, s.Node, now.Add(ProbeLease).UnixNano(), now.UnixNano(), mine, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+		RETURNING id`, s.Node, now.Add(ProbeLease).UnixNano(), now.UnixNano(), mine, limit))
 }
 
 // RenewLeases extends this node's leases on the probes ids (those it is

@@ -457,7 +457,11 @@ func (s *Store) JudgedSince(ctx context.Context, since time.Time, limit int) ([]
 
 // ids runs a query of one id column.
 func (s *Store) ids(ctx context.Context, query string, args ...any) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	return scanIDs(s.db.QueryContext(ctx, query, args...))
+}
+
+// scanIDs reads the rows of one id column.
+func scanIDs(rows *sql.Rows, err error) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
