@@ -245,7 +245,7 @@ func (s *Store) execProbes(ctx context.Context, tx *sqlTx, ps []*Probe) error {
 		}
 		_, err := tx.exec(ctx, s.wr.insertProbe,
 			p.ID, p.Received.UnixNano(), p.Kind, p.Recipient, p.Extension, p.ClientIP.String(), p.Helo, p.MailFrom,
-			tls.Version, tls.Cipher, p.Size, raw, id, privateOf(p.Extension), p.Session, s.Node, p.Received.Add(ProbeLease).UnixNano())
+			tls.Version, tls.Cipher, p.Size, raw, id, privateOf(p.Extension), p.Session, s.Node, p.Received.Add(s.probeLease()).UnixNano())
 		if err != nil {
 			return err
 		}

@@ -158,7 +158,7 @@ func TestLeases(t *testing.T) {
 		if ids, _ := a.ClaimPending(ctx, now, 10, true); len(ids) != 1 {
 			t.Errorf("a restarting did not take its probe back: %v", ids)
 		}
-		later := now.Add(ProbeLease + time.Second)
+		later := now.Add(DefaultProbeLease + time.Second)
 		ids, err := b.ClaimPending(ctx, later, 10, false)
 		if err != nil || len(ids) != 1 {
 			t.Fatalf("b after a's lease ran out: %v %v", ids, err)

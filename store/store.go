@@ -102,12 +102,15 @@ type Result struct {
 type Store struct {
 	// Node names this process among the nodes sharing the database, as
 	// the holder of leases ("local" unless set before use).
-	Node  string
-	db    *sqlDB // reads
-	w     *sqlDB // writes: one connection on SQLite
-	d     dialect
-	wr    writer // group commit of probes and verdicts
-	stats BatchStats
+	Node string
+	// ProbeLease is how long a node that stops renewing keeps its probes
+	// from the others (DefaultProbeLease when 0).
+	ProbeLease time.Duration
+	db         *sqlDB // reads
+	w          *sqlDB // writes: one connection on SQLite
+	d          dialect
+	wr         writer // group commit of probes and verdicts
+	stats      BatchStats
 	// integrity is PRAGMA quick_check's complaint at Open, if any.
 	integrity error
 	health    healthState

@@ -343,9 +343,11 @@ func (p *Pool) Run(ctx context.Context) {
 		}()
 	}
 	p.sweep(ctx, true)
-	t := time.NewTicker(SweepInterval)
+	// Often enough that a dead node's probes wait at most about a lease
+	// and a half.
+	t := time.NewTicker(min(SweepInterval, 2*p.Store.RenewEvery()))
 	defer t.Stop()
-	renew := time.NewTicker(store.RenewEvery)
+	renew := time.NewTicker(p.Store.RenewEvery())
 	defer renew.Stop()
 	for {
 		select {

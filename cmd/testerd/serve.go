@@ -70,6 +70,8 @@ type serveConfig struct {
 	MetricsAddr string
 	// NodeID names this node among those sharing a PostgreSQL database.
 	NodeID string
+	// ProbeLease is how long a node's accepted probes are its own.
+	ProbeLease time.Duration
 	// Database, if set, is the PostgreSQL URL the store uses instead of
 	// the SQLite file in DataDir.
 	Database string
@@ -145,6 +147,7 @@ func serveFlags(fs *flag.FlagSet, c *serveConfig) {
 	str(&c.DataDir, "data-dir", "testerd-data", "directory for the SQLite database and the generated TLS certificate and keys")
 	host, _ := os.Hostname()
 	str(&c.NodeID, "node-id", host, "this node's name among the nodes sharing --database (the holder of its probes' and replies' leases); unique per node, stable across restarts")
+	dur(&c.ProbeLease, "probe-lease", store.DefaultProbeLease, "how long the probes a node accepted stay its own without renewal: another node judges a dead node's probes after this")
 	str(&c.Database, "database", "", "postgres://USER@HOST/DB URL of a PostgreSQL database shared by every node (empty: the SQLite file in --data-dir); prefer the environment variable when it has a password")
 	str(&c.Resolver, "resolver", "", "DNS server host:port (default: first nameserver of /etc/resolv.conf)")
 	str(&c.TLSCert, "tls-cert", "", "PEM certificate for STARTTLS (default: a self-signed one generated in the data directory)")
@@ -275,6 +278,9 @@ func checkServe(c serveConfig) ([]netip.Prefix, i18n.Lang, error) {
 			return nil, "", fmt.Errorf("--public-url %q: give the start of a web address, such as https://tester.example.com", c.Out.PublicURL)
 		}
 	}
+	if c.ProbeLease < time.Second {
+		return nil, "", fmt.Errorf("--probe-lease %s: give at least 1s", c.ProbeLease)
+	}
 	if c.Database != "" && !store.IsPostgres(c.Database) {
 		return nil, "", fmt.Errorf("--database %q: give a postgres:// URL (without it, the SQLite file in --data-dir is used)", c.Database)
 	}
@@ -335,6 +341,12 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, hooks serveHook
 	defer st.Close()
 	if c.NodeID != "" {
 		st.Node = c.NodeID
+	}
+	st.ProbeLease = c.ProbeLease
+	if c.Database != "" {
+		if err := shareIdentity(ctx, st, c); err != nil {
+			return err
+		}
 	}
 
 	var cert tls.Certificate

@@ -183,8 +183,8 @@ func (c *changes) next() <-chan struct{} {
 var servers sync.Map
 
 // waitFor returns once done holds, checking it again after each change
-// of the in-process server at httpAddr (every 50 ms for a server in
-// another process), and fails the test with why() after 20 s.
+// of the in-process server at httpAddr, and at least every 200 ms (every
+// 50 ms for a server in another process), and fails the test with why() after 20 s.
 func waitFor(t *testing.T, httpAddr string, done func() bool, why func() string) {
 	t.Helper()
 	deadline := time.NewTimer(20 * time.Second)
@@ -192,11 +192,12 @@ func waitFor(t *testing.T, httpAddr string, done func() bool, why func() string)
 	c, inProcess := servers.Load(httpAddr)
 	for {
 		var next <-chan struct{}
-		var poll <-chan time.Time
+		// Polled too: a change can come from another node on the same
+		// database, which tells this one nothing.
+		poll := time.After(50 * time.Millisecond)
 		if inProcess {
 			next = c.(*changes).next()
-		} else {
-			poll = time.After(50 * time.Millisecond)
+			poll = time.After(200 * time.Millisecond)
 		}
 		if done() {
 			return

@@ -12,6 +12,12 @@ import (
 // WritePEM writes one PEM block to path with perm, atomically, creating
 // the directory (0700) if needed.
 func WritePEM(path, blockType string, der []byte, perm os.FileMode) error {
+	return Write(path, pem.EncodeToMemory(&pem.Block{Type: blockType, Bytes: der}), perm)
+}
+
+// Write writes data to path with perm, atomically, creating the directory
+// (0700) if needed.
+func Write(path string, data []byte, perm os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
@@ -25,7 +31,7 @@ func WritePEM(path, blockType string, der []byte, perm os.FileMode) error {
 		f.Close()
 		return err
 	}
-	if err := pem.Encode(f, &pem.Block{Type: blockType, Bytes: der}); err != nil {
+	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return err
 	}

@@ -2,11 +2,13 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"strings"
 	"time"
 )
 
-// Leases: with several nodes on one database, each probe is judged and
+// Several nodes on one database. Leases: with several nodes on one database, each probe is judged and
 // each outgoing message tried by one node at a time, the one holding its
 // lease. A node takes a probe's lease when it accepts it, renews the
 // leases of the probes it still holds, and gives it up with the verdict;
@@ -14,10 +16,10 @@ import (
 // those. Claims skip rows another node is claiming at that moment
 // (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite has one writer).
 const (
-	// ProbeLease is how long an accepted probe stays its node's; renewed
-	// every RenewEvery while the node holds it.
-	ProbeLease = 2 * time.Minute
-	RenewEvery = 30 * time.Second
+	// DefaultProbeLease is how long an accepted probe stays its node's
+	// (Store.ProbeLease), renewed at a quarter of it while the node holds
+	// it.
+	DefaultProbeLease = 2 * time.Minute
 	// DeliveryLease is how long a claimed outgoing message stays its
 	// node's: longer than an attempt may take.
 	DeliveryLease = 15 * time.Minute
@@ -35,7 +37,7 @@ func (s *Store) ClaimPending(ctx context.Context, now time.Time, limit int, own 
 	return scanIDs(s.w.QueryContext(ctx, `UPDATE probes SET lease_owner = ?, lease_until = ? WHERE id IN (
 		SELECT id FROM probes WHERE lease_until > 0 AND (lease_until < ? OR lease_owner = ?)
 		ORDER BY received_at LIMIT ? `+s.d.skipLocked()+`)
-		RETURNING id`, s.Node, now.Add(ProbeLease).UnixNano(), now.UnixNano(), mine, limit))
+		RETURNING id`, s.Node, now.Add(s.probeLease()).UnixNano(), now.UnixNano(), mine, limit))
 }
 
 // RenewLeases extends this node's leases on the probes ids (those it is
@@ -43,7 +45,7 @@ func (s *Store) ClaimPending(ctx context.Context, now time.Time, limit int, own 
 func (s *Store) RenewLeases(ctx context.Context, now time.Time, ids []string) error {
 	for len(ids) > 0 {
 		n := min(len(ids), 500)
-		args := []any{now.Add(ProbeLease).UnixNano(), s.Node}
+		args := []any{now.Add(s.probeLease()).UnixNano(), s.Node}
 		for _, id := range ids[:n] {
 			args = append(args, id)
 		}
@@ -68,3 +70,34 @@ func (s *Store) RunOnce(ctx context.Context, name, period string) (bool, error) 
 	n, err := res.RowsAffected()
 	return n == 1, err
 }
+
+// Secret returns the value stored under name; ErrNotFound when none is.
+func (s *Store) Secret(ctx context.Context, name string) ([]byte, error) {
+	var v []byte
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM secrets WHERE name = ?`, name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return v, err
+}
+
+// ShareSecret stores value under name unless a value is there already, and
+// returns the stored one: when nodes offer theirs at once, one wins and
+// every node gets the winner's.
+func (s *Store) ShareSecret(ctx context.Context, name string, value []byte) ([]byte, error) {
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`,
+		name, value, time.Now().UnixNano()); err != nil {
+		return nil, err
+	}
+	return s.Secret(ctx, name)
+}
+
+func (s *Store) probeLease() time.Duration {
+	if s.ProbeLease > 0 {
+		return s.ProbeLease
+	}
+	return DefaultProbeLease
+}
+
+// RenewEvery is how often a node renews the leases it holds.
+func (s *Store) RenewEvery() time.Duration { return s.probeLease() / 4 }
