@@ -185,6 +185,6 @@ func (x *sqlTx) lock(ctx context.Context, key string) error {
 	if !x.d.postgres {
 		return nil
 	}
-	_, err := x.Tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, key)
+	_, err := x.Tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, x.d.clean([]any{key})...)
 	return err
 }

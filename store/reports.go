@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -118,6 +119,10 @@ func (s *Store) AddReports(ctx context.Context, m *ReportMessage, reports []*DMA
 	for _, r := range reports {
 		r.MessageID, r.Received = m.ID, m.Received
 		if r.Error == "" {
+			// Two nodes reading copies of one report at once: one is first.
+			if err := tx.lock(ctx, fmt.Sprintf("dmarc report %q %q", r.Org, r.ReportID)); err != nil {
+				return err
+			}
 			var first int64
 			err := tx.QueryRowContext(ctx, `SELECT id FROM dmarc_reports WHERE org = ? AND report_id = ? AND error = '' AND duplicate_of IS NULL`,
 				r.Org, r.ReportID).Scan(&first)

@@ -623,21 +623,39 @@ func (s *Store) VerdictsFrom(ctx context.Context, domain string, limit int) ([][
 // DeleteBefore deletes probes received before t, with their verdicts and
 // replies, and returns how many probes went. Mail of testerd's own in the
 // outbox goes when it is finished (not queued or deferred) and as old.
+//
+// Probes go RetentionBatch at a time, each batch a transaction of its own,
+// so intake's writes get in between and a day of probes never holds the
+// writer for long.
 func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM probes WHERE received_at < ?`, t.UnixNano())
-	if err != nil {
-		return 0, err
+	var deleted int64
+	for {
+		res, err := s.w.ExecContext(ctx, `DELETE FROM probes WHERE id IN (SELECT id FROM probes WHERE received_at < ? LIMIT ?)`,
+			t.UnixNano(), RetentionBatch)
+		if err != nil {
+			return deleted, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return deleted, err
+		}
+		deleted += n
+		if n < RetentionBatch {
+			break
+		}
 	}
 	if _, err := s.w.ExecContext(ctx, `DELETE FROM raws WHERE id NOT IN (SELECT raw_id FROM probes WHERE raw_id IS NOT NULL)`); err != nil {
-		return 0, err
+		return deleted, err
 	}
-	_, err = s.w.ExecContext(ctx, `DELETE FROM outbox WHERE probe_id IS NULL AND state NOT IN (?, ?) AND created_at < ?`,
-		Queued, Deferred, t.UnixNano())
-	if err != nil {
-		return 0, err
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM outbox WHERE probe_id IS NULL AND state NOT IN (?, ?) AND created_at < ?`,
+		Queued, Deferred, t.UnixNano()); err != nil {
+		return deleted, err
 	}
-	if _, err = s.w.ExecContext(ctx, `DELETE FROM dmarc_messages WHERE received_at < ?`, t.UnixNano()); err != nil {
-		return 0, err
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM dmarc_messages WHERE received_at < ?`, t.UnixNano()); err != nil {
+		return deleted, err
 	}
-	return res.RowsAffected()
+	return deleted, nil
 }
+
+// RetentionBatch is how many probes one retention transaction deletes.
+const RetentionBatch = 2000

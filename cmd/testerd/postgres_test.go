@@ -2,8 +2,13 @@ package main
 
 import (
 	"bytes"
+	"io"
+	"net"
 	"net/http"
+	"net/url"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -52,5 +57,117 @@ func TestServePostgres(t *testing.T) {
 	var out bytes.Buffer
 	if code := run([]string{"token", "list", "--database", c.Database}, nil, &out, &out); code != 0 || !strings.Contains(out.String(), "results") {
 		t.Errorf("token list on PostgreSQL: %s", out.String())
+	}
+}
+
+// pgProxy forwards TCP connections to the PostgreSQL server of a pgtest
+// URL (a Unix socket) until it is cut, which closes every connection and
+// refuses new ones: PostgreSQL unreachable, as a network failure makes it.
+type pgProxy struct {
+	ln     net.Listener
+	socket string
+	mu     sync.Mutex
+	down   bool
+	conns  []net.Conn
+}
+
+func startPGProxy(t *testing.T, dsn string) (*pgProxy, string) {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	dir := q.Get("host")
+	if dir == "" || !strings.HasPrefix(dir, "/") {
+		t.Skipf("the proxy reaches PostgreSQL on a Unix socket; %s has none", pgtest.Env)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &pgProxy{ln: ln, socket: filepath.Join(dir, ".s.PGSQL.5432")}
+	t.Cleanup(func() { ln.Close(); p.cut(true) })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			if p.down {
+				p.mu.Unlock()
+				c.Close()
+				continue
+			}
+			s, err := net.Dial("unix", p.socket)
+			if err != nil {
+				p.mu.Unlock()
+				c.Close()
+				continue
+			}
+			p.conns = append(p.conns, c, s)
+			p.mu.Unlock()
+			go func() { io.Copy(s, c); s.Close() }()
+			go func() { io.Copy(c, s); c.Close() }()
+		}
+	}()
+	q.Del("host")
+	u.Host = ln.Addr().String()
+	u.RawQuery = q.Encode()
+	return p, u.String()
+}
+
+// cut takes PostgreSQL away (down) or brings it back.
+func (p *pgProxy) cut(down bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.down = down
+	if down {
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.conns = nil
+	}
+}
+
+// TestPostgresDown: while PostgreSQL cannot be reached, intake answers 451
+// (the client keeps the message and tries again) and /healthz says so;
+// once it is back, probes are taken again, and every probe acknowledged
+// with 250 is judged.
+func TestPostgresDown(t *testing.T) {
+	t.Parallel()
+	proxy, dsn := startPGProxy(t, pgtest.DSN(t))
+	c := testConfig(t)
+	c.Resolver, c.Database = probeDNS(t), dsn
+	smtpAddr, httpAddr := startServeWith(t, c)
+	if err := sendProbe(smtpAddr, "spf@"+probeDomain, probeMessage(t, "before", "Joe <joe@abc.it>"), false); err != nil {
+		t.Fatal(err)
+	}
+	waitJudged(t, httpAddr, "spf", 1)
+
+	proxy.cut(true)
+	err := sendProbe(smtpAddr, "spf@"+probeDomain, probeMessage(t, "during", "Joe <joe@abc.it>"), false)
+	if err == nil || !strings.Contains(err.Error(), "451") {
+		t.Fatalf("a probe while PostgreSQL is unreachable: %v, want 451", err)
+	}
+	if code, _ := call(t, "GET", "http://"+httpAddr+"/healthz", ""); code != http.StatusServiceUnavailable {
+		t.Errorf("/healthz while PostgreSQL is unreachable: %d", code)
+	}
+
+	proxy.cut(false)
+	var sent bool
+	for range 50 { // the pool reconnects at the next use
+		if sendProbe(smtpAddr, "spf@"+probeDomain, probeMessage(t, "after", "Joe <joe@abc.it>"), false) == nil {
+			sent = true
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !sent {
+		t.Fatal("no probe was taken after PostgreSQL came back")
+	}
+	if l := waitJudged(t, httpAddr, "spf", 2); len(l.Results) != 2 {
+		t.Errorf("%d probes stored, want the 2 answered 250", len(l.Results))
 	}
 }
