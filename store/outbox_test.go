@@ -193,3 +193,44 @@ func TestLeases(t *testing.T) {
 		}
 	})
 }
+
+// TestRunOnce: of two nodes asking to run a job for one period, one does;
+// the next period is anyone's again.
+func TestRunOnce(t *testing.T) {
+	bothEngines(t, func(t *testing.T) {
+		ctx := context.Background()
+		loc := location(t)
+		a, b := open(t, loc), open(t, loc)
+		a.Node, b.Node = "a", "b"
+		var wg sync.WaitGroup
+		got := make([]bool, 20)
+		for i := range got {
+			st := a
+			if i%2 == 1 {
+				st = b
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ok, err := st.RunOnce(ctx, "retention", "2026-12-01T23")
+				if err != nil {
+					t.Error(err)
+				}
+				got[i] = ok
+			}()
+		}
+		wg.Wait()
+		n := 0
+		for _, ok := range got {
+			if ok {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d of 20 runs for one period", n)
+		}
+		if ok, err := b.RunOnce(ctx, "retention", "2026-12-02T00"); !ok || err != nil {
+			t.Errorf("the next period: %v %v", ok, err)
+		}
+	})
+}

@@ -113,8 +113,12 @@ func (s *Store) AddReports(ctx context.Context, m *ReportMessage, reports []*DMA
 		return err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `UPDATE dmarc_messages SET unread = 0, problems = ? WHERE id = ?`, m.Problems, m.ID); err != nil {
+	res, err := tx.ExecContext(ctx, `UPDATE dmarc_messages SET unread = 0, problems = ? WHERE id = ? AND unread = 1`, m.Problems, m.ID)
+	if err != nil {
 		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil // read already, by another node (or before a restart)
 	}
 	for _, r := range reports {
 		r.MessageID, r.Received = m.ID, m.Received
