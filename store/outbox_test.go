@@ -95,9 +95,7 @@ func TestOutbox(t *testing.T) {
 func TestReplyLimitRace(t *testing.T) {
 	bothEngines(t, func(t *testing.T) {
 		ctx := context.Background()
-		loc := location(t)
-		a, b := open(t, loc), open(t, loc)
-		a.Node, b.Node = "a", "b"
+		a, b := twoNodes(t)
 		const n, limit = 40, 10
 		now := time.Now()
 		var wg sync.WaitGroup
@@ -145,9 +143,7 @@ func TestReplyLimitRace(t *testing.T) {
 func TestLeases(t *testing.T) {
 	bothEngines(t, func(t *testing.T) {
 		ctx := context.Background()
-		loc := location(t)
-		a, b := open(t, loc), open(t, loc)
-		a.Node, b.Node = "a", "b"
+		a, b := twoNodes(t)
 		now := time.Now()
 		if err := a.SaveProbe(ctx, &Probe{ID: "pa", Received: now, Kind: "spf", ClientIP: netip.MustParseAddr("192.0.2.1"), Raw: []byte("x")}); err != nil {
 			t.Fatal(err)
@@ -199,9 +195,7 @@ func TestLeases(t *testing.T) {
 func TestRunOnce(t *testing.T) {
 	bothEngines(t, func(t *testing.T) {
 		ctx := context.Background()
-		loc := location(t)
-		a, b := open(t, loc), open(t, loc)
-		a.Node, b.Node = "a", "b"
+		a, b := twoNodes(t)
 		var wg sync.WaitGroup
 		got := make([]bool, 20)
 		for i := range got {
@@ -233,4 +227,12 @@ func TestRunOnce(t *testing.T) {
 			t.Errorf("the next period: %v %v", ok, err)
 		}
 	})
+}
+
+// twoNodes opens one fresh database twice, as nodes "a" and "b".
+func twoNodes(t *testing.T) (*Store, *Store) {
+	loc := location(t)
+	a, b := open(t, loc), open(t, loc)
+	a.Node, b.Node = "a", "b"
+	return a, b
 }

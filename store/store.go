@@ -20,6 +20,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
@@ -114,6 +115,7 @@ type Store struct {
 	// integrity is PRAGMA quick_check's complaint at Open, if any.
 	integrity error
 	health    healthState
+	hooks     atomic.Pointer[hooksCache] // WebhooksLive's last answer
 }
 
 // Open opens (creating if needed) the database and applies the schema

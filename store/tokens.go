@@ -225,3 +225,29 @@ func (s *Store) OwnTest(ctx context.Context, test, tokenID string) error {
 		strings.ToLower(test), tokenID, time.Now().UnixNano())
 	return err
 }
+
+// webhookCacheAge is how long WebhooksLive trusts its last answer: a
+// webhook added meanwhile (by testerd token add, another process) gets
+// verdicts from then on.
+const webhookCacheAge = 2 * time.Second
+
+// WebhooksLive reports whether any live token has a webhook, so the
+// probe path builds and queues events only then. The answer is at most
+// webhookCacheAge old; a failed query answers true (an event too many is
+// dropped by the queueing, one too few is lost).
+func (s *Store) WebhooksLive(ctx context.Context) bool {
+	now := time.Now().UnixNano()
+	if c := s.hooks.Load(); c != nil && now-c.at < int64(webhookCacheAge) {
+		return c.live
+	}
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM api_tokens WHERE webhook != '' AND revoked_at = 0`).Scan(&n)
+	live := err != nil || n > 0
+	s.hooks.Store(&hooksCache{at: now, live: live})
+	return live
+}
+
+type hooksCache struct {
+	at   int64
+	live bool
+}

@@ -502,7 +502,7 @@ func (p *Pool) Reanalyze(ctx context.Context, id string) (*verify.Verdict, []str
 
 // event adds the webhook event to sv, if events are on.
 func (p *Pool) event(pr *store.Probe, sv *store.Verdict) {
-	if p.Event == nil {
+	if p.Event == nil || !p.Store.WebhooksLive(context.Background()) {
 		return
 	}
 	ev, err := p.Event(pr, sv.Tags, sv.JSON, sv.Judged, sv.Again)
