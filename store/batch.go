@@ -16,19 +16,22 @@ const MaxBatch = 256
 // ErrClosed is returned for writes after Close.
 var ErrClosed = errors.New("store: closed")
 
-// A write is one caller's probes or verdict, committed with whatever
-// other writes are waiting (group commit).
+// A write is one caller's probes, verdict or delivery outcome, committed
+// with whatever other writes are waiting (group commit).
 type write struct {
-	probes  []*Probe
-	verdict *Verdict
-	done    chan error
+	probes   []*Probe
+	verdict  *Verdict
+	delivery *Outgoing
+	// lost is set for a delivery another node holds (nothing written).
+	lost bool
+	done chan error
 }
 
-// writer is the one goroutine that commits probes and verdicts. It takes
-// the first waiting write, then every other one already waiting (up to
-// MaxBatch), and commits them in one transaction: one fsync for all. A
-// lone write never waits for company: it is committed as soon as the
-// writer is free.
+// writer is the one goroutine that commits probes, verdicts and delivery
+// outcomes. It takes the first waiting write, then every other one
+// already waiting (up to MaxBatch), and commits them in one transaction:
+// one fsync for all. A lone write never waits for company: it is
+// committed as soon as the writer is free.
 type writer struct {
 	mu     sync.RWMutex
 	closed bool
@@ -167,44 +170,13 @@ func (s *Store) commit(batch []*write) error {
 	ctx := context.Background()
 	durable := false
 	for _, w := range batch {
-		durable = durable || len(w.probes) > 0
+		durable = durable || len(w.probes) > 0 || w.delivery != nil
 	}
-	var tx *sqlTx
-	if s.d.postgres {
-		t, err := s.w.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		tx = t
-		if !durable {
-			// Verdicts alone are not waited for on disk: one lost to a
-			// crash is recomputed from its probe, which Pending lists.
-			if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
-				tx.Rollback()
-				return err
-			}
-		}
-	} else {
-		conn, err := s.w.Conn(ctx)
-		if err != nil {
-			return err
-		}
-		defer conn.Close()
-		if !durable {
-			// Verdicts alone skip the fsync (synchronous=NORMAL): one lost to
-			// a power cut is recomputed from its probe, which Pending lists.
-			if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
-				return err
-			}
-			defer conn.ExecContext(ctx, `PRAGMA synchronous = FULL`)
-		}
-		t, err := conn.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		tx = &sqlTx{Tx: t, d: s.d}
+	tx, release, err := s.begin(ctx, durable)
+	if err != nil {
+		return err
 	}
-	defer tx.Rollback()
+	defer release()
 	for _, w := range batch {
 		if err := s.execProbes(ctx, tx, w.probes); err != nil {
 			return err
@@ -214,8 +186,62 @@ func (s *Store) commit(batch []*write) error {
 				return err
 			}
 		}
+		if w.delivery != nil {
+			lost, err := s.execDelivery(ctx, tx, w.delivery)
+			if err != nil {
+				return err
+			}
+			w.lost = lost
+		}
 	}
 	return tx.Commit()
+}
+
+// begin starts a write transaction. One that is not durable is not
+// waited for on disk (synchronous=NORMAL on SQLite, synchronous_commit
+// off on PostgreSQL): for writes a crash may lose because they are
+// recomputed (verdicts from their probes, leases claimed again). release
+// ends the transaction (rolling back what was not committed) and restores
+// the connection.
+func (s *Store) begin(ctx context.Context, durable bool) (tx *sqlTx, release func(), err error) {
+	if s.d.postgres {
+		t, err := s.w.BeginTx(ctx, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !durable {
+			if _, err := t.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+				t.Rollback()
+				return nil, nil, err
+			}
+		}
+		return t, func() { t.Rollback() }, nil
+	}
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !durable {
+		if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
+			conn.Close()
+			return nil, nil, err
+		}
+	}
+	t, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		if !durable {
+			conn.ExecContext(ctx, `PRAGMA synchronous = FULL`)
+		}
+		conn.Close()
+		return nil, nil, err
+	}
+	return &sqlTx{Tx: t, d: s.d}, func() {
+		t.Rollback()
+		if !durable {
+			conn.ExecContext(context.Background(), `PRAGMA synchronous = FULL`)
+		}
+		conn.Close()
+	}, nil
 }
 
 // execProbes inserts one SMTP transaction's probes: a message to several

@@ -34,10 +34,45 @@ func (s *Store) ClaimPending(ctx context.Context, now time.Time, limit int, own 
 	if own {
 		mine = s.Node
 	}
-	return scanIDs(s.w.QueryContext(ctx, `UPDATE probes SET lease_owner = ?, lease_until = ? WHERE id IN (
+	var ids []string
+	err := s.claim(ctx, func(rows *sql.Rows) error {
+		var id string
+		err := rows.Scan(&id)
+		ids = append(ids, id)
+		return err
+	}, `UPDATE probes SET lease_owner = ?, lease_until = ? WHERE id IN (
 		SELECT id FROM probes WHERE lease_until > 0 AND (lease_until < ? OR lease_owner = ?)
 		ORDER BY received_at LIMIT ? `+s.d.skipLocked()+`)
-		RETURNING id`, s.Node, now.Add(s.probeLease()).UnixNano(), now.UnixNano(), mine, limit))
+		RETURNING id`, s.Node, now.Add(s.probeLease()).UnixNano(), now.UnixNano(), mine, limit)
+	return ids, err
+}
+
+// claim runs an UPDATE … RETURNING that takes leases, in a transaction
+// not waited for on disk (a claim lost to a crash is made again), and
+// reads each row it returns with scan.
+func (s *Store) claim(ctx context.Context, scan func(*sql.Rows) error, q string, args ...any) error {
+	tx, release, err := s.begin(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer release()
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			rows.Close()
+			return err
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // RenewLeases extends this node's leases on the probes ids (those it is
@@ -49,7 +84,7 @@ func (s *Store) RenewLeases(ctx context.Context, now time.Time, ids []string) er
 		for _, id := range ids[:n] {
 			args = append(args, id)
 		}
-		_, err := s.w.ExecContext(ctx, `UPDATE probes SET lease_until = ? WHERE lease_until > 0 AND lease_owner = ? AND id IN (?`+
+		err := s.claim(ctx, func(*sql.Rows) error { return nil }, `UPDATE probes SET lease_until = ? WHERE lease_until > 0 AND lease_owner = ? AND id IN (?`+
 			strings.Repeat(", ?", n-1)+`)`, args...)
 		if err != nil {
 			return err

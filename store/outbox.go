@@ -222,26 +222,22 @@ func scanOutgoing(sc scanner, data *[]byte) (*Outgoing, error) {
 // that no other node holds (DeliveryLease), soonest first, and returns
 // them with their data.
 func (s *Store) Due(ctx context.Context, now time.Time, limit int) ([]*Outgoing, error) {
-	rows, err := s.w.QueryContext(ctx, `UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE id IN (
+	var out []*Outgoing
+	err := s.claim(ctx, func(rows *sql.Rows) error {
+		var data []byte
+		o, err := scanOutgoing(rows, &data)
+		if err != nil {
+			return err
+		}
+		o.Data = data
+		out = append(out, o)
+		return nil
+	}, `UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE id IN (
 		SELECT id FROM outbox WHERE state IN (?, ?) AND next_attempt <= ? AND (lease_until < ? OR lease_owner = ?)
 		ORDER BY next_attempt LIMIT ? `+s.d.skipLocked()+`)
 		RETURNING `+outgoingColumns+`, data`,
 		s.Node, now.Add(DeliveryLease).UnixNano(), Queued, Deferred, now.UnixNano(), now.UnixNano(), s.Node, limit)
 	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Outgoing
-	for rows.Next() {
-		var data []byte
-		o, err := scanOutgoing(rows, &data)
-		if err != nil {
-			return nil, err
-		}
-		o.Data = data
-		out = append(out, o)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	slices.SortFunc(out, func(a, b *Outgoing) int { return a.NextAttempt.Compare(b.NextAttempt) })
@@ -266,35 +262,47 @@ var ErrLeaseLost = errors.New("store: another node holds this message now")
 
 // UpdateDelivery records the outcome of an attempt: o's State, Attempts,
 // NextAttempt, LastError, Relay, TLS and Sent, and adds the attempt to
-// the message's tries, in one transaction. It is committed with
-// synchronous=FULL, so a message recorded sent is not sent again.
+// the message's tries, in one transaction shared with the other writes
+// waiting (group commit). It is committed durably (synchronous=FULL), so
+// a message recorded sent is not sent again. Only the node holding the
+// message records it (ErrLeaseLost otherwise).
 func (s *Store) UpdateDelivery(ctx context.Context, o *Outgoing) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
+	w := &write{delivery: o}
+	if err := s.submit(ctx, w); err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	if w.lost {
+		return ErrLeaseLost
+	}
+	return nil
+}
+
+// execDelivery is UpdateDelivery's part of a transaction; lost says the
+// message is another node's now (nothing is written then).
+func (s *Store) execDelivery(ctx context.Context, tx *sqlTx, o *Outgoing) (lost bool, err error) {
 	res, err := tx.ExecContext(ctx, `UPDATE outbox SET state = ?, updated_at = ?, attempts = ?, next_attempt = ?,
 		last_error = ?, relay = ?, tls = ?, sent_at = ?, lease_until = 0 WHERE id = ? AND (lease_until = 0 OR lease_owner = ?)`,
 		o.State, o.Updated.UnixNano(), o.Attempts, unixNano(o.NextAttempt), o.LastError, o.Relay, o.TLS, unixNano(o.Sent), o.ID, s.Node)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		if _, err := s.Outgoing(ctx, o.ID); err != nil {
-			return err
+		var exists int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE id = ?`, o.ID).Scan(&exists); err != nil {
+			return false, err
 		}
-		return ErrLeaseLost
+		if exists == 0 {
+			return false, ErrNotFound
+		}
+		return true, nil
 	}
 	relay, tls := "", ""
 	if o.State == Sent {
 		relay, tls = o.Relay, o.TLS
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO outbox_attempts (outbox_id, at, state, relay, tls, error) VALUES (?, ?, ?, ?, ?, ?)`,
-		o.ID, o.Updated.UnixNano(), o.State, relay, tls, o.LastError); err != nil {
-		return err
-	}
-	return tx.Commit()
+	_, err = tx.ExecContext(ctx, `INSERT INTO outbox_attempts (outbox_id, at, state, relay, tls, error) VALUES (?, ?, ?, ?, ?, ?)`,
+		o.ID, o.Updated.UnixNano(), o.State, relay, tls, o.LastError)
+	return false, err
 }
 
 // tries returns the delivery attempts of outgoing mail, oldest first.
