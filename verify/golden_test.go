@@ -40,7 +40,7 @@ var goldenNow = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 //	X-Golden-Sign: d=DOMAIN s=SELECTOR [a=ALG] [c=CANON] [h=a:b] [l=N|-1]
 //	    [i=AUID] [t=SECONDS] [x=SECONDS] [extra=TAG=VALUE] [publish=no]
 //	X-Golden-Tamper: body|subject|bare-lf|line=N|pad=N (line and pad before signing)
-//	X-Golden-Expect: [ID=pass|warn|fail|n/a ...] [ready=yes|no] [first=CODE|none]
+//	X-Golden-Expect: [ID=pass|warn|fail|n/a ...] [ready=yes|no] [first=CODE|none] [gmail|yahoo|outlook|icloud=yes|no]
 //
 // tls= gives the SMTP session (no tls= is an offline check). Expect checks
 // the sender-requirements report: the status of each named item, the
@@ -113,6 +113,23 @@ func checkExpect(t *testing.T, v *Verdict, expect map[string]string) {
 		case "ready":
 			if got := map[bool]string{true: "yes", false: "no"}[r.Ready]; got != want {
 				t.Errorf("ready %s, want %s (%s)", got, want, r.Summary)
+			}
+		case "gmail", "yahoo", "outlook", "icloud":
+			name := map[string]string{"gmail": "Gmail", "yahoo": "Yahoo/AOL", "outlook": "Outlook.com", "icloud": "iCloud Mail"}[k]
+			found := false
+			for _, p := range r.Providers {
+				if p.Provider == name {
+					found = true
+					if got := map[bool]string{true: "yes", false: "no"}[p.Accepted]; got != want {
+						t.Errorf("%s accepts: %s, want %s (blocking %v, bounce %q)", name, got, want, p.Blocking, p.Bounce)
+					}
+					if !p.Accepted && p.Bounce == "" && name != "iCloud Mail" {
+						t.Errorf("%s refuses without a bounce", name)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("no verdict for %s", name)
 			}
 		case "first":
 			if (want == "none") != (r.FirstError == "") || want != "none" && !strings.Contains(r.FirstError, want) {

@@ -51,12 +51,12 @@ func TestCheckReport(t *testing.T) {
 	id, r := judge(true)
 	st := status(r)
 	if !r.Ready || r.FirstError != "" || st["tls"] != requirements.Pass || st["rdns"] != requirements.Pass ||
-		st["spf-and-dkim"] != requirements.Pass || st["format"] != requirements.Pass || len(r.Items) != 12 {
+		st["spf-and-dkim"] != requirements.Pass || st["format"] != requirements.Pass || len(r.Items) != 15 || len(r.Providers) != len(requirements.Providers) {
 		t.Fatalf("over STARTTLS: %s, first %q, %v", r.Summary, r.FirstError, st)
 	}
 	page := get(t, "http://"+httpAddr+"/r/"+id)
 	for _, want := range []string{"Sender requirements (Gmail/Yahoo)", "ready for bulk sending to Gmail/Yahoo: yes",
-		`id="req-tls"`, "the session used TLS 1.3", "PTR 127.0.0.1 → mail.abc.it"} {
+		`id="req-tls"`, "the session used TLS 1.3", "PTR 127.0.0.1 → mail.abc.it", `id="providers"`, "Outlook.com", "iCloud Mail"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("/r/%s lacks %q", id, want)
 		}
@@ -67,7 +67,7 @@ func TestCheckReport(t *testing.T) {
 		t.Fatalf("without STARTTLS: %s, first %q, %v", r.Summary, r.FirstError, st)
 	}
 	page = get(t, "http://"+httpAddr+"/r/"+id)
-	for _, want := range []string{"no, 1 blocking item", "421-4.7.29", "the SMTP session did not use STARTTLS", "enable STARTTLS"} {
+	for _, want := range []string{"no, 1 blocking item", "421-4.7.29", "the SMTP session did not use STARTTLS", "enable STARTTLS", "refused"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("/r/%s lacks %q", id, want)
 		}

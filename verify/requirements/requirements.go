@@ -3,10 +3,14 @@
 // Yahoo's match in substance): SPF, DKIM, both, From alignment, a DMARC
 // record, forward-confirmed reverse DNS, TLS, RFC 5322 format, one-click
 // unsubscribe, From-spoofing of gmail.com, the ARC chain, and size and MIME
-// structure. Each requirement gets pass, warn, fail or n/a with its
-// evidence and a one-line fix; the report sums up whether the sender is
-// ready for bulk sending and which error Gmail would most likely return
-// first. It is what check@ answers, beside its tags.
+// structure, and the 2025–26 rules on how a message presents its sender
+// (display name, reply prefixes, both SPF and DKIM aligned). Each
+// requirement gets pass, warn, fail or n/a with its evidence and a
+// one-line fix; the report sums up whether the sender is ready for bulk
+// sending, which error Gmail would most likely return first (its codes in
+// GmailCodes), and what Gmail, Yahoo/AOL, Outlook.com and iCloud Mail
+// would each do by their own rules (Providers, with their sources). It is
+// what check@ answers, beside its tags.
 package requirements
 
 import (
@@ -54,6 +58,9 @@ type Report struct {
 	// FirstError is the reply Gmail would most likely give first, if any.
 	FirstError string `json:"first_error,omitempty"`
 	Items      []Item `json:"items"`
+	// Providers is each big mailbox provider's answer, were the message
+	// sent in bulk, by its own rules (Providers).
+	Providers []ProviderVerdict `json:"providers"`
 }
 
 // Input is what the report reads: the envelope, the session, the message
@@ -113,9 +120,15 @@ func Check(ctx context.Context, r dnsx.Resolver, in Input) *Report {
 		checkGmailFrom(ctx, r, in),
 		checkARC(in.Message),
 		checkSize(in),
+		checkDisplayName(in),
+		checkReplyPrefix(in.Message),
+		checkBothAligned(in),
 	}
 	for i := range rep.Items {
 		it := &rep.Items[i]
+		if c, ok := gmailCode(it.ID); ok {
+			it.Code = c.code()
+		}
 		if it.Evidence == nil {
 			it.Evidence = []string{}
 		}
@@ -130,6 +143,7 @@ func Check(ctx context.Context, r dnsx.Resolver, in Input) *Report {
 		rep.Summary = fmt.Sprintf("ready for bulk sending to Gmail/Yahoo: no, %d blocking %s", rep.Blocking, plural(rep.Blocking, "item", "items"))
 	}
 	rep.FirstError = firstError(rep, in, spfPass, dkimPass)
+	rep.Providers = providerVerdicts(rep, in, spfPass, dkimPass)
 	return rep
 }
 
@@ -151,17 +165,9 @@ func firstError(rep *Report, in Input, spfPass, dkimPass bool) string {
 	case in.DMARC != nil && in.DMARC.Result == dmarc.Fail && in.DMARC.Disposition == dmarc.PolicyReject:
 		return "550-5.7.26 Unauthenticated email from " + in.DMARC.FromDomain + " is not accepted due to domain's DMARC policy"
 	}
-	for _, c := range []struct{ id, text string }{
-		{"rdns", "421-4.7.23 The sending IP does not have valid forward and reverse DNS (PTR) records"},
-		{"tls", "421-4.7.29 The message was not sent over a TLS connection"},
-		{"spf", "421-4.7.27 SPF is not set up for the sending domain or IP"},
-		{"dkim", "421-4.7.30 DKIM is not set up for the sending domain"},
-		{"spf-and-dkim", "421-4.7.27 Bulk senders must pass both SPF and DKIM"},
-		{"alignment", "421-4.7.32 The From domain does not align with the SPF or DKIM domain"},
-		{"format", "550-5.7.1 The message is not RFC 5322 compliant"},
-	} {
-		if failed[c.id] {
-			return c.text
+	for _, c := range GmailCodes {
+		if failed[c.ID] && c.ID != "gmail-from" {
+			return c.reply()
 		}
 	}
 	return ""
