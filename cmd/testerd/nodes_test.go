@@ -123,7 +123,7 @@ func replyRig(t *testing.T) (*mxtest.Server, string, string) {
 	t.Cleanup(func() { mx.Close() })
 	_, port, _ := net.SplitHostPort(mx.Addr)
 	z := dnsx.NewZone()
-	z.AddTXT("abc.it", "v=spf1 ip4:127.0.0.0/8 -all")
+	z.AddTXT("abc.it", "v=spf1 ip4:127.0.0.0/24 -all")
 	z.AddTXT("_dmarc.abc.it", "v=DMARC1; p=reject")
 	z.AddTXT("s1._domainkey.abc.it", dkimtest.KeyRecord(dkimtest.Ed25519("serve").Public()))
 	z.AddMX("abc.it", 10, "mx.abc.it")

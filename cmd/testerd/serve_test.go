@@ -45,7 +45,7 @@ const probeDomain = "tester.example"
 func probeDNS(t *testing.T) string {
 	t.Helper()
 	z := dnsx.NewZone()
-	z.AddTXT("abc.it", "v=spf1 ip4:127.0.0.0/8 -all")
+	z.AddTXT("abc.it", "v=spf1 ip4:127.0.0.0/24 -all")
 	z.AddTXT("_dmarc.abc.it", "v=DMARC1; p=reject; rua=mailto:d@abc.it")
 	z.AddTXT("s1._domainkey.abc.it", dkimtest.KeyRecord(dkimtest.Ed25519("serve").Public()))
 	z.AddPTR(netip.MustParseAddr("127.0.0.1"), "mail.abc.it")

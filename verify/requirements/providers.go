@@ -31,7 +31,7 @@ var Providers = []Provider{
 	{
 		Name: "Gmail", Source: "Google, Email sender guidelines", URL: "https://support.google.com/a/answer/81126",
 		Since:    "bulk rules from February 2024, refusals instead of spam-foldering from November 2025",
-		Blocking: []string{"spf", "dkim", "spf-and-dkim", "alignment", "dmarc", "rdns", "tls", "format", "gmail-from"},
+		Blocking: []string{"spf", "dkim", "spf-and-dkim", "alignment", "dmarc", "rdns", "tls", "format", "gmail-from", "spf-entries"},
 		// The bounce depends on what failed: GmailCodes.
 		RejectBounce: "550-5.7.26 Unauthenticated email from %s is not accepted due to domain's DMARC policy",
 	},
@@ -72,6 +72,7 @@ type GmailCode struct {
 var GmailCodes = []GmailCode{
 	{"rdns", "421-4.7.23", "550-5.7.25", "The sending IP does not have valid forward and reverse DNS (PTR) records"},
 	{"tls", "421-4.7.29", "", "The message was not sent over a TLS connection"},
+	{"spf-entries", "421-4.7.24", "550-5.7.24", "The SPF record of the sending domain has suspicious entries"},
 	{"spf", "421-4.7.27", "550-5.7.27", "SPF is not set up for the sending domain or IP"},
 	{"dkim", "421-4.7.30", "550-5.7.30", "DKIM is not set up for the sending domain"},
 	{"spf-and-dkim", "421-4.7.27", "550-5.7.27", "Bulk senders must pass both SPF and DKIM"},

@@ -123,6 +123,7 @@ func Check(ctx context.Context, r dnsx.Resolver, in Input) *Report {
 		checkDisplayName(in),
 		checkReplyPrefix(in.Message),
 		checkBothAligned(in),
+		checkSPFEntries(in),
 	}
 	for i := range rep.Items {
 		it := &rep.Items[i]

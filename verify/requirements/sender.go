@@ -3,9 +3,11 @@ package requirements
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/testerd/testerd/message"
+	"github.com/testerd/testerd/verify/spf"
 )
 
 // The rules the providers added in 2025–26 about how a message presents
@@ -116,4 +118,76 @@ func checkBothAligned(in Input) Item {
 		it.Evidence = append(it.Evidence, "neither is aligned: see the alignment requirement")
 	}
 	return it
+}
+
+// checkSPFEntries looks for the entries Gmail calls suspicious in the SPF
+// records the evaluation read (the sender's and its includes'): a pass for
+// everyone (+all), a network so wide it is everyone too (an IPv4 /8 or an
+// IPv6 /16 or wider), and ptr, which RFC 7208 §5.5 says not to use.
+func checkSPFEntries(in Input) Item {
+	it := Item{ID: "spf-entries", Title: "No suspicious entries in the SPF record (+all, huge networks, ptr)", Blocking: true}
+	var ev *spf.Evaluation
+	if in.SPF != nil {
+		ev = in.SPF.Effective()
+	}
+	if ev == nil || ev.Trace == nil || ev.Trace.Record == "" {
+		it.Status = NA
+		it.Evidence = append(it.Evidence, "no SPF record was read")
+		return it
+	}
+	var found []string
+	nodes, seen := []*spf.Node{ev.Trace}, 0
+	for len(nodes) > 0 && seen < 2*spf.MaxDNSTerms {
+		n := nodes[0]
+		nodes, seen = nodes[1:], seen+1
+		for _, term := range strings.Fields(n.Record) {
+			if why := suspicious(term); why != "" {
+				found = append(found, fmt.Sprintf("%s: %s (%s)", shown(n.Domain), shown(term), why))
+			}
+		}
+		for _, st := range n.Steps {
+			if st.Sub != nil {
+				nodes = append(nodes, st.Sub)
+			}
+		}
+	}
+	if len(found) == 0 {
+		it.Status = Pass
+		it.Evidence = append(it.Evidence, fmt.Sprintf("%d SPF record(s) read, none with +all, a huge network or ptr", seen))
+		return it
+	}
+	it.Status = Fail
+	it.Evidence = append(it.Evidence, found...)
+	it.Fix = "end the record with ~all or -all, list your servers' own addresses instead of huge networks, and use ip4:, ip6: or a: instead of ptr"
+	return it
+}
+
+// suspicious says why one SPF term is suspicious, or "".
+func suspicious(term string) string {
+	t := strings.ToLower(term)
+	q := "+"
+	if t != "" && strings.ContainsRune("+-~?", rune(t[0])) {
+		q, t = t[:1], t[1:]
+	}
+	switch {
+	case t == "all" && q == "+":
+		return "anyone passes"
+	case t == "ptr" || strings.HasPrefix(t, "ptr:"):
+		return "ptr is slow and unreliable; RFC 7208 §5.5 says not to use it"
+	case q != "+":
+		return ""
+	case strings.HasPrefix(t, "ip4:") || strings.HasPrefix(t, "ip6:"):
+		_, bits, ok := strings.Cut(t[4:], "/")
+		if !ok {
+			return ""
+		}
+		n, err := strconv.Atoi(bits)
+		if err != nil {
+			return ""
+		}
+		if strings.HasPrefix(t, "ip4:") && n <= spf.WideIPv4Bits || strings.HasPrefix(t, "ip6:") && n <= spf.WideIPv6Bits {
+			return fmt.Sprintf("a /%d lets a huge part of the Internet pass", n)
+		}
+	}
+	return ""
 }
