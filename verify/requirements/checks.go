@@ -430,7 +430,8 @@ func checkUnsubscribe(in Input) Item {
 	if https == "" {
 		fails = append(fails, "List-Unsubscribe has no https URI (one-click needs one; testerd never fetches it)")
 	} else {
-		it.Evidence = append(it.Evidence, "List-Unsubscribe https URI: "+shown(https))
+		it.Evidence = append(it.Evidence, "List-Unsubscribe https URI: "+shown(https)+
+			" (not fetched: it must take the one-click POST of RFC 8058 and unsubscribe at once, not show a landing page)")
 	}
 	if len(lu) > 1 {
 		fails = append(fails, fmt.Sprintf("%d List-Unsubscribe fields", len(lu)))

@@ -31,7 +31,7 @@ var Providers = []Provider{
 	{
 		Name: "Gmail", Source: "Google, Email sender guidelines", URL: "https://support.google.com/a/answer/81126",
 		Since:    "bulk rules from February 2024, refusals instead of spam-foldering from November 2025",
-		Blocking: []string{"spf", "dkim", "spf-and-dkim", "alignment", "dmarc", "rdns", "tls", "format", "gmail-from", "spf-entries"},
+		Blocking: []string{"spf", "dkim", "spf-and-dkim", "alignment", "dmarc", "rdns", "ipv6", "tls", "format", "gmail-from", "spf-entries"},
 		// The bounce depends on what failed: GmailCodes.
 		RejectBounce: "550-5.7.26 Unauthenticated email from %s is not accepted due to domain's DMARC policy",
 	},
@@ -70,6 +70,8 @@ type GmailCode struct {
 // and codes" (https://support.google.com/a/answer/3726730), in the order
 // a session meets them. The one place testerd keeps them.
 var GmailCodes = []GmailCode{
+	// Over IPv6 Gmail names its IPv6 rule rather than the PTR code.
+	{"ipv6", "", "550-5.7.1", "Our system has detected that this message does not meet IPv6 sending guidelines regarding PTR records and authentication"},
 	{"rdns", "421-4.7.23", "550-5.7.25", "The sending IP does not have valid forward and reverse DNS (PTR) records"},
 	{"tls", "421-4.7.29", "", "The message was not sent over a TLS connection"},
 	{"spf-entries", "421-4.7.24", "550-5.7.24", "The SPF record of the sending domain has suspicious entries"},

@@ -107,13 +107,15 @@ func Check(ctx context.Context, r dnsx.Resolver, in Input) *Report {
 	in.mime = walkMIME(in.Message)
 	spfPass := in.SPF != nil && in.SPF.Effective() != nil && in.SPF.Effective().Result == spf.Pass
 	dkimPass := anyDKIMPass(in.DKIM)
+	rdns := checkReverseDNS(ctx, r, in.IP)
 	rep.Items = []Item{
 		checkSPF(in, spfPass),
 		checkDKIM(in, dkimPass),
 		checkBoth(spfPass, dkimPass),
 		checkAlignment(in),
 		checkDMARC(ctx, r, in),
-		checkReverseDNS(ctx, r, in.IP),
+		rdns,
+		checkIPv6(in, rdns.Status, spfPass, dkimPass),
 		checkTLS(in.TLS),
 		checkFormat(in),
 		checkUnsubscribe(in),
@@ -124,6 +126,8 @@ func Check(ctx context.Context, r dnsx.Resolver, in Input) *Report {
 		checkReplyPrefix(in.Message),
 		checkBothAligned(in),
 		checkSPFEntries(in),
+		checkReceiving(ctx, r, in),
+		checkScripts(in),
 	}
 	for i := range rep.Items {
 		it := &rep.Items[i]
