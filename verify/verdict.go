@@ -140,6 +140,8 @@ type Judge struct {
 	Now func() time.Time
 	// Timeout bounds the whole verdict; 0 means spf.DefaultTimeout.
 	Timeout time.Duration
+	// Reputation, if set, runs check@'s DNS block list lookups.
+	Reputation *requirements.Reputation
 }
 
 // Judge verifies one probe. It never fails: every problem is part of the
@@ -196,7 +198,7 @@ func (j *Judge) Judge(ctx context.Context, p Probe) *Verdict {
 	v.AuthenticationResults = v.authResults(j.Receiver)
 	if v.Kind == kind.Check {
 		in := requirements.Input{IP: v.Envelope.IP, Helo: p.Helo, MailFrom: p.MailFrom, Message: m, Size: len(p.Raw),
-			From: v.From, SPF: v.SPF, DKIM: v.DKIM, DMARC: v.DMARC, Now: time.Now()}
+			From: v.From, SPF: v.SPF, DKIM: v.DKIM, DMARC: v.DMARC, Now: time.Now(), Reputation: j.Reputation}
 		if j.Now != nil {
 			in.Now = j.Now()
 		}

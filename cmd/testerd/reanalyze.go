@@ -57,7 +57,7 @@ func runReanalyze(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "testerd reanalyze: %v\n", err)
 		return 1
 	}
-	pool := &worker.Pool{Store: st, Judge: &verify.Judge{Resolver: dns, Receiver: c.Hostname}}
+	pool := &worker.Pool{Store: st, Judge: &verify.Judge{Resolver: dns, Receiver: c.Hostname, Reputation: c.reputation()}}
 	changed, failed := 0, 0
 	for _, id := range ids {
 		if ctx.Err() != nil {

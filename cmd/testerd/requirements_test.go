@@ -51,7 +51,7 @@ func TestCheckReport(t *testing.T) {
 	id, r := judge(true)
 	st := status(r)
 	if !r.Ready || r.FirstError != "" || st["tls"] != requirements.Pass || st["rdns"] != requirements.Pass ||
-		st["spf-and-dkim"] != requirements.Pass || st["format"] != requirements.Pass || len(r.Items) != 19 || len(r.Providers) != len(requirements.Providers) {
+		st["spf-and-dkim"] != requirements.Pass || st["format"] != requirements.Pass || len(r.Items) != 20 || len(r.Providers) != len(requirements.Providers) {
 		t.Fatalf("over STARTTLS: %s, first %q, %v", r.Summary, r.FirstError, st)
 	}
 	page := get(t, "http://"+httpAddr+"/r/"+id)

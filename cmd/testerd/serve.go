@@ -34,6 +34,7 @@ import (
 	"github.com/testerd/testerd/smtpd"
 	"github.com/testerd/testerd/store"
 	"github.com/testerd/testerd/verify"
+	"github.com/testerd/testerd/verify/requirements"
 	"github.com/testerd/testerd/web"
 	"github.com/testerd/testerd/webhook"
 	"github.com/testerd/testerd/worker"
@@ -75,6 +76,10 @@ type serveConfig struct {
 	// Database, if set, is the PostgreSQL URL the store uses instead of
 	// the SQLite file in DataDir.
 	Database string
+	// Reputation runs check@'s block list lookups; SpamhausDQSKey queries
+	// Spamhaus through its Data Query Service.
+	Reputation     bool
+	SpamhausDQSKey string
 	// WebhookAllowPrivate lets webhooks post to private and loopback
 	// addresses (receivers on the operator's own network).
 	WebhookAllowPrivate bool
@@ -179,6 +184,8 @@ func serveFlags(fs *flag.FlagSet, c *serveConfig) {
 	str(&c.SummaryAt, "report-summary-at", "13:00", "local time of the daily DMARC summary, HH:MM")
 	str(&c.PprofAddr, "pprof-addr", "", "loopback address for Go's profiler (/debug/pprof/), off when empty; never expose it")
 	str(&c.MetricsAddr, "metrics-addr", "", "loopback address for Prometheus metrics (/metrics), off when empty, e.g. 127.0.0.1:9464")
+	boolean(&c.Reputation, "reputation", true, "look check@ probes' IP and From/DKIM domains up in a few DNS block and allow lists (the list operators see them through your resolver); false: no lookups")
+	str(&c.SpamhausDQSKey, "spamhaus-dqs-key", "", "a Spamhaus Data Query Service key: Spamhaus is then queried through DQS (needed behind public resolvers)")
 	boolean(&c.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks post to private, loopback and other non-public addresses (receivers on your own network); off, such a webhook fails")
 	boolean(&c.MetricsToken, "metrics-token", false, "ask every scrape of /metrics for a token with the metrics scope (testerd token add --scopes metrics); then --metrics-addr may be any address")
 	str(&c.Lang, "lang", "en", "language of pages for visitors whose browser asks for neither, and of replies whose recipient asks for none (en or it; check+it@ asks for Italian)")
@@ -278,6 +285,9 @@ func checkServe(c serveConfig) ([]netip.Prefix, i18n.Lang, error) {
 			return nil, "", fmt.Errorf("--public-url %q: give the start of a web address, such as https://tester.example.com", c.Out.PublicURL)
 		}
 	}
+	if strings.Trim(c.SpamhausDQSKey, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
+		return nil, "", errors.New("--spamhaus-dqs-key: the key is lowercase letters and digits")
+	}
 	if c.ProbeLease < time.Second {
 		return nil, "", fmt.Errorf("--probe-lease %s: give at least 1s", c.ProbeLease)
 	}
@@ -311,6 +321,14 @@ func checkServe(c serveConfig) ([]netip.Prefix, i18n.Lang, error) {
 		return nil, "", fmt.Errorf("--lang %q: use en or it", c.Lang)
 	}
 	return proxies, lang, nil
+}
+
+// reputation is the block list configuration, nil when off.
+func (c serveConfig) reputation() *requirements.Reputation {
+	if !c.Reputation {
+		return nil
+	}
+	return &requirements.Reputation{SpamhausDQSKey: c.SpamhausDQSKey}
 }
 
 // databaseLocation is where the store is: --database, or the SQLite file
@@ -378,7 +396,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, hooks serveHook
 	if changed == nil {
 		changed = func() {}
 	}
-	pool = &worker.Pool{Store: st, Judge: &verify.Judge{Resolver: met.Resolver(resolver), Receiver: c.Hostname}, Workers: c.Workers, MaxInFlight: c.MaxInFlight,
+	pool = &worker.Pool{Store: st, Judge: &verify.Judge{Resolver: met.Resolver(resolver), Receiver: c.Hostname, Reputation: c.reputation()}, Workers: c.Workers, MaxInFlight: c.MaxInFlight,
 		Logger: log, Reply: planner, Enqueued: queue.Notify, Reports: reports,
 		Done: func(pr *store.Probe, v *verify.Verdict, elapsed time.Duration) {
 			met.Judged(pr.Kind, v.Tags, elapsed)

@@ -79,6 +79,8 @@ type Input struct {
 	DMARC   *dmarc.Evaluation
 	// Now is the clock for the Date check.
 	Now time.Time
+	// Reputation, if set, looks the IP and domains up in DNSLists.
+	Reputation *Reputation
 
 	mime *mimeFacts
 }
@@ -128,6 +130,7 @@ func Check(ctx context.Context, r dnsx.Resolver, in Input) *Report {
 		checkSPFEntries(in),
 		checkReceiving(ctx, r, in),
 		checkScripts(in),
+		checkReputation(ctx, r, in),
 	}
 	for i := range rep.Items {
 		it := &rep.Items[i]

@@ -1,12 +1,16 @@
 package requirements
 
 import (
+	"context"
 	"flag"
 	"net/netip"
 	"os"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/message"
 )
 
 func TestOctetScans(t *testing.T) {
@@ -104,5 +108,47 @@ func TestProviders(t *testing.T) {
 				t.Errorf("with %v failing, %s accepts %v, want %v", c.failed, p, got[p], w)
 			}
 		}
+	}
+}
+
+// TestReputation: listings, allow lists, information-only lists and
+// refusals, from a fake DNS that plays the list operators.
+func TestReputation(t *testing.T) {
+	ip := netip.MustParseAddr("192.0.2.10")
+	run := func(z *dnsx.Zone, rep *Reputation) Item {
+		in := Input{IP: ip, Message: message.Parse([]byte("From: a@abc.it\r\n\r\n")), From: message.From{Domain: "abc.it"}, Reputation: rep}
+		return checkReputation(context.Background(), dnsx.NewFake(z), in)
+	}
+	if it := run(dnsx.NewZone(), nil); it.Status != NA {
+		t.Errorf("off: %s", it.Status)
+	}
+	if it := run(dnsx.NewZone(), &Reputation{}); it.Status != Pass {
+		t.Errorf("on no list: %s %v", it.Status, it.Evidence)
+	}
+	z := dnsx.NewZone()
+	z.AddIP("10.2.0.192.zen.spamhaus.org", netip.MustParseAddr("127.0.0.2"))
+	z.AddIP("10.2.0.192.dnsbl-1.uceprotect.net", netip.MustParseAddr("127.0.0.2"))
+	z.AddIP("10.2.0.192.list.dnswl.org", netip.MustParseAddr("127.0.15.1"))
+	it := run(z, &Reputation{})
+	ev := strings.Join(it.Evidence, "\n")
+	if it.Status != Fail || !strings.Contains(ev, "Spamhaus ZEN lists 192.0.2.10") || !strings.Contains(ev, "information only") ||
+		!strings.Contains(ev, "DNSWL: 192.0.2.10 is on this allow list") {
+		t.Errorf("listed: %s\n%s", it.Status, ev)
+	}
+	z = dnsx.NewZone()
+	z.AddIP("10.2.0.192.zen.spamhaus.org", netip.MustParseAddr("127.255.255.254"))
+	z.AddIP("abc.it.dbl.spamhaus.org", netip.MustParseAddr("127.255.255.254"))
+	it = run(z, &Reputation{})
+	ev = strings.Join(it.Evidence, "\n")
+	if it.Status != Warn || strings.Contains(ev, " lists ") || !strings.Contains(ev, "not a listing") {
+		t.Errorf("a refusal shown as a listing: %s\n%s", it.Status, ev)
+	}
+	z = dnsx.NewZone()
+	z.AddIP("10.2.0.192.k3y.zen.dq.spamhaus.net", netip.MustParseAddr("127.0.0.4"))
+	if it := run(z, &Reputation{SpamhausDQSKey: "k3y"}); it.Status != Fail {
+		t.Errorf("through DQS: %s %v", it.Status, it.Evidence)
+	}
+	if got := reverseIP(netip.MustParseAddr("2001:db8::1")); got != "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2" {
+		t.Errorf("IPv6 nibbles: %s", got)
 	}
 }

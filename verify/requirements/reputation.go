@@ -1,0 +1,164 @@
+package requirements
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/miekg/dns"
+
+	"github.com/testerd/testerd/dnsx"
+)
+
+// Reputation configures the optional reputation check: the sending IP and
+// the From and DKIM domains looked up in a small curated set of DNS block
+// and allow lists. The lookups go, through testerd's resolver, to the list
+// operators: they learn the probe's IP and domains. nil is off.
+type Reputation struct {
+	// SpamhausDQSKey, if set, queries Spamhaus through its Data Query
+	// Service (needed behind public resolvers and for commercial use)
+	// instead of the public mirrors.
+	SpamhausDQSKey string
+}
+
+// DNSList is one list of the curated set.
+type DNSList struct {
+	Name string
+	// Zone is queried with the reversed IP (or the domain) in front.
+	Zone string
+	// Domains: a domain list (the From and DKIM domains), else an IP list.
+	Domains bool
+	// Allow: an allow list (being listed is good).
+	Allow bool
+	// InfoOnly: a listing is shown as information (the operator charges
+	// for delisting, or few receivers use it).
+	InfoOnly bool
+	// Who says who uses it, as far as that is public.
+	Who string
+	// Refusals are answers that mean "not answered" (the query was refused,
+	// came through an open or public resolver, or over the limit), never a
+	// listing.
+	Refusals []string
+	// dqs: the zone under Spamhaus' Data Query Service ("KEY.<dqs>").
+	dqs string
+}
+
+var spamhausRefusals = []string{"127.255.255.252", "127.255.255.254", "127.255.255.255"}
+
+// DNSLists is the curated set. The big mailbox providers do not publish
+// which lists they use; "Who" says what is public.
+var DNSLists = []DNSList{
+	{Name: "Spamhaus ZEN", Zone: "zen.spamhaus.org", dqs: "zen.dq.spamhaus.net", Refusals: spamhausRefusals,
+		Who: "the most used IP block list; in SpamAssassin's and rspamd's default rules"},
+	{Name: "Spamhaus DBL", Zone: "dbl.spamhaus.org", dqs: "dbl.dq.spamhaus.net", Domains: true, Refusals: spamhausRefusals,
+		Who: "domain block list; in SpamAssassin's and rspamd's default rules"},
+	{Name: "SpamCop", Zone: "bl.spamcop.net", Who: "IP block list from user reports; in SpamAssassin's default rules"},
+	{Name: "Barracuda", Zone: "b.barracudacentral.org", Who: "IP block list of Barracuda's appliances (free registration for queries)"},
+	{Name: "UCEPROTECT level 1", Zone: "dnsbl-1.uceprotect.net", InfoOnly: true,
+		Who: "information only: the operator charges for express delisting, and listings expire by themselves"},
+	{Name: "DNSWL", Zone: "list.dnswl.org", Allow: true, Refusals: []string{"127.0.0.255"},
+		Who: "allow list of known good senders; in SpamAssassin's default rules"},
+}
+
+// maxReputationDomains bounds the domains looked up.
+const maxReputationDomains = 3
+
+func checkReputation(ctx context.Context, r dnsx.Resolver, in Input) Item {
+	it := Item{ID: "reputation", Title: "The sending IP and domains are on no block list"}
+	if in.Reputation == nil {
+		it.Status = NA
+		it.Evidence = append(it.Evidence, "the reputation check is off on this tester (--reputation=false)")
+		return it
+	}
+	var domains []string
+	add := func(d string) {
+		d = strings.ToLower(strings.TrimSuffix(d, "."))
+		if d != "" && !slices.Contains(domains, d) && len(domains) < maxReputationDomains {
+			domains = append(domains, d)
+		}
+	}
+	add(in.From.Domain)
+	if in.DKIM != nil {
+		for _, s := range in.DKIM.Signatures {
+			add(s.Domain)
+		}
+	}
+	var listed, info, refused []string
+	for _, l := range DNSLists {
+		var names []string
+		if l.Domains {
+			names = append(names, domains...)
+		} else if in.IP.IsValid() {
+			names = append(names, reverseIP(in.IP))
+		}
+		for _, n := range names {
+			zone := l.Zone
+			if l.dqs != "" && in.Reputation.SpamhausDQSKey != "" {
+				zone = in.Reputation.SpamhausDQSKey + "." + l.dqs
+			}
+			q := n + "." + zone
+			if _, ok := dns.IsDomainName(q); !ok || len(q) > 253 {
+				continue
+			}
+			addrs, err := r.LookupIP(ctx, "ip4", q)
+			subject := shown(n)
+			if !l.Domains {
+				subject = in.IP.String()
+			}
+			switch {
+			case err != nil && dnsx.IsNotFound(err):
+				if l.Allow {
+					info = append(info, fmt.Sprintf("%s: %s is not on it (%s)", l.Name, subject, l.Who))
+				}
+			case err != nil:
+				refused = append(refused, fmt.Sprintf("%s: no answer for %s (%v): not a listing", l.Name, subject, dnsx.KindOf(err)))
+			case refusal(l, addrs):
+				refused = append(refused, fmt.Sprintf("%s refused the query for %s (answer %s: query refused, over its limit, or from a public resolver; a Spamhaus DQS key avoids it): not a listing",
+					l.Name, subject, addrs[0]))
+			case l.Allow:
+				info = append(info, fmt.Sprintf("%s: %s is on this allow list (%s)", l.Name, subject, addrs[0]))
+			case l.InfoOnly:
+				info = append(info, fmt.Sprintf("%s lists %s (%s); %s", l.Name, subject, addrs[0], l.Who))
+			default:
+				listed = append(listed, fmt.Sprintf("%s lists %s (answer %s; %s)", l.Name, subject, addrs[0], l.Who))
+			}
+		}
+	}
+	it.Evidence = append(append(append(it.Evidence, listed...), info...), refused...)
+	switch {
+	case len(listed) > 0:
+		it.Status = Fail
+		it.Fix = "find why on each list's own lookup page (the cause is usually a compromised account or a spam complaint), fix it, then ask for delisting there"
+	case len(refused) > 0:
+		it.Status = Warn
+	default:
+		it.Status = Pass
+		it.Evidence = append(it.Evidence, fmt.Sprintf("%s and %d domain(s) are on none of the %d block lists", in.IP, len(domains), len(DNSLists)-1))
+	}
+	return it
+}
+
+// refusal reports whether a list's answer means the query was not
+// answered: one of its refusal codes, or anything outside 127.0.0.0/8.
+func refusal(l DNSList, addrs []netip.Addr) bool {
+	for _, a := range addrs {
+		if !netip.MustParsePrefix("127.0.0.0/8").Contains(a) || slices.Contains(l.Refusals, a.String()) {
+			return true
+		}
+	}
+	return len(addrs) == 0
+}
+
+// reverseIP is the DNS list form of an address: the IPv4 octets or the
+// IPv6 nibbles, reversed.
+func reverseIP(a netip.Addr) string {
+	rev, err := dns.ReverseAddr(a.Unmap().String())
+	if err != nil {
+		return ""
+	}
+	rev = strings.TrimSuffix(rev, ".")
+	rev = strings.TrimSuffix(rev, ".in-addr.arpa")
+	return strings.TrimSuffix(rev, ".ip6.arpa")
+}
