@@ -361,6 +361,12 @@ func checkFormat(in Input) Item {
 	if has8bit(m.Header) {
 		warns = append(warns, "8-bit bytes in the header: they need SMTPUTF8 (RFC 6532); encode them as RFC 2047 words otherwise")
 	}
+	if strings.Contains(in.From.Address, "=?") {
+		fails = append(fails, "the From address holds an RFC 2047 encoded-word, which RFC 2047 §5 forbids in an address (only the display name may be encoded)")
+	}
+	if len(m.Header) > MaxHeaderBytes {
+		warns = append(warns, fmt.Sprintf("the header is %d KB: Gmail refuses headers over its size limit (552-5.3.4); testerd warns above %d KB", len(m.Header)>>10, MaxHeaderBytes>>10))
+	}
 	fails = append(fails, in.mime.undeclared...)
 	it.Evidence = append(fails, warns...)
 	switch {

@@ -99,6 +99,9 @@ const (
 	// octets, which relays fold; RFC 5322 allows 998.
 	DKIMBreakLine = 990
 	MaxLine       = 998
+	// MaxHeaderBytes: a header larger than this is warned about (Gmail
+	// refuses oversized headers with 552-5.3.4).
+	MaxHeaderBytes = 64 << 10
 )
 
 // Check builds the report. It asks DNS for the reverse DNS of the client,

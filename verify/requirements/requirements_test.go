@@ -152,3 +152,28 @@ func TestReputation(t *testing.T) {
 		t.Errorf("IPv6 nibbles: %s", got)
 	}
 }
+
+// TestFormatHeaderRules: an encoded-word in the From address fails; an
+// oversized header warns.
+func TestFormatHeaderRules(t *testing.T) {
+	format := func(raw string) Item {
+		m := message.Parse([]byte(raw))
+		rep := Check(context.Background(), dnsx.NewFake(dnsx.NewZone()), Input{IP: netip.MustParseAddr("192.0.2.1"), Message: m, From: m.From(), Size: len(raw)})
+		for _, it := range rep.Items {
+			if it.ID == "format" {
+				return it
+			}
+		}
+		t.Fatal("no format item")
+		return Item{}
+	}
+	head := "Date: Mon, 23 Nov 2026 11:59:00 +0000\r\nMessage-ID: <a@abc.it>\r\n"
+	it := format("From: <=?utf-8?q?joe?=@abc.it>\r\n" + head + "\r\nhi\r\n")
+	if it.Status != Fail || !strings.Contains(strings.Join(it.Evidence, " "), "encoded-word") {
+		t.Errorf("encoded-word in the address: %s %v", it.Status, it.Evidence)
+	}
+	it = format("From: Joe <joe@abc.it>\r\n" + head + strings.Repeat("X-Pad: "+strings.Repeat("p", 900)+"\r\n", 80) + "\r\nhi\r\n")
+	if it.Status != Warn || !strings.Contains(strings.Join(it.Evidence, " "), "552-5.3.4") {
+		t.Errorf("a 70 KB header: %s %v", it.Status, it.Evidence)
+	}
+}
