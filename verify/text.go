@@ -222,5 +222,18 @@ func writeRequirements(w io.Writer, r *requirements.Report) {
 			fmt.Fprintf(w, "       fix: %s\n", it.Fix)
 		}
 	}
+	if len(r.Providers) > 0 {
+		fmt.Fprintln(w, "  In bulk, by each provider's rules:")
+	}
+	for _, p := range r.Providers {
+		if p.Accepted {
+			fmt.Fprintf(w, "    %s: accepted\n", p.Provider)
+			continue
+		}
+		fmt.Fprintf(w, "    %s: refused (%s)\n", p.Provider, strings.Join(p.Blocking, ", "))
+		if p.Bounce != "" {
+			fmt.Fprintf(w, "       %s\n", p.Bounce)
+		}
+	}
 	fmt.Fprintln(w)
 }
