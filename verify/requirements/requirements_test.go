@@ -177,3 +177,22 @@ func TestFormatHeaderRules(t *testing.T) {
 		t.Errorf("a 70 KB header: %s %v", it.Status, it.Evidence)
 	}
 }
+
+// TestDisplayName: each way a display name poses as someone else.
+func TestDisplayName(t *testing.T) {
+	for raw, want := range map[string]Status{
+		"From: Joe Example <joe@abc.it>\r\nTo: Mario <check@t>\r\nSubject: hello there\r\n": Pass,
+		"From: \"joe@abc.it\" <joe@abc.it>\r\nSubject: x\r\n":                               Pass,
+		"From: \"PayPal service@paypal.com\" <joe@abc.it>\r\nSubject: x\r\n":                Warn,
+		"From: =?utf-8?q?Bank_=E2=9C=85?= <joe@abc.it>\r\nSubject: x\r\n":                   Warn,
+		"From: Verified Support <joe@abc.it>\r\nSubject: x\r\n":                             Warn,
+		"From: Your invoice is ready <joe@abc.it>\r\nSubject: Your invoice is ready\r\n":    Warn,
+		"From: Mario Rossi <joe@abc.it>\r\nTo: \"Mario Rossi\" <check@t>\r\nSubject: x\r\n": Warn,
+		"From: joe@abc.it\r\nSubject: x\r\n":                                                NA,
+	} {
+		m := message.Parse([]byte(raw + "\r\nhi\r\n"))
+		if it := checkDisplayName(Input{Message: m, From: m.From()}); it.Status != want {
+			t.Errorf("%q: %s, want %s (%v)", raw, it.Status, want, it.Evidence)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package requirements
 
 import (
 	"fmt"
+	"net/mail"
 	"regexp"
 	"strconv"
 	"strings"
@@ -46,6 +47,14 @@ func checkDisplayName(in Input) Item {
 	if low := strings.ToLower(name); strings.Contains(low, "verified") || strings.Contains(low, "verificato") {
 		problems = append(problems, "it calls itself verified")
 	}
+	if to, err := mail.ParseAddressList(in.Message.First("To")); err == nil {
+		for _, a := range to {
+			if n := strings.TrimSpace(a.Name); len(n) >= 3 && strings.EqualFold(n, name) {
+				problems = append(problems, "it is the recipient's own name, from To")
+				break
+			}
+		}
+	}
 	if subj := strings.TrimSpace(message.DecodeHeader(in.Message.First("Subject"))); len(subj) >= 8 && strings.Contains(strings.ToLower(name), strings.ToLower(subj)) {
 		problems = append(problems, "it repeats the Subject")
 	}
@@ -55,7 +64,7 @@ func checkDisplayName(in Input) Item {
 	}
 	it.Status = Warn
 	it.Evidence = append(it.Evidence, problems...)
-	it.Fix = "use your organization's (or your own) name as the display name: no addresses, no badges, no subject text"
+	it.Fix = "use your organization's (or your own) name as the display name: no addresses, no badges, no subject text, not the recipient's name"
 	return it
 }
 
