@@ -2,10 +2,12 @@ package requirements
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/miekg/dns"
 
@@ -65,6 +67,8 @@ var DNSLists = []DNSList{
 // maxReputationDomains bounds the domains looked up.
 const maxReputationDomains = 3
 
+var errSkipped = errors.New("not a valid query name")
+
 func checkReputation(ctx context.Context, r dnsx.Resolver, in Input) Item {
 	it := Item{ID: "reputation", Title: "The sending IP and domains are on no block list"}
 	if in.Reputation == nil {
@@ -85,45 +89,61 @@ func checkReputation(ctx context.Context, r dnsx.Resolver, in Input) Item {
 			add(s.Domain)
 		}
 	}
-	var listed, info, refused []string
+	// Every list is asked at once: a slow list costs its own time only.
+	type query struct {
+		l       DNSList
+		name    string
+		subject string
+		addrs   []netip.Addr
+		err     error
+	}
+	var qs []*query
 	for _, l := range DNSLists {
-		var names []string
-		if l.Domains {
-			names = append(names, domains...)
-		} else if in.IP.IsValid() {
-			names = append(names, reverseIP(in.IP))
+		zone := l.Zone
+		if l.dqs != "" && in.Reputation.SpamhausDQSKey != "" {
+			zone = in.Reputation.SpamhausDQSKey + "." + l.dqs
 		}
-		for _, n := range names {
-			zone := l.Zone
-			if l.dqs != "" && in.Reputation.SpamhausDQSKey != "" {
-				zone = in.Reputation.SpamhausDQSKey + "." + l.dqs
+		if l.Domains {
+			for _, d := range domains {
+				qs = append(qs, &query{l: l, name: d + "." + zone, subject: shown(d)})
 			}
-			q := n + "." + zone
-			if _, ok := dns.IsDomainName(q); !ok || len(q) > 253 {
-				continue
+		} else if in.IP.IsValid() {
+			qs = append(qs, &query{l: l, name: reverseIP(in.IP) + "." + zone, subject: in.IP.String()})
+		}
+	}
+	var wg sync.WaitGroup
+	for _, q := range qs {
+		if _, ok := dns.IsDomainName(q.name); !ok || len(q.name) > 253 {
+			q.err = errSkipped
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			q.addrs, q.err = r.LookupIP(ctx, "ip4", q.name)
+		}()
+	}
+	wg.Wait()
+	var listed, info, refused []string
+	for _, q := range qs {
+		l, subject, addrs, err := q.l, q.subject, q.addrs, q.err
+		switch {
+		case errors.Is(err, errSkipped):
+		case err != nil && dnsx.IsNotFound(err):
+			if l.Allow {
+				info = append(info, fmt.Sprintf("%s: %s is not on it (%s)", l.Name, subject, l.Who))
 			}
-			addrs, err := r.LookupIP(ctx, "ip4", q)
-			subject := shown(n)
-			if !l.Domains {
-				subject = in.IP.String()
-			}
-			switch {
-			case err != nil && dnsx.IsNotFound(err):
-				if l.Allow {
-					info = append(info, fmt.Sprintf("%s: %s is not on it (%s)", l.Name, subject, l.Who))
-				}
-			case err != nil:
-				refused = append(refused, fmt.Sprintf("%s: no answer for %s (%v): not a listing", l.Name, subject, dnsx.KindOf(err)))
-			case refusal(l, addrs):
-				refused = append(refused, fmt.Sprintf("%s refused the query for %s (answer %s: query refused, over its limit, or from a public resolver; a Spamhaus DQS key avoids it): not a listing",
-					l.Name, subject, addrs[0]))
-			case l.Allow:
-				info = append(info, fmt.Sprintf("%s: %s is on this allow list (%s)", l.Name, subject, addrs[0]))
-			case l.InfoOnly:
-				info = append(info, fmt.Sprintf("%s lists %s (%s); %s", l.Name, subject, addrs[0], l.Who))
-			default:
-				listed = append(listed, fmt.Sprintf("%s lists %s (answer %s; %s)", l.Name, subject, addrs[0], l.Who))
-			}
+		case err != nil:
+			refused = append(refused, fmt.Sprintf("%s: no answer for %s (%v): not a listing", l.Name, subject, dnsx.KindOf(err)))
+		case refusal(l, addrs):
+			refused = append(refused, fmt.Sprintf("%s refused the query for %s (answer %s: query refused, over its limit, or from a public resolver; a Spamhaus DQS key avoids it): not a listing",
+				l.Name, subject, addrs[0]))
+		case l.Allow:
+			info = append(info, fmt.Sprintf("%s: %s is on this allow list (%s)", l.Name, subject, addrs[0]))
+		case l.InfoOnly:
+			info = append(info, fmt.Sprintf("%s lists %s (%s); %s", l.Name, subject, addrs[0], l.Who))
+		default:
+			listed = append(listed, fmt.Sprintf("%s lists %s (answer %s; %s)", l.Name, subject, addrs[0], l.Who))
 		}
 	}
 	it.Evidence = append(append(append(it.Evidence, listed...), info...), refused...)
