@@ -24,6 +24,7 @@ import (
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/internal/untrusted"
 	"github.com/testerd/testerd/message"
+	"github.com/testerd/testerd/mtasts"
 	"github.com/testerd/testerd/verify/spf"
 )
 
@@ -90,6 +91,9 @@ type Checker struct {
 	Timeout time.Duration
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// STS, if set, fetches MTA-STS policies (else only the record is
+	// checked).
+	STS *mtasts.Fetcher
 }
 
 // ErrBadDomain is returned for a name that is not a domain.
@@ -117,7 +121,7 @@ func (c *Checker) Check(ctx context.Context, domain string, o Options) (*Report,
 	if c.Now != nil {
 		now = c.Now
 	}
-	l := &linter{r: b, domain: d, receiver: c.Receiver}
+	l := &linter{r: b, domain: d, receiver: c.Receiver, sts: c.STS}
 	rep := &Report{Domain: d, Checked: now().UTC()}
 	rep.SPF = l.spf(ctx, o)
 	rep.DMARC = l.dmarc(ctx)
@@ -158,6 +162,7 @@ type linter struct {
 	r        *budget
 	domain   string
 	receiver string
+	sts      *mtasts.Fetcher
 	findings []Finding
 }
 

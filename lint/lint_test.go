@@ -2,14 +2,22 @@ package lint
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/miekg/dns"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/mtasts"
+	"github.com/testerd/testerd/outbound/mxtest"
 	"github.com/testerd/testerd/verify/dkim/dkimtest"
 )
 
@@ -174,6 +182,9 @@ func TestFindings(t *testing.T) {
 			z.AddTXT("_smtp._tls.example.com", "v=TLSRPTv1; rua=mailto:tls@example.com")
 		}, Options{}, "mx", Info, "TLS-RPT (RFC 8460) is published"},
 		{"MTA-STS absent", nil, Options{}, "mx", Info, "MTA-STS (RFC 8461) is not published"},
+		{"MTA-STS record without id", func(z *dnsx.Zone) { z.AddTXT("_mta-sts.example.com", "v=STSv1") }, Options{}, "mx", Error, "no id="},
+		{"TLS-RPT without a usable rua", func(z *dnsx.Zone) { z.AddTXT("_smtp._tls.example.com", "v=TLSRPTv1; rua=ftp://x.example/") },
+			Options{}, "mx", Error, "only mailto: and https:"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rep := check(t, func(z *dnsx.Zone) {
@@ -220,4 +231,53 @@ func replaceSPF(z *dnsx.Zone, rec string) {
 func setDMARC(z *dnsx.Zone, rec string) {
 	z.Remove("_dmarc.example.com", dns.TypeTXT)
 	z.AddTXT("_dmarc.example.com", rec)
+}
+
+// TestMTASTSPolicy fetches policies from an in-process HTTPS server: an MX
+// outside the policy is an error under enforce and a warning under
+// testing; a policy that cannot be fetched is an error.
+func TestMTASTSPolicy(t *testing.T) {
+	cert, pool, err := mxtest.Cert("mta-sts.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var current atomic.Pointer[string]
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		policy := *current.Load()
+		if policy == "" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, policy)
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.StartTLS()
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	z := dnsx.NewZone()
+	base(z)
+	z.AddTXT("_mta-sts.example.com", "v=STSv1; id=1")
+	z.AddIP("mta-sts.example.com", netip.MustParseAddr("127.0.0.1"))
+	r := dnsx.NewFake(z)
+	c := &Checker{Resolver: r, Receiver: "tester.example", STS: &mtasts.Fetcher{Resolver: r, Port: port, RootCAs: pool, AllowPrivate: true}}
+	for _, tc := range []struct {
+		policy string
+		sev    Severity
+		want   string
+	}{
+		{"version: STSv1\nmode: enforce\nmx: mx.example.com\nmax_age: 604800\n", Info, "MTA-STS policy: mode enforce"},
+		{"version: STSv1\nmode: enforce\nmx: other.example.com\nmax_age: 604800\n", Error, "mx.example.com matches no mx: line"},
+		{"version: STSv1\nmode: testing\nmx: *.other.example\nmax_age: 604800\n", Warning, "mx.example.com matches no mx: line"},
+		{"", Error, "404"},
+	} {
+		current.Store(&tc.policy)
+		rep, err := c.Check(context.Background(), "example.com", Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !has(rep, "mx", tc.sev, tc.want) {
+			t.Errorf("policy %q: no %s finding %q in %+v", tc.policy, tc.sev, tc.want, rep.Findings)
+		}
+	}
 }

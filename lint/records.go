@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/mtasts"
 	"github.com/testerd/testerd/verify/dkim"
 	"github.com/testerd/testerd/verify/dmarc"
 )
@@ -242,7 +243,9 @@ type MXReport struct {
 	Hosts  []MXHost `json:"hosts"`
 	NullMX bool     `json:"null_mx,omitempty"`
 	MTASTS string   `json:"mta_sts,omitempty"`
-	TLSRPT string   `json:"tls_rpt,omitempty"`
+	// STSPolicy is the fetched MTA-STS policy, when there is one.
+	STSPolicy *mtasts.Policy `json:"mta_sts_policy,omitempty"`
+	TLSRPT    string         `json:"tls_rpt,omitempty"`
 }
 
 // MXHost is one MX host with its addresses and their reverse DNS.
@@ -313,7 +316,62 @@ func (l *linter) mx(ctx context.Context) *MXReport {
 	}
 	rep.MTASTS = l.present(ctx, "_mta-sts."+l.domain, "v=STSv1", "MTA-STS (RFC 8461)")
 	rep.TLSRPT = l.present(ctx, "_smtp._tls."+l.domain, "v=TLSRPTv1", "TLS-RPT (RFC 8460)")
+	l.mtaSTS(ctx, rep)
+	l.tlsRPT(rep)
 	return rep
+}
+
+// mtaSTS checks the MTA-STS record and, with a fetcher, the policy: its
+// syntax, and that every MX the domain publishes matches it.
+func (l *linter) mtaSTS(ctx context.Context, rep *MXReport) {
+	if rep.MTASTS == "" {
+		return
+	}
+	if _, err := mtasts.ParseRecord(rep.MTASTS); err != nil {
+		l.add("mx", Error, "MTA-STS record: "+err.Error(), `publish _mta-sts TXT "v=STSv1; id=<a new value at each policy change>"`)
+		return
+	}
+	if l.sts == nil {
+		return
+	}
+	p, warns, err := l.sts.Fetch(ctx, l.domain)
+	for _, w := range warns {
+		l.add("mx", Warning, "MTA-STS policy: "+shown(w), "")
+	}
+	if err != nil {
+		l.add("mx", Error, "MTA-STS policy: "+shown(err.Error()), "serve the policy at https://mta-sts."+l.domain+"/.well-known/mta-sts.txt with a valid certificate for mta-sts."+l.domain+", as text/plain, without redirects")
+		return
+	}
+	rep.STSPolicy = p
+	l.add("mx", Info, fmt.Sprintf("MTA-STS policy: mode %s, max_age %d s, mx %s", p.Mode, p.MaxAge, shown(strings.Join(p.MX, ", "))), "")
+	for _, h := range rep.Hosts {
+		matched := false
+		for _, m := range p.MX {
+			matched = matched || mtasts.Matches(m, h.Host)
+		}
+		if matched || p.Mode == mtasts.None {
+			continue
+		}
+		sev, what := Error, "senders that apply the policy will not deliver to it"
+		if p.Mode == mtasts.Testing {
+			sev, what = Warning, "in enforce mode senders would not deliver to it (testing mode: they report it)"
+		}
+		l.add("mx", sev, fmt.Sprintf("MX %s matches no mx: line of the MTA-STS policy: %s", shown(h.Host), what),
+			"add \"mx: "+h.Host+"\" to the policy (and change the record's id=)")
+	}
+	if rep.TLSRPT == "" {
+		l.add("mx", Info, "MTA-STS without TLS-RPT: failures to deliver securely are not reported to you", `publish _smtp._tls TXT "v=TLSRPTv1; rua=mailto:tls-reports@`+l.domain+`"`)
+	}
+}
+
+// tlsRPT checks the TLS-RPT record's rua URIs.
+func (l *linter) tlsRPT(rep *MXReport) {
+	if rep.TLSRPT == "" {
+		return
+	}
+	if _, err := mtasts.CheckTLSRPT(rep.TLSRPT); err != nil {
+		l.add("mx", Error, "TLS-RPT record: "+shown(err.Error()), `publish _smtp._tls TXT "v=TLSRPTv1; rua=mailto:ADDRESS" (or an https: URI)`)
+	}
 }
 
 func ptrText(names []string) string {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/lint"
+	"github.com/testerd/testerd/mtasts"
 )
 
 // runLint is "testerd lint DOMAIN": the domain record checker.
@@ -69,7 +70,7 @@ func runLint(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "testerd lint: %v\n", err)
 		return 1
 	}
-	c := &lint.Checker{Resolver: r, Receiver: *receiver}
+	c := &lint.Checker{Resolver: r, Receiver: *receiver, STS: &mtasts.Fetcher{Resolver: r}}
 	rep, err := c.Check(context.Background(), domain, o)
 	if errors.Is(err, lint.ErrBadDomain) {
 		fmt.Fprintf(stderr, "testerd lint: %v\n", err)

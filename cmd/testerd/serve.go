@@ -29,6 +29,7 @@ import (
 	"github.com/testerd/testerd/lint"
 	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/metrics"
+	"github.com/testerd/testerd/mtasts"
 	"github.com/testerd/testerd/outbound"
 	"github.com/testerd/testerd/reply"
 	"github.com/testerd/testerd/smtpd"
@@ -430,7 +431,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, hooks serveHook
 	if planner.BaseURL == "" {
 		planner.BaseURL = defaultPublicURL(c.Hostname, httpLn.Addr())
 	}
-	w := &web.Server{Store: st, Reanalyzer: pool, HideLists: !c.PublicLists, Domain: c.Domain, Logger: log, Lint: &lint.Checker{Resolver: resolver, Receiver: c.Hostname, MaxLookups: WebLintLookups},
+	w := &web.Server{Store: st, Reanalyzer: pool, HideLists: !c.PublicLists, Domain: c.Domain, Logger: log, Lint: &lint.Checker{Resolver: resolver, Receiver: c.Hostname, MaxLookups: WebLintLookups, STS: &mtasts.Fetcher{Resolver: resolver}},
 		Reports: st, AdminToken: c.AdminToken, Tokens: st, Resolver: resolver, Health: resolver.Health().Err, Lang: lang, TrustedProxies: proxies}
 	planner.Lang = lang
 	if c.AdminToken == "" {
