@@ -17,6 +17,7 @@ import (
 
 	"github.com/testerd/testerd/dmarcrpt"
 	"github.com/testerd/testerd/store"
+	"github.com/testerd/testerd/tlsrpt"
 )
 
 // MaxParsing bounds the XML being parsed at once, in bytes: a report takes
@@ -101,7 +102,17 @@ func (in *Ingester) Read(ctx context.Context, m *store.ReportMessage) error {
 	in.init()
 	files, errs := dmarcrpt.Extract(m.Raw)
 	var reports []*store.DMARCReport
+	var tls []*store.TLSReport
 	for _, f := range files {
+		if f.TLS() {
+			tr, err := tlsrpt.Parse(f.XML)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", f.Name, err))
+				continue
+			}
+			tls = append(tls, &store.TLSReport{Report: tr, JSON: f.XML})
+			continue
+		}
 		r := &store.DMARCReport{Container: f.Container, XML: f.XML}
 		weight := max(int64(len(f.XML)), 1)
 		if err := in.parsing.Acquire(ctx, weight); err != nil {
@@ -126,8 +137,14 @@ func (in *Ingester) Read(ctx context.Context, m *store.ReportMessage) error {
 	if len(errs) > 0 {
 		m.Problems = errors.Join(errs...).Error()
 	}
-	if err := in.Store.AddReports(ctx, m, reports); err != nil {
+	if err := in.Store.AddReports(ctx, m, reports, tls); err != nil {
 		return err
+	}
+	if in.Logger != nil {
+		for _, r := range tls {
+			in.Logger.Info("tls report", "message", m.ID, "org", r.Report.Organization, "report_id", r.Report.ReportID,
+				"policies", len(r.Report.Policies), "duplicate_of", r.DuplicateOf)
+		}
 	}
 	if in.Logger != nil {
 		for _, r := range reports {

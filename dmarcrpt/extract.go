@@ -34,9 +34,10 @@ const (
 type File struct {
 	// Name is the attachment's file name, if any.
 	Name string
-	// Container says how it was packed: xml, zip or gzip.
+	// Container says how it was packed: xml, json, zip or gzip.
 	Container string
-	XML       []byte
+	// XML is the report as unpacked: DMARC XML, or TLS-RPT JSON (TLS).
+	XML []byte
 }
 
 // ErrTooBig is a report over MaxXML once decompressed; ErrBudget is the
@@ -60,7 +61,7 @@ func Extract(raw []byte) ([]File, []error) {
 	x := &extractor{budget: MaxMessageXML}
 	x.part(h, m.Body, 0)
 	if len(x.files) == 0 && len(x.errs) == 0 {
-		x.errs = append(x.errs, errors.New("no report found: no zip, gzip or XML part"))
+		x.errs = append(x.errs, errors.New("no report found: no zip, gzip, XML or TLS-RPT JSON part"))
 	}
 	return x.files, x.errs
 }
@@ -148,7 +149,12 @@ func sniff(mt, name string, data []byte) string {
 	}
 	trimmed := bytes.TrimLeft(data, " \t\r\n\xef\xbb\xbf")
 	isXML := bytes.HasPrefix(trimmed, []byte("<?xml")) || bytes.HasPrefix(trimmed, []byte("<feedback"))
+	isJSON := bytes.HasPrefix(trimmed, []byte("{"))
 	switch mt {
+	case "application/tlsrpt+gzip":
+		return "gzip"
+	case "application/tlsrpt+json", "application/json":
+		return "json"
 	case "application/zip", "application/x-zip-compressed", "application/x-zip":
 		return "zip" // not a zip by content: unpack says so
 	case "application/gzip", "application/x-gzip":
@@ -159,7 +165,16 @@ func sniff(mt, name string, data []byte) string {
 	if isXML && (mt == "text/plain" || mt == "application/octet-stream" || strings.HasSuffix(strings.ToLower(name), ".xml")) {
 		return "xml"
 	}
+	if isJSON && (mt == "text/plain" || mt == "application/octet-stream" || strings.HasSuffix(strings.ToLower(name), ".json")) {
+		return "json"
+	}
 	return ""
+}
+
+// TLS reports whether a file holds a TLS report (RFC 8460 JSON) rather
+// than DMARC XML.
+func (f File) TLS() bool {
+	return bytes.HasPrefix(bytes.TrimLeft(f.XML, " \t\r\n\xef\xbb\xbf"), []byte("{"))
 }
 
 func decodeCTE(cte string, body []byte) ([]byte, error) {

@@ -263,6 +263,10 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) (err error) {
 	return nil
 }
 
+// TLSReportAddress is the local part that takes SMTP TLS reports (RFC
+// 8460) beside rua@, for the _smtp._tls record's rua=mailto:.
+const TLSReportAddress = "tlsrpt"
+
 // route accepts the tester addresses and refuses everything else.
 func (s *Server) route(to string) (recipient, error) {
 	local, domain, ok := cutLast(to, "@")
@@ -271,10 +275,14 @@ func (s *Server) route(to string) (recipient, error) {
 			Message: fmt.Sprintf("no such user: this tester takes mail for spf@, dkim@ and check@%s only, and relays nothing", s.cfg.Domain)}
 	}
 	base, ext, _ := strings.Cut(local, "+")
-	// rua@ and the Config.ReportAddresses take DMARC aggregate reports.
+	// rua@, tlsrpt@ and the Config.ReportAddresses take DMARC aggregate
+	// reports and SMTP TLS reports.
 	switch k := kind.Kind(strings.ToLower(base)); k {
 	case kind.SPF, kind.DKIM, kind.Check, kind.Postmaster, kind.Abuse, kind.Report:
 		return recipient{addr: to, kind: k, ext: ext}, nil
+	}
+	if strings.EqualFold(base, TLSReportAddress) {
+		return recipient{addr: to, kind: kind.Report, ext: ext}, nil
 	}
 	for _, a := range s.cfg.ReportAddresses {
 		if strings.EqualFold(a, base) {

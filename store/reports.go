@@ -71,7 +71,7 @@ func (s *Store) SaveReportMessage(ctx context.Context, m *ReportMessage, reports
 	if err := s.SaveReportMail(ctx, m); err != nil {
 		return err
 	}
-	return s.AddReports(ctx, m, reports)
+	return s.AddReports(ctx, m, reports, nil)
 }
 
 // SaveReportMail commits a report message, not yet read (synchronous=FULL,
@@ -105,9 +105,9 @@ func (s *Store) UnreadReportMail(ctx context.Context, limit int) ([]*ReportMessa
 	return out, rows.Err()
 }
 
-// AddReports stores what reading a report message found, and marks it
-// read, in one transaction.
-func (s *Store) AddReports(ctx context.Context, m *ReportMessage, reports []*DMARCReport) error {
+// AddReports stores what reading a report message found (DMARC reports
+// and TLS reports), and marks it read, in one transaction.
+func (s *Store) AddReports(ctx context.Context, m *ReportMessage, reports []*DMARCReport, tls []*TLSReport) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -163,6 +163,9 @@ func (s *Store) AddReports(ctx context.Context, m *ReportMessage, reports []*DMA
 				return err
 			}
 		}
+	}
+	if err := addTLSReports(ctx, tx, m, tls); err != nil {
+		return err
 	}
 	return tx.Commit()
 }

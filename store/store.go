@@ -379,6 +379,37 @@ var migrations = []string{
 		value      BLOB NOT NULL,
 		created_at INTEGER NOT NULL
 	);`,
+	// SMTP TLS reports (RFC 8460), read from report mail like DMARC's.
+	`CREATE TABLE tls_reports (
+		id           INTEGER PRIMARY KEY AUTOINCREMENT,
+		message_id   TEXT NOT NULL REFERENCES dmarc_messages (id) ON DELETE CASCADE,
+		received_at  INTEGER NOT NULL,
+		org          TEXT NOT NULL,
+		report_id    TEXT NOT NULL,
+		contact      TEXT NOT NULL,
+		begin_at     INTEGER NOT NULL,
+		end_at       INTEGER NOT NULL,
+		json         BLOB NOT NULL,
+		duplicate_of INTEGER
+	);
+	CREATE INDEX tls_reports_key ON tls_reports (org, report_id);
+	CREATE TABLE tls_policies (
+		report  INTEGER NOT NULL REFERENCES tls_reports (id) ON DELETE CASCADE,
+		domain  TEXT NOT NULL,
+		type    TEXT NOT NULL,
+		success INTEGER NOT NULL,
+		failure INTEGER NOT NULL
+	);
+	CREATE INDEX tls_policies_domain ON tls_policies (domain);
+	CREATE TABLE tls_failures (
+		report       INTEGER NOT NULL REFERENCES tls_reports (id) ON DELETE CASCADE,
+		domain       TEXT NOT NULL,
+		type         TEXT NOT NULL,
+		receiving_mx TEXT NOT NULL,
+		sending_ip   TEXT NOT NULL,
+		sessions     INTEGER NOT NULL
+	);
+	CREATE INDEX tls_failures_domain ON tls_failures (domain);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/testerd/testerd/kind"
+	"github.com/testerd/testerd/tlsrpt"
 )
 
 // TestTokens: a token is found by its secret only, kept hashed, and a
@@ -157,4 +159,35 @@ func BenchmarkSaveVerdictEvent(b *testing.B) {
 			})
 		})
 	}
+}
+
+// TestTLSReportsStore: TLS reports are stored with their message, a second
+// copy is a duplicate counted nowhere, and the summary sums per day and by
+// failure type and MX.
+func TestTLSReportsStore(t *testing.T) {
+	bothEngines(t, func(t *testing.T) {
+		ctx := context.Background()
+		s := open(t, location(t))
+		day := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+		rep := &tlsrpt.Report{Organization: "R", ReportID: "1", Start: day, End: day.Add(24*time.Hour - time.Second),
+			Policies: []tlsrpt.Policy{{Type: "sts", Domain: "abc.it", Success: 90, Failure: 10,
+				Failures: []tlsrpt.Failure{{Type: "starttls-not-supported", ReceivingMX: "mx.abc.it", Sessions: 10}}}}}
+		for i := range 2 {
+			m := &ReportMessage{ID: fmt.Sprint("tm", i), Received: day.Add(25 * time.Hour), Rcpt: "tlsrpt@t", ClientIP: "192.0.2.1", Raw: []byte("x")}
+			if err := s.SaveReportMail(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.AddReports(ctx, m, nil, []*TLSReport{{Report: rep, JSON: []byte("{}")}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		sum, err := s.TLSSummaryOf(ctx, "abc.it", day.Add(-time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Reports != 1 || len(sum.Days) != 1 || sum.Days[0].Success != 90 || len(sum.Failures) != 1 || sum.Failures[0].Sessions != 10 ||
+			sum.Failures[0].Meaning == "" {
+			t.Errorf("summary: %+v", sum)
+		}
+	})
 }

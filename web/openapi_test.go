@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/testerd/testerd/lint"
+	"github.com/testerd/testerd/store"
 	"github.com/testerd/testerd/verify"
 	"github.com/testerd/testerd/webhook"
 )
@@ -36,6 +37,7 @@ var apiTypes = map[string]any{
 	"DomainReports": domainReports{},
 	"DomainCheck":   lint.Report{},
 	"VerdictEvent":  webhook.Event{},
+	"TLSReports":    store.TLSSummary{},
 }
 
 // handWritten are the schemas openapi.json keeps as written.

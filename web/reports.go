@@ -23,6 +23,7 @@ type ReportStore interface {
 	Report(ctx context.Context, id int64) (*store.DMARCReport, error)
 	ReportDomains(ctx context.Context, since time.Time) ([]store.ReportDomain, error)
 	ReportRows(ctx context.Context, domain string, since time.Time) ([]*store.DMARCRecord, error)
+	TLSSummaryOf(ctx context.Context, domain string, since time.Time) (*store.TLSSummary, error)
 }
 
 // Report page limits.
@@ -314,4 +315,25 @@ func chart(days []dmarcreport.Day) template.HTML {
 // noAdmin explains the report pages are off.
 func (s *Server) noAdmin(w http.ResponseWriter, r *http.Request) {
 	http.Error(w, "the DMARC report pages are off: start testerd with --admin-token", http.StatusNotFound)
+}
+
+// apiTLSReports is GET /api/tlsreports/{domain}: the domain's SMTP TLS
+// reports (RFC 8460) summed per day, and its failures by type and MX.
+func (s *Server) apiTLSReports(w http.ResponseWriter, r *http.Request) {
+	days, err := reportDays(r)
+	if err != nil {
+		apiError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	domain, err := message.Domain(r.PathValue("domain"))
+	if err != nil {
+		apiError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	sum, err := s.Reports.TLSSummaryOf(r.Context(), domain, time.Now().AddDate(0, 0, -days))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sum)
 }

@@ -150,6 +150,7 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET /reports/xml/{id}", s.adminPage(store.ScopeReports, s.reportXML))
 		mux.HandleFunc("GET /api/reports", need(store.ScopeReports, s.apiReports))
 		mux.HandleFunc("GET /api/reports/{domain}", need(store.ScopeReports, s.apiReportDomain))
+		mux.HandleFunc("GET /api/tlsreports/{domain}", need(store.ScopeReports, s.apiTLSReports))
 		mux.HandleFunc("GET /mail", s.adminPage(store.ScopeAdmin, s.operatorMail))
 		mux.HandleFunc("GET /api/mail", need(store.ScopeAdmin, s.apiOperatorMail))
 	} else {

@@ -81,6 +81,8 @@ func TestOpenAPIConformance(t *testing.T) {
 		{"GET", "/api/reports/abc.it", "/api/reports/{domain}", c.AdminToken, 200},
 		{"GET", "/api/reports/not..a.domain", "/api/reports/{domain}", c.AdminToken, 400},
 		{"GET", "/api/mail", "/api/mail", c.AdminToken, 200},
+		{"GET", "/api/tlsreports/abc.it", "/api/tlsreports/{domain}", c.AdminToken, 200},
+		{"GET", "/api/tlsreports/abc.it?days=0", "/api/tlsreports/{domain}", c.AdminToken, 400},
 		{"GET", "/api/domain/abc.it?selectors=s1&ip=127.0.0.1", "/api/domain/{name}", "", 200},
 		{"GET", "/api/domain/bad..name", "/api/domain/{name}", "", 400},
 	}

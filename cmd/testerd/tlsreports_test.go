@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// tlsReport is an SMTP TLS report for abc.it over day (RFC 8460).
+func tlsReport(id string, day time.Time) []byte {
+	return []byte(fmt.Sprintf(`{"organization-name":"Reporter Inc.","date-range":{"start-datetime":%q,"end-datetime":%q},
+"contact-info":"tls@reporter.example","report-id":%q,"policies":[{"policy":{"policy-type":"sts","policy-domain":"abc.it","mx-host":"mx.abc.it"},
+"summary":{"total-successful-session-count":90,"total-failure-session-count":10},
+"failure-details":[{"result-type":"certificate-expired","sending-mta-ip":"198.51.100.1","receiving-mx-hostname":"mx.abc.it","failed-session-count":10}]}]}`,
+		day.Format(time.RFC3339), day.Add(24*time.Hour-time.Second).Format(time.RFC3339), id))
+}
+
+// tlsReportMail is a report mail as reporters send it: the report gzipped
+// in an application/tlsrpt+gzip attachment.
+func tlsReportMail(report []byte) string {
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write(report)
+	w.Close()
+	b64 := base64.StdEncoding.EncodeToString(gz.Bytes())
+	return "From: noreply-smtp-tls-reporting@reporter.example\r\nTo: tlsrpt@" + probeDomain + "\r\nSubject: Report Domain: abc.it\r\n" +
+		"TLS-Report-Domain: abc.it\r\nTLS-Report-Submitter: reporter.example\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: multipart/report; report-type=tlsrpt; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nThis is a TLS report.\r\n" +
+		"--b\r\nContent-Type: application/tlsrpt+gzip\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"reporter.example!abc.it!1!2!001.json.gz\"\r\n\r\n" +
+		b64 + "\r\n--b--\r\n"
+}
+
+// TestTLSReports: a TLS report mailed to tlsrpt@ is read, its copy is kept
+// as a duplicate and counted once, and the API sums sessions per day and
+// failures by type and MX, with what each type means.
+func TestTLSReports(t *testing.T) {
+	t.Parallel()
+	c := testConfig(t)
+	c.Resolver, c.AdminToken = probeDNS(t), "s3cret-admin-token"
+	smtpAddr, httpAddr := startServeWith(t, c)
+	day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -1)
+	msg := tlsReportMail(tlsReport("tls-1", day))
+	for range 2 {
+		if err := sendProbe(smtpAddr, "tlsrpt@"+probeDomain, msg, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var sum struct {
+		Reports int `json:"reports"`
+		Days    []struct {
+			Day              string `json:"day"`
+			Success, Failure int64
+		} `json:"days"`
+		Failures []struct {
+			Type        string `json:"type"`
+			Meaning     string `json:"meaning"`
+			ReceivingMX string `json:"receiving_mx"`
+			Sessions    int64  `json:"sessions"`
+		} `json:"failures"`
+	}
+	var body string
+	waitFor(t, httpAddr, func() bool {
+		_, body = call(t, "GET", "http://"+httpAddr+"/api/tlsreports/abc.it", c.AdminToken)
+		return strings.Contains(body, "certificate-expired")
+	}, func() string { return "no TLS report: " + body })
+	if err := json.Unmarshal([]byte(body), &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Reports != 1 || len(sum.Days) != 1 || sum.Days[0].Day != day.Format("2006-01-02") || sum.Days[0].Success != 90 || sum.Days[0].Failure != 10 {
+		t.Errorf("summary (a duplicate counted?): %s", body)
+	}
+	if len(sum.Failures) != 1 || sum.Failures[0].Sessions != 10 || sum.Failures[0].ReceivingMX != "mx.abc.it" || !strings.Contains(sum.Failures[0].Meaning, "expired") {
+		t.Errorf("failures: %s", body)
+	}
+	if code, _ := call(t, "GET", "http://"+httpAddr+"/api/tlsreports/abc.it", ""); code != 401 {
+		t.Errorf("without a token: %d", code)
+	}
+}
