@@ -159,6 +159,36 @@ func (d *Digest) body(ctx context.Context, since time.Time, days int) (string, e
 		}
 		b.WriteString("\n")
 	}
+	tls, err := d.Store.TLSDomains(ctx, since)
+	if err != nil {
+		return "", err
+	}
+	if len(tls) > 0 {
+		fmt.Fprintf(&b, "SMTP TLS reports (RFC 8460), same days:\n\n")
+	}
+	for i, dom := range tls {
+		if i == maxDigestDomains {
+			fmt.Fprintf(&b, "… and %d more domains.\n", len(tls)-i)
+			break
+		}
+		fmt.Fprintf(&b, "%s: %d sessions in %d reports, %s failed\n", dom.Domain, dom.Success+dom.Failure, dom.Reports, Percent(dom.Failure, dom.Success+dom.Failure))
+		if dom.Failure > 0 {
+			sum, err := d.Store.TLSSummaryOf(ctx, dom.Domain, since)
+			if err != nil {
+				return "", err
+			}
+			for j, f := range sum.Failures {
+				if j == 3 {
+					break
+				}
+				fmt.Fprintf(&b, "  %s at %s, %d sessions: %s; to fix: %s\n", f.Type, f.ReceivingMX, f.Sessions, f.Meaning, f.Fix)
+			}
+		}
+		if d.BaseURL != "" {
+			fmt.Fprintf(&b, "  details: %s/reports/tls/%s\n", strings.TrimSuffix(d.BaseURL, "/"), dom.Domain)
+		}
+		b.WriteString("\n")
+	}
 	return b.String(), nil
 }
 

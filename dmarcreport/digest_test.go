@@ -29,6 +29,15 @@ func TestDigest(t *testing.T) {
 	if err := in.Ingest(ctx, p); err != nil {
 		t.Fatal(err)
 	}
+	// And a TLS report, in the body as some reporters send it.
+	tlsJSON := `{"organization-name":"R","report-id":"t1","date-range":{"start-datetime":"2023-11-14T00:00:00Z","end-datetime":"2023-11-14T23:59:59Z"},` +
+		`"policies":[{"policy":{"policy-type":"sts","policy-domain":"example.com"},"summary":{"total-successful-session-count":9,"total-failure-session-count":1},` +
+		`"failure-details":[{"result-type":"starttls-not-supported","receiving-mx-hostname":"mx.example.com","failed-session-count":1}]}]}`
+	tp := &store.Probe{ID: store.NewID(), Received: now, Kind: "rua", Recipient: "tlsrpt@tester.example",
+		ClientIP: netip.MustParseAddr("192.0.2.9"), Raw: []byte("From: r@reporter.example\r\nSubject: Report Domain: example.com\r\nContent-Type: application/tlsrpt+json\r\n\r\n" + tlsJSON + "\r\n")}
+	if err := in.Ingest(ctx, tp); err != nil {
+		t.Fatal(err)
+	}
 	woke := false
 	d := &Digest{Store: st, Domain: "tester.example", Hostname: "mx.tester.example", BaseURL: "https://tester.example",
 		To: []string{"ops@example.com"}, Hour: 13, Enqueued: func() { woke = true }}
@@ -41,7 +50,8 @@ func TestDigest(t *testing.T) {
 	}
 	m := message.Parse(due[0].Data)
 	body, _ := io.ReadAll(quotedprintable.NewReader(strings.NewReader(string(m.Body))))
-	for _, want := range []string{"example.com: 3 messages in 1 reports; DMARC pass 100.0%", "details: https://tester.example/reports/example.com"} {
+	for _, want := range []string{"example.com: 3 messages in 1 reports; DMARC pass 100.0%", "details: https://tester.example/reports/example.com",
+		"SMTP TLS reports", "example.com: 10 sessions in 1 reports, 10.0% failed", "starttls-not-supported at mx.example.com, 1 sessions", "reports/tls/example.com"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("body lacks %q:\n%s", want, body)
 		}

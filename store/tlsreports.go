@@ -81,6 +81,7 @@ type TLSDay struct {
 type TLSFailure struct {
 	Type        string `json:"type"`
 	Meaning     string `json:"meaning"`
+	Fix         string `json:"fix"`
 	ReceivingMX string `json:"receiving_mx"`
 	Sessions    int64  `json:"sessions"`
 }
@@ -89,6 +90,7 @@ type TLSFailure struct {
 // failures by type and receiving MX (duplicates excluded).
 type TLSSummary struct {
 	Domain   string       `json:"domain"`
+	Since    time.Time    `json:"since"`
 	Reports  int          `json:"reports"`
 	Days     []TLSDay     `json:"days"`
 	Failures []TLSFailure `json:"failures"`
@@ -96,7 +98,7 @@ type TLSSummary struct {
 
 // TLSSummaryOf sums a domain's TLS reports whose range ends after since.
 func (s *Store) TLSSummaryOf(ctx context.Context, domain string, since time.Time) (*TLSSummary, error) {
-	sum := &TLSSummary{Domain: domain, Days: []TLSDay{}, Failures: []TLSFailure{}}
+	sum := &TLSSummary{Domain: domain, Since: since.UTC(), Days: []TLSDay{}, Failures: []TLSFailure{}}
 	rows, err := s.db.QueryContext(ctx, `SELECT r.begin_at, p.success, p.failure FROM tls_policies p JOIN tls_reports r ON r.id = p.report
 		WHERE p.domain = ? AND r.end_at >= ? AND r.duplicate_of IS NULL LIMIT ?`, domain, since.UnixNano(), MaxReportRows)
 	if err != nil {
@@ -137,8 +139,36 @@ func (s *Store) TLSSummaryOf(ctx context.Context, domain string, since time.Time
 		if err := frows.Scan(&f.Type, &f.ReceivingMX, &f.Sessions); err != nil {
 			return nil, err
 		}
-		f.Meaning = tlsrpt.ResultTypes[f.Type]
+		f.Meaning, f.Fix = tlsrpt.ResultTypes[f.Type], tlsrpt.Fixes[f.Type]
 		sum.Failures = append(sum.Failures, f)
 	}
 	return sum, frows.Err()
+}
+
+// TLSDomain is a domain with TLS reports, and its sessions.
+type TLSDomain struct {
+	Domain           string
+	Reports          int
+	Success, Failure int64
+}
+
+// TLSDomains lists the domains with TLS reports whose range ends after
+// since, most sessions first (at most 500).
+func (s *Store) TLSDomains(ctx context.Context, since time.Time) ([]TLSDomain, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT p.domain, COUNT(*), CAST(SUM(p.success) AS BIGINT), CAST(SUM(p.failure) AS BIGINT)
+		FROM tls_policies p JOIN tls_reports r ON r.id = p.report
+		WHERE r.end_at >= ? AND r.duplicate_of IS NULL GROUP BY p.domain ORDER BY COUNT(*) DESC LIMIT 500`, since.UnixNano())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []TLSDomain
+	for rows.Next() {
+		var d TLSDomain
+		if err := rows.Scan(&d.Domain, &d.Reports, &d.Success, &d.Failure); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
 }

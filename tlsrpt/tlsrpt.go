@@ -47,6 +47,21 @@ var ResultTypes = map[string]string{
 	"sts-webpki-invalid":        "the certificate of mta-sts.DOMAIN is not valid",
 }
 
+// Fixes say what to change for each failure type.
+var Fixes = map[string]string{
+	"starttls-not-supported":    "enable STARTTLS on the MX (every current MTA has it)",
+	"certificate-host-mismatch": "install a certificate whose names include the MX host name the MX record gives",
+	"certificate-expired":       "renew the MX's certificate, and automate the renewal",
+	"certificate-not-trusted":   "use a certificate from a public authority, with its intermediate certificates served",
+	"validation-failure":        "check the certificate chain the MX serves (intermediates, key usage)",
+	"tlsa-invalid":              "correct the TLSA records, or remove them",
+	"dnssec-invalid":            "fix the zone's DNSSEC signatures and DS records",
+	"dane-required":             "publish TLSA records that match the MX's certificate",
+	"sts-policy-fetch-error":    "serve https://mta-sts.DOMAIN/.well-known/mta-sts.txt (no redirect, valid certificate, text/plain)",
+	"sts-policy-invalid":        "correct the policy's syntax (testerd lint DOMAIN checks it)",
+	"sts-webpki-invalid":        "install a valid public certificate for mta-sts.DOMAIN",
+}
+
 // Report is one TLS report.
 type Report struct {
 	Organization string    `json:"organization"`

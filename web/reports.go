@@ -337,3 +337,32 @@ func (s *Server) apiTLSReports(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, sum)
 }
+
+type tlsReportPage struct {
+	Chrome
+	Domain  string
+	Days    int
+	Summary *store.TLSSummary
+}
+
+// tlsReport is /reports/tls/{domain}: apiTLSReports as a page.
+func (s *Server) tlsReport(w http.ResponseWriter, r *http.Request) {
+	days, err := reportDays(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	domain, err := message.Domain(r.PathValue("domain"))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	sum, err := s.Reports.TLSSummaryOf(r.Context(), domain, time.Now().AddDate(0, 0, -days))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	c := s.chrome(w, r, "")
+	c.Title = c.Lang.T("tlsreport.title", domain)
+	s.render(w, "tlsreport.html", tlsReportPage{Chrome: c, Domain: s.Domain, Days: days, Summary: sum})
+}

@@ -124,6 +124,7 @@ func (s *Server) Handler() http.Handler {
 		"join": strings.Join,
 		"pct":  dmarcreport.Percent,
 		"day":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
+		"add":  func(a, b int64) int64 { return a + b },
 	}
 	s.tmpl = map[i18n.Lang]*template.Template{}
 	for _, l := range i18n.Langs {
@@ -148,6 +149,7 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET /reports", s.adminPage(store.ScopeReports, s.reportsIndex))
 		mux.HandleFunc("GET /reports/{domain}", s.adminPage(store.ScopeReports, s.reportDomain))
 		mux.HandleFunc("GET /reports/xml/{id}", s.adminPage(store.ScopeReports, s.reportXML))
+		mux.HandleFunc("GET /reports/tls/{domain}", s.adminPage(store.ScopeReports, s.tlsReport))
 		mux.HandleFunc("GET /api/reports", need(store.ScopeReports, s.apiReports))
 		mux.HandleFunc("GET /api/reports/{domain}", need(store.ScopeReports, s.apiReportDomain))
 		mux.HandleFunc("GET /api/tlsreports/{domain}", need(store.ScopeReports, s.apiTLSReports))

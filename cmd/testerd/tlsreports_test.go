@@ -77,6 +77,10 @@ func TestTLSReports(t *testing.T) {
 	if len(sum.Failures) != 1 || sum.Failures[0].Sessions != 10 || sum.Failures[0].ReceivingMX != "mx.abc.it" || !strings.Contains(sum.Failures[0].Meaning, "expired") {
 		t.Errorf("failures: %s", body)
 	}
+	if code, page := call(t, "GET", "http://"+httpAddr+"/reports/tls/abc.it", c.AdminToken); code != 200 ||
+		!strings.Contains(page, "certificate-expired") || !strings.Contains(page, "renew the MX") || !strings.Contains(page, "90.0%") {
+		t.Errorf("the TLS report page: %d", code)
+	}
 	if code, _ := call(t, "GET", "http://"+httpAddr+"/api/tlsreports/abc.it", ""); code != 401 {
 		t.Errorf("without a token: %d", code)
 	}
