@@ -94,6 +94,8 @@ type Checker struct {
 	// STS, if set, fetches MTA-STS policies (else only the record is
 	// checked).
 	STS *mtasts.Fetcher
+	// MXTLS, if set, connects to the MX hosts to check their STARTTLS.
+	MXTLS *MXTLS
 }
 
 // ErrBadDomain is returned for a name that is not a domain.
@@ -121,7 +123,7 @@ func (c *Checker) Check(ctx context.Context, domain string, o Options) (*Report,
 	if c.Now != nil {
 		now = c.Now
 	}
-	l := &linter{r: b, domain: d, receiver: c.Receiver, sts: c.STS}
+	l := &linter{r: b, domain: d, receiver: c.Receiver, sts: c.STS, mxtls: c.MXTLS}
 	rep := &Report{Domain: d, Checked: now().UTC()}
 	rep.SPF = l.spf(ctx, o)
 	rep.DMARC = l.dmarc(ctx)
@@ -163,6 +165,7 @@ type linter struct {
 	domain   string
 	receiver string
 	sts      *mtasts.Fetcher
+	mxtls    *MXTLS
 	findings []Finding
 }
 

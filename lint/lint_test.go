@@ -281,3 +281,47 @@ func TestMTASTSPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestMXTLS connects to in-process MX servers: STARTTLS with a certificate
+// for the MX's name passes; one for another name, or no STARTTLS, warns.
+func TestMXTLS(t *testing.T) {
+	good, pool, err := mxtest.Cert("mx.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _, err := mxtest.Cert("other.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		tls  *tls.Config
+		sev  Severity
+		want string
+	}{
+		{"valid", &tls.Config{Certificates: []tls.Certificate{good}}, Info, "STARTTLS, TLS 1.3, certificate valid for its name"},
+		{"wrong name", &tls.Config{Certificates: []tls.Certificate{other}}, Warning, "STARTTLS with a valid certificate failed"},
+		{"no STARTTLS", nil, Warning, "does not offer STARTTLS"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mx, err := mxtest.Start(mxtest.Options{TLS: tc.tls})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer mx.Close()
+			_, port, _ := net.SplitHostPort(mx.Addr)
+			z := dnsx.NewZone()
+			z.AddMX("example.com", 10, "mx.example.com")
+			z.AddIP("mx.example.com", netip.MustParseAddr("127.0.0.1"))
+			c := &Checker{Resolver: dnsx.NewFake(z), Receiver: "tester.example",
+				MXTLS: &MXTLS{Hostname: "tester.example", Port: port, RootCAs: pool, AllowPrivate: true}}
+			rep, err := c.Check(context.Background(), "example.com", Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !has(rep, "mx", tc.sev, tc.want) {
+				t.Errorf("no %s finding %q in %+v", tc.sev, tc.want, rep.Findings)
+			}
+		})
+	}
+}

@@ -2,14 +2,19 @@ package lint
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/internal/netguard"
 	"github.com/testerd/testerd/mtasts"
+	"github.com/testerd/testerd/outbound"
 	"github.com/testerd/testerd/verify/dkim"
 	"github.com/testerd/testerd/verify/dmarc"
 )
@@ -318,7 +323,67 @@ func (l *linter) mx(ctx context.Context) *MXReport {
 	rep.TLSRPT = l.present(ctx, "_smtp._tls."+l.domain, "v=TLSRPTv1", "TLS-RPT (RFC 8460)")
 	l.mtaSTS(ctx, rep)
 	l.tlsRPT(rep)
+	l.mxTLS(ctx, rep)
 	return rep
+}
+
+// MXTLS checks that each MX offers STARTTLS with a certificate valid for
+// its name, over port 25 (Port in tests): it connects to the domain's mail
+// servers, so it runs only where the operator turns it on.
+type MXTLS struct {
+	// Hostname is the EHLO name.
+	Hostname string
+	// Port is the SMTP port; "25" unless set (tests).
+	Port string
+	// RootCAs, if set, replaces the system roots (tests).
+	RootCAs *x509.CertPool
+	// AllowPrivate lets MX hosts resolve to loopback and private
+	// addresses (tests).
+	AllowPrivate bool
+}
+
+// maxMXTLS bounds the MX hosts connected to in one check.
+const maxMXTLS = 3
+
+// mxTLS connects to the first address of up to maxMXTLS MX hosts. Where
+// MTA-STS enforces, a failure is an error (senders will not deliver);
+// elsewhere a warning (senders fall back to plaintext).
+func (l *linter) mxTLS(ctx context.Context, rep *MXReport) {
+	if l.mxtls == nil {
+		return
+	}
+	enforce := rep.STSPolicy != nil && rep.STSPolicy.Mode == mtasts.Enforce
+	port := l.mxtls.Port
+	if port == "" {
+		port = "25"
+	}
+	for i, h := range rep.Hosts {
+		if i == maxMXTLS || len(h.Addresses) == 0 {
+			break
+		}
+		a := h.Addresses[0].IP
+		if !l.mxtls.AllowPrivate && !netguard.Public(a) {
+			l.add("mx", Warning, fmt.Sprintf("MX %s [%s] is not a public address: its STARTTLS was not checked", shown(h.Host), a), "")
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		conn, err := (&net.Dialer{}).DialContext(cctx, "tcp", net.JoinHostPort(a.String(), port))
+		var st tls.ConnectionState
+		if err == nil {
+			st, err = outbound.ProbeTLS(cctx, conn, l.mxtls.Hostname, strings.TrimSuffix(h.Host, "."), &tls.Config{RootCAs: l.mxtls.RootCAs, MinVersion: tls.VersionTLS12})
+		}
+		cancel()
+		if err != nil {
+			sev, what := Warning, "senders fall back to sending in the clear"
+			if enforce {
+				sev, what = Error, "senders that apply your MTA-STS policy will not deliver"
+			}
+			l.add("mx", sev, fmt.Sprintf("MX %s [%s]: STARTTLS with a valid certificate failed (%s): %s", shown(h.Host), a, shown(err.Error()), what),
+				"offer STARTTLS on port 25 with a certificate from a public authority that names "+strings.TrimSuffix(h.Host, "."))
+			continue
+		}
+		l.add("mx", Info, fmt.Sprintf("MX %s [%s]: STARTTLS, %s, certificate valid for its name", shown(h.Host), a, tls.VersionName(st.Version)), "")
+	}
 }
 
 // mtaSTS checks the MTA-STS record and, with a fetcher, the policy: its

@@ -241,3 +241,22 @@ func isASCII(s string) bool {
 	}
 	return true
 }
+
+// ProbeTLS checks what a receiving server offers: on conn (a new SMTP
+// connection to serverName), the greeting, EHLO as hostname, STARTTLS and
+// a TLS handshake verified against serverName with cfg's roots, then QUIT.
+// It is the STARTTLS path deliveries take, so a check and a delivery see
+// the same. The error says which step failed.
+func ProbeTLS(ctx context.Context, conn net.Conn, hostname, serverName string, cfg *tls.Config) (tls.ConnectionState, error) {
+	cfg = cfg.Clone()
+	cfg.ServerName = serverName
+	s := &session{hostname: hostname, serverName: serverName}
+	c, tc, err := s.startTLS(ctx, conn, RequireStartTLS, cfg)
+	if err != nil {
+		conn.Close()
+		return tls.ConnectionState{}, err
+	}
+	c.CommandTimeout = CommandTimeout
+	c.Quit()
+	return tc.ConnectionState(), nil
+}

@@ -25,6 +25,7 @@ func runLint(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	ip := fs.String("ip", "", "an IP address to evaluate against the SPF record, with the full trace")
 	mailFrom := fs.String("mail-from", "", "the MAIL FROM for --ip (default postmaster@DOMAIN)")
 	receiver := fs.String("receiver", envDefault("TESTERD_HOSTNAME", "testerd.localhost"), "receiving host name for the SPF trace")
+	mxTLS := fs.Bool("mx-tls", false, "also connect to each MX on port 25 to check STARTTLS and its certificate")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: testerd lint [flags] DOMAIN")
 		fs.PrintDefaults()
@@ -71,6 +72,9 @@ func runLint(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	c := &lint.Checker{Resolver: r, Receiver: *receiver, STS: &mtasts.Fetcher{Resolver: r}}
+	if *mxTLS {
+		c.MXTLS = &lint.MXTLS{Hostname: *receiver}
+	}
 	rep, err := c.Check(context.Background(), domain, o)
 	if errors.Is(err, lint.ErrBadDomain) {
 		fmt.Fprintf(stderr, "testerd lint: %v\n", err)

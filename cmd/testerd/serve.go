@@ -77,6 +77,9 @@ type serveConfig struct {
 	// Database, if set, is the PostgreSQL URL the store uses instead of
 	// the SQLite file in DataDir.
 	Database string
+	// LintMXTLS lets /domain connect to MX hosts on port 25 to check their
+	// STARTTLS.
+	LintMXTLS bool
 	// Reputation runs check@'s block list lookups; SpamhausDQSKey queries
 	// Spamhaus through its Data Query Service.
 	Reputation     bool
@@ -185,6 +188,7 @@ func serveFlags(fs *flag.FlagSet, c *serveConfig) {
 	str(&c.SummaryAt, "report-summary-at", "13:00", "local time of the daily DMARC summary, HH:MM")
 	str(&c.PprofAddr, "pprof-addr", "", "loopback address for Go's profiler (/debug/pprof/), off when empty; never expose it")
 	str(&c.MetricsAddr, "metrics-addr", "", "loopback address for Prometheus metrics (/metrics), off when empty, e.g. 127.0.0.1:9464")
+	boolean(&c.LintMXTLS, "lint-mx-tls", false, "let the domain checker (/domain) connect to each MX on port 25 to check STARTTLS and its certificate")
 	boolean(&c.Reputation, "reputation", true, "look check@ probes' IP and From/DKIM domains up in a few DNS block and allow lists (the list operators see them through your resolver); false: no lookups")
 	str(&c.SpamhausDQSKey, "spamhaus-dqs-key", "", "a Spamhaus Data Query Service key: Spamhaus is then queried through DQS (needed behind public resolvers)")
 	boolean(&c.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks post to private, loopback and other non-public addresses (receivers on your own network); off, such a webhook fails")
@@ -324,6 +328,14 @@ func checkServe(c serveConfig) ([]netip.Prefix, i18n.Lang, error) {
 	return proxies, lang, nil
 }
 
+// mxTLS is the domain checker's MX STARTTLS check, nil when off.
+func (c serveConfig) mxTLS() *lint.MXTLS {
+	if !c.LintMXTLS {
+		return nil
+	}
+	return &lint.MXTLS{Hostname: c.Hostname}
+}
+
 // reputation is the block list configuration, nil when off.
 func (c serveConfig) reputation() *requirements.Reputation {
 	if !c.Reputation {
@@ -431,7 +443,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, hooks serveHook
 	if planner.BaseURL == "" {
 		planner.BaseURL = defaultPublicURL(c.Hostname, httpLn.Addr())
 	}
-	w := &web.Server{Store: st, Reanalyzer: pool, HideLists: !c.PublicLists, Domain: c.Domain, Logger: log, Lint: &lint.Checker{Resolver: resolver, Receiver: c.Hostname, MaxLookups: WebLintLookups, STS: &mtasts.Fetcher{Resolver: resolver}},
+	w := &web.Server{Store: st, Reanalyzer: pool, HideLists: !c.PublicLists, Domain: c.Domain, Logger: log, Lint: &lint.Checker{Resolver: resolver, Receiver: c.Hostname, MaxLookups: WebLintLookups, STS: &mtasts.Fetcher{Resolver: resolver}, MXTLS: c.mxTLS()},
 		Reports: st, AdminToken: c.AdminToken, Tokens: st, Resolver: resolver, Health: resolver.Health().Err, Lang: lang, TrustedProxies: proxies}
 	planner.Lang = lang
 	if c.AdminToken == "" {
