@@ -102,6 +102,7 @@ func (s *Server) serve(w dns.ResponseWriter, r *dns.Msg) {
 	}
 	q := r.Question[0]
 	ans, kind := s.Zone.answer(q.Name, q.Qtype)
+	m.AuthenticatedData = s.Zone.isSecure(q.Name)
 	switch kind {
 	case Timeout:
 		return // say nothing: the client times out

@@ -17,9 +17,10 @@ import (
 // the DNS protocol, so a test table written once drives both. A Zone is safe
 // for concurrent use.
 type Zone struct {
-	mu    sync.RWMutex
-	rrs   map[string][]dns.RR // canonical owner name → records
-	fails map[failKey]Kind    // injected failures
+	mu     sync.RWMutex
+	rrs    map[string][]dns.RR // canonical owner name → records
+	fails  map[failKey]Kind    // injected failures
+	secure map[string]bool     // names answered with the AD bit
 }
 
 type failKey struct {

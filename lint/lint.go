@@ -124,6 +124,7 @@ func (c *Checker) Check(ctx context.Context, domain string, o Options) (*Report,
 		now = c.Now
 	}
 	l := &linter{r: b, domain: d, receiver: c.Receiver, sts: c.STS, mxtls: c.MXTLS}
+	l.tlsa, _ = c.Resolver.(dnsx.TLSALooker)
 	rep := &Report{Domain: d, Checked: now().UTC()}
 	rep.SPF = l.spf(ctx, o)
 	rep.DMARC = l.dmarc(ctx)
@@ -166,6 +167,7 @@ type linter struct {
 	receiver string
 	sts      *mtasts.Fetcher
 	mxtls    *MXTLS
+	tlsa     dnsx.TLSALooker // DANE, when the resolver can
 	findings []Finding
 }
 

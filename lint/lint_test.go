@@ -2,7 +2,10 @@ package lint
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -310,18 +313,72 @@ func TestMXTLS(t *testing.T) {
 			}
 			defer mx.Close()
 			_, port, _ := net.SplitHostPort(mx.Addr)
-			z := dnsx.NewZone()
-			z.AddMX("example.com", 10, "mx.example.com")
-			z.AddIP("mx.example.com", netip.MustParseAddr("127.0.0.1"))
-			c := &Checker{Resolver: dnsx.NewFake(z), Receiver: "tester.example",
-				MXTLS: &MXTLS{Hostname: "tester.example", Port: port, RootCAs: pool, AllowPrivate: true}}
-			rep, err := c.Check(context.Background(), "example.com", Options{})
-			if err != nil {
-				t.Fatal(err)
+			if rep := checkMX(t, port, pool, nil); !has(rep, "mx", tc.sev, tc.want) {
+				t.Errorf("no %s finding %q in %+v", tc.sev, tc.want, rep.Findings)
 			}
+		})
+	}
+}
+
+// TestDANE: TLSA records validated or not by the resolver, and matched
+// against the certificate the MX presents.
+func TestDANE(t *testing.T) {
+	good, pool, err := mxtest.Cert("mx.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(good.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	spki := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
+	mx, err := mxtest.Start(mxtest.Options{TLS: &tls.Config{Certificates: []tls.Certificate{good}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mx.Close()
+	_, port, _ := net.SplitHostPort(mx.Addr)
+	for _, tc := range []struct {
+		name   string
+		digest string
+		secure bool
+		sev    Severity
+		want   string
+	}{
+		{"matching and validated", hex.EncodeToString(spki[:]), true, Info, "matches its TLSA records"},
+		{"not matching", strings.Repeat("ab", 32), true, Error, "matches none of its TLSA records"},
+		{"not validated", hex.EncodeToString(spki[:]), false, Warning, "did not mark them DNSSEC-validated"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := checkMX(t, port, pool, func(z *dnsx.Zone) {
+				z.AddRR(&dns.TLSA{Hdr: dns.RR_Header{Name: "_25._tcp.mx.example.com.", Rrtype: dns.TypeTLSA, Class: dns.ClassINET, Ttl: 300},
+					Usage: 3, Selector: 1, MatchingType: 1, Certificate: tc.digest})
+				if tc.secure {
+					z.Secure("_25._tcp.mx.example.com")
+				}
+			})
 			if !has(rep, "mx", tc.sev, tc.want) {
 				t.Errorf("no %s finding %q in %+v", tc.sev, tc.want, rep.Findings)
 			}
 		})
 	}
+}
+
+// checkMX checks example.com, whose one MX is the in-process server on
+// port, with the STARTTLS check on; setup adds to the zone.
+func checkMX(t *testing.T, port string, pool *x509.CertPool, setup func(*dnsx.Zone)) *Report {
+	t.Helper()
+	z := dnsx.NewZone()
+	z.AddMX("example.com", 10, "mx.example.com")
+	z.AddIP("mx.example.com", netip.MustParseAddr("127.0.0.1"))
+	if setup != nil {
+		setup(z)
+	}
+	c := &Checker{Resolver: dnsx.NewFake(z), Receiver: "tester.example",
+		MXTLS: &MXTLS{Hostname: "tester.example", Port: port, RootCAs: pool, AllowPrivate: true}}
+	rep, err := c.Check(context.Background(), "example.com", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
 }

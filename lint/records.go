@@ -2,14 +2,20 @@ package lint
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/miekg/dns"
 
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/internal/netguard"
@@ -323,8 +329,88 @@ func (l *linter) mx(ctx context.Context) *MXReport {
 	rep.TLSRPT = l.present(ctx, "_smtp._tls."+l.domain, "v=TLSRPTv1", "TLS-RPT (RFC 8460)")
 	l.mtaSTS(ctx, rep)
 	l.tlsRPT(rep)
-	l.mxTLS(ctx, rep)
+	tlsa := l.dane(ctx, rep)
+	l.mxTLS(ctx, rep, tlsa)
 	return rep
+}
+
+// dane looks up the TLSA records of up to maxMXTLS MX hosts (RFC 7672:
+// _25._tcp.HOST) and says whether testerd's resolver validated them.
+func (l *linter) dane(ctx context.Context, rep *MXReport) map[string][]*dns.TLSA {
+	if l.tlsa == nil {
+		return nil
+	}
+	out := map[string][]*dns.TLSA{}
+	var without []string
+	for i, h := range rep.Hosts {
+		if i == maxMXTLS {
+			break
+		}
+		host := strings.TrimSuffix(h.Host, ".")
+		rrs, ad, err := l.tlsa.LookupTLSA(ctx, "_25._tcp."+host)
+		switch {
+		case err != nil && dnsx.IsNotFound(err):
+			without = append(without, host)
+			continue
+		case err != nil:
+			l.add("mx", Warning, fmt.Sprintf("MX %s: the TLSA lookup failed (%v): DANE not checked", shown(host), dnsx.KindOf(err)), "")
+			continue
+		}
+		out[host] = rrs
+		if !ad {
+			l.add("mx", Warning, fmt.Sprintf("MX %s has %d TLSA record(s), but testerd's resolver did not mark them DNSSEC-validated (no AD bit): either the zone is not signed, and senders doing DANE ignore the records, or the resolver testerd uses does not validate", shown(host), len(rrs)),
+				"sign the zone with DNSSEC; to check from here, run testerd with a validating resolver (--resolver)")
+		} else {
+			l.add("mx", Info, fmt.Sprintf("MX %s: %d TLSA record(s), validated by DNSSEC", shown(host), len(rrs)), "")
+		}
+		for _, rr := range rrs {
+			if rr.Usage == 0 || rr.Usage == 1 {
+				l.add("mx", Warning, fmt.Sprintf("MX %s: TLSA usage %d (PKIX) is not used for SMTP (RFC 7672 §3.1.3): senders ignore it", shown(host), rr.Usage),
+					"publish usage 3 (DANE-EE) or 2 (DANE-TA)")
+			}
+		}
+	}
+	if len(without) > 0 && len(out) == 0 {
+		l.add("mx", Info, "no DANE TLSA records for "+shown(strings.Join(without, ", "))+" (optional: DANE needs a DNSSEC-signed zone)", "")
+	}
+	return out
+}
+
+// daneMatch reports whether a certificate chain (leaf first) matches one
+// of the DANE-EE (3) or DANE-TA (2) TLSA records.
+func daneMatch(rrs []*dns.TLSA, chain []*x509.Certificate) bool {
+	for _, rr := range rrs {
+		var certs []*x509.Certificate
+		switch rr.Usage {
+		case 3:
+			certs = chain[:min(1, len(chain))]
+		case 2:
+			if len(chain) > 1 {
+				certs = chain[1:]
+			}
+		}
+		for _, c := range certs {
+			data := c.Raw
+			if rr.Selector == 1 {
+				data = c.RawSubjectPublicKeyInfo
+			}
+			var got string
+			switch rr.MatchingType {
+			case 0:
+				got = hex.EncodeToString(data)
+			case 1:
+				sum := sha256.Sum256(data)
+				got = hex.EncodeToString(sum[:])
+			case 2:
+				sum := sha512.Sum512(data)
+				got = hex.EncodeToString(sum[:])
+			}
+			if got != "" && strings.EqualFold(got, rr.Certificate) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // MXTLS checks that each MX offers STARTTLS with a certificate valid for
@@ -348,7 +434,7 @@ const maxMXTLS = 3
 // mxTLS connects to the first address of up to maxMXTLS MX hosts. Where
 // MTA-STS enforces, a failure is an error (senders will not deliver);
 // elsewhere a warning (senders fall back to plaintext).
-func (l *linter) mxTLS(ctx context.Context, rep *MXReport) {
+func (l *linter) mxTLS(ctx context.Context, rep *MXReport, tlsa map[string][]*dns.TLSA) {
 	if l.mxtls == nil {
 		return
 	}
@@ -361,28 +447,50 @@ func (l *linter) mxTLS(ctx context.Context, rep *MXReport) {
 		if i == maxMXTLS || len(h.Addresses) == 0 {
 			break
 		}
+		host := strings.TrimSuffix(h.Host, ".")
 		a := h.Addresses[0].IP
 		if !l.mxtls.AllowPrivate && !netguard.Public(a) {
-			l.add("mx", Warning, fmt.Sprintf("MX %s [%s] is not a public address: its STARTTLS was not checked", shown(h.Host), a), "")
+			l.add("mx", Warning, fmt.Sprintf("MX %s [%s] is not a public address: its STARTTLS was not checked", shown(host), a), "")
 			continue
 		}
+		// The handshake keeps whatever certificate the MX presents, so
+		// that it can be checked against both the public authorities and
+		// the TLSA records.
 		cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		conn, err := (&net.Dialer{}).DialContext(cctx, "tcp", net.JoinHostPort(a.String(), port))
 		var st tls.ConnectionState
 		if err == nil {
-			st, err = outbound.ProbeTLS(cctx, conn, l.mxtls.Hostname, strings.TrimSuffix(h.Host, "."), &tls.Config{RootCAs: l.mxtls.RootCAs, MinVersion: tls.VersionTLS12})
+			st, err = outbound.ProbeTLS(cctx, conn, l.mxtls.Hostname, host, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12})
 		}
 		cancel()
+		if err == nil && len(st.PeerCertificates) == 0 {
+			err = errors.New("no certificate")
+		}
+		if err == nil {
+			inter := x509.NewCertPool()
+			for _, c := range st.PeerCertificates[1:] {
+				inter.AddCert(c)
+			}
+			_, err = st.PeerCertificates[0].Verify(x509.VerifyOptions{DNSName: host, Roots: l.mxtls.RootCAs, Intermediates: inter})
+		}
+		if rrs := tlsa[host]; len(rrs) > 0 && len(st.PeerCertificates) > 0 {
+			if daneMatch(rrs, st.PeerCertificates) {
+				l.add("mx", Info, fmt.Sprintf("MX %s: its certificate matches its TLSA records (DANE)", shown(host)), "")
+			} else {
+				l.add("mx", Error, fmt.Sprintf("MX %s: its certificate matches none of its TLSA records: senders doing DANE will not deliver", shown(host)),
+					"publish TLSA records for the certificate the MX presents (roll them before changing the certificate)")
+			}
+		}
 		if err != nil {
 			sev, what := Warning, "senders fall back to sending in the clear"
 			if enforce {
 				sev, what = Error, "senders that apply your MTA-STS policy will not deliver"
 			}
-			l.add("mx", sev, fmt.Sprintf("MX %s [%s]: STARTTLS with a valid certificate failed (%s): %s", shown(h.Host), a, shown(err.Error()), what),
-				"offer STARTTLS on port 25 with a certificate from a public authority that names "+strings.TrimSuffix(h.Host, "."))
+			l.add("mx", sev, fmt.Sprintf("MX %s [%s]: STARTTLS with a valid certificate failed (%s): %s", shown(host), a, shown(err.Error()), what),
+				"offer STARTTLS on port 25 with a certificate from a public authority that names "+host)
 			continue
 		}
-		l.add("mx", Info, fmt.Sprintf("MX %s [%s]: STARTTLS, %s, certificate valid for its name", shown(h.Host), a, tls.VersionName(st.Version)), "")
+		l.add("mx", Info, fmt.Sprintf("MX %s [%s]: STARTTLS, %s, certificate valid for its name", shown(host), a, tls.VersionName(st.Version)), "")
 	}
 }
 
