@@ -101,20 +101,10 @@ func (d *Digest) Send(ctx context.Context, now time.Time) error {
 		return err
 	}
 	for _, to := range d.To {
-		id := store.NewID()
-		var h message.Header
-		h.Add("From", (&mail.Address{Name: "testerd", Address: "rua@" + d.Domain}).String())
-		h.Add("To", "<"+to+">")
-		h.Add("Subject", fmt.Sprintf("DMARC reports at %s: the last %d days", d.Domain, days))
-		h.Add("Date", now.Format(time.RFC1123Z))
-		h.Add("Message-ID", "<"+id+"@"+d.Hostname+">")
-		h.Add("Auto-Submitted", "auto-generated")
-		data, err := message.Text(&h, body)
+		o, err := OwnMail(d.Domain, d.Hostname, to, fmt.Sprintf("DMARC reports at %s: the last %d days", d.Domain, days), body, now)
 		if err != nil {
 			return err
 		}
-		o := &store.Outgoing{ID: id, Created: now, State: store.Queued, Rcpt: to, RcptDomain: to[strings.LastIndexByte(to, '@')+1:],
-			MessageID: "<" + id + "@" + d.Hostname + ">", Data: data}
 		if err := d.Store.Enqueue(ctx, o); err != nil {
 			return err
 		}
@@ -123,6 +113,25 @@ func (d *Digest) Send(ctx context.Context, now time.Time) error {
 		d.Enqueued()
 	}
 	return nil
+}
+
+// OwnMail is a message of testerd's own (a summary, an alert) from
+// "testerd" <rua@domain> to one plain address, ready for the outbox.
+func OwnMail(domain, hostname, to, subject, body string, now time.Time) (*store.Outgoing, error) {
+	id := store.NewID()
+	var h message.Header
+	h.Add("From", (&mail.Address{Name: "testerd", Address: "rua@" + domain}).String())
+	h.Add("To", "<"+to+">")
+	h.Add("Subject", subject)
+	h.Add("Date", now.Format(time.RFC1123Z))
+	h.Add("Message-ID", "<"+id+"@"+hostname+">")
+	h.Add("Auto-Submitted", "auto-generated")
+	data, err := message.Text(&h, body)
+	if err != nil {
+		return nil, err
+	}
+	return &store.Outgoing{ID: id, Created: now, State: store.Queued, Rcpt: to, RcptDomain: to[strings.LastIndexByte(to, '@')+1:],
+		MessageID: "<" + id + "@" + hostname + ">", Data: data}, nil
 }
 
 // maxDigestDomains bounds the domains one summary lists.

@@ -410,6 +410,21 @@ var migrations = []string{
 		sessions     INTEGER NOT NULL
 	);
 	CREATE INDEX tls_failures_domain ON tls_failures (domain);`,
+	// Alerts for watched domains: what was last seen of each (a DMARC
+	// record), and when each kind of alert was last sent (the cooldown).
+	`CREATE TABLE watch_state (
+		domain TEXT NOT NULL,
+		key    TEXT NOT NULL,
+		value  TEXT NOT NULL,
+		at     INTEGER NOT NULL,
+		PRIMARY KEY (domain, key)
+	);
+	CREATE TABLE alerts_sent (
+		domain  TEXT NOT NULL,
+		kind    TEXT NOT NULL,
+		sent_at INTEGER NOT NULL,
+		PRIMARY KEY (domain, kind)
+	);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -237,7 +237,7 @@ func (p *Poster) Post(ctx context.Context, o *store.Outgoing) (*outbound.Deliver
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "testerd-webhook/1")
-	req.Header.Set(EventHeader, "verdict")
+	req.Header.Set(EventHeader, eventName(o.Data))
 	req.Header.Set(DeliveryHeader, o.ID)
 	req.Header.Set(SignatureHeader, Sign(tok.WebhookSecret, now(), o.Data))
 	host := req.URL.Host
@@ -264,4 +264,15 @@ func (p *Poster) Post(ctx context.Context, o *store.Outgoing) (*outbound.Deliver
 		return nil, &outbound.Error{Host: host, Err: errors.New(msg)}
 	}
 	return nil, &outbound.Error{Permanent: true, Host: host, Err: errors.New(msg)}
+}
+
+// eventName is the event a body carries ("verdict", "alert").
+func eventName(body []byte) string {
+	var e struct {
+		Event string `json:"event"`
+	}
+	if json.Unmarshal(body, &e) != nil || e.Event == "" || len(e.Event) > 32 || strings.ContainsAny(e.Event, "\r\n") {
+		return "verdict"
+	}
+	return e.Event
 }

@@ -9,8 +9,10 @@ import (
 	"os"
 	"strings"
 
+	"github.com/testerd/testerd/alerts"
 	"github.com/testerd/testerd/dmarcreport"
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/outbound"
 	"github.com/testerd/testerd/reply"
 	"github.com/testerd/testerd/store"
@@ -83,17 +85,47 @@ func defaultPublicURL(hostname string, addr net.Addr) string {
 	return "http://" + net.JoinHostPort(hostname, port)
 }
 
-// setupDigest builds the daily DMARC summary, or nil when nobody gets it.
-func setupDigest(c serveConfig, st *store.Store, q *outbound.Queue, baseURL string, log *slog.Logger) (*dmarcreport.Digest, error) {
+// addresses reads a flag's comma-separated plain addresses.
+func addresses(flagName, list string) ([]string, error) {
 	var to []string
-	for _, a := range strings.Split(c.SummaryTo, ",") {
+	for _, a := range strings.Split(list, ",") {
 		if a = strings.TrimSpace(a); a == "" {
 			continue
 		}
 		if err := dmarcreport.CheckAddress(a); err != nil {
-			return nil, fmt.Errorf("--report-summary-to: %w", err)
+			return nil, fmt.Errorf("--%s: %w", flagName, err)
 		}
 		to = append(to, a)
+	}
+	return to, nil
+}
+
+// setupAlerts builds the watcher of the reported and listed domains.
+func setupAlerts(c serveConfig, st *store.Store, resolver dnsx.Resolver, q *outbound.Queue, baseURL string, log *slog.Logger) (*alerts.Watcher, error) {
+	to, err := addresses("alert-to", c.AlertTo)
+	if err != nil {
+		return nil, err
+	}
+	var watch []string
+	for _, d := range strings.Split(c.WatchDomains, ",") {
+		if d = strings.TrimSpace(d); d == "" {
+			continue
+		}
+		dom, err := message.Domain(d)
+		if err != nil {
+			return nil, fmt.Errorf("--watch-domains: %q: %v", d, err)
+		}
+		watch = append(watch, dom)
+	}
+	return &alerts.Watcher{Store: st, Resolver: resolver, Domains: watch, To: to, Domain: c.Domain, Hostname: c.Hostname, BaseURL: baseURL,
+		Cooldown: c.AlertCooldown, Logger: log, Enqueued: q.Notify}, nil
+}
+
+// setupDigest builds the daily DMARC summary, or nil when nobody gets it.
+func setupDigest(c serveConfig, st *store.Store, q *outbound.Queue, baseURL string, log *slog.Logger) (*dmarcreport.Digest, error) {
+	to, err := addresses("report-summary-to", c.SummaryTo)
+	if err != nil {
+		return nil, err
 	}
 	if len(to) == 0 {
 		return nil, nil

@@ -23,6 +23,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/testerd/testerd/alerts"
 	"github.com/testerd/testerd/dmarcreport"
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/i18n"
@@ -63,6 +64,10 @@ type serveConfig struct {
 	ReportAddresses string
 	// SummaryTo and SummaryAt set the daily DMARC summary mail.
 	SummaryTo, SummaryAt string
+	// AlertTo get the alerts about the WatchDomains and the domains with
+	// reports, at most one per problem and AlertCooldown.
+	AlertTo, WatchDomains string
+	AlertCooldown         time.Duration
 	// Lang is the default language of pages and replies.
 	Lang string
 	// PprofAddr, if set, serves net/http/pprof there (loopback only).
@@ -184,6 +189,9 @@ func serveFlags(fs *flag.FlagSet, c *serveConfig) {
 	fs.BoolVar(&c.PublicLists, "public-lists", publicLists, "show the lists of results (/spf, /dkim, /check, GET /api/results) to everyone; false keeps them for --admin-token, and people use private tests at /new (env TESTERD_PUBLIC_LISTS)")
 	str(&c.AdminToken, "admin-token", "", "token for the DMARC report pages and API (empty: those pages are off); prefer the environment variable")
 	str(&c.TrustedProxies, "trusted-proxies", "", "reverse proxies (CIDRs, comma-separated) whose X-Forwarded-For and X-Forwarded-Proto are believed, for the admin pages' throttling and Secure cookie")
+	str(&c.AlertTo, "alert-to", "", "addresses, comma-separated, that get alerts about the watched domains (webhooks of tokens with the reports scope get them too)")
+	str(&c.WatchDomains, "watch-domains", "", "domains, comma-separated, watched for alerts besides those whose reports arrive here")
+	dur(&c.AlertCooldown, "alert-cooldown", alerts.DefaultCooldown, "one alert per problem and domain at most this often")
 	str(&c.SummaryTo, "report-summary-to", "", "addresses, comma-separated, that get a daily summary of the DMARC reports (empty: none)")
 	str(&c.SummaryAt, "report-summary-at", "13:00", "local time of the daily DMARC summary, HH:MM")
 	str(&c.PprofAddr, "pprof-addr", "", "loopback address for Go's profiler (/debug/pprof/), off when empty; never expose it")
@@ -495,8 +503,14 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, hooks serveHook
 		httpLn.Close()
 		return err
 	}
+	watcher, err := setupAlerts(c, st, resolver, queue, planner.BaseURL, log)
+	if err != nil {
+		return err
+	}
 	poolCtx, stopPool := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); watcher.Run(poolCtx) }()
 	if digest != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); digest.Run(poolCtx) }()

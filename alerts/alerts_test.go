@@ -1,0 +1,144 @@
+package alerts
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/store"
+	"github.com/testerd/testerd/tlsrpt"
+)
+
+// day stores one daily DMARC report for abc.it: pass messages from the
+// usual source and fail messages from ip.
+func day(t *testing.T, st *store.Store, begin time.Time, pass, fail int64, ip string) {
+	t.Helper()
+	ctx := context.Background()
+	m := &store.ReportMessage{ID: store.NewID(), Received: begin.Add(25 * time.Hour), Rcpt: "rua@t", ClientIP: "192.0.2.1", Raw: []byte("x")}
+	if err := st.SaveReportMail(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	rows := []*store.DMARCRecord{{SourceIP: "192.0.2.10", Count: pass, DKIM: "pass", SPF: "pass", HeaderFrom: "abc.it", DKIMPass: true, SPFPass: true, Auth: "{}"}}
+	if fail > 0 {
+		rows = append(rows, &store.DMARCRecord{SourceIP: ip, Count: fail, DKIM: "fail", SPF: "fail", HeaderFrom: "abc.it", Auth: "{}"})
+	}
+	r := &store.DMARCReport{Org: "google.com", ReportID: fmt.Sprint(begin.Unix()), Domain: "abc.it", Begin: begin, End: begin.Add(24*time.Hour - time.Second),
+		Messages: pass + fail, Records: len(rows), XML: []byte("<x/>"), Rows: rows}
+	if err := st.AddReports(ctx, m, []*store.DMARCReport{r}, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWatcher: a week of good reports, then a bad day from a new source
+// and a weakened policy: each problem is one alert, by mail and webhook,
+// and a second check within the cooldown sends nothing.
+func TestWatcher(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	if _, err := st.AddToken(ctx, &store.Token{Scopes: []store.Scope{store.ScopeReports}, Webhook: "https://hooks.example/alerts"}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	today := now.Truncate(24 * time.Hour)
+	for i := 2; i <= 7; i++ {
+		day(t, st, today.AddDate(0, 0, -i), 1000, 0, "")
+	}
+	z := dnsx.NewZone()
+	z.AddTXT("_dmarc.abc.it", "v=DMARC1; p=reject")
+	w := &Watcher{Store: st, Resolver: dnsx.NewFake(z), To: []string{"ops@example.com"}, Domain: "tester.example", Hostname: "mx.tester.example",
+		BaseURL: "https://tester.example", Now: func() time.Time { return now }}
+	if got, err := w.Check(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("a quiet week: %v %v", got, err)
+	}
+	day(t, st, today.AddDate(0, 0, -1), 500, 400, "203.0.113.66")
+	z.Remove("_dmarc.abc.it", 16)
+	z.AddTXT("_dmarc.abc.it", "v=DMARC1; p=none")
+	got, err := w.Check(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]string{}
+	for _, a := range got {
+		kinds[a.Kind] = a.Text
+	}
+	for _, k := range []string{"dmarc-pass-drop", "new-failing-source", "dmarc-policy-weakened"} {
+		if kinds[k] == "" {
+			t.Errorf("no %s alert in %v", k, kinds)
+		}
+	}
+	if !strings.Contains(kinds["new-failing-source"], "203.0.113.66") || !strings.Contains(kinds["dmarc-policy-weakened"], "p=reject to p=none") {
+		t.Errorf("alerts: %v", kinds)
+	}
+	due, err := st.Due(ctx, now, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mails, hooks int
+	for _, o := range due {
+		if o.Channel == store.Webhook {
+			hooks++
+		} else if o.Rcpt == "ops@example.com" {
+			mails++
+		}
+	}
+	if mails != len(got) || hooks != len(got) {
+		t.Errorf("%d alerts, %d mails, %d webhook requests", len(got), mails, hooks)
+	}
+	if again, err := w.Check(ctx); err != nil || len(again) != 0 {
+		t.Errorf("within the cooldown: %v %v", again, err)
+	}
+}
+
+// TestWatcherSilenceAndTLS: reports that stop arriving, and TLS failures
+// that appear after a clean week, each make one alert.
+func TestWatcherSilenceAndTLS(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	today := now.Truncate(24 * time.Hour)
+	for i := 5; i <= 7; i++ {
+		day(t, st, today.AddDate(0, 0, -i), 1000, 0, "")
+	}
+	tls := func(begin time.Time, fail int64) {
+		m := &store.ReportMessage{ID: store.NewID(), Received: begin.Add(25 * time.Hour), Rcpt: "tlsrpt@t", ClientIP: "192.0.2.1", Raw: []byte("x")}
+		if err := st.SaveReportMail(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		p := tlsrpt.Policy{Type: "sts", Domain: "abc.it", Success: 100, Failure: fail}
+		if fail > 0 {
+			p.Failures = []tlsrpt.Failure{{Type: "certificate-expired", ReceivingMX: "mx.abc.it", Sessions: fail}}
+		}
+		r := &tlsrpt.Report{Organization: "R", ReportID: fmt.Sprint(begin.Unix()), Start: begin, End: begin.Add(24*time.Hour - time.Second), Policies: []tlsrpt.Policy{p}}
+		if err := st.AddReports(ctx, m, nil, []*store.TLSReport{{Report: r, JSON: []byte("{}")}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tls(today.AddDate(0, 0, -3), 0)
+	tls(today.AddDate(0, 0, -1), 7)
+	w := &Watcher{Store: st, Domain: "tester.example", Hostname: "mx.tester.example", Now: func() time.Time { return now }}
+	got, err := w.Check(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]string{}
+	for _, a := range got {
+		kinds[a.Kind] = a.Text
+	}
+	if !strings.Contains(kinds["reports-stopped"], "no DMARC report since") || !strings.Contains(kinds["tls-failures"], "certificate-expired at mx.abc.it") {
+		t.Errorf("alerts: %v", kinds)
+	}
+}
+
+func openStore(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
