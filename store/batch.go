@@ -153,6 +153,12 @@ func (s *Store) writeLoop() {
 func (s *Store) commitBatch(batch []*write) {
 	start := time.Now()
 	err := s.commit(batch)
+	if err != nil && s.d.retryable(err) {
+		// A pooled connection that died (the database restarted, the
+		// network dropped it) fails before anything is sent: once more, on
+		// another connection.
+		err = s.commit(batch)
+	}
 	s.stats.record(len(batch), time.Since(start), err)
 	s.noteCommit(err)
 	if err == nil || len(batch) == 1 {

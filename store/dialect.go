@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // dialect is what differs between the two engines, kept small: the store
@@ -112,6 +114,12 @@ func (d dialect) clean(args []any) []any {
 	return args
 }
 
+// retryable reports whether a failed statement never reached the server
+// (a dead pooled connection), so running it again is safe.
+func (d dialect) retryable(err error) bool {
+	return d.postgres && pgconn.SafeToRetry(err)
+}
+
 // b2i stores a bool in an integer column (0 or 1), as both engines read it.
 func b2i(b bool) int {
 	if b {
@@ -131,7 +139,12 @@ func (x *sqlDB) ExecContext(ctx context.Context, q string, args ...any) (sql.Res
 }
 
 func (x *sqlDB) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return x.DB.QueryContext(ctx, x.d.rebind(q), x.d.clean(args)...)
+	q, args = x.d.rebind(q), x.d.clean(args)
+	rows, err := x.DB.QueryContext(ctx, q, args...)
+	if err != nil && x.d.retryable(err) {
+		rows, err = x.DB.QueryContext(ctx, q, args...) // another connection
+	}
+	return rows, err
 }
 
 func (x *sqlDB) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
