@@ -34,6 +34,11 @@ func TestMetrics(t *testing.T) {
 		t.Fatal("nobody@ was accepted")
 	}
 	waitJudged(t, httpAddr, "spf", 1)
+	// The verdict can show before the hook that counts it has run.
+	waitFor(t, httpAddr, func() bool {
+		_, body := call(t, "GET", "http://"+addr+"/metrics", "")
+		return strings.Contains(body, "testerd_probes_judged_total{")
+	}, func() string { return "the verdict was never counted" })
 
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
