@@ -19,6 +19,7 @@ import (
 
 	"github.com/testerd/testerd/dmarcreport"
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/mtasts"
 	"github.com/testerd/testerd/store"
 	"github.com/testerd/testerd/verify/dmarc"
 )
@@ -72,6 +73,9 @@ type Watcher struct {
 	Enqueued func()
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// STS, if set, fetches the MTA-STS policies of watched domains that
+	// publish one.
+	STS *mtasts.Fetcher
 }
 
 // Run checks once an hour, on one node of the cluster each hour.
@@ -217,8 +221,40 @@ func (w *Watcher) domain(ctx context.Context, domain string, now time.Time) ([]A
 	}
 	if w.Resolver != nil {
 		out = append(out, w.record(ctx, domain, now)...)
+		out = append(out, w.mtaSTS(ctx, domain, now)...)
 	}
 	return out, nil
+}
+
+// mtaSTS alerts on a published MTA-STS policy that cannot be fetched, or
+// whose host certificate expires within mtasts.CertWarning.
+func (w *Watcher) mtaSTS(ctx context.Context, domain string, now time.Time) []Alert {
+	if w.STS == nil {
+		return nil
+	}
+	txts, err := w.Resolver.LookupTXT(ctx, "_mta-sts."+domain)
+	if err != nil {
+		return nil
+	}
+	published := false
+	for _, t := range txts {
+		published = published || strings.HasPrefix(strings.TrimSpace(t), "v=STSv1")
+	}
+	if !published {
+		return nil
+	}
+	p, _, err := w.STS.Fetch(ctx, domain)
+	switch {
+	case err != nil:
+		return []Alert{{Event: "alert", Domain: domain, Kind: "mta-sts-policy-unreachable", At: now.UTC(),
+			Text: "the MTA-STS policy of " + domain + " cannot be fetched: " + clip(err.Error()),
+			Fix:  "serve https://mta-sts." + domain + "/.well-known/mta-sts.txt with a valid certificate, as text/plain"}}
+	case !p.CertNotAfter.IsZero() && p.CertNotAfter.Sub(now) < mtasts.CertWarning:
+		return []Alert{{Event: "alert", Domain: domain, Kind: "mta-sts-certificate-expiring", At: now.UTC(),
+			Text: fmt.Sprintf("the certificate of mta-sts.%s expires on %s: then senders can no longer fetch the MTA-STS policy", domain, p.CertNotAfter.Format("2006-01-02")),
+			Fix:  "renew the certificate of mta-sts." + domain + " (and automate it)"}}
+	}
+	return nil
 }
 
 // record compares the DMARC record with the one seen last time.

@@ -2,13 +2,21 @@ package alerts
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/mtasts"
+	"github.com/testerd/testerd/outbound/mxtest"
 	"github.com/testerd/testerd/store"
 	"github.com/testerd/testerd/tlsrpt"
 )
@@ -141,4 +149,37 @@ func openStore(t *testing.T) *store.Store {
 	}
 	t.Cleanup(func() { st.Close() })
 	return st
+}
+
+// TestWatcherMTASTS: a published policy whose host certificate expires
+// soon, or that cannot be fetched, alerts.
+func TestWatcherMTASTS(t *testing.T) {
+	ctx := context.Background()
+	cert, pool, err := mxtest.Cert("mta-sts.abc.it") // valid for an hour: well within the warning
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "version: STSv1\nmode: enforce\nmx: mx.abc.it\nmax_age: 604800\n")
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.StartTLS()
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	z := dnsx.NewZone()
+	z.AddTXT("_mta-sts.abc.it", "v=STSv1; id=1")
+	z.AddIP("mta-sts.abc.it", netip.MustParseAddr("127.0.0.1"))
+	r := dnsx.NewFake(z)
+	for _, tc := range []struct{ port, want string }{{port, "mta-sts-certificate-expiring"}, {"1", "mta-sts-policy-unreachable"}} {
+		w := &Watcher{Store: openStore(t), Resolver: r, Domains: []string{"abc.it"}, Domain: "tester.example", Hostname: "mx.tester.example",
+			STS: &mtasts.Fetcher{Resolver: r, Port: tc.port, RootCAs: pool, AllowPrivate: true}}
+		got, err := w.Check(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].Kind != tc.want {
+			t.Errorf("port %s: %+v, want %s", tc.port, got, tc.want)
+		}
+	}
 }

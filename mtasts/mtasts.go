@@ -41,6 +41,8 @@ const (
 	// (RFC 8461 §3.2 suggests weeks).
 	ShortMaxAge = 86400
 	maxMX       = 20
+	// CertWarning: a policy host certificate expiring sooner is warned of.
+	CertWarning = 14 * 24 * time.Hour
 )
 
 // Modes of a policy.
@@ -84,6 +86,9 @@ type Policy struct {
 	Mode   string   `json:"mode"`
 	MX     []string `json:"mx"`
 	MaxAge int64    `json:"max_age"`
+	// CertNotAfter is when the certificate of mta-sts.DOMAIN expires
+	// (fetched policies only).
+	CertNotAfter time.Time `json:"certificate_not_after,omitzero"`
 }
 
 // ParsePolicy reads a policy body (RFC 8461 §3.2): an error for what makes
@@ -254,6 +259,12 @@ func (f *Fetcher) Fetch(ctx context.Context, domain string) (*Policy, []string, 
 		return nil, nil, fmt.Errorf("the policy is over %d KB", MaxPolicyBytes>>10)
 	}
 	p, warns, err := ParsePolicy(body)
+	if p != nil && resp.TLS != nil && len(resp.TLS.PeerCertificates) > 0 {
+		p.CertNotAfter = resp.TLS.PeerCertificates[0].NotAfter.UTC()
+		if left := time.Until(p.CertNotAfter); left < CertWarning {
+			warns = append(warns, fmt.Sprintf("the certificate of %s expires on %s: renew it, or senders stop fetching the policy", host, p.CertNotAfter.Format("2006-01-02")))
+		}
+	}
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/plain" {
 		warns = append(warns, fmt.Sprintf("served as %q; RFC 8461 §3.3 says text/plain", clip(resp.Header.Get("Content-Type"))))
 	}

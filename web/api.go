@@ -56,6 +56,11 @@ type reanalysis struct {
 	Verdict      *verify.Verdict `json:"verdict"`
 }
 
+// postedReport is POST /api/tlsrpt: the id the report is stored under.
+type postedReport struct {
+	ID string `json:"id"`
+}
+
 // reportList is GET /api/reports.
 type reportList struct {
 	Domains []store.ReportDomain `json:"domains"`

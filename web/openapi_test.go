@@ -38,6 +38,7 @@ var apiTypes = map[string]any{
 	"DomainCheck":   lint.Report{},
 	"VerdictEvent":  webhook.Event{},
 	"TLSReports":    store.TLSSummary{},
+	"PostedReport":  postedReport{},
 }
 
 // handWritten are the schemas openapi.json keeps as written.

@@ -24,6 +24,7 @@ type ReportStore interface {
 	ReportDomains(ctx context.Context, since time.Time) ([]store.ReportDomain, error)
 	ReportRows(ctx context.Context, domain string, since time.Time) ([]*store.DMARCRecord, error)
 	TLSSummaryOf(ctx context.Context, domain string, since time.Time) (*store.TLSSummary, error)
+	TLSDomains(ctx context.Context, since time.Time) ([]store.TLSDomain, error)
 }
 
 // Report page limits.
@@ -100,6 +101,7 @@ type reportsPage struct {
 	Days    int
 	Domains []store.ReportDomain
 	Reports []*store.DMARCReport
+	TLS     []store.TLSDomain
 }
 
 func (s *Server) reportsIndex(w http.ResponseWriter, r *http.Request) {
@@ -114,6 +116,9 @@ func (s *Server) reportsIndex(w http.ResponseWriter, r *http.Request) {
 	page := reportsPage{Chrome: c, Domain: s.Domain, Days: days}
 	if page.Domains, err = s.Reports.ReportDomains(r.Context(), since); err == nil {
 		page.Reports, err = s.Reports.Reports(r.Context(), "", since, 200)
+	}
+	if err == nil {
+		page.TLS, err = s.Reports.TLSDomains(r.Context(), since)
 	}
 	if err != nil {
 		s.fail(w, err)

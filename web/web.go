@@ -85,13 +85,17 @@ type Server struct {
 	// Lang is the language of a visitor who asks for none we speak.
 	Lang i18n.Lang
 	// Tokens, if set, are the API tokens beside the admin token.
-	Tokens   Tokens
-	failures failures
-	sessions sessions
-	limits   limits
-	tmpl     map[i18n.Lang]*template.Template
-	domains  domainChecker
-	heavy    chan struct{}
+	Tokens Tokens
+	// TLSReports, if set, takes SMTP TLS reports posted over HTTPS
+	// (POST /api/tlsrpt).
+	TLSReports ReportKeeper
+	posts      posters
+	failures   failures
+	sessions   sessions
+	limits     limits
+	tmpl       map[i18n.Lang]*template.Template
+	domains    domainChecker
+	heavy      chan struct{}
 	// listBytes overrides MaxListBytes (tests).
 	listBytes int
 }
@@ -167,6 +171,9 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET /api/domain/{name}", s.apiDomain)
 	}
 	mux.HandleFunc("GET /api/openapi.json", serveOpenAPI)
+	if s.TLSReports != nil {
+		mux.HandleFunc("POST /api/tlsrpt", s.apiPostTLSReport)
+	}
 	mux.HandleFunc("GET /api/results", s.apiList)
 	mux.HandleFunc("GET /api/results/{id}", s.apiResult)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -125,6 +125,40 @@ func TestOpenAPIConformance(t *testing.T) {
 			t.Errorf("%s %s (%d) does not match openapi.json: %v", cl.method, cl.path, resp.StatusCode, err)
 		}
 	}
+	// POST /api/tlsrpt takes a body.
+	for _, post := range []struct {
+		ctype string
+		body  []byte
+		want  int
+	}{
+		{"application/tlsrpt+json", tlsReport("posted-1", time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -1)), 201},
+		{"text/plain", []byte("hello"), 415},
+	} {
+		resp, err := http.Post(base+"/api/tlsrpt", post.ctype, bytes.NewReader(post.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != post.want {
+			t.Errorf("POST /api/tlsrpt %s: %d, want %d: %s", post.ctype, resp.StatusCode, post.want, b)
+			continue
+		}
+		sch, err := comp.Compile("openapi.json#/paths/~1api~1tlsrpt/post/responses/" + strconv.Itoa(resp.StatusCode) + "/content/application~1json/schema")
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+		if err := sch.Validate(v); err != nil {
+			t.Errorf("POST /api/tlsrpt (%d): %v", resp.StatusCode, err)
+		}
+		covered["post /api/tlsrpt"] = true
+	}
+	waitFor(t, httpAddr, func() bool {
+		_, b := call(t, "GET", base+"/api/tlsreports/abc.it", c.AdminToken)
+		return strings.Contains(b, `"certificate-expired"`)
+	}, func() string { return "the posted TLS report was not read" })
+
 	paths := doc.(map[string]any)["paths"].(map[string]any)
 	for p, ops := range paths {
 		for m := range ops.(map[string]any) {

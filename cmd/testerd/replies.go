@@ -13,6 +13,7 @@ import (
 	"github.com/testerd/testerd/dmarcreport"
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/message"
+	"github.com/testerd/testerd/mtasts"
 	"github.com/testerd/testerd/outbound"
 	"github.com/testerd/testerd/reply"
 	"github.com/testerd/testerd/store"
@@ -118,7 +119,7 @@ func setupAlerts(c serveConfig, st *store.Store, resolver dnsx.Resolver, q *outb
 		watch = append(watch, dom)
 	}
 	return &alerts.Watcher{Store: st, Resolver: resolver, Domains: watch, To: to, Domain: c.Domain, Hostname: c.Hostname, BaseURL: baseURL,
-		Cooldown: c.AlertCooldown, Logger: log, Enqueued: q.Notify}, nil
+		Cooldown: c.AlertCooldown, Logger: log, Enqueued: q.Notify, STS: &mtasts.Fetcher{Resolver: resolver}}, nil
 }
 
 // setupDigest builds the daily DMARC summary, or nil when nobody gets it.

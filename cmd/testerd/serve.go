@@ -452,7 +452,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, hooks serveHook
 		planner.BaseURL = defaultPublicURL(c.Hostname, httpLn.Addr())
 	}
 	w := &web.Server{Store: st, Reanalyzer: pool, HideLists: !c.PublicLists, Domain: c.Domain, Logger: log, Lint: &lint.Checker{Resolver: resolver, Receiver: c.Hostname, MaxLookups: WebLintLookups, STS: &mtasts.Fetcher{Resolver: resolver}, MXTLS: c.mxTLS()},
-		Reports: st, AdminToken: c.AdminToken, Tokens: st, Resolver: resolver, Health: resolver.Health().Err, Lang: lang, TrustedProxies: proxies}
+		Reports: st, AdminToken: c.AdminToken, Tokens: st, TLSReports: reports, Resolver: resolver, Health: resolver.Health().Err, Lang: lang, TrustedProxies: proxies}
 	planner.Lang = lang
 	if c.AdminToken == "" {
 		log.Info("DMARC report pages are off: set --admin-token (TESTERD_ADMIN_TOKEN) to see the reports received at rua@")

@@ -81,6 +81,9 @@ func TestTLSReports(t *testing.T) {
 		!strings.Contains(page, "certificate-expired") || !strings.Contains(page, "renew the MX") || !strings.Contains(page, "90.0%") {
 		t.Errorf("the TLS report page: %d", code)
 	}
+	if code, page := call(t, "GET", "http://"+httpAddr+"/reports", c.AdminToken); code != 200 || !strings.Contains(page, `href="/reports/tls/abc.it"`) {
+		t.Errorf("the reports index does not list the TLS domain: %d", code)
+	}
 	if code, _ := call(t, "GET", "http://"+httpAddr+"/api/tlsreports/abc.it", ""); code != 401 {
 		t.Errorf("without a token: %d", code)
 	}
