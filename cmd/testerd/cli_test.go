@@ -36,6 +36,12 @@ func TestCLI(t *testing.T) {
 		{args: []string{"serve", "--data-dir", dir, "--smarthost-tls", "maybe"}, code: 2, stderr: "--smarthost-tls: smarthost TLS must be"},
 		{args: []string{"serve", "--data-dir", dir, "--reply", "sometimes"}, code: 2, stderr: "--reply: reply mode must be"},
 		{args: []string{"serve", "--data-dir", dir, "--lang", "fr"}, code: 2, stderr: `--lang "fr"`},
+		{args: []string{"serve", "--data-dir", dir, "--database", "mysql://db/testerd"}, code: 2, stderr: "--database"},
+		{args: []string{"serve", "--data-dir", dir, "--probe-lease", "10ms"}, code: 2, stderr: "--probe-lease"},
+		{args: []string{"serve", "--data-dir", dir, "--spamhaus-dqs-key", "Bad.Key"}, code: 2, stderr: "--spamhaus-dqs-key"},
+		{args: []string{"serve", "--data-dir", dir, "--alert-to", "ops at example"}, code: 2, stderr: "--alert-to"},
+		{args: []string{"serve", "--data-dir", dir, "--watch-domains", "not a domain"}, code: 2, stderr: "--watch-domains"},
+		{args: []string{"token", "-h"}, code: 0, stdout: "testerd token add", quietError: true},
 	} {
 		var out, errOut bytes.Buffer
 		code := run(tt.args, strings.NewReader(""), &out, &errOut)

@@ -101,14 +101,10 @@ func addresses(flagName, list string) ([]string, error) {
 	return to, nil
 }
 
-// setupAlerts builds the watcher of the reported and listed domains.
-func setupAlerts(c serveConfig, st *store.Store, resolver dnsx.Resolver, q *outbound.Queue, baseURL string, log *slog.Logger) (*alerts.Watcher, error) {
-	to, err := addresses("alert-to", c.AlertTo)
-	if err != nil {
-		return nil, err
-	}
+// watchDomains reads --watch-domains.
+func watchDomains(list string) ([]string, error) {
 	var watch []string
-	for _, d := range strings.Split(c.WatchDomains, ",") {
+	for _, d := range strings.Split(list, ",") {
 		if d = strings.TrimSpace(d); d == "" {
 			continue
 		}
@@ -117,6 +113,19 @@ func setupAlerts(c serveConfig, st *store.Store, resolver dnsx.Resolver, q *outb
 			return nil, fmt.Errorf("--watch-domains: %q: %v", d, err)
 		}
 		watch = append(watch, dom)
+	}
+	return watch, nil
+}
+
+// setupAlerts builds the watcher of the reported and listed domains.
+func setupAlerts(c serveConfig, st *store.Store, resolver dnsx.Resolver, q *outbound.Queue, baseURL string, log *slog.Logger) (*alerts.Watcher, error) {
+	to, err := addresses("alert-to", c.AlertTo)
+	if err != nil {
+		return nil, err
+	}
+	watch, err := watchDomains(c.WatchDomains)
+	if err != nil {
+		return nil, err
 	}
 	return &alerts.Watcher{Store: st, Resolver: resolver, Domains: watch, To: to, Domain: c.Domain, Hostname: c.Hostname, BaseURL: baseURL,
 		Cooldown: c.AlertCooldown, Logger: log, Enqueued: q.Notify, STS: &mtasts.Fetcher{Resolver: resolver}}, nil

@@ -301,6 +301,15 @@ func checkServe(c serveConfig) ([]netip.Prefix, i18n.Lang, error) {
 	if strings.Trim(c.SpamhausDQSKey, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
 		return nil, "", errors.New("--spamhaus-dqs-key: the key is lowercase letters and digits")
 	}
+	if _, err := addresses("alert-to", c.AlertTo); err != nil {
+		return nil, "", err
+	}
+	if _, err := addresses("report-summary-to", c.SummaryTo); err != nil {
+		return nil, "", err
+	}
+	if _, err := watchDomains(c.WatchDomains); err != nil {
+		return nil, "", err
+	}
 	if c.ProbeLease < time.Second {
 		return nil, "", fmt.Errorf("--probe-lease %s: give at least 1s", c.ProbeLease)
 	}
