@@ -50,13 +50,7 @@ func (s *Store) ReportedDomains(ctx context.Context, since time.Time) ([]string,
 // QueueEvent queues a webhook request for every live token with a
 // webhook and scope (or admin): the alerts' path to webhooks.
 func (s *Store) QueueEvent(ctx context.Context, scope Scope, about string, body []byte, now time.Time) (int, error) {
-	res, err := s.w.ExecContext(ctx, `INSERT INTO outbox
-		(id, created_at, updated_at, state, reason, mail_from, rcpt, rcpt_key, rcpt_domain, client_ip, message_id, data, next_attempt,
-		 channel, token_id, about)
-		SELECT `+s.d.randomID()+`, ?, ?, ?, '', '', t.webhook, t.webhook, '', '', '', ?, ?, '`+Webhook+`', t.id, ?
-		FROM api_tokens t WHERE t.webhook != '' AND t.revoked_at = 0
-		AND (',' || t.scopes || ',' LIKE ? OR ',' || t.scopes || ',' LIKE '%,admin,%')`,
-		now.UnixNano(), now.UnixNano(), Queued, body, now.UnixNano(), about, "%,"+string(scope)+",%")
+	res, err := s.w.ExecContext(ctx, s.webhookRows(""), now.UnixNano(), now.UnixNano(), Queued, body, now.UnixNano(), about, string(scope))
 	if err != nil {
 		return 0, err
 	}

@@ -70,14 +70,7 @@ func (s *Store) startWriter(ctx context.Context) error {
 	wr.replyExists = prep(`SELECT COUNT(*) FROM outbox WHERE probe_id = ?`)
 	// One webhook request per token that sees the verdict: its scopes
 	// name results (or admin), or it made the probe's private test.
-	wr.queueEvent = prep(`INSERT INTO outbox
-		(id, created_at, updated_at, state, reason, mail_from, rcpt, rcpt_key, rcpt_domain, client_ip, message_id, data, next_attempt,
-		 channel, token_id, about)
-		SELECT ` + s.d.randomID() + `, ?, ?, ?, '', '', t.webhook, t.webhook, '', '', '', ?, ?, '` + Webhook + `', t.id, ?
-		FROM api_tokens t
-		WHERE t.webhook != '' AND t.revoked_at = 0
-		AND (',' || t.scopes || ',' LIKE '%,results,%' OR ',' || t.scopes || ',' LIKE '%,admin,%'
-			OR t.id IN (SELECT o.token_id FROM test_owners o JOIN probes p ON p.private = o.test WHERE p.id = ?))
+	wr.queueEvent = prep(s.webhookRows(`t.id IN (SELECT o.token_id FROM test_owners o JOIN probes p ON p.private = o.test WHERE p.id = ?)`) + `
 		AND (? = 1 OR NOT EXISTS (SELECT 1 FROM outbox e WHERE e.about = ? AND e.token_id = t.id))`)
 	if err != nil {
 		return err
@@ -300,7 +293,7 @@ func (s *Store) execVerdict(ctx context.Context, tx *sqlTx, v *Verdict) error {
 	}
 	if v.Event != nil {
 		now := v.Judged.UnixNano()
-		res, err := tx.exec(ctx, s.wr.queueEvent, now, now, Queued, v.Event, now, v.ProbeID, v.ProbeID, b2i(v.Again), v.ProbeID)
+		res, err := tx.exec(ctx, s.wr.queueEvent, now, now, Queued, v.Event, now, v.ProbeID, string(ScopeResults), v.ProbeID, b2i(v.Again), v.ProbeID)
 		if err != nil {
 			return err
 		}

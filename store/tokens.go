@@ -251,3 +251,21 @@ type hooksCache struct {
 	at   int64
 	live bool
 }
+
+// webhookRows is the statement that queues one webhook request for each
+// live token with a webhook that sees an event: scope (a ? argument,
+// after created, updated, state, data, next attempt and about), admin,
+// or the extra condition or (SQL, "" for none). Verdicts and alerts queue
+// theirs through it.
+func (s *Store) webhookRows(or string) string {
+	if or != "" {
+		or = " OR " + or
+	}
+	return `INSERT INTO outbox
+		(id, created_at, updated_at, state, reason, mail_from, rcpt, rcpt_key, rcpt_domain, client_ip, message_id, data, next_attempt,
+		 channel, token_id, about)
+		SELECT ` + s.d.randomID() + `, ?, ?, ?, '', '', t.webhook, t.webhook, '', '', '', ?, ?, '` + Webhook + `', t.id, ?
+		FROM api_tokens t
+		WHERE t.webhook != '' AND t.revoked_at = 0
+		AND (',' || t.scopes || ',' LIKE '%,' || ? || ',%' OR ',' || t.scopes || ',' LIKE '%,admin,%'` + or + `)`
+}
