@@ -160,6 +160,9 @@ func (w *Watcher) domain(ctx context.Context, domain string, now time.Time) ([]A
 		}
 		out = append(out, a)
 	}
+	// Reports cover whole UTC days and arrive the day after: the recent
+	// period is yesterday and today, the baseline the week before.
+	recentStart := now.UTC().Truncate(24 * time.Hour).Add(-Recent)
 	rows, err := w.Store.ReportRows(ctx, domain, now.Add(-Baseline-Recent))
 	if err != nil {
 		return nil, err
@@ -170,9 +173,7 @@ func (w *Watcher) domain(ctx context.Context, domain string, now time.Time) ([]A
 		if r.Begin.After(last) {
 			last = r.Begin
 		}
-		// Reports cover whole UTC days and arrive the day after: the
-		// recent period is yesterday and today.
-		if !r.Begin.Before(now.UTC().Truncate(24 * time.Hour).Add(-Recent)) {
+		if !r.Begin.Before(recentStart) {
 			recent = append(recent, r)
 		} else {
 			base = append(base, r)
@@ -200,23 +201,25 @@ func (w *Watcher) domain(ctx context.Context, domain string, now time.Time) ([]A
 		add("reports-stopped", fmt.Sprintf("no DMARC report since %s", last.UTC().Format("2006-01-02")),
 			"check the rua= of _dmarc."+domain+" still names this tester, and that mail to it arrives")
 	}
-	tlsNow, err := w.Store.TLSSummaryOf(ctx, domain, now.Add(-Recent))
+	tls, err := w.Store.TLSSummaryOf(ctx, domain, now.Add(-Baseline-Recent))
 	if err != nil {
 		return nil, err
 	}
-	tlsAll, err := w.Store.TLSSummaryOf(ctx, domain, now.Add(-Baseline-Recent))
-	if err != nil {
-		return nil, err
+	recentDay := recentStart.Format("2006-01-02")
+	var fNow, fBefore int64
+	earlier := false
+	for _, d := range tls.Days {
+		if d.Day >= recentDay {
+			fNow += d.Failure
+		} else {
+			fBefore += d.Failure
+			earlier = true
+		}
 	}
-	var fNow, fAll int64
-	for _, d := range tlsNow.Days {
-		fNow += d.Failure
-	}
-	for _, d := range tlsAll.Days {
-		fAll += d.Failure
-	}
-	if fNow > 0 && fAll == fNow && len(tlsAll.Days) > len(tlsNow.Days) && len(tlsNow.Failures) > 0 {
-		f := tlsNow.Failures[0]
+	// Failures now after a clean earlier week: the failures listed are
+	// then all recent ones.
+	if fNow > 0 && fBefore == 0 && earlier && len(tls.Failures) > 0 {
+		f := tls.Failures[0]
 		add("tls-failures", fmt.Sprintf("TLS failures appeared: %d sessions, mostly %s at %s (%s)", fNow, f.Type, f.ReceivingMX, f.Meaning), f.Fix)
 	}
 	if w.Resolver != nil {
