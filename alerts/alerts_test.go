@@ -65,14 +65,7 @@ func TestWatcher(t *testing.T) {
 	day(t, st, today.AddDate(0, 0, -1), 500, 400, "203.0.113.66")
 	z.Remove("_dmarc.abc.it", 16)
 	z.AddTXT("_dmarc.abc.it", "v=DMARC1; p=none")
-	got, err := w.Check(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kinds := map[string]string{}
-	for _, a := range got {
-		kinds[a.Kind] = a.Text
-	}
+	got, kinds := check(t, w)
 	for _, k := range []string{"dmarc-pass-drop", "new-failing-source", "dmarc-policy-weakened"} {
 		if kinds[k] == "" {
 			t.Errorf("no %s alert in %v", k, kinds)
@@ -128,14 +121,7 @@ func TestWatcherSilenceAndTLS(t *testing.T) {
 	tls(today.AddDate(0, 0, -3), 0)
 	tls(today.AddDate(0, 0, -1), 7)
 	w := &Watcher{Store: st, Domain: "tester.example", Hostname: "mx.tester.example", Now: func() time.Time { return now }}
-	got, err := w.Check(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kinds := map[string]string{}
-	for _, a := range got {
-		kinds[a.Kind] = a.Text
-	}
+	_, kinds := check(t, w)
 	if !strings.Contains(kinds["reports-stopped"], "no DMARC report since") || !strings.Contains(kinds["tls-failures"], "certificate-expired at mx.abc.it") {
 		t.Errorf("alerts: %v", kinds)
 	}
@@ -182,4 +168,18 @@ func TestWatcherMTASTS(t *testing.T) {
 			t.Errorf("port %s: %+v, want %s", tc.port, got, tc.want)
 		}
 	}
+}
+
+// check runs one check and returns its alerts and their texts by kind.
+func check(t *testing.T, w *Watcher) ([]Alert, map[string]string) {
+	t.Helper()
+	got, err := w.Check(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]string{}
+	for _, a := range got {
+		kinds[a.Kind] = a.Text
+	}
+	return got, kinds
 }

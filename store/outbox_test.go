@@ -98,30 +98,18 @@ func TestReplyLimitRace(t *testing.T) {
 		a, b := twoNodes(t)
 		const n, limit = 40, 10
 		now := time.Now()
-		var wg sync.WaitGroup
-		errs := make(chan error, n)
-		for i := range n {
-			st := a
-			if i%2 == 1 {
-				st = b
+		errs := make([]error, n)
+		atOnce(n, a, b, func(st *Store, i int) {
+			id := fmt.Sprint("race", i)
+			p := &Probe{ID: id, Received: now, Kind: "spf", Recipient: "spf@t", ClientIP: netip.MustParseAddr("192.0.2.9"), Raw: []byte("x")}
+			if errs[i] = st.SaveProbe(ctx, p); errs[i] != nil {
+				return
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				id := fmt.Sprint("race", i)
-				p := &Probe{ID: id, Received: now, Kind: "spf", Recipient: "spf@t", ClientIP: netip.MustParseAddr("192.0.2.9"), Raw: []byte("x")}
-				if err := st.SaveProbe(ctx, p); err != nil {
-					errs <- err
-					return
-				}
-				o := &Outgoing{ID: "o" + id, Created: now, State: Queued, Rcpt: "Busy@example.com", RcptDomain: "example.com", ClientIP: "192.0.2.9",
-					Data: []byte("m"), Limits: []Limit{{Key: ByRcpt, Max: limit, Per: time.Hour, Reason: "address limit"}}}
-				errs <- st.SaveVerdict(ctx, &Verdict{ProbeID: id, Judged: now, JSON: []byte("{}"), Reply: o})
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
+			o := &Outgoing{ID: "o" + id, Created: now, State: Queued, Rcpt: "Busy@example.com", RcptDomain: "example.com", ClientIP: "192.0.2.9",
+				Data: []byte("m"), Limits: []Limit{{Key: ByRcpt, Max: limit, Per: time.Hour, Reason: "address limit"}}}
+			errs[i] = st.SaveVerdict(ctx, &Verdict{ProbeID: id, Judged: now, JSON: []byte("{}"), Reply: o})
+		})
+		for _, err := range errs {
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -196,24 +184,14 @@ func TestRunOnce(t *testing.T) {
 	bothEngines(t, func(t *testing.T) {
 		ctx := context.Background()
 		a, b := twoNodes(t)
-		var wg sync.WaitGroup
 		got := make([]bool, 20)
-		for i := range got {
-			st := a
-			if i%2 == 1 {
-				st = b
+		atOnce(len(got), a, b, func(st *Store, i int) {
+			ok, err := st.RunOnce(ctx, "retention", "2026-12-01T23")
+			if err != nil {
+				t.Error(err)
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				ok, err := st.RunOnce(ctx, "retention", "2026-12-01T23")
-				if err != nil {
-					t.Error(err)
-				}
-				got[i] = ok
-			}()
-		}
-		wg.Wait()
+			got[i] = ok
+		})
 		n := 0
 		for _, ok := range got {
 			if ok {
@@ -235,4 +213,22 @@ func twoNodes(t *testing.T) (*Store, *Store) {
 	a, b := open(t, loc), open(t, loc)
 	a.Node, b.Node = "a", "b"
 	return a, b
+}
+
+// atOnce runs f n times concurrently, alternating the nodes a and b, and
+// waits for all.
+func atOnce(n int, a, b *Store, f func(st *Store, i int)) {
+	var wg sync.WaitGroup
+	for i := range n {
+		st := a
+		if i%2 == 1 {
+			st = b
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(st, i)
+		}()
+	}
+	wg.Wait()
 }

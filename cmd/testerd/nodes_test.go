@@ -112,16 +112,7 @@ func TestThreeNodes(t *testing.T) {
 // passes abc.it's SPF and DKIM for loopback senders.
 func replyRig(t *testing.T) (*mxtest.Server, string, string) {
 	t.Helper()
-	cert, _, err := mxtest.Cert("mx.abc.it")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mx, err := mxtest.Start(mxtest.Options{Addr: "127.0.0.2:0", TLS: &tls.Config{Certificates: []tls.Certificate{cert}}})
-	if err != nil {
-		t.Skipf("cannot listen on 127.0.0.2 (loopback aliases needed): %v", err)
-	}
-	t.Cleanup(func() { mx.Close() })
-	_, port, _ := net.SplitHostPort(mx.Addr)
+	mx, port := startMX(t)
 	z := dnsx.NewZone()
 	z.AddTXT("abc.it", "v=spf1 ip4:127.0.0.0/24 -all")
 	z.AddTXT("_dmarc.abc.it", "v=DMARC1; p=reject")
@@ -134,6 +125,24 @@ func replyRig(t *testing.T) (*mxtest.Server, string, string) {
 	}
 	t.Cleanup(func() { dnsSrv.Close() })
 	return mx, port, dnsSrv.Addr()
+}
+
+// startMX starts the in-process MX of abc.it on 127.0.0.2 with STARTTLS
+// (a certificate for mx.abc.it), for the test's life, and returns it and
+// its port; the test skips where 127.0.0.2 is not loopback.
+func startMX(t *testing.T) (*mxtest.Server, string) {
+	t.Helper()
+	cert, _, err := mxtest.Cert("mx.abc.it")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mx, err := mxtest.Start(mxtest.Options{Addr: "127.0.0.2:0", TLS: &tls.Config{Certificates: []tls.Certificate{cert}}})
+	if err != nil {
+		t.Skipf("cannot listen on 127.0.0.2 (loopback aliases needed): %v", err)
+	}
+	t.Cleanup(func() { mx.Close() })
+	_, port, _ := net.SplitHostPort(mx.Addr)
+	return mx, port
 }
 
 // freeAddr is a loopback address with a port free a moment ago.

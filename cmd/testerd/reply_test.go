@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"mime/quotedprintable"
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -17,7 +16,6 @@ import (
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/message"
-	"github.com/testerd/testerd/outbound/mxtest"
 	"github.com/testerd/testerd/store"
 	"github.com/testerd/testerd/verify"
 	"github.com/testerd/testerd/verify/dkim"
@@ -38,16 +36,7 @@ func TestReplies(t *testing.T) {
 		t.Fatalf("dns-records: exit %d: %s", code, errb.String())
 	}
 
-	cert, _, err := mxtest.Cert("mx.abc.it")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mx, err := mxtest.Start(mxtest.Options{Addr: "127.0.0.2:0", TLS: &tls.Config{Certificates: []tls.Certificate{cert}}})
-	if err != nil {
-		t.Skipf("cannot listen on 127.0.0.2 (loopback aliases needed): %v", err)
-	}
-	defer mx.Close()
-	_, port, _ := net.SplitHostPort(mx.Addr)
+	mx, port := startMX(t)
 
 	z := dnsx.NewZone()
 	if err := z.Parse(&records, "."); err != nil {
