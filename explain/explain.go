@@ -238,16 +238,18 @@ func (x *explainer) dmarcHeadline() {
 		x.s.Status, x.s.Headline = Bad, x.t("head.dmarc.no-from", x.v.From.Problem)
 	case d.Result == dmarc.Pass:
 		x.s.Status, x.s.Headline = OK, x.t("head.dmarc.pass", d.FromDomain)
+	case d.Result == dmarc.None && d.Discovery != nil && d.Discovery.Syntax != nil:
+		x.s.Status, x.s.Headline = Bad, x.t("head.dmarc.unusable", d.FromDomain)
 	case d.Result == dmarc.None && (d.SPFAligned || d.DKIMAligned):
 		x.s.Status, x.s.Headline = Soso, x.t("head.dmarc.none-aligned", d.FromDomain)
 	case d.Result == dmarc.None:
 		x.s.Status, x.s.Headline = Bad, x.t("head.dmarc.none", d.FromDomain)
 	case d.Result == dmarc.Fail:
 		x.s.Status, x.s.Headline = Bad, x.t("head.dmarc.fail", d.FromDomain, x.t("disp."+string(d.Disposition)))
-	case d.Result == dmarc.PermError:
-		x.s.Status, x.s.Headline = Bad, x.t("head.dmarc.permerror", d.FromDomain)
-	default:
+	case d.Discovery != nil && d.Discovery.Result == dmarc.TempError:
 		x.s.Status, x.s.Headline = Bad, x.t("head.dmarc.temperror", d.FromDomain)
+	default:
+		x.s.Status, x.s.Headline = Bad, x.t("head.dmarc.temperror-check", d.FromDomain, x.tempVia())
 	}
 }
 
@@ -394,16 +396,17 @@ func (x *explainer) dmarcSteps() {
 		return
 	}
 	org := d.OrgDomain
-	switch d.Result {
-	case dmarc.None:
-		rua := "rua@" + x.o.TesterDomain
+	rua := "rua@" + x.o.TesterDomain
+	switch {
+	case d.Result == dmarc.None && d.Discovery != nil && d.Discovery.Syntax != nil:
+		x.step(x.t("step.dmarc.fix", d.Discovery.Syntax.Reason, rua), &Record{Name: "_dmarc." + d.Discovery.Domain, Type: "TXT", Value: "v=DMARC1; p=none; rua=mailto:" + rua})
+		x.step(x.t("step.dmarc.later"), nil)
+	case d.Result == dmarc.None:
 		x.step(x.t("step.dmarc.publish", rua), &Record{Name: "_dmarc." + org, Type: "TXT", Value: "v=DMARC1; p=none; rua=mailto:" + rua})
 		x.step(x.t("step.dmarc.later"), nil)
-	case dmarc.PermError:
-		x.step(x.t("step.dmarc.fix", d.Reason), nil)
-	case dmarc.TempError:
+	case d.Result == dmarc.TempError && d.Discovery != nil && d.Discovery.Result == dmarc.TempError:
 		x.step(x.t("step.dmarc.temperror", org), nil)
-	case dmarc.Pass:
+	case d.Result == dmarc.Pass:
 		if d.Policy == dmarc.PolicyNone {
 			x.step(x.t("step.dmarc.later"), nil)
 		}
@@ -419,6 +422,21 @@ func (x *explainer) dmarcSteps() {
 			break
 		}
 	}
+}
+
+// tempVia names the aligned check that ended in temperror and so left
+// DMARC at temperror: "SPF (domain)" or "DKIM (d=domain)".
+func (x *explainer) tempVia() string {
+	d := x.v.DMARC
+	if e := x.spfEval(); e != nil && e.Result == spf.TempError && d.SPF.DomainAligned {
+		return "SPF (" + d.SPF.Domain + ")"
+	}
+	for i, s := range x.v.DKIM.Signatures {
+		if s.Result == dkim.TempError && i < len(d.DKIM) && d.DKIM[i].DomainAligned {
+			return "DKIM (d=" + s.Domain + ")"
+		}
+	}
+	return "DNS"
 }
 
 func (x *explainer) record() *dmarc.Record {

@@ -81,12 +81,15 @@ var entries = map[string]entry{
 	"head.dmarc.fail": {
 		"DMARC fails: neither SPF nor DKIM authenticates %s. Receivers that follow its policy %s.",
 		"DMARC fallito: né SPF né DKIM autenticano %s. I destinatari che seguono la sua policy %s."},
-	"head.dmarc.permerror": {
-		"The DMARC record of %s cannot be used: receivers ignore it.",
-		"Il record DMARC di %s non è utilizzabile: i destinatari lo ignorano."},
+	"head.dmarc.unusable": {
+		"The DMARC record of %s cannot be used, so receivers apply no DMARC to its mail, as if there were no record.",
+		"Il record DMARC di %s non è utilizzabile: i server che ricevono la posta non applicano DMARC, come se il record non ci fosse."},
 	"head.dmarc.temperror": {
 		"The DMARC record of %s could not be fetched: its DNS did not answer.",
 		"Non è stato possibile leggere il record DMARC di %s: il suo DNS non ha risposto."},
+	"head.dmarc.temperror-check": {
+		"DMARC cannot be concluded for %s: %s ended in a temporary error, so receivers defer the message and try again later.",
+		"Per %s DMARC non si può concludere: %s si è fermato con un errore temporaneo, quindi i server che ricevono rimandano il messaggio a più tardi."},
 	"disp.none": {
 		"deliver it as usual and report the failure",
 		"lo consegnano comunque e segnalano l'errore"},
@@ -162,8 +165,8 @@ var entries = map[string]entry{
 		"When the reports show all your mail passing for a few weeks, move to p=quarantine, then to p=reject.",
 		"Quando i report mostrano per qualche settimana che tutta la tua posta supera DMARC, passa a p=quarantine, poi a p=reject."},
 	"step.dmarc.fix": {
-		"Correct the DMARC record, keeping exactly one that starts with v=DMARC1: %s.",
-		"Correggi il record DMARC, tenendone uno solo che inizi con v=DMARC1 (dettaglio: %s)."},
+		"Correct the DMARC record (%s). This one is valid, delivers as usual and sends the reports to this tester (%s).",
+		"Correggi il record DMARC (%s). Questo è valido, lascia consegnare la posta come sempre e manda i report a questo tester (%s)."},
 	"step.dmarc.temperror": {
 		"Check the name servers of %s: they must answer for _dmarc names. Then send the probe again.",
 		"Controlla i name server di %s: devono rispondere per i nomi _dmarc. Poi rimanda la prova."},

@@ -52,11 +52,11 @@ func (l *linter) dmarc(ctx context.Context) *DMARCReport {
 	d := rep.Domain
 	rec := d.Record
 	if rec == nil {
-		switch d.Result {
-		case dmarc.TempError:
+		switch {
+		case d.Result == dmarc.TempError:
 			l.add("dmarc", Warning, "the DMARC lookup failed: "+shown(d.Reason), "check the name servers")
-		case dmarc.PermError:
-			l.add("dmarc", Error, "the DMARC record cannot be used: "+shown(d.Reason), "publish exactly one valid record at _dmarc."+l.domain)
+		case d.Syntax != nil:
+			l.add("dmarc", Error, "the DMARC record cannot be used: "+shown(d.Reason), "correct the record at _dmarc."+d.Domain+` to "v=DMARC1; p=none; rua=mailto:<your reports address>"`)
 		default:
 			l.add("dmarc", Error, "no DMARC record at _dmarc."+l.domain+" or its organizational domain; Gmail and Yahoo require one of bulk senders",
 				"publish _dmarc."+rep.OrgDomain.Domain+` TXT "v=DMARC1; p=none; rua=mailto:<your reports address>"`)

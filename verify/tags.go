@@ -118,7 +118,7 @@ func dmarcTag(f Facts) string {
 	switch f.DMARC {
 	case dmarc.Pass:
 		return tagOK + "dmarc-pass"
-	case dmarc.TempError, dmarc.PermError, dmarc.None:
+	case dmarc.TempError, dmarc.None:
 		return bad("dmarc-" + string(f.DMARC))
 	}
 	return bad("dmarc-fail")

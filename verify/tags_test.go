@@ -142,13 +142,14 @@ func TestRuleRows(t *testing.T) {
 		// check@: DMARC tag first, then the SPF and DKIM tags.
 		{"SPF aligned", kind.Check, Facts{SPF: spf.Pass, SPFDomainAligned: true, DMARC: dmarc.Pass}, "|OK| dmarc-pass |OK| spf-pass !! dkim-none !!"},
 		{"aligned, but no DMARC record", kind.Check, Facts{SPF: spf.Pass, SPFDomainAligned: true, DMARC: dmarc.None}, "!! dmarc-none !! |OK| spf-pass !! dkim-none !!"},
-		{"aligned, record unusable", kind.Check, Facts{SPF: spf.Pass, SPFDomainAligned: true, DKIM: []DKIMFact{pass(true)}, DMARC: dmarc.PermError}, "!! dmarc-permerror !! |OK| spf-pass |OK| dkim-pass"},
+		{"aligned, record unusable (no DMARC processing)", kind.Check, Facts{SPF: spf.Pass, SPFDomainAligned: true, DKIM: []DKIMFact{pass(true)}, DMARC: dmarc.None}, "!! dmarc-none !! |OK| spf-pass |OK| dkim-pass"},
 		{"aligned, lookup failed", kind.Check, Facts{SPF: spf.Fail, DKIM: []DKIMFact{pass(true)}, DMARC: dmarc.TempError}, "!! dmarc-temperror !! !! spf-fail !! !! spf-diff !! |OK| dkim-pass"},
 		{"DKIM aligned", kind.Check, Facts{SPF: spf.SoftFail, SPFDomainAligned: true, DKIM: []DKIMFact{pass(true)}, DMARC: dmarc.Pass}, "|OK| dmarc-pass !! spf-softfail !! |OK| dkim-pass"},
 		{"neither, record", kind.Check, Facts{SPF: spf.Pass, DKIM: []DKIMFact{pass(false)}, DMARC: dmarc.Fail}, "!! dmarc-fail !! !! spf-diff !! !! dkim-diff !!"},
 		{"neither, no record", kind.Check, Facts{SPF: spf.Fail, SPFDomainAligned: true, DMARC: dmarc.None}, "!! dmarc-none !! !! spf-fail !! !! dkim-none !!"},
 		{"lookup failed transiently", kind.Check, Facts{SPF: spf.Neutral, SPFDomainAligned: true, DMARC: dmarc.TempError}, "!! dmarc-temperror !! !! spf-neutral !! !! dkim-none !!"},
-		{"record unparsable", kind.Check, Facts{SPF: spf.None, SPFDomainAligned: true, DMARC: dmarc.PermError}, "!! dmarc-permerror !! !! spf-none !! !! dkim-none !!"},
+		{"record unparsable, unaligned", kind.Check, Facts{SPF: spf.None, SPFDomainAligned: true, DMARC: dmarc.None}, "!! dmarc-none !! !! spf-none !! !! dkim-none !!"},
+		{"aligned SPF temperror, nothing passing", kind.Check, Facts{SPF: spf.TempError, SPFDomainAligned: true, DMARC: dmarc.TempError}, "!! dmarc-temperror !! !! spf-temperror !! !! dkim-none !!"},
 	}
 	for _, tt := range tests {
 		if got := strings.Join(Tags(tt.kind, tt.f), " "); got != tt.want {
@@ -159,7 +160,7 @@ func TestRuleRows(t *testing.T) {
 
 // TestVocabulary enumerates every combination of inputs (seven SPF
 // results, both alignments, zero to two signatures of every result and
-// alignment, five DMARC results) and checks each tag is one the document
+// alignment, the four DMARC results of RFC 9989) and checks each tag is one the document
 // lists, and the document's invariants.
 func TestVocabulary(t *testing.T) {
 	doc := verdictsDoc(t)
@@ -190,7 +191,7 @@ func TestVocabulary(t *testing.T) {
 	for _, r := range results {
 		for _, al := range []bool{false, true} {
 			for _, l := range lists {
-				for _, dm := range []dmarc.Result{dmarc.Pass, dmarc.Fail, dmarc.None, dmarc.TempError, dmarc.PermError} {
+				for _, dm := range []dmarc.Result{dmarc.Pass, dmarc.Fail, dmarc.None, dmarc.TempError} {
 					f := Facts{SPF: r, SPFDomainAligned: al, DKIM: l, DMARC: dm}
 					check := Tags(kind.Check, f)
 					for _, tag := range check {
@@ -235,18 +236,36 @@ func TestDMARCTable(t *testing.T) {
 	z.AddTXT("_dmarc.nop.example", "v=DMARC1; adkim=s")
 	z.AddTXT("_dmarc.abc.example", "v=DMARC1; p=reject; rua=mailto:d@abc.example")
 	r := dnsx.NewFake(z)
+	// Each case runs aligned (SPF passes for the From domain itself) and
+	// unaligned (SPF passes for another organization).
 	aligned := func(from string) dmarc.Input {
 		return dmarc.Input{FromDomain: from, SPFDomain: from, SPFResult: "pass"}
 	}
+	unaligned := func(from string) dmarc.Input {
+		return dmarc.Input{FromDomain: from, SPFDomain: "esp.net", SPFResult: "pass"}
+	}
 	cases := map[string][]dmarc.Input{
-		"the record lookup failed transiently": {aligned("flaky.example")},
+		"the record lookup failed transiently": {
+			aligned("flaky.example"), unaligned("flaky.example"),
+			// A usable record, nothing aligned passing, an aligned check
+			// in temperror.
+			{FromDomain: "abc.example", SPFDomain: "bounce.abc.example", SPFResult: "temperror"},
+			{FromDomain: "abc.example", SPFDomain: "esp.net", SPFResult: "pass", DKIM: []dmarc.DKIMInput{{Domain: "abc.example", TempError: true}}},
+		},
 		"no usable DMARC record applies to the From domain": {
-			aligned("norecord.example"), aligned("lower.example"),
+			aligned("norecord.example"), unaligned("norecord.example"), aligned("lower.example"), unaligned("lower.example"),
 			{FromProblem: "the message has no From header", SPFDomain: "abc.example", SPFResult: "pass"},
 		},
-		"a record was found but cannot be used":               {aligned("two.example"), aligned("nop.example")},
+		"a record was found but cannot be used": {
+			aligned("two.example"), unaligned("two.example"), aligned("nop.example"), unaligned("nop.example"),
+			{FromDomain: "nop.example", SPFDomain: "nop.example", SPFResult: "temperror"},
+		},
 		"a usable record applies, and SPF or DKIM is aligned": {aligned("abc.example"), {FromDomain: "abc.example", SPFDomain: "esp.net", SPFResult: "pass", DKIM: []dmarc.DKIMInput{{Domain: "mail.abc.example", Pass: true}}}},
-		"a usable record applies, neither is aligned":         {{FromDomain: "abc.example", SPFDomain: "esp.net", SPFResult: "pass"}},
+		"a usable record applies, neither is aligned": {
+			unaligned("abc.example"),
+			// A temperror on a domain that would not align changes nothing.
+			{FromDomain: "abc.example", SPFDomain: "abc.example", SPFResult: "fail", DKIM: []dmarc.DKIMInput{{Domain: "esp.net", TempError: true}}},
+		},
 	}
 	rows := 0
 	for _, line := range strings.Split(sec, "\n") {
@@ -271,7 +290,11 @@ func TestDMARCTable(t *testing.T) {
 			e := dmarc.Evaluate(context.Background(), r, in)
 			f := Facts{SPF: spf.Result(in.SPFResult), SPFDomainAligned: e.SPF.DomainAligned, DMARC: e.Result}
 			for i, d := range in.DKIM {
-				f.DKIM = append(f.DKIM, DKIMFact{Result: map[bool]dkim.Result{true: dkim.Pass, false: dkim.Fail}[d.Pass], DomainAligned: e.DKIM[i].DomainAligned})
+				res := map[bool]dkim.Result{true: dkim.Pass, false: dkim.Fail}[d.Pass]
+				if d.TempError {
+					res = dkim.TempError
+				}
+				f.DKIM = append(f.DKIM, DKIMFact{Result: res, DomainAligned: e.DKIM[i].DomainAligned})
 			}
 			if got := Tags(kind.Check, f)[0]; !allowed[got] {
 				t.Errorf("row %q, From %q: %s (%s), want one of %v", cells[0], in.FromDomain, got, e.Reason, allowed)

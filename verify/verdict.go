@@ -182,7 +182,7 @@ func (j *Judge) Judge(ctx context.Context, p Probe) *Verdict {
 	eff := v.SPF.Effective()
 	in := dmarc.Input{FromDomain: v.From.Domain, FromProblem: v.From.Problem, FromDomains: v.From.Domains, SPFDomain: eff.Domain, SPFResult: string(eff.Result)}
 	for _, s := range v.DKIM.Signatures {
-		in.DKIM = append(in.DKIM, dmarc.DKIMInput{Domain: s.Domain, Pass: s.Result == dkim.Pass})
+		in.DKIM = append(in.DKIM, dmarc.DKIMInput{Domain: s.Domain, Pass: s.Result == dkim.Pass, TempError: s.Result == dkim.TempError})
 	}
 	v.DMARC = dmarc.Evaluate(ctx, res, in)
 

@@ -10,8 +10,9 @@
 // so all of this is here.
 //
 // Evaluate takes the SPF result and its domain and each DKIM signature's
-// result and d=, and returns the DMARC result (pass, fail, none, temperror,
-// permerror), the alignment of every identifier, and the policy a receiver
+// result and d=, and returns the DMARC result (pass, fail, none or
+// temperror: RFC 9989 leaves no permerror, since a record that cannot be
+// used means no DMARC processing), the alignment of every identifier, and the policy a receiver
 // would apply to the message.
 package dmarc
 
@@ -32,7 +33,6 @@ const (
 	Fail      Result = "fail"
 	None      Result = "none"
 	TempError Result = "temperror"
-	PermError Result = "permerror"
 )
 
 // PSLOrgDomain returns the organizational domain by the Public Suffix List
@@ -84,8 +84,9 @@ type Discovery struct {
 	// Discarded says which TXT records the walk met and set aside, and
 	// why (two records at one name, v=dmarc1 in the wrong case).
 	Discarded []string `json:"discarded,omitempty"`
-	// Result is "" when a record was found, else None, TempError or
-	// PermError, with Reason.
+	// Result is "" when a record was found, else None or TempError, with
+	// Reason. Syntax is set when the walk ended at a record that cannot
+	// be used (None: no DMARC processing).
 	Result Result       `json:"result,omitempty"`
 	Reason string       `json:"reason,omitempty"`
 	Syntax *SyntaxError `json:"syntax,omitempty"`

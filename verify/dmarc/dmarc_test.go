@@ -170,7 +170,9 @@ func TestDiscover(t *testing.T) {
 		{"own.abc.it", "", "own.abc.it", false, 1, 0},
 		// Two records are discarded and the walk goes on (RFC 9989 §4.10).
 		{"two.example", None, "", false, 2, 1},
-		{"bad.example", PermError, "bad.example", false, 1, 0},
+		// One record that cannot be used: no DMARC processing (none), and
+		// the walk ends there (RFC 9989 §4.10.1).
+		{"bad.example", None, "bad.example", false, 1, 0},
 		// Not v=DMARC1 to the letter: not a DMARC record.
 		{"lower.example", None, "", false, 2, 1},
 		{"suffix.example", None, "", false, 2, 1},
@@ -251,6 +253,8 @@ func TestEvaluate(t *testing.T) {
 	z.AddTXT("_dmarc.testing.example", "v=DMARC1; p=reject; t=y; rua=mailto:d@testing.example")
 	z.AddTXT("_dmarc.b.corp.example", "v=DMARC1; p=reject; rua=mailto:d@corp.example")
 	z.Fail("_dmarc.flaky.example", dns.TypeTXT, dnsx.Timeout)
+	z.AddTXT("_dmarc.nop.example", "v=DMARC1; adkim=s")
+	z.AddTXT("_dmarc.badsp.example", "v=DMARC1; p=reject; sp=quarantin; rua=mailto:d@badsp.example")
 	r := dnsx.NewFake(z)
 	pass := "pass"
 	tests := []struct {
@@ -265,13 +269,26 @@ func TestEvaluate(t *testing.T) {
 		legacy string // in RFC7489.Note; "" means no RFC7489 block
 	}{
 		{"spf aligned", Input{FromDomain: "abc.it", SPFDomain: "bounce.abc.it", SPFResult: pass}, Pass, true, false, PolicyNone, "does not come into play", "share the organizational domain abc.it", ""},
-		{"dkim aligned", Input{FromDomain: "abc.it", SPFDomain: "esp.net", SPFResult: pass, DKIM: []DKIMInput{{"esp.net", true}, {"abc.it", true}}}, Pass, false, true, PolicyNone, "", "belong to different organizations", ""},
-		{"aligned but failing", Input{FromDomain: "abc.it", SPFDomain: "abc.it", SPFResult: "softfail", DKIM: []DKIMInput{{"abc.it", false}}}, Fail, false, false, PolicyQuarantine, "quarantine", "SPF did not pass (softfail), so it cannot align, although the SPF domain is the From domain abc.it", ""},
-		{"strict", Input{FromDomain: "strict.example", SPFDomain: "mail.strict.example", SPFResult: pass, DKIM: []DKIMInput{{"mail.strict.example", true}}}, Fail, false, false, PolicyReject, "p=reject", "strict alignment (aspf=s)", ""},
+		{"dkim aligned", Input{FromDomain: "abc.it", SPFDomain: "esp.net", SPFResult: pass, DKIM: []DKIMInput{{Domain: "esp.net", Pass: true}, {Domain: "abc.it", Pass: true}}}, Pass, false, true, PolicyNone, "", "belong to different organizations", ""},
+		{"aligned but failing", Input{FromDomain: "abc.it", SPFDomain: "abc.it", SPFResult: "softfail", DKIM: []DKIMInput{{Domain: "abc.it", Pass: false}}}, Fail, false, false, PolicyQuarantine, "quarantine", "SPF did not pass (softfail), so it cannot align, although the SPF domain is the From domain abc.it", ""},
+		{"strict", Input{FromDomain: "strict.example", SPFDomain: "mail.strict.example", SPFResult: pass, DKIM: []DKIMInput{{Domain: "mail.strict.example", Pass: true}}}, Fail, false, false, PolicyReject, "p=reject", "strict alignment (aspf=s)", ""},
 		{"no record", Input{FromDomain: "norecord.example", SPFDomain: "esp.net", SPFResult: pass}, None, false, false, PolicyNone, "no DMARC policy", "no usable DMARC record", ""},
 		// Aligned without a record is not a pass (verdicts.md, RFC 9989).
 		{"no record, aligned", Input{FromDomain: "norecord.example", SPFDomain: "norecord.example", SPFResult: pass}, None, true, false, PolicyNone, "no DMARC policy", "aligned, but no DMARC record applies to norecord.example: publish one to pass", ""},
 		{"temperror", Input{FromDomain: "flaky.example", SPFDomain: "flaky.example", SPFResult: pass}, TempError, true, false, PolicyNone, "no DMARC policy", "could not be fetched", ""},
+		// RFC 9989 §4.8: an aligned check that ended in temperror, with
+		// nothing passing aligned, leaves DMARC at temperror, not fail.
+		{"aligned SPF temperror", Input{FromDomain: "abc.it", SPFDomain: "bounce.abc.it", SPFResult: "temperror"}, TempError, false, false, PolicyNone, "cannot be evaluated", "the SPF check of bounce.abc.it ended in temperror", ""},
+		{"aligned DKIM temperror", Input{FromDomain: "abc.it", SPFDomain: "esp.net", SPFResult: pass, DKIM: []DKIMInput{{Domain: "abc.it", TempError: true}}}, TempError, false, false, PolicyNone, "", "the DKIM signature of abc.it ended in temperror", ""},
+		// An unaligned temperror changes nothing: the aligned ones failed.
+		{"unaligned DKIM temperror", Input{FromDomain: "abc.it", SPFDomain: "abc.it", SPFResult: "fail", DKIM: []DKIMInput{{Domain: "esp.net", TempError: true}}}, Fail, false, false, PolicyQuarantine, "quarantine", "", ""},
+		// A passing aligned check wins over a temperror elsewhere.
+		{"aligned pass beside temperror", Input{FromDomain: "abc.it", SPFDomain: "abc.it", SPFResult: "temperror", DKIM: []DKIMInput{{Domain: "abc.it", Pass: true}}}, Pass, false, true, PolicyNone, "", "", ""},
+		// No valid p= and no rua=: no DMARC processing, aligned or not.
+		{"unusable record, unaligned", Input{FromDomain: "nop.example", SPFDomain: "esp.net", SPFResult: pass}, None, false, false, PolicyNone, "no DMARC policy", "p= is missing and there is no valid rua= to fall back on, so receivers apply no DMARC processing", ""},
+		{"unusable record, aligned", Input{FromDomain: "nop.example", SPFDomain: "nop.example", SPFResult: pass}, None, true, false, PolicyNone, "no DMARC policy", "correct the record to pass", ""},
+		// An invalid sp= with a valid rua= reads as p=none throughout.
+		{"invalid sp=, rua=", Input{FromDomain: "mail.badsp.example", SPFDomain: "esp.net", SPFResult: pass}, Fail, false, false, PolicyNone, "sp=none", "", ""},
 		{"no From domain", Input{FromProblem: "the message has no From header", SPFDomain: "abc.it", SPFResult: pass}, None, false, false, PolicyNone, "", "no From header", ""},
 		// pct= is gone in RFC 9989; RFC 7489 receivers still apply it.
 		{"pct=0", Input{FromDomain: "pct0.example", SPFDomain: "esp.net", SPFResult: pass}, Fail, false, false, PolicyReject, "p=reject: receivers refuse", "", "pct=0 selects no message for p=reject, so it treats failing mail as quarantine"},

@@ -12,6 +12,8 @@ import (
 type DKIMInput struct {
 	Domain string
 	Pass   bool
+	// TempError: the key could not be fetched for a transient reason.
+	TempError bool
 }
 
 // Input is what DMARC needs from the other checks.
@@ -143,6 +145,7 @@ func Evaluate(ctx context.Context, r dnsx.Resolver, in Input) *Evaluation {
 	}
 
 	aligned := e.SPFAligned || e.DKIMAligned
+	tempVia := e.alignedTempError(in)
 	disc := e.Discovery
 	switch {
 	case e.FromDomain == "":
@@ -150,15 +153,23 @@ func Evaluate(ctx context.Context, r dnsx.Resolver, in Input) *Evaluation {
 		e.Reason = "there is no single From domain to evaluate: " + in.FromProblem
 	case disc.Result == TempError:
 		e.Result, e.Reason = disc.Result, disc.Reason
+	case disc.Record == nil && disc.Syntax != nil && aligned:
+		e.Result = None
+		e.Reason = fmt.Sprintf("%s aligned, but %s: correct the record to pass", e.via(), disc.Reason)
 	case disc.Record == nil && aligned:
 		e.Result = None
 		e.Reason = fmt.Sprintf("%s aligned, but no DMARC record applies to %s: publish one to pass (%s)", e.via(), e.FromDomain, disc.Reason)
 	case disc.Record == nil:
-		e.Result = disc.Result
+		e.Result = None
 		e.Reason = fmt.Sprintf("neither SPF nor DKIM passes aligned with %s, and no usable DMARC record applies to it (%s)", e.FromDomain, disc.Reason)
 	case aligned:
 		e.Result = Pass
 		e.Reason = fmt.Sprintf("%s aligned with the From domain %s, and the DMARC record at _dmarc.%s applies", e.via(), e.FromDomain, disc.Domain)
+	case tempVia != "":
+		// RFC 9989 §4.8: with an aligned check that could not finish,
+		// neither pass nor fail can be concluded; receivers defer.
+		e.Result = TempError
+		e.Reason = fmt.Sprintf("nothing passes aligned with %s, and %s ended in temperror: a retry may pass, so receivers defer the message", e.FromDomain, tempVia)
 	default:
 		e.Result = Fail
 		e.Reason = fmt.Sprintf("neither SPF nor DKIM passes aligned with %s", e.FromDomain)
@@ -166,6 +177,20 @@ func Evaluate(ctx context.Context, r dnsx.Resolver, in Input) *Evaluation {
 	e.applyPolicy(ctx, r)
 	e.legacy(ctx, w, in, spfMode, dkimMode)
 	return e
+}
+
+// alignedTempError names the first SPF or DKIM check whose domain aligns
+// with From and that ended in temperror, or "".
+func (e *Evaluation) alignedTempError(in Input) string {
+	if in.SPFResult == "temperror" && e.SPF.DomainAligned {
+		return "the SPF check of " + e.SPF.Domain
+	}
+	for i, d := range in.DKIM {
+		if d.TempError && e.DKIM[i].DomainAligned {
+			return "the DKIM signature of " + e.DKIM[i].Domain
+		}
+	}
+	return ""
 }
 
 // via names what is aligned.
@@ -297,7 +322,8 @@ func (e *Evaluation) legacy(ctx context.Context, w *Walker, in Input, spfMode, d
 		if lv.rec != nil || lv.syntax != nil {
 			l.RecordAt, rec, inherited = "_dmarc."+d, lv.rec, d != e.FromDomain
 			if lv.syntax != nil {
-				l.Result = PermError
+				// RFC 7489 §6.6.3 too: no DMARC processing.
+				l.Result = None
 			}
 			break
 		}
@@ -333,6 +359,9 @@ func (e *Evaluation) legacy(ctx context.Context, w *Walker, in Input, spfMode, d
 			l.Result = None
 		case l.SPFAligned || l.DKIMAligned:
 			l.Result = Pass
+		case e.Result == TempError:
+			// The aligned check that did not finish is the same one.
+			l.Result = TempError
 		default:
 			l.Result = Fail
 		}

@@ -82,7 +82,8 @@ type Record struct {
 // v=DMARC1: discovery skips such records (RFC 7489 §6.6.3).
 var ErrNotDMARC = errors.New("dmarc: not a DMARC record")
 
-// SyntaxError makes a record unusable (permerror).
+// SyntaxError makes a record unusable: receivers apply no DMARC
+// processing (RFC 9989 §4.10.1), as if there were no record.
 type SyntaxError struct {
 	Tag    string `json:"tag,omitempty"`
 	Pos    int    `json:"pos,omitempty"`
@@ -125,7 +126,7 @@ func Parse(txt string) (*Record, error) {
 	if err != nil {
 		var te *taglist.TagError
 		errors.As(err, &te)
-		return nil, &SyntaxError{Tag: te.Tag, Pos: te.Pos, Reason: "the record is not a valid tag list: " + te.Reason}
+		return nil, &SyntaxError{Tag: te.Tag, Pos: te.Pos, Reason: "the record is not a valid tag list, so receivers apply no DMARC processing (" + te.Reason + ")"}
 	}
 	r := &Record{Raw: clip(txt), ADKIM: Relaxed, ASPF: Relaxed, PCT: 100, FO: "0", RF: "afrf", RI: 86400}
 	if tags[0].Name != "v" || tags[0].Value != "DMARC1" {
@@ -137,8 +138,8 @@ func Parse(txt string) (*Record, error) {
 	removed := func(t taglist.Tag, what string) {
 		issue(t, SeverityWarning, "%s= is removed by RFC 9989 and ignored by receivers that follow it; %s", t.Name, what)
 	}
-	var pTag, spTag *taglist.Tag
-	pBad, spBad := false, false
+	var pTag, spTag, npTag *taglist.Tag
+	pBad, spBad, npBad := false, false, false
 	for i := range tags {
 		t := tags[i]
 		r.Present = append(r.Present, t.Name)
@@ -156,7 +157,7 @@ func Parse(txt string) (*Record, error) {
 			case "sp":
 				spTag, spBad, r.SP = &tags[i], !ok, pol
 			case "np":
-				r.NP = pol
+				npTag, npBad, r.NP = &tags[i], !ok, pol
 			}
 		case "adkim", "aspf":
 			m := Mode(strings.ToLower(v))
@@ -238,27 +239,27 @@ func Parse(txt string) (*Record, error) {
 		}
 	}
 
-	// An invalid or missing p= (or invalid sp=) with a valid rua= is read
-	// as p=none by every receiver (RFC 7489 §6.6.3, RFC 9989 §4.7).
-	// Without one, RFC 9989 receivers still read p=none, but RFC 7489
-	// receivers ignore the record, and verdicts.md counts it unusable.
-	if pTag == nil || pBad || spBad {
+	// An invalid or missing p= (or invalid sp= or np=) with a valid rua=
+	// is read as p=none (RFC 9989 §4.10.1, RFC 7489 §6.6.3). Without
+	// one, receivers apply no DMARC processing to the message.
+	if pTag == nil || pBad || spBad || npBad {
 		what, tag := "p= is missing", taglist.Tag{Name: "p"}
-		if pTag != nil && pBad {
+		switch {
+		case pTag == nil:
+		case pBad:
 			what, tag = "p= is invalid", *pTag
-		} else if spBad {
+		case spBad:
 			what, tag = "sp= is invalid", *spTag
+		case npBad:
+			what, tag = "np= is invalid", *npTag
 		}
 		if len(r.RUA) == 0 {
-			return nil, &SyntaxError{Tag: tag.Name, Pos: tag.Pos, Reason: what + " and there is no valid rua= to fall back on: receivers still on RFC 7489 ignore the record (RFC 9989 receivers read it as p=none); add p=none and a rua="}
+			return nil, &SyntaxError{Tag: tag.Name, Pos: tag.Pos, Reason: what + " and there is no valid rua= to fall back on, so receivers apply no DMARC processing, as if there were no record; add p=none and a rua="}
 		}
+		// "As if a record containing p=none was retrieved": every
+		// policy tag of the record reads as none.
 		issue(tag, SeverityError, "%s; because rua= is valid, receivers read the record as p=none", what)
-		if pTag == nil || pBad {
-			r.P = PolicyNone
-		}
-		if spBad {
-			r.SP = ""
-		}
+		r.P, r.SP, r.NP = PolicyNone, PolicyNone, PolicyNone
 	}
 	if r.SP == "" {
 		r.SP = r.P

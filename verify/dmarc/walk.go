@@ -117,7 +117,10 @@ func (w *Walker) lookup(ctx context.Context, domain string) *level {
 // Discover finds the DMARC record that applies to domain (RFC 9989
 // §4.10.1): the first name of the Tree Walk with exactly one DMARC record.
 // A transient failure on the way is a temperror (the record might be
-// there); a single record that cannot be used is a permerror.
+// there). A single record that cannot be used (no valid p= and no valid
+// rua=, or not a tag list) ends the walk with none: RFC 9989 §4.10.1 says
+// the receiver then applies no DMARC processing to the message; Syntax
+// says why.
 func (w *Walker) Discover(ctx context.Context, domain string) *Discovery {
 	d := &Discovery{}
 	targets := WalkTargets(domain)
@@ -134,7 +137,7 @@ func (w *Walker) Discover(ctx context.Context, domain string) *Discovery {
 			return d
 		case l.syntax != nil:
 			d.Domain, d.Inherited, d.Syntax = t, i > 0, l.syntax
-			d.Result, d.Reason = PermError, fmt.Sprintf("the DMARC record at %s cannot be used: %s", l.query.Name, strings.TrimPrefix(l.syntax.Error(), "dmarc: "))
+			d.Result, d.Reason = None, fmt.Sprintf("the DMARC record at %s cannot be used: %s", l.query.Name, strings.TrimPrefix(l.syntax.Error(), "dmarc: "))
 			return d
 		case l.rec != nil:
 			d.Domain, d.Record, d.Inherited = t, l.rec, i > 0

@@ -154,11 +154,11 @@ func checkDMARC(ctx context.Context, r dnsx.Resolver, in Input) Item {
 		if disc.Syntax != nil {
 			it.Evidence = append(it.Evidence, "syntax: "+shown(disc.Syntax.Error()))
 		}
-		switch disc.Result {
-		case dmarc.TempError:
+		switch {
+		case disc.Result == dmarc.TempError:
 			it.Status, it.Fix, it.Blocking = Warn, "the DNS lookup failed: check the domain's name servers and try again", false
-		case dmarc.PermError:
-			it.Status, it.Fix = Fail, fmt.Sprintf("publish exactly one valid record at _dmarc.%s", shown(d.FromDomain))
+		case disc.Syntax != nil:
+			it.Status, it.Fix = Fail, fmt.Sprintf("correct the record at _dmarc.%s: v=DMARC1; p=none; rua=mailto:<your reports address>", shown(disc.Domain))
 		default:
 			it.Status, it.Fix = Fail, fmt.Sprintf("publish at _dmarc.%s: v=DMARC1; p=none; rua=mailto:<your reports address>", shown(d.OrgDomain))
 		}
