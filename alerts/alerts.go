@@ -17,9 +17,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/testerd/testerd/dmarcreport"
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/mtasts"
+	"github.com/testerd/testerd/reports"
 	"github.com/testerd/testerd/store"
 	"github.com/testerd/testerd/verify/dmarc"
 )
@@ -79,7 +79,7 @@ type Watcher struct {
 }
 
 // Run checks once an hour, on one node of the cluster each hour.
-func (w *Watcher) Run(ctx context.Context) {
+func (w *Watcher) Run(ctx context.Context) error {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -91,7 +91,7 @@ func (w *Watcher) Run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 		}
 	}
@@ -179,8 +179,8 @@ func (w *Watcher) domain(ctx context.Context, domain string, now time.Time) ([]A
 			base = append(base, r)
 		}
 	}
-	rs := dmarcreport.Summarize(domain, now.Add(-Recent), 1, recent)
-	bs := dmarcreport.Summarize(domain, now.Add(-Baseline-Recent), 7, base)
+	rs := reports.Summarize(domain, now.Add(-Recent), 1, recent)
+	bs := reports.Summarize(domain, now.Add(-Baseline-Recent), 7, base)
 	if rs.Total.Messages >= MinMessages && bs.Total.Messages >= MinMessages && bs.Total.PassRate()-rs.Total.PassRate() >= Drop {
 		add("dmarc-pass-drop", fmt.Sprintf("DMARC pass rate fell to %.1f%% over the last day, from %.1f%% the week before (%d messages)",
 			rs.Total.PassRate(), bs.Total.PassRate(), rs.Total.Messages),
@@ -326,7 +326,7 @@ func (w *Watcher) send(ctx context.Context, a Alert) error {
 		text += "\nDetails: " + a.URL + "\n"
 	}
 	for _, to := range w.To {
-		o, err := dmarcreport.OwnMail(w.Domain, w.Hostname, to, "testerd alert for "+a.Domain+": "+a.Kind, text, now)
+		o, err := reports.OwnMail(w.Domain, w.Hostname, to, "testerd alert for "+a.Domain+": "+a.Kind, text, now)
 		if err != nil {
 			return err
 		}

@@ -17,8 +17,8 @@ import (
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/mtasts"
 	"github.com/testerd/testerd/outbound/mxtest"
+	"github.com/testerd/testerd/reports/tlsrpt"
 	"github.com/testerd/testerd/store"
-	"github.com/testerd/testerd/tlsrpt"
 )
 
 // day stores one daily DMARC report for abc.it: pass messages from the

@@ -29,6 +29,21 @@ const (
 // Langs lists the languages, the default first.
 var Langs = []Lang{EN, IT}
 
+// Default is the language when nobody asks for one.
+var Default = Langs[0]
+
+// Codes names the language codes for a usage message: "en or it".
+func Codes() string {
+	codes := make([]string, len(Langs))
+	for i, l := range Langs {
+		codes[i] = string(l)
+	}
+	if len(codes) < 2 {
+		return strings.Join(codes, "")
+	}
+	return strings.Join(codes[:len(codes)-1], ", ") + " or " + codes[len(codes)-1]
+}
+
 // Parse reads a language code ("it", "IT", "it-CH" → IT); ok is false for
 // a language testerd does not speak.
 func Parse(s string) (Lang, bool) {

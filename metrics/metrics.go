@@ -5,7 +5,7 @@
 // delivery attempts by outcome, DMARC report mail read and the reports in
 // it, the store writer's batches and commit time, and build info. The
 // other packages know nothing of it: they offer hooks (smtpd.Config.Observe,
-// worker.Pool.Done, outbound.Queue.Done, dmarcreport.Ingester.Done) and
+// worker.Pool.Done, outbound.Queue.Done, reports.Ingester.Done) and
 // counts (store.Stats, store.OutboxStates, worker.Pool.Queued), and
 // cmd/testerd wires them here. Metrics has a registry of its own, so
 // nothing registers into it by accident.
@@ -147,7 +147,7 @@ func (m *Metrics) Attempt(o *store.Outgoing) {
 }
 
 // ReportMail counts one report message read and its reports
-// (dmarcreport.Ingester.Done).
+// (reports.Ingester.Done).
 func (m *Metrics) ReportMail(reports []*store.DMARCReport) {
 	if m == nil {
 		return

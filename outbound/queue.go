@@ -92,7 +92,7 @@ func (q *Queue) Notify() {
 
 // Run delivers until ctx ends, then waits for the attempts in progress,
 // which ctx cuts short.
-func (q *Queue) Run(ctx context.Context) {
+func (q *Queue) Run(ctx context.Context) error {
 	q.init()
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -109,7 +109,7 @@ func (q *Queue) Run(ctx context.Context) {
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
-				return
+				return nil
 			}
 			wg.Add(1)
 			go func() {
@@ -131,7 +131,7 @@ func (q *Queue) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return
+			return nil
 		case <-q.wake:
 		case <-t.C:
 		}

@@ -127,7 +127,7 @@ func (c *Planner) Plan(p *store.Probe, v *verify.Verdict) *store.Outgoing {
 	// A redirect to an address the probe did not authenticate for could
 	// carry a stranger's words to anyone: such a reply holds only
 	// testerd's own text, and has a lower limit of its own.
-	_, _, redirect := store.ParseExtension(p.Extension).Redirect()
+	_, _, redirect := p.Redirect()
 	bare := redirect && !o.Authenticated
 	if bare {
 		o.Limits = append(o.Limits, store.Limit{Key: store.ByRcpt, Max: c.Limits.PerRedirect, Per: hour,
@@ -146,7 +146,7 @@ func (c *Planner) Plan(p *store.Probe, v *verify.Verdict) *store.Outgoing {
 // target is where the reply goes: the redirect of the recipient's
 // extension, or MAIL FROM. With no usable address it says why.
 func (c *Planner) target(p *store.Probe) (string, string) {
-	if local, domain, ok := store.ParseExtension(p.Extension).Redirect(); ok {
+	if local, domain, ok := p.Redirect(); ok {
 		addr, err := address(local, domain)
 		if err != nil {
 			return "", "the redirect in the recipient (" + untrusted.Clip(p.Extension, 100) + ") is not an address: " + err.Error()
@@ -330,13 +330,13 @@ func subject(v *verify.Verdict) string {
 // Lang is the language of the reply to p: the one its recipient asks for
 // (check+it@), else the server's.
 func (c *Planner) LangOf(p *store.Probe) i18n.Lang {
-	if l, ok := i18n.Parse(store.ParseExtension(p.Extension).Lang); ok {
-		return l
+	if p.Lang != "" {
+		return p.Lang
 	}
 	if c.Lang != "" {
 		return c.Lang
 	}
-	return i18n.EN
+	return i18n.Default
 }
 
 // body is the reply text: the summary in the probe's language, the

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/testerd/testerd/rcpt"
+
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/message"
@@ -60,7 +62,7 @@ func (p probe) judge(t testing.TB) (*store.Probe, *verify.Verdict) {
 		}
 		msg = sig + msg
 	}
-	r := &store.Probe{ID: store.NewID(), Kind: kind.Kind(p.kind), Extension: p.ext, MailFrom: p.mailFrom,
+	r := &store.Probe{Address: rcpt.Parse(kind.Kind(p.kind), p.ext), ID: store.NewID(), MailFrom: p.mailFrom,
 		ClientIP: netip.MustParseAddr(p.ip), Helo: "mail.abc.it", Raw: []byte(msg), Received: time.Now()}
 	k := kind.Kind(p.kind).Judged()
 	j := &verify.Judge{Resolver: resolver, Receiver: "mx.tester.example"}

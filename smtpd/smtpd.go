@@ -23,6 +23,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/testerd/testerd/rcpt"
+
 	"github.com/emersion/go-smtp"
 
 	"github.com/testerd/testerd/kind"
@@ -44,7 +46,8 @@ const (
 	DefaultMaxConns        = 200
 	DefaultMaxConnsPerIP   = 10
 	// DefaultMaxConnsPerNet caps one /24 (IPv4) or /64 (IPv6).
-	DefaultMaxConnsPerNet = 20
+	DefaultMaxConnsPerNet  = 20
+	DefaultShutdownTimeout = 30 * time.Second
 )
 
 // Config configures the SMTP server. Zero limits take the defaults.
@@ -68,6 +71,9 @@ type Config struct {
 	MaxConns        int
 	MaxConnsPerIP   int
 	MaxConnsPerNet  int
+	// ShutdownTimeout is how long Run waits for the sessions in flight
+	// once its context ends.
+	ShutdownTimeout time.Duration
 
 	Logger *slog.Logger
 	// Observe, if set, is told the reply code testerd gives each
@@ -95,6 +101,8 @@ type Server struct {
 	cfg  Config
 	sink Sink
 	smtp *smtp.Server
+	// ln is the listener Listen bound, which Run serves and closes.
+	ln net.Listener
 }
 
 // New makes a server; call Serve with a listener.
@@ -121,6 +129,9 @@ func New(cfg Config, sink Sink) *Server {
 	if cfg.SessionTimeout <= 0 {
 		cfg.SessionTimeout = DefaultSessionTimeout
 	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -146,6 +157,49 @@ func New(cfg Config, sink Sink) *Server {
 	return s
 }
 
+// Listen binds addr for a server made by New; nothing is served until
+// Run. A bind error is just an error; Close releases the listener of a
+// server that never ran.
+func Listen(addr string, cfg Config, sink Sink) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("smtp: %w", err)
+	}
+	s := New(cfg, sink)
+	s.ln = ln
+	return s, nil
+}
+
+// Addr is the bound address of a server made by Listen.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Run serves the listener of Listen until ctx ends, then stops accepting
+// and waits up to Config.ShutdownTimeout for the sessions in flight
+// before closing them. It owns the listener: it closes it itself, so a
+// stop that comes before go-smtp has registered the listener still ends
+// the accept loop.
+func (s *Server) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve(s.ln) }()
+	select {
+	case err := <-errc:
+		s.ln.Close()
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := s.smtp.Shutdown(sctx); err != nil && !errors.Is(err, smtp.ErrServerClosed) {
+		s.cfg.Logger.Warn("smtp shutdown: closing the sessions still in flight", "err", err)
+		s.smtp.Close()
+	}
+	s.ln.Close()
+	if err := <-errc; err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, smtp.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
 // Serve accepts connections on ln until Shutdown or Close.
 func (s *Server) Serve(ln net.Listener) error {
 	return s.smtp.Serve(&limitListener{Listener: ln, max: s.cfg.MaxConns, perIP: s.cfg.MaxConnsPerIP, perNet: s.cfg.MaxConnsPerNet,
@@ -159,7 +213,16 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) error { return s.smtp.Shutdown(ctx) }
 
 // Close closes the listener and every connection at once.
-func (s *Server) Close() error { return s.smtp.Close() }
+func (s *Server) Close() error {
+	err := s.smtp.Close()
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	if errors.Is(err, smtp.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
 
 // NewSession implements smtp.Backend; go-smtp calls it at EHLO or HELO.
 func (s *Server) NewSession(c *smtp.Conn) (_ smtp.Session, err error) {
@@ -223,9 +286,11 @@ func peerIP(a net.Addr) netip.Addr {
 	return ap.Addr().Unmap()
 }
 
+// recipient is one accepted RCPT TO: the address as given, and as read
+// (once, here: every later reader takes the probe's fields).
 type recipient struct {
-	addr, ext string
-	kind      kind.Kind
+	addr string
+	to   rcpt.Address
 }
 
 type session struct {
@@ -279,14 +344,14 @@ func (s *Server) route(to string) (recipient, error) {
 	// reports and SMTP TLS reports.
 	switch k := kind.Kind(strings.ToLower(base)); k {
 	case kind.SPF, kind.DKIM, kind.Check, kind.Postmaster, kind.Abuse, kind.Report:
-		return recipient{addr: to, kind: k, ext: ext}, nil
+		return recipient{addr: to, to: rcpt.Parse(k, ext)}, nil
 	}
 	if strings.EqualFold(base, TLSReportAddress) {
-		return recipient{addr: to, kind: kind.Report, ext: ext}, nil
+		return recipient{addr: to, to: rcpt.Parse(kind.Report, ext)}, nil
 	}
 	for _, a := range s.cfg.ReportAddresses {
 		if strings.EqualFold(a, base) {
-			return recipient{addr: to, kind: kind.Report, ext: ext}, nil
+			return recipient{addr: to, to: rcpt.Parse(kind.Report, ext)}, nil
 		}
 	}
 	return recipient{}, &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1},
@@ -340,10 +405,7 @@ func (s *session) Data(r io.Reader) (err error) {
 	}
 	probes := make([]*store.Probe, 0, len(s.rcpts))
 	for _, rc := range s.rcpts {
-		probes = append(probes, &store.Probe{
-			ID: store.NewID(), Received: now, Kind: rc.kind, Recipient: rc.addr, Extension: rc.ext,
-			ClientIP: s.ip, Helo: s.conn.Hostname(), MailFrom: s.mailFrom, TLS: tlsInfo, Size: len(raw), Raw: raw, Session: s.id,
-		})
+		probes = append(probes, &store.Probe{ID: store.NewID(), Received: now, Address: rc.to, Recipient: rc.addr, ClientIP: s.ip, Helo: s.conn.Hostname(), MailFrom: s.mailFrom, TLS: tlsInfo, Size: len(raw), Raw: raw, Session: s.id})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.srv.cfg.CommandTimeout)
 	defer cancel()

@@ -52,10 +52,7 @@ func (s *Store) startWriter(ctx context.Context) error {
 		st, err = s.w.PrepareContext(ctx, q)
 		return st
 	}
-	wr.insertProbe = prep(`INSERT INTO probes
-		(id, received_at, kind, rcpt, extension, client_ip, helo, mail_from, tls_version, tls_cipher, size, raw, raw_id, private, session,
-		 lease_owner, lease_until)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	wr.insertProbe = prep(s.probeRow(&Probe{}, nil, nil).insert("probes"))
 	wr.endLease = prep(`UPDATE probes SET lease_until = 0 WHERE id = ?`)
 	wr.insertRaw = prep(`INSERT INTO raws (id, raw) VALUES (?, ?)`)
 	wr.upsertVerdict = prep(`INSERT INTO verdicts (probe_id, judged_at, tags, from_domain, subject, verdict)
@@ -216,7 +213,7 @@ func (s *Store) begin(ctx context.Context, durable bool) (tx *sqlTx, release fun
 		}
 		return t, func() { t.Rollback() }, nil
 	}
-	conn, err := s.w.Conn(ctx)
+	conn, err := s.w.conn(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -234,7 +231,7 @@ func (s *Store) begin(ctx context.Context, durable bool) (tx *sqlTx, release fun
 		conn.Close()
 		return nil, nil, err
 	}
-	return &sqlTx{Tx: t, d: s.d}, func() {
+	return t, func() {
 		t.Rollback()
 		if !durable {
 			conn.ExecContext(context.Background(), `PRAGMA synchronous = FULL`)
@@ -254,10 +251,6 @@ func (s *Store) execProbes(ctx context.Context, tx *sqlTx, ps []*Probe) error {
 		}
 	}
 	for _, p := range ps {
-		tls := TLS{}
-		if p.TLS != nil {
-			tls = *p.TLS
-		}
 		raw := p.Raw
 		if rawID != nil && bytes.Equal(p.Raw, ps[0].Raw) {
 			raw = []byte{}
@@ -268,14 +261,28 @@ func (s *Store) execProbes(ctx context.Context, tx *sqlTx, ps []*Probe) error {
 		if len(raw) == 0 && rawID != nil {
 			id = rawID
 		}
-		_, err := tx.exec(ctx, s.wr.insertProbe,
-			p.ID, p.Received.UnixNano(), p.Kind, p.Recipient, p.Extension, p.ClientIP.String(), p.Helo, p.MailFrom,
-			tls.Version, tls.Cipher, p.Size, raw, id, privateOf(p.Extension), p.Session, s.Node, p.Received.Add(s.probeLease()).UnixNano())
-		if err != nil {
+		if _, err := tx.exec(ctx, s.wr.insertProbe, s.probeRow(p, raw, id).vals...); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// probeRow is a probe's row: its raw message (empty when rawID names the
+// raws row it shares), and its lease, this node's.
+func (s *Store) probeRow(p *Probe, raw []byte, rawID any) *columns {
+	tls := TLS{}
+	if p.TLS != nil {
+		tls = *p.TLS
+	}
+	r := &columns{}
+	return r.set("id", p.ID).set("received_at", p.Received.UnixNano()).
+		set("kind", p.Kind).set("rcpt", p.Recipient).set("extension", p.Extension).
+		set("lang", p.Lang).set("tag", p.Tag).set("private", p.Private).
+		set("client_ip", p.ClientIP.String()).set("helo", p.Helo).set("mail_from", p.MailFrom).
+		set("tls_version", tls.Version).set("tls_cipher", tls.Cipher).set("size", p.Size).
+		set("raw", raw).set("raw_id", rawID).set("session", p.Session).
+		set("lease_owner", s.Node).set("lease_until", p.Received.Add(s.probeLease()).UnixNano())
 }
 
 func (s *Store) execVerdict(ctx context.Context, tx *sqlTx, v *Verdict) error {
@@ -312,14 +319,6 @@ func (s *Store) execVerdict(ctx context.Context, tx *sqlTx, v *Verdict) error {
 	}
 	v.Reply.ProbeID = v.ProbeID
 	return insertOutgoing(ctx, tx, v.Reply)
-}
-
-// privateOf is the private-test tag of an extension, or "".
-func privateOf(ext string) string {
-	if t, ok := ParseExtension(ext).Private(); ok {
-		return t
-	}
-	return ""
 }
 
 // BatchStats counts the writer's transactions, for benchmarks and metrics.

@@ -128,68 +128,106 @@ func b2i(b bool) int {
 	return 0
 }
 
-// sqlDB is a *sql.DB that speaks the dialect.
+// sqlDB is a database handle that speaks the dialect: the *sql.DB is a
+// named field reached only through these methods, so no statement can
+// skip rebind and clean.
 type sqlDB struct {
-	*sql.DB
-	d dialect
+	db *sql.DB
+	d  dialect
 }
 
 func (x *sqlDB) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return x.DB.ExecContext(ctx, x.d.rebind(q), x.d.clean(args)...)
+	return x.db.ExecContext(ctx, x.d.rebind(q), x.d.clean(args)...)
 }
 
 func (x *sqlDB) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	q, args = x.d.rebind(q), x.d.clean(args)
-	rows, err := x.DB.QueryContext(ctx, q, args...)
+	rows, err := x.db.QueryContext(ctx, q, args...)
 	if err != nil && x.d.retryable(err) {
-		rows, err = x.DB.QueryContext(ctx, q, args...) // another connection
+		rows, err = x.db.QueryContext(ctx, q, args...) // another connection
 	}
 	return rows, err
 }
 
 func (x *sqlDB) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	return x.DB.QueryRowContext(ctx, x.d.rebind(q), x.d.clean(args)...)
+	return x.db.QueryRowContext(ctx, x.d.rebind(q), x.d.clean(args)...)
 }
 
 func (x *sqlDB) PrepareContext(ctx context.Context, q string) (*sql.Stmt, error) {
-	return x.DB.PrepareContext(ctx, x.d.rebind(q))
+	return x.db.PrepareContext(ctx, x.d.rebind(q))
 }
 
 func (x *sqlDB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*sqlTx, error) {
-	tx, err := x.DB.BeginTx(ctx, opts)
+	tx, err := x.db.BeginTx(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &sqlTx{Tx: tx, d: x.d}, nil
+	return &sqlTx{tx: tx, d: x.d}, nil
 }
 
-// sqlTx is a *sql.Tx that speaks the dialect.
-type sqlTx struct {
-	*sql.Tx
+// conn takes one connection: SQLite's writer, whose durability begin
+// sets before its transaction.
+func (x *sqlDB) conn(ctx context.Context) (*sqlConn, error) {
+	c, err := x.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &sqlConn{c: c, d: x.d}, nil
+}
+
+func (x *sqlDB) Close() error { return x.db.Close() }
+
+// sqlConn is one connection of a sqlDB, speaking the dialect.
+type sqlConn struct {
+	c *sql.Conn
 	d dialect
 }
 
+func (x *sqlConn) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return x.c.ExecContext(ctx, x.d.rebind(q), x.d.clean(args)...)
+}
+
+func (x *sqlConn) BeginTx(ctx context.Context, opts *sql.TxOptions) (*sqlTx, error) {
+	tx, err := x.c.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &sqlTx{tx: tx, d: x.d}, nil
+}
+
+func (x *sqlConn) Close() error { return x.c.Close() }
+
+// sqlTx is a transaction that speaks the dialect, the *sql.Tx reached only
+// through these methods.
+type sqlTx struct {
+	tx *sql.Tx
+	d  dialect
+}
+
 func (x *sqlTx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return x.Tx.ExecContext(ctx, x.d.rebind(q), x.d.clean(args)...)
+	return x.tx.ExecContext(ctx, x.d.rebind(q), x.d.clean(args)...)
 }
 
 func (x *sqlTx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return x.Tx.QueryContext(ctx, x.d.rebind(q), x.d.clean(args)...)
+	return x.tx.QueryContext(ctx, x.d.rebind(q), x.d.clean(args)...)
 }
 
 func (x *sqlTx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	return x.Tx.QueryRowContext(ctx, x.d.rebind(q), x.d.clean(args)...)
+	return x.tx.QueryRowContext(ctx, x.d.rebind(q), x.d.clean(args)...)
 }
 
 // exec runs a prepared statement in the transaction.
 func (x *sqlTx) exec(ctx context.Context, st *sql.Stmt, args ...any) (sql.Result, error) {
-	return x.Tx.StmtContext(ctx, st).ExecContext(ctx, x.d.clean(args)...)
+	return x.tx.StmtContext(ctx, st).ExecContext(ctx, x.d.clean(args)...)
 }
 
 // queryRow runs a prepared query in the transaction.
 func (x *sqlTx) queryRow(ctx context.Context, st *sql.Stmt, args ...any) *sql.Row {
-	return x.Tx.StmtContext(ctx, st).QueryRowContext(ctx, x.d.clean(args)...)
+	return x.tx.StmtContext(ctx, st).QueryRowContext(ctx, x.d.clean(args)...)
 }
+
+func (x *sqlTx) Commit() error   { return x.tx.Commit() }
+func (x *sqlTx) Rollback() error { return x.tx.Rollback() }
 
 // lock serializes, until the transaction ends, the transactions that take
 // the same key: a transaction-scoped advisory lock on PostgreSQL, nothing
@@ -198,6 +236,50 @@ func (x *sqlTx) lock(ctx context.Context, key string) error {
 	if !x.d.postgres {
 		return nil
 	}
-	_, err := x.Tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, x.d.clean([]any{key})...)
+	_, err := x.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`, key)
 	return err
+}
+
+// conds is a WHERE clause built one condition at a time, each written
+// beside the arguments its ? placeholders take, so no list of arguments
+// has to be kept in step with SQL written elsewhere.
+type conds struct {
+	parts []string
+	args  []any
+}
+
+// add appends a condition and its arguments, which must be as many as
+// its ? placeholders.
+func (c *conds) add(cond string, args ...any) {
+	if strings.Count(cond, "?") != len(args) {
+		panic("store: condition " + cond + " takes " + strconv.Itoa(strings.Count(cond, "?")) + " arguments, given " + strconv.Itoa(len(args)))
+	}
+	c.parts = append(c.parts, cond)
+	c.args = append(c.args, args...)
+}
+
+// sql is the conditions joined with AND ("1 = 1" when there are none).
+func (c *conds) sql() string {
+	if len(c.parts) == 0 {
+		return "1 = 1"
+	}
+	return strings.Join(c.parts, " AND ")
+}
+
+// columns is one row of an INSERT: each column beside its value.
+type columns struct {
+	names []string
+	vals  []any
+}
+
+// set adds a column and its value.
+func (c *columns) set(name string, v any) *columns {
+	c.names = append(c.names, name)
+	c.vals = append(c.vals, v)
+	return c
+}
+
+// insert is the INSERT statement of the columns into table.
+func (c *columns) insert(table string) string {
+	return "INSERT INTO " + table + " (" + strings.Join(c.names, ", ") + ") VALUES (" + strings.TrimSuffix(strings.Repeat("?, ", len(c.names)), ", ") + ")"
 }

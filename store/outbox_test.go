@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/testerd/testerd/rcpt"
 )
 
 func TestOutbox(t *testing.T) {
@@ -16,7 +18,7 @@ func TestOutbox(t *testing.T) {
 		s := open(t, location(t))
 		base := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 		for _, id := range []string{"p1", "p2"} {
-			p := &Probe{ID: id, Received: base, Kind: "spf", Recipient: "spf@t.example", ClientIP: netip.MustParseAddr("192.0.2.1"),
+			p := &Probe{Address: rcpt.Address{Kind: "spf"}, ID: id, Received: base, Recipient: "spf@t.example", ClientIP: netip.MustParseAddr("192.0.2.1"),
 				MailFrom: "a@example.com", Raw: []byte("x")}
 			if err := s.SaveProbe(ctx, p); err != nil {
 				t.Fatal(err)
@@ -101,7 +103,7 @@ func TestReplyLimitRace(t *testing.T) {
 		errs := make([]error, n)
 		atOnce(n, a, b, func(st *Store, i int) {
 			id := fmt.Sprint("race", i)
-			p := &Probe{ID: id, Received: now, Kind: "spf", Recipient: "spf@t", ClientIP: netip.MustParseAddr("192.0.2.9"), Raw: []byte("x")}
+			p := &Probe{Address: rcpt.Address{Kind: "spf"}, ID: id, Received: now, Recipient: "spf@t", ClientIP: netip.MustParseAddr("192.0.2.9"), Raw: []byte("x")}
 			if errs[i] = st.SaveProbe(ctx, p); errs[i] != nil {
 				return
 			}
@@ -133,7 +135,7 @@ func TestLeases(t *testing.T) {
 		ctx := context.Background()
 		a, b := twoNodes(t)
 		now := time.Now()
-		if err := a.SaveProbe(ctx, &Probe{ID: "pa", Received: now, Kind: "spf", ClientIP: netip.MustParseAddr("192.0.2.1"), Raw: []byte("x")}); err != nil {
+		if err := a.SaveProbe(ctx, &Probe{Address: rcpt.Address{Kind: "spf"}, ID: "pa", Received: now, ClientIP: netip.MustParseAddr("192.0.2.1"), Raw: []byte("x")}); err != nil {
 			t.Fatal(err)
 		}
 		if ids, _ := b.ClaimPending(ctx, now, 10, true); len(ids) != 0 {

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/testerd/testerd/rcpt"
 )
 
 // BenchmarkRetention fills the store with a million judged probes, then
@@ -54,7 +56,7 @@ func BenchmarkRetention(b *testing.B) {
 						default:
 						}
 						start := time.Now()
-						p := &Probe{ID: fmt.Sprint("new", i), Received: time.Now(), Kind: "spf", ClientIP: netip.MustParseAddr("192.0.2.1"), Raw: []byte("x")}
+						p := &Probe{Address: rcpt.Address{Kind: "spf"}, ID: fmt.Sprint("new", i), Received: time.Now(), ClientIP: netip.MustParseAddr("192.0.2.1"), Raw: []byte("x")}
 						if err := s.SaveProbe(ctx, p); err != nil {
 							b.Error(err)
 							return

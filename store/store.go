@@ -27,6 +27,7 @@ import (
 	_ "modernc.org/sqlite"             // registers the "sqlite" driver
 
 	"github.com/testerd/testerd/kind"
+	"github.com/testerd/testerd/rcpt"
 )
 
 // ErrNotFound is returned for an unknown id.
@@ -40,11 +41,12 @@ type TLS struct {
 
 // Probe is one accepted message and its envelope.
 type Probe struct {
-	ID        string     `json:"id"`
-	Received  time.Time  `json:"received"`
-	Kind      kind.Kind  `json:"kind"`
+	ID       string    `json:"id"`
+	Received time.Time `json:"received"`
+	// Address is the recipient as SMTP intake read it: the kind, and
+	// what the +extension asks (language, tag, redirect, private test).
+	rcpt.Address
 	Recipient string     `json:"recipient"`
-	Extension string     `json:"extension,omitempty"`
 	ClientIP  netip.Addr `json:"client_ip"`
 	Helo      string     `json:"helo"`
 	MailFrom  string     `json:"mail_from"`
@@ -134,7 +136,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	w.SetMaxOpenConns(1)
-	s := &Store{w: &sqlDB{DB: w}, Node: "local"}
+	s := &Store{w: &sqlDB{db: w}, Node: "local"}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("store: %s: %w", path, err)
@@ -144,7 +146,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
-	s.db = &sqlDB{DB: r}
+	s.db = &sqlDB{db: r}
 	if err := s.startWriter(ctx); err != nil {
 		r.Close()
 		w.Close()
@@ -170,7 +172,7 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 	db.SetMaxOpenConns(16)
 	db.SetMaxIdleConns(8)
 	d := dialect{postgres: true}
-	s := &Store{db: &sqlDB{DB: db, d: d}, d: d, Node: "local"}
+	s := &Store{db: &sqlDB{db: db, d: d}, d: d, Node: "local"}
 	s.w = s.db
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
@@ -412,6 +414,7 @@ var migrations = []string{
 	CREATE INDEX tls_failures_domain ON tls_failures (domain);`,
 	// Alerts for watched domains: what was last seen of each (a DMARC
 	// record), and when each kind of alert was last sent (the cooldown).
+	// (Shipped: see TestMigrationsFrozen.)
 	`CREATE TABLE watch_state (
 		domain TEXT NOT NULL,
 		key    TEXT NOT NULL,
@@ -425,6 +428,15 @@ var migrations = []string{
 		sent_at INTEGER NOT NULL,
 		PRIMARY KEY (domain, kind)
 	);`,
+	// The recipient read once at intake (rcpt.Address): its language and
+	// tag, the lists filtering on the tag. Older rows are read here as
+	// intake reads them (i18n's languages were en and it).
+	`ALTER TABLE probes ADD COLUMN lang TEXT NOT NULL DEFAULT '';
+	ALTER TABLE probes ADD COLUMN tag TEXT NOT NULL DEFAULT '';
+	UPDATE probes SET tag = extension;
+	UPDATE probes SET lang = lower(extension), tag = '' WHERE lower(extension) IN ('en', 'it');
+	UPDATE probes SET lang = lower(substr(extension, 1, 2)), tag = substr(extension, 4) WHERE lower(substr(extension, 1, 3)) IN ('en+', 'it+');
+	CREATE INDEX probes_tag ON probes (tag, received_at DESC);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -534,7 +546,7 @@ func (s *Store) Pending(ctx context.Context) ([]string, error) {
 		WHERE v.probe_id IS NULL ORDER BY p.received_at`)
 }
 
-const resultColumns = `p.id, p.received_at, p.kind, p.rcpt, p.extension, p.client_ip, p.helo, p.mail_from,
+const resultColumns = `p.id, p.received_at, p.kind, p.rcpt, p.extension, p.lang, p.tag, p.private, p.client_ip, p.helo, p.mail_from,
 	p.tls_version, p.tls_cipher, p.size, p.session, COALESCE(v.judged_at, 0), COALESCE(v.tags, ''), COALESCE(v.from_domain, ''), COALESCE(v.subject, '')`
 
 // Get returns one result with its raw message and verdict JSON.
@@ -594,17 +606,21 @@ func (s *Store) List(ctx context.Context, q ListQuery) ([]*Result, error) {
 	if q.WithVerdict {
 		verdict = "v.verdict"
 	}
-	tags := []any{q.Tag, q.Tag, q.Tag, q.Tag}
+	var where conds
+	where.add("(p.kind IN ("+operatorKinds+")) = ?", q.Operator)
+	where.add("p.private = ?", q.Private)
+	if q.Kind != "" {
+		where.add("p.kind = ?", q.Kind)
+	}
 	if q.Tag != "" {
-		for i, l := range ExtensionLangs {
-			tags[i+2] = l + "+" + q.Tag
-		}
+		where.add("p.tag = ?", q.Tag)
+	}
+	if !q.Before.IsZero() {
+		where.add("p.received_at < ?", q.Before.UnixNano())
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT `+resultColumns+`, `+verdict+`
 		FROM probes p LEFT JOIN verdicts v ON v.probe_id = p.id
-		WHERE (? = '' OR p.kind = ?) AND (p.kind IN (`+operatorKinds+`)) = ? AND p.private = ?
-		AND (? = '' OR p.extension IN (?, ?, ?)) AND (? = 0 OR p.received_at < ?)
-		ORDER BY p.received_at DESC LIMIT ?`, append(append([]any{q.Kind, q.Kind, q.Operator, q.Private}, tags...), unixNano(q.Before), unixNano(q.Before), q.Limit)...)
+		WHERE `+where.sql()+` ORDER BY p.received_at DESC LIMIT ?`, append(where.args, q.Limit)...)
 	if err != nil {
 		return nil, err
 	}
@@ -625,7 +641,7 @@ type scanner interface{ Scan(dest ...any) error }
 func scanResult(sc scanner, r *Result, raw *[]byte, verdict *[]byte, more ...any) error {
 	var received, judged int64
 	var ip, tags, tlsVersion, tlsCipher string
-	dest := []any{&r.ID, &received, &r.Kind, &r.Recipient, &r.Extension, &ip, &r.Helo, &r.MailFrom,
+	dest := []any{&r.ID, &received, &r.Kind, &r.Recipient, &r.Extension, &r.Lang, &r.Tag, &r.Private, &ip, &r.Helo, &r.MailFrom,
 		&tlsVersion, &tlsCipher, &r.Size, &r.Session, &judged, &tags, &r.FromDomain, &r.Subject}
 	if raw != nil {
 		dest = append(dest, raw)

@@ -8,7 +8,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/testerd/testerd/tlsrpt"
+	"github.com/testerd/testerd/reports/tlsrpt"
 )
 
 // TLSReport is one SMTP TLS report (RFC 8460) as stored: the parsed report

@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/testerd/testerd/rcpt"
+
 	"github.com/testerd/testerd/kind"
-	"github.com/testerd/testerd/tlsrpt"
+	"github.com/testerd/testerd/reports/tlsrpt"
 )
 
 // TestTokens: a token is found by its secret only, kept hashed, and a
@@ -81,14 +83,14 @@ func TestWebhookEvents(t *testing.T) {
 			}
 		}
 		s.RevokeToken(ctx, gone.ID)
-		test := NewPrivate()
+		test := rcpt.NewPrivate()
 		if err := s.OwnTest(ctx, test, owner.ID); err != nil {
 			t.Fatal(err)
 		}
 		now := time.Now()
 		for _, p := range []*Probe{
-			{ID: "public", Received: now, Kind: kind.Check, ClientIP: netip.MustParseAddr("192.0.2.1"), Raw: []byte("x")},
-			{ID: "mine", Received: now, Kind: kind.Check, Extension: test, ClientIP: netip.MustParseAddr("192.0.2.1"), Raw: []byte("x")},
+			{ID: "public", Received: now, Address: rcpt.Address{Kind: kind.Check}, ClientIP: netip.MustParseAddr("192.0.2.1"), Raw: []byte("x")},
+			{ID: "mine", Received: now, Address: rcpt.Parse(kind.Check, test), ClientIP: netip.MustParseAddr("192.0.2.1"), Raw: []byte("x")},
 		} {
 			if err := s.SaveProbe(ctx, p); err != nil {
 				t.Fatal(err)
@@ -144,7 +146,7 @@ func BenchmarkSaveVerdictEvent(b *testing.B) {
 			b.SetParallelism(16)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					p := &Probe{ID: NewID(), Received: time.Now(), Kind: kind.Check, ClientIP: netip.MustParseAddr("192.0.2.1"), Raw: []byte("x")}
+					p := &Probe{Address: rcpt.Address{Kind: kind.Check}, ID: NewID(), Received: time.Now(), ClientIP: netip.MustParseAddr("192.0.2.1"), Raw: []byte("x")}
 					if err := s.SaveProbe(ctx, p); err != nil {
 						b.Error(err)
 					}

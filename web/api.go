@@ -4,7 +4,7 @@ import (
 	_ "embed"
 	"net/http"
 
-	"github.com/testerd/testerd/dmarcreport"
+	"github.com/testerd/testerd/reports"
 	"github.com/testerd/testerd/store"
 	"github.com/testerd/testerd/verify"
 )
@@ -69,7 +69,7 @@ type reportList struct {
 
 // domainReports is GET /api/reports/{domain}.
 type domainReports struct {
-	Summary *dmarcreport.Summary `json:"summary"`
+	Summary *reports.Summary     `json:"summary"`
 	Reports []*store.DMARCReport `json:"reports"`
 }
 

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/testerd/testerd/rcpt"
+
 	"github.com/testerd/testerd/store"
 )
 
@@ -28,8 +30,8 @@ func TestListBounds(t *testing.T) {
 	verdict := []byte(`{"padding":"` + strings.Repeat("x", 10000) + `"}`)
 	base := time.Now().Add(-time.Hour)
 	for i := range 20 {
-		p := &store.Probe{ID: store.NewID(), Received: base.Add(time.Duration(i) * time.Second), Kind: "spf", Recipient: "spf+ann=victim.example@t",
-			Extension: "ann=victim.example", ClientIP: netip.MustParseAddr("192.0.2.1"), Helo: "secret-helo.example", MailFrom: "joe@abc.it", Raw: []byte("x")}
+		p := &store.Probe{Address: rcpt.Parse("spf", "ann=victim.example"), ID: store.NewID(), Received: base.Add(time.Duration(i) * time.Second), Recipient: "spf+ann=victim.example@t",
+			ClientIP: netip.MustParseAddr("192.0.2.1"), Helo: "secret-helo.example", MailFrom: "joe@abc.it", Raw: []byte("x")}
 		if err := st.SaveProbes(ctx, []*store.Probe{p}); err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 
+	"github.com/testerd/testerd/rcpt"
 	"github.com/testerd/testerd/store"
 )
 
@@ -19,14 +20,14 @@ type privatePage struct {
 // newTest is GET /new: a fresh private test, at its own page.
 func (s *Server) newTest(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, "/new/"+store.NewPrivate(), http.StatusSeeOther)
+	http.Redirect(w, r, "/new/"+rcpt.NewPrivate(), http.StatusSeeOther)
 }
 
 // privateTest is GET /new/{token}: the test's addresses and, as they come,
 // its results.
 func (s *Server) privateTest(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
-	if !store.IsPrivate(tok) {
+	if !rcpt.IsPrivate(tok) {
 		http.Error(w, "no such test: start one at /new", http.StatusNotFound)
 		return
 	}
@@ -55,7 +56,7 @@ func (s *Server) privateTest(w http.ResponseWriter, r *http.Request) {
 // Anyone may start one; a token must have the tests scope, and then owns
 // the test: its webhook gets the test's verdicts.
 func (s *Server) apiNewTest(w http.ResponseWriter, r *http.Request) {
-	tok := store.NewPrivate()
+	tok := rcpt.NewPrivate()
 	if g := grant(r); g != nil {
 		if !g.Has(store.ScopeTests) {
 			apiError(w, http.StatusForbidden, "this token lacks the tests scope")
@@ -81,7 +82,7 @@ func (s *Server) apiNewTest(w http.ResponseWriter, r *http.Request) {
 // (the token is the test's owner).
 func (s *Server) apiTest(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
-	if !store.IsPrivate(tok) {
+	if !rcpt.IsPrivate(tok) {
 		apiError(w, http.StatusNotFound, "no such test")
 		return
 	}

@@ -12,8 +12,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/testerd/testerd/dmarcreport"
 	"github.com/testerd/testerd/message"
+	"github.com/testerd/testerd/reports"
 	"github.com/testerd/testerd/store"
 )
 
@@ -141,7 +141,7 @@ func reportDays(r *http.Request) (int, error) {
 
 // summary builds a domain's summary over the last days, with the
 // reverse DNS of its main sources.
-func (s *Server) summary(r *http.Request) (*dmarcreport.Summary, []*store.DMARCReport, int, error) {
+func (s *Server) summary(r *http.Request) (*reports.Summary, []*store.DMARCReport, int, error) {
 	domain, err := message.Domain(r.PathValue("domain"))
 	if err != nil {
 		return nil, nil, http.StatusBadRequest, err
@@ -156,18 +156,18 @@ func (s *Server) summary(r *http.Request) (*dmarcreport.Summary, []*store.DMARCR
 	if err != nil {
 		return nil, nil, http.StatusInternalServerError, err
 	}
-	reports, err := s.Reports.Reports(r.Context(), domain, since, 500)
+	list, err := s.Reports.Reports(r.Context(), domain, since, 500)
 	if err != nil {
 		return nil, nil, http.StatusInternalServerError, err
 	}
-	sum := dmarcreport.Summarize(domain, since, days, rows)
+	sum := reports.Summarize(domain, since, days, rows)
 	s.reverse(r.Context(), sum)
-	return sum, reports, http.StatusOK, nil
+	return sum, list, http.StatusOK, nil
 }
 
 // reverse fills the PTR names of the first sources, in parallel, under
 // one short deadline.
-func (s *Server) reverse(ctx context.Context, sum *dmarcreport.Summary) {
+func (s *Server) reverse(ctx context.Context, sum *reports.Summary) {
 	if s.Resolver == nil {
 		return
 	}
@@ -207,20 +207,20 @@ func (s *Server) reverse(ctx context.Context, sum *dmarcreport.Summary) {
 type reportDomainPage struct {
 	Chrome
 	Domain  string
-	Summary *dmarcreport.Summary
+	Summary *reports.Summary
 	Reports []*store.DMARCReport
 	Chart   template.HTML
 }
 
 func (s *Server) reportDomain(w http.ResponseWriter, r *http.Request) {
-	sum, reports, code, err := s.summary(r)
+	sum, list, code, err := s.summary(r)
 	if err != nil {
 		http.Error(w, err.Error(), code)
 		return
 	}
 	c := s.chrome(w, r, "")
 	c.Title = c.Lang.T("reportdomain.title", sum.Domain)
-	s.render(w, "reportdomain.html", reportDomainPage{Chrome: c, Domain: s.Domain, Summary: sum, Reports: reports, Chart: chart(sum.Daily)})
+	s.render(w, "reportdomain.html", reportDomainPage{Chrome: c, Domain: s.Domain, Summary: sum, Reports: list, Chart: chart(sum.Daily)})
 }
 
 func (s *Server) apiReports(w http.ResponseWriter, r *http.Request) {
@@ -235,12 +235,12 @@ func (s *Server) apiReports(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	reports, err := s.Reports.Reports(r.Context(), "", since, 200)
+	list, err := s.Reports.Reports(r.Context(), "", since, 200)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, reportList{Domains: orEmpty(domains), Reports: orEmpty(reports)})
+	writeJSON(w, http.StatusOK, reportList{Domains: orEmpty(domains), Reports: orEmpty(list)})
 }
 
 func orEmpty[T any](s []T) []T {
@@ -251,12 +251,12 @@ func orEmpty[T any](s []T) []T {
 }
 
 func (s *Server) apiReportDomain(w http.ResponseWriter, r *http.Request) {
-	sum, reports, code, err := s.summary(r)
+	sum, list, code, err := s.summary(r)
 	if err != nil {
 		apiError(w, code, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, domainReports{Summary: sum, Reports: orEmpty(reports)})
+	writeJSON(w, http.StatusOK, domainReports{Summary: sum, Reports: orEmpty(list)})
 }
 
 // reportXML serves a report's XML (or the message, when nothing could be
@@ -281,7 +281,7 @@ func (s *Server) reportXML(w http.ResponseWriter, r *http.Request) {
 
 // chart draws daily volume (bars) and DMARC pass rate (a line) as inline
 // SVG. Only numbers and dates formatted here go into it.
-func chart(days []dmarcreport.Day) template.HTML {
+func chart(days []reports.Day) template.HTML {
 	const w, h, pad = 720, 200, 30
 	if len(days) == 0 {
 		return ""

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/testerd/testerd/rcpt"
+
 	"golang.org/x/time/rate"
 
 	"github.com/testerd/testerd/internal/netguard"
@@ -16,7 +18,7 @@ import (
 	"github.com/testerd/testerd/store"
 )
 
-// ReportKeeper stores report mail before it is read (dmarcreport.Ingester).
+// ReportKeeper stores report mail before it is read (reports.Ingester).
 type ReportKeeper interface {
 	Keep(ctx context.Context, p *store.Probe) error
 }
@@ -50,7 +52,7 @@ func (s *Server) apiPostTLSReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	raw := append([]byte("Content-Type: "+mt+"\r\nContent-Disposition: attachment; filename=posted-report\r\n\r\n"), body...)
-	p := &store.Probe{ID: store.NewID(), Received: time.Now().UTC(), Kind: kind.Report, Recipient: "POST /api/tlsrpt",
+	p := &store.Probe{Address: rcpt.Address{Kind: kind.Report}, ID: store.NewID(), Received: time.Now().UTC(), Recipient: "POST /api/tlsrpt",
 		ClientIP: client, Raw: raw, Size: len(raw)}
 	if err := s.TLSReports.Keep(r.Context(), p); err != nil {
 		s.fail(w, err)

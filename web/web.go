@@ -23,13 +23,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/testerd/testerd/dmarcreport"
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/explain"
 	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/lint"
 	"github.com/testerd/testerd/message"
+	"github.com/testerd/testerd/reports"
 	"github.com/testerd/testerd/store"
 	"github.com/testerd/testerd/verify"
 	"github.com/testerd/testerd/verify/requirements"
@@ -126,7 +126,7 @@ func (s *Server) Handler() http.Handler {
 		"mask": maskSender,
 		"when": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 		"join": strings.Join,
-		"pct":  dmarcreport.Percent,
+		"pct":  reports.Percent,
 		"day":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
 		"add":  func(a, b int64) int64 { return a + b },
 	}

@@ -84,9 +84,7 @@ type Event struct {
 func VerdictEvent(baseURL string, pr *store.Probe, tags []string, verdict []byte, judged time.Time, again bool) ([]byte, error) {
 	e := Event{Event: "verdict", ResultID: pr.ID, Kind: string(pr.Kind), Received: pr.Received.UTC(), Judged: judged.UTC(),
 		Tags: tags, Again: again, URL: baseURL + "/r/" + pr.ID, API: baseURL + "/api/results/" + pr.ID}
-	if t, ok := store.ParseExtension(pr.Extension).Private(); ok {
-		e.PrivateTest = t
-	}
+	e.PrivateTest = pr.Private
 	if e.Tags == nil {
 		e.Tags = []string{}
 	}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/testerd/testerd/rcpt"
+
 	"github.com/testerd/testerd/outbound"
 	"github.com/testerd/testerd/store"
 )
@@ -121,8 +123,8 @@ func TestPost(t *testing.T) {
 }
 
 func TestVerdictEvent(t *testing.T) {
-	tag := store.NewPrivate()
-	pr := &store.Probe{ID: "abc", Kind: "check", Extension: "it+" + tag, Received: time.Now()}
+	tag := rcpt.NewPrivate()
+	pr := &store.Probe{Address: rcpt.Parse("check", "it+"+tag), ID: "abc", Received: time.Now()}
 	b, err := VerdictEvent("https://tester.example", pr, nil, []byte(`{"tags":[]}`), time.Now(), false)
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +137,7 @@ func TestVerdictEvent(t *testing.T) {
 }
 
 func BenchmarkVerdictEvent(b *testing.B) {
-	pr := &store.Probe{ID: "abc", Kind: "check", Received: time.Now()}
+	pr := &store.Probe{Address: rcpt.Address{Kind: "check"}, ID: "abc", Received: time.Now()}
 	verdict := []byte(`{"tags":["|OK| spf-pass"],"spf":{"result":"pass","trace":"` + strings.Repeat("x", 20<<10) + `"}}`)
 	b.SetBytes(int64(len(verdict)))
 	for b.Loop() {

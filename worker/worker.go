@@ -59,7 +59,7 @@ type Planner interface {
 	Plan(p *store.Probe, v *verify.Verdict) *store.Outgoing
 }
 
-// Ingester keeps DMARC report messages (dmarcreport.Ingester): Keep
+// Ingester keeps DMARC report messages (reports.Ingester): Keep
 // commits one before the 250 and reads it later.
 type Ingester interface {
 	Keep(ctx context.Context, p *store.Probe) error
@@ -324,8 +324,9 @@ func (p *Pool) enqueue(pr *store.Probe) {
 	}
 }
 
-// Run judges until ctx ends, then waits for the verdicts in progress.
-func (p *Pool) Run(ctx context.Context) {
+// Run judges until ctx ends, then waits for the verdicts in progress. It
+// returns nil once stopped.
+func (p *Pool) Run(ctx context.Context) error {
 	p.init()
 	var wg sync.WaitGroup
 	for i := 0; i < p.Workers; i++ {
@@ -353,7 +354,7 @@ func (p *Pool) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			wg.Wait()
-			return
+			return nil
 		case <-t.C:
 			p.sweep(ctx, false)
 		case <-renew.C:

@@ -14,11 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/testerd/testerd/rcpt"
+
 	"github.com/miekg/dns"
 
-	"github.com/testerd/testerd/dmarcreport"
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/kind"
+	"github.com/testerd/testerd/reports"
 	"github.com/testerd/testerd/store"
 	"github.com/testerd/testerd/verify"
 )
@@ -49,7 +51,7 @@ func start(t *testing.T, addr string) (*store.Store, string) {
 	done := make(chan struct{})
 	go func() { p.Run(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done; st.Close() })
-	pr := &store.Probe{ID: store.NewID(), Received: time.Now(), Kind: "check", Recipient: "check@tester.example",
+	pr := &store.Probe{Address: rcpt.Address{Kind: "check"}, ID: store.NewID(), Received: time.Now(), Recipient: "check@tester.example",
 		ClientIP: netip.MustParseAddr("192.0.2.1"), Helo: "mail.abc.example", MailFrom: "ann@abc.example", Raw: []byte(probeMsg), Size: len(probeMsg)}
 	if err := p.Accept(ctx, []*store.Probe{pr}); err != nil {
 		t.Fatal(err)
@@ -161,7 +163,7 @@ func TestBackpressure(t *testing.T) {
 	defer func() { cancel(); <-done; st.Close() }()
 
 	probe := func() *store.Probe {
-		return &store.Probe{ID: store.NewID(), Received: time.Now(), Kind: "spf", Recipient: "spf@tester.example",
+		return &store.Probe{Address: rcpt.Address{Kind: "spf"}, ID: store.NewID(), Received: time.Now(), Recipient: "spf@tester.example",
 			ClientIP: netip.MustParseAddr("192.0.2.1"), Helo: "mail.abc.example", MailFrom: "ann@abc.example", Raw: []byte(probeMsg), Size: len(probeMsg)}
 	}
 	for i := range 2 {
@@ -200,13 +202,13 @@ func TestReportOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	in := &dmarcreport.Ingester{Store: st}
+	in := &reports.Ingester{Store: st}
 	p := &Pool{Store: st, Reports: in}
 	junk := "<?xml version=\"1.0\"?><feedback>" + strings.Repeat("<x>junk</x>", 20000) // 220 KB that is no report
 	raw := []byte("From: r@reporter.example\r\nSubject: Report\r\nContent-Type: text/xml\r\n\r\n" + junk + "\r\n")
 	var probes []*store.Probe
-	for _, rcpt := range []string{"rua@t", "rua+a@t", "rua+b@t"} {
-		probes = append(probes, &store.Probe{ID: store.NewID(), Received: time.Now(), Kind: kind.Report, Recipient: rcpt,
+	for _, to := range []string{"rua@t", "rua+a@t", "rua+b@t"} {
+		probes = append(probes, &store.Probe{Address: rcpt.Address{Kind: kind.Report}, ID: store.NewID(), Received: time.Now(), Recipient: to,
 			ClientIP: netip.MustParseAddr("192.0.2.1"), Raw: raw, Size: len(raw)})
 	}
 	if err := p.Accept(ctx, probes); err != nil {
@@ -219,20 +221,20 @@ func TestReportOnce(t *testing.T) {
 	rctx, cancel := context.WithCancel(ctx)
 	go in.Run(rctx)
 	defer cancel()
-	var reports []*store.DMARCReport
-	for end := time.Now().Add(10 * time.Second); time.Now().Before(end) && len(reports) == 0; time.Sleep(20 * time.Millisecond) {
-		if reports, err = st.Reports(ctx, "", time.Now().Add(-time.Hour), 100); err != nil {
+	var got []*store.DMARCReport
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end) && len(got) == 0; time.Sleep(20 * time.Millisecond) {
+		if got, err = st.Reports(ctx, "", time.Now().Add(-time.Hour), 100); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if len(reports) != 1 {
-		t.Fatalf("%d reports stored for one message to 3 addresses", len(reports))
+	if len(got) != 1 {
+		t.Fatalf("%d reports stored for one message to 3 addresses", len(got))
 	}
-	r, err := st.Report(ctx, reports[0].ID)
+	r, err := st.Report(ctx, got[0].ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Error == "" || len(r.XML) > dmarcreport.MaxExcerpt || !strings.Contains(r.Error, "kept") {
+	if r.Error == "" || len(r.XML) > reports.MaxExcerpt || !strings.Contains(r.Error, "kept") {
 		t.Errorf("unparsable report: error %q, %d bytes kept", r.Error, len(r.XML))
 	}
 }
@@ -283,7 +285,7 @@ func TestFairness(t *testing.T) {
 
 	probe := func(ip, from string) *store.Probe {
 		msg := "From: x@" + from + "\r\nSubject: s\r\n\r\nx\r\n"
-		return &store.Probe{ID: store.NewID(), Received: time.Now(), Kind: "spf", Recipient: "spf@t", ClientIP: netip.MustParseAddr(ip),
+		return &store.Probe{Address: rcpt.Address{Kind: "spf"}, ID: store.NewID(), Received: time.Now(), Recipient: "spf@t", ClientIP: netip.MustParseAddr(ip),
 			Helo: "h." + from, MailFrom: "x@" + from, Raw: []byte(msg), Size: len(msg)}
 	}
 	var slow []*store.Probe

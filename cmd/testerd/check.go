@@ -21,11 +21,12 @@ const maxCheckInput = 64 << 20
 
 // runCheck is "testerd check": one message judged offline exactly as the
 // server judges a probe.
-func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func runCheck(c *cli, args []string) int {
+	stdin, stdout, stderr := c.stdin, c.stdout, c.stderr
 	fs := flag.NewFlagSet("testerd check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var env envelopeFlags
-	addEnvelopeFlags(fs, &env, "Authentication-Results")
+	addEnvelopeFlags(c, fs, &env, "Authentication-Results")
 	to := fs.String("to", "check", "the tester the message was sent to: spf, dkim or check")
 	asJSON := fs.Bool("json", false, "print the full verdict as JSON")
 	keepBytes := fs.Bool("raw", false, "judge the file's bytes as they are; without it, a file with LF line ends only is read with CRLF, as the message had on the wire")

@@ -9,24 +9,25 @@ import (
 	"time"
 )
 
-// listenOperator starts the listener of an operator-only flag (--pprof-addr,
+// listenOperator binds the listener of an operator-only flag (--pprof-addr,
 // --metrics-addr) with handler. Unless the handler asks for a token
 // (anyAddr), it refuses any address that is not loopback: profiles show
 // message contents and internals and can be made to burn CPU, and metrics
 // show what the tester is asked.
-func listenOperator(flagName, addr string, anyAddr bool, handler http.Handler) (*http.Server, net.Listener, error) {
+func listenOperator(flagName, addr string, anyAddr bool, handler http.Handler) (*httpServer, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("--%s %q: %w", flagName, addr, err)
+		return nil, fmt.Errorf("--%s %q: %w", flagName, addr, err)
 	}
 	if ip, err := netip.ParseAddr(host); !anyAddr && (err != nil || !ip.IsLoopback()) {
-		return nil, nil, fmt.Errorf("--%s %q: use a loopback address such as 127.0.0.1:6060 (a reverse proxy or an SSH tunnel can reach it)", flagName, addr)
+		return nil, fmt.Errorf("--%s %q: use a loopback address such as 127.0.0.1:6060 (a reverse proxy or an SSH tunnel can reach it)", flagName, addr)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, nil, err
+		return nil, fmt.Errorf("--%s: %w", flagName, err)
 	}
-	return &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}, ln, nil
+	// Profiles and scrapes are not waited for at shutdown.
+	return &httpServer{srv: &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}, ln: ln}, nil
 }
 
 // pprofHandler serves Go's profiler under /debug/pprof/.

@@ -15,11 +15,11 @@ import (
 // runDNSRecords is "testerd dns-records": every record the operator must
 // publish, as zone-file lines. It takes serve's flags, so it reads (or
 // generates) the same DKIM keys in the same data directory.
-func runDNSRecords(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+func runDNSRecords(cl *cli, args []string) int {
+	stdout, stderr := cl.stdout, cl.stderr
 	fs := flag.NewFlagSet("testerd dns-records", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var c serveConfig
-	serveFlags(fs, &c)
+	c := bindConfig(fs, cl.env)
 	ipv4 := fs.String("ipv4", "", "this server's public IPv4 address, for the A and PTR lines")
 	ipv6 := fs.String("ipv6", "", "this server's public IPv6 address, for the AAAA and PTR lines")
 	ttl := fs.Uint("ttl", 3600, "TTL of the records")
@@ -42,8 +42,9 @@ func runDNSRecords(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 		addrs = append(addrs, a)
 	}
-	if c.Hostname == "" {
-		c.Hostname = c.Domain
+	if err := c.resolve(); err != nil {
+		fmt.Fprintf(stderr, "testerd dns-records: %v\n", err)
+		return 2
 	}
 	keys, err := outbound.LoadOrCreateKeys(c.DataDir, c.Out.DKIMSelector, c.Out.DKIMEd25519)
 	if err != nil {
@@ -57,7 +58,7 @@ func runDNSRecords(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func writeDNSRecords(w io.Writer, c serveConfig, keys []*outbound.Key, addrs []netip.Addr, ttl uint32) error {
+func writeDNSRecords(w io.Writer, c *config, keys []*outbound.Key, addrs []netip.Addr, ttl uint32) error {
 	domain, host := dns.Fqdn(c.Domain), dns.Fqdn(c.Hostname)
 	hdr := func(name string, t uint16) dns.RR_Header {
 		return dns.RR_Header{Name: name, Rrtype: t, Class: dns.ClassINET, Ttl: ttl}

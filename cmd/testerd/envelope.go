@@ -18,14 +18,14 @@ type envelopeFlags struct {
 	timeout, dnsTimeout                    time.Duration
 }
 
-func addEnvelopeFlags(fs *flag.FlagSet, e *envelopeFlags, receiverUse string) {
+func addEnvelopeFlags(cl *cli, fs *flag.FlagSet, e *envelopeFlags, receiverUse string) {
 	fs.StringVar(&e.ip, "ip", "", "the SMTP client's IP address (IPv4 or IPv6), required")
 	fs.StringVar(&e.helo, "helo", "", "the HELO/EHLO name")
 	fs.StringVar(&e.mailFrom, "mail-from", "", "the MAIL FROM address; empty for the null reverse-path <>")
-	fs.StringVar(&e.resolver, "resolver", envDefault("TESTERD_RESOLVER", ""), "DNS server host:port (env TESTERD_RESOLVER; default: first nameserver of /etc/resolv.conf)")
+	fs.StringVar(&e.resolver, "resolver", cl.getenv("TESTERD_RESOLVER", ""), "DNS server host:port (env TESTERD_RESOLVER; default: first nameserver of /etc/resolv.conf)")
 	fs.DurationVar(&e.timeout, "timeout", spf.DefaultTimeout, "deadline of the whole evaluation")
 	fs.DurationVar(&e.dnsTimeout, "dns-timeout", dnsx.DefaultTimeout, "deadline of each DNS query")
-	fs.StringVar(&e.receiver, "receiver", envDefault("TESTERD_HOSTNAME", "testerd.localhost"), "receiving host name, for "+receiverUse+" (env TESTERD_HOSTNAME)")
+	fs.StringVar(&e.receiver, "receiver", cl.getenv("TESTERD_HOSTNAME", "testerd.localhost"), "receiving host name, for "+receiverUse+" (env TESTERD_HOSTNAME)")
 }
 
 // check validates the envelope and returns the client IP; ok is false

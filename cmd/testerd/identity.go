@@ -21,7 +21,7 @@ import (
 // or generated there); every node then writes the database's copy into
 // its data directory, where the usual loading finds it. Nodes starting
 // together agree: one offer wins.
-func shareIdentity(ctx context.Context, st *store.Store, c serveConfig) error {
+func shareIdentity(ctx context.Context, st *store.Store, c *config) error {
 	if _, err := outbound.LoadOrCreateKeys(c.DataDir, c.Out.DKIMSelector, c.Out.DKIMEd25519); err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net/netip"
 	"strings"
 
@@ -16,15 +15,16 @@ import (
 )
 
 // runLint is "testerd lint DOMAIN": the domain record checker.
-func runLint(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+func runLint(cl *cli, args []string) int {
+	stdout, stderr := cl.stdout, cl.stderr
 	fs := flag.NewFlagSet("testerd lint", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	resolver := fs.String("resolver", envDefault("TESTERD_RESOLVER", ""), "DNS server host:port (env TESTERD_RESOLVER; default: first nameserver of /etc/resolv.conf)")
+	resolver := fs.String("resolver", cl.getenv("TESTERD_RESOLVER", ""), "DNS server host:port (env TESTERD_RESOLVER; default: first nameserver of /etc/resolv.conf)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	selectors := fs.String("selector", "", "DKIM selectors to check, comma-separated")
 	ip := fs.String("ip", "", "an IP address to evaluate against the SPF record, with the full trace")
 	mailFrom := fs.String("mail-from", "", "the MAIL FROM for --ip (default postmaster@DOMAIN)")
-	receiver := fs.String("receiver", envDefault("TESTERD_HOSTNAME", "testerd.localhost"), "receiving host name for the SPF trace")
+	receiver := fs.String("receiver", cl.getenv("TESTERD_HOSTNAME", "testerd.localhost"), "receiving host name for the SPF trace")
 	mxTLS := fs.Bool("mx-tls", false, "also connect to each MX on port 25 to check STARTTLS and its certificate")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: testerd lint [flags] DOMAIN")

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/signal"
@@ -39,7 +38,8 @@ const loadDomain = "load.test"
 // corpus of ../shared/bench, whose zone the server's resolver must serve),
 // or --corpus messages DKIM-signed once before the clock starts, with the
 // load tool's own DNS server for their records: signing is never timed.
-func runLoad(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+func runLoad(cl *cli, args []string) int {
+	stdout, stderr := cl.stdout, cl.stderr
 	fs := flag.NewFlagSet("testerd load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	smtpAddr := fs.String("smtp", "127.0.0.1:2525", "testerd's SMTP address")

@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -26,17 +24,10 @@ func TestLoad(t *testing.T) {
 	c := testConfig(t)
 	c.Resolver = dnsAddr
 	c.Limits.MaxConnsPerIP = 20
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan [2]string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- serve(ctx, c, slog.New(slog.DiscardHandler), serveHooks{Ready: func(s, h string) { ready <- [2]string{s, h} }})
-	}()
-	defer func() { cancel(); <-done }()
-	addrs := <-ready
+	smtpAddr, httpAddr := startServeWith(t, c)
 
 	var out, errb bytes.Buffer
-	code := run([]string{"load", "--smtp", addrs[0], "--http", addrs[1], "--dns", dnsAddr, "--rcpt", "check@" + probeDomain,
+	code := run([]string{"load", "--smtp", smtpAddr, "--http", httpAddr, "--dns", dnsAddr, "--rcpt", "check@" + probeDomain,
 		"--conns", "4", "--probes", "40", "--wait", "30s"}, nil, &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d: %s %s", code, out.String(), errb.String())

@@ -15,10 +15,31 @@ import (
 	"runtime/debug"
 )
 
+// cli is what a command reads and writes besides its arguments: the
+// standard streams and the environment.
+type cli struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	// env looks a variable up: os.LookupEnv in the binary. Tests give
+	// their own, so no TESTERD_* variable of the machine reaches them.
+	env func(name string) (string, bool)
+}
+
+// getenv returns the environment variable's value, or def: every flag of
+// serve has an environment equivalent (--resolver ↔ TESTERD_RESOLVER).
+func (c *cli) getenv(name, def string) string {
+	if c.env != nil {
+		if v, ok := c.env(name); ok {
+			return v
+		}
+	}
+	return def
+}
+
 type command struct {
 	name  string
 	usage string
-	run   func(args []string, stdin io.Reader, stdout, stderr io.Writer) int
+	run   func(c *cli, args []string) int
 }
 
 var commands = []command{
@@ -34,28 +55,30 @@ var commands = []command{
 }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	c := &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, env: os.LookupEnv}
+	os.Exit(c.run(os.Args[1:]))
 }
 
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// run dispatches to the command args name.
+func (c *cli) run(args []string) int {
 	if len(args) == 0 {
-		usage(stderr)
+		usage(c.stderr)
 		return 2
 	}
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
-		usage(stdout)
+		usage(c.stdout)
 		return 0
 	case "-version", "--version":
-		return runVersion(nil, stdin, stdout, stderr)
+		return runVersion(c, nil)
 	}
-	for _, c := range commands {
-		if c.name == args[0] {
-			return c.run(args[1:], stdin, stdout, stderr)
+	for _, cmd := range commands {
+		if cmd.name == args[0] {
+			return cmd.run(c, args[1:])
 		}
 	}
-	fmt.Fprintf(stderr, "testerd: unknown command %q\n\n", args[0])
-	usage(stderr)
+	fmt.Fprintf(c.stderr, "testerd: unknown command %q\n\n", args[0])
+	usage(c.stderr)
 	return 2
 }
 
@@ -116,20 +139,12 @@ func version() string {
 }
 
 // runVersion is "testerd version" and "testerd --version".
-func runVersion(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+func runVersion(cl *cli, args []string) int {
+	stdout, stderr := cl.stdout, cl.stderr
 	if len(args) > 0 {
 		fmt.Fprintf(stderr, "testerd version: unexpected argument %q\n", args[0])
 		return 2
 	}
 	fmt.Fprintln(stdout, version())
 	return 0
-}
-
-// envDefault returns the environment variable's value, or def: every
-// flag has an environment equivalent (--resolver ↔ TESTERD_RESOLVER).
-func envDefault(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok {
-		return v
-	}
-	return def
 }

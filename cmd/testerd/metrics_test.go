@@ -138,6 +138,9 @@ func TestMetricsLoopbackOnly(t *testing.T) {
 	c := testConfig(t)
 	c.Resolver = probeDNS(t)
 	c.MetricsAddr = "0.0.0.0:0"
+	if err := c.resolve(); err != nil {
+		t.Fatal(err)
+	}
 	err := serve(context.Background(), c, testLogger(t), serveHooks{})
 	if err == nil || !strings.Contains(err.Error(), "--metrics-addr") || !strings.Contains(err.Error(), "loopback") {
 		t.Fatalf("serve with --metrics-addr 0.0.0.0:0: %v", err)

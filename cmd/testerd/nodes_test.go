@@ -179,7 +179,7 @@ func TestNodeKilled(t *testing.T) {
 	b := exec.Command(bin, "serve", "--domain", probeDomain, "--smtp-addr", smtpB, "--http-addr", httpB, "--data-dir", t.TempDir(),
 		"--database", dsn, "--node-id", "doomed", "--probe-lease", "2s", "--resolver", mute.LocalAddr().String())
 	var bLog bytes.Buffer
-	b.Stdout, b.Stderr = &bLog, &bLog
+	b.Stdout, b.Stderr, b.Env = &bLog, &bLog, childEnv()
 	if err := b.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -21,12 +20,12 @@ import (
 // replaces beside the new one. It sends no replies. It can run while
 // testerd serve runs on the same data directory, with the same flags or
 // environment.
-func runReanalyze(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+func runReanalyze(cl *cli, args []string) int {
+	stdout, stderr := cl.stdout, cl.stderr
 	fs := flag.NewFlagSet("testerd reanalyze", flag.ContinueOnError)
 	// serve's flags and environment, so the data directory, the resolver
 	// and the receiver name in Authentication-Results are the server's.
-	var c serveConfig
-	serveFlags(fs, &c)
+	c := bindConfig(fs, cl.env)
 	since := fs.Duration("since", 24*time.Hour, "judge again the probes received in this last period")
 	limit := fs.Int("limit", 10000, "at most this many probes")
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
@@ -36,8 +35,9 @@ func runReanalyze(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "testerd reanalyze: give --since a positive duration and --limit a positive number, and no arguments")
 		return 2
 	}
-	if c.Hostname == "" {
-		c.Hostname = c.Domain
+	if err := c.resolve(); err != nil {
+		fmt.Fprintf(stderr, "testerd reanalyze: %v\n", err)
+		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

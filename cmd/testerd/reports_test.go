@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/testerd/testerd/dmarcreport"
+	"github.com/testerd/testerd/reports"
 	"github.com/testerd/testerd/store"
 )
 
@@ -85,7 +85,7 @@ func TestReports(t *testing.T) {
 
 	// Report mail is read after its 250: wait for both reports.
 	var api struct {
-		Summary dmarcreport.Summary  `json:"summary"`
+		Summary reports.Summary      `json:"summary"`
 		Reports []*store.DMARCReport `json:"reports"`
 	}
 	waitFor(t, httpAddr, func() bool {

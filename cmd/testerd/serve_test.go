@@ -32,7 +32,8 @@ import (
 // command itself.
 func TestMain(m *testing.M) {
 	if os.Getenv("TESTERD_TEST_AS_MAIN") == "1" {
-		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+		c := &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, env: os.LookupEnv}
+		os.Exit(c.run(os.Args[1:]))
 	}
 	code := m.Run()
 	stopBrowser()
@@ -216,9 +217,8 @@ func waitFor(t *testing.T, httpAddr string, done func() bool, why func() string)
 
 // testConfig is serve's defaults, on loopback ports with a fresh data
 // directory.
-func testConfig(t *testing.T) serveConfig {
-	var c serveConfig
-	serveFlags(flag.NewFlagSet("test", flag.PanicOnError), &c)
+func testConfig(t *testing.T) *config {
+	c := bindConfig(flag.NewFlagSet("test", flag.PanicOnError), nil)
 	c.Domain, c.SMTPAddr, c.HTTPAddr, c.DataDir = probeDomain, "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
 	c.Retention, c.ShutdownTimeout = time.Hour, 5*time.Second
 	return c
@@ -232,14 +232,17 @@ func startServe(t *testing.T) (smtpAddr, httpAddr string) {
 	return startServeWith(t, c)
 }
 
-func startServeWith(t *testing.T, c serveConfig) (smtpAddr, httpAddr string) {
+func startServeWith(t *testing.T, c *config) (smtpAddr, httpAddr string) {
 	t.Helper()
 	return startServeHooked(t, c, nil)
 }
 
 // startServeHooked is startServeWith, with operator for serveHooks.Operator.
-func startServeHooked(t *testing.T, c serveConfig, operator func(flag, addr string)) (smtpAddr, httpAddr string) {
+func startServeHooked(t *testing.T, c *config, operator func(flag, addr string)) (smtpAddr, httpAddr string) {
 	t.Helper()
+	if err := c.resolve(); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan [2]string, 1)
 	done := make(chan error, 1)
@@ -259,6 +262,7 @@ func startServeHooked(t *testing.T, c serveConfig, operator func(flag, addr stri
 		t.Cleanup(func() { servers.Delete(a[1]) })
 		return a[0], a[1]
 	case err := <-done:
+		done <- err // for the cleanup, which waits for serve's end
 		t.Fatalf("serve: %v", err)
 	}
 	return "", ""
@@ -354,7 +358,7 @@ func TestDurability(t *testing.T) {
 	start := func() (*exec.Cmd, string, string) {
 		cmd := exec.Command(os.Args[0], "serve", "--domain", probeDomain, "--smtp-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
 			"--data-dir", dir, "--resolver", dnsAddr, "--log-format", "json", "--max-in-flight", "100")
-		cmd.Env = append(os.Environ(), "TESTERD_TEST_AS_MAIN=1")
+		cmd.Env = childEnv()
 		stderr, err := cmd.StderrPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -412,6 +416,33 @@ func TestDurability(t *testing.T) {
 			t.Errorf("%s: %q", r.ID, r.Tags)
 		}
 	}
+}
+
+// run runs the command line args as the binary would, with an empty
+// environment: no TESTERD_* variable of the machine reaches a test.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runEnv(nil, args, stdin, stdout, stderr)
+}
+
+// runEnv is run with the environment env.
+func runEnv(env map[string]string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, env: func(name string) (string, bool) {
+		v, ok := env[name]
+		return v, ok
+	}}
+	return c.run(args)
+}
+
+// childEnv is the environment of a testerd run as a child process: the
+// machine's, without its TESTERD_* variables, and with extra.
+func childEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "TESTERD_") {
+			env = append(env, kv)
+		}
+	}
+	return append(append(env, "TESTERD_TEST_AS_MAIN=1"), extra...)
 }
 
 // testLogger logs to the test with TESTERD_TEST_LOG=1, else nowhere.

@@ -31,12 +31,14 @@ func TestSmarthostFlags(t *testing.T) {
 	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("TESTERD_SMARTHOST_PASSWORD", "pw from env")
-	var c serveConfig
+	env := map[string]string{"TESTERD_SMARTHOST_PASSWORD": "pw from env"}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	serveFlags(fs, &c)
+	c := bindConfig(fs, func(name string) (string, bool) { v, ok := env[name]; return v, ok })
 	if err := fs.Parse([]string{"--smarthost", relay.Addr, "--smarthost-tls", "starttls", "--smarthost-ca", ca,
 		"--smarthost-user", "tester", "--hostname", "mx.tester.example"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.resolve(); err != nil {
 		t.Fatal(err)
 	}
 	tr, err := transportFor(c, nil)
@@ -57,13 +59,16 @@ func TestSmarthostFlags(t *testing.T) {
 		{"--smarthost", relay.Addr, "--smarthost-tls", "none", "--smarthost-user", "u"},
 		{"--smarthost", relay.Addr, "--smarthost-ca", "/nonexistent.pem"},
 	} {
-		var c serveConfig
 		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-		serveFlags(fs, &c)
+		c := bindConfig(fs, nil)
 		if err := fs.Parse(bad); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := transportFor(c, nil); err == nil {
+		err := c.resolve()
+		if err == nil {
+			_, err = transportFor(c, nil)
+		}
+		if err == nil {
 			t.Errorf("%q accepted", bad)
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -15,11 +14,12 @@ import (
 
 // runSPF is "testerd spf": one SPF check, both identities, printed with
 // its trace (or as JSON).
-func runSPF(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+func runSPF(cl *cli, args []string) int {
+	stdout, stderr := cl.stdout, cl.stderr
 	fs := flag.NewFlagSet("testerd spf", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var env envelopeFlags
-	addEnvelopeFlags(fs, &env, "%{r} and Received-SPF")
+	addEnvelopeFlags(cl, fs, &env, "%{r} and Received-SPF")
 	record := fs.String("record", "", "evaluate this record as if published at the MAIL FROM domain (a draft, before publishing it)")
 	asJSON := fs.Bool("json", false, "print the result structs as JSON")
 	fs.Usage = func() {

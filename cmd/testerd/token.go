@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"net/url"
 	"strings"
 	"text/tabwriter"
@@ -15,7 +14,8 @@ import (
 // runToken is "testerd token add|list|revoke": the API tokens, kept
 // hashed in the store of the data directory. A running server sees a
 // change at its next request.
-func runToken(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+func runToken(cl *cli, args []string) int {
+	stdout, stderr := cl.stdout, cl.stderr
 	const use = "usage: testerd token add --name NAME --scopes SCOPES [--rate N] [--webhook URL]\n       testerd token list\n       testerd token revoke ID"
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, use)
@@ -27,8 +27,7 @@ func runToken(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 0
 	}
 	fs := flag.NewFlagSet("testerd token "+sub, flag.ContinueOnError)
-	var c serveConfig
-	serveFlags(fs, &c) // the data directory, as serve has it (flag or TESTERD_DATA_DIR)
+	c := bindConfig(fs, cl.env) // the data directory, as serve has it (flag or TESTERD_DATA_DIR)
 	var name, scopes, webhook string
 	var rate int
 	if sub == "add" {

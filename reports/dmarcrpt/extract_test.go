@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/testerd/testerd/dmarcrpt/rpttest"
+	"github.com/testerd/testerd/reports/dmarcrpt/rpttest"
 )
 
 const tiny = rpttest.Tiny

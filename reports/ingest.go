@@ -2,7 +2,7 @@
 // report addresses: it ingests a stored report mail (dmarcrpt extracts and
 // parses it), summarizes a domain's reports for the pages and the API,
 // and mails the daily digest through the outbox.
-package dmarcreport
+package reports
 
 import (
 	"context"
@@ -15,9 +15,9 @@ import (
 
 	"golang.org/x/sync/semaphore"
 
-	"github.com/testerd/testerd/dmarcrpt"
+	"github.com/testerd/testerd/reports/dmarcrpt"
+	"github.com/testerd/testerd/reports/tlsrpt"
 	"github.com/testerd/testerd/store"
-	"github.com/testerd/testerd/tlsrpt"
 )
 
 // MaxParsing bounds the XML being parsed at once, in bytes: a report takes
@@ -60,7 +60,7 @@ func (in *Ingester) Keep(ctx context.Context, p *store.Probe) error {
 
 // Run reads the stored report messages until ctx ends: the unread ones at
 // start, then each as it is stored.
-func (in *Ingester) Run(ctx context.Context) {
+func (in *Ingester) Run(ctx context.Context) error {
 	in.init()
 	for {
 		ms, err := in.Store.UnreadReportMail(ctx, 10)
@@ -77,7 +77,7 @@ func (in *Ingester) Run(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-in.wake:
 		case <-time.After(time.Minute):
 		}

@@ -1,4 +1,4 @@
-package dmarcreport
+package reports
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package dmarcreport
+package reports
 
 import (
 	"context"
@@ -64,7 +64,7 @@ func (d *Digest) Next(now time.Time) time.Time {
 }
 
 // Run sends the summary every day until ctx ends.
-func (d *Digest) Run(ctx context.Context) {
+func (d *Digest) Run(ctx context.Context) error {
 	now := time.Now
 	if d.Now != nil {
 		now = d.Now
@@ -74,7 +74,7 @@ func (d *Digest) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return
+			return nil
 		case <-t.C:
 		}
 		// One node of the cluster sends each day's summary.

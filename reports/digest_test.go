@@ -1,4 +1,4 @@
-package dmarcreport
+package reports
 
 import (
 	"context"
@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/testerd/testerd/dmarcrpt/rpttest"
+	"github.com/testerd/testerd/rcpt"
+
 	"github.com/testerd/testerd/message"
+	"github.com/testerd/testerd/reports/dmarcrpt/rpttest"
 	"github.com/testerd/testerd/store"
 )
 
@@ -24,7 +26,7 @@ func TestDigest(t *testing.T) {
 	defer st.Close()
 	now := time.Date(2023, 11, 15, 13, 0, 0, 0, time.UTC) // the tiny report covers 2023-11-14/15
 	in := &Ingester{Store: st}
-	p := &store.Probe{ID: store.NewID(), Received: now, Kind: "rua", Recipient: "rua@tester.example",
+	p := &store.Probe{Address: rcpt.Address{Kind: "rua"}, ID: store.NewID(), Received: now, Recipient: "rua@tester.example",
 		ClientIP: netip.MustParseAddr("192.0.2.9"), Raw: rpttest.Message("application/gzip", rpttest.Gzip([]byte(rpttest.Tiny)))}
 	if err := in.Ingest(ctx, p); err != nil {
 		t.Fatal(err)
@@ -33,7 +35,7 @@ func TestDigest(t *testing.T) {
 	tlsJSON := `{"organization-name":"R","report-id":"t1","date-range":{"start-datetime":"2023-11-14T00:00:00Z","end-datetime":"2023-11-14T23:59:59Z"},` +
 		`"policies":[{"policy":{"policy-type":"sts","policy-domain":"example.com"},"summary":{"total-successful-session-count":9,"total-failure-session-count":1},` +
 		`"failure-details":[{"result-type":"starttls-not-supported","receiving-mx-hostname":"mx.example.com","failed-session-count":1}]}]}`
-	tp := &store.Probe{ID: store.NewID(), Received: now, Kind: "rua", Recipient: "tlsrpt@tester.example",
+	tp := &store.Probe{Address: rcpt.Address{Kind: "rua"}, ID: store.NewID(), Received: now, Recipient: "tlsrpt@tester.example",
 		ClientIP: netip.MustParseAddr("192.0.2.9"), Raw: []byte("From: r@reporter.example\r\nSubject: Report Domain: example.com\r\nContent-Type: application/tlsrpt+json\r\n\r\n" + tlsJSON + "\r\n")}
 	if err := in.Ingest(ctx, tp); err != nil {
 		t.Fatal(err)
