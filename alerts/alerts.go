@@ -219,7 +219,7 @@ func (w *Watcher) domain(ctx context.Context, domain string, now time.Time) ([]A
 	// Failures now after a clean earlier week: the failures listed are
 	// then all recent ones.
 	if fNow > 0 && fBefore == 0 && earlier && len(tls.Failures) > 0 {
-		f := tls.Failures[0]
+		f := reports.ExplainTLS(tls).Failures[0]
 		add("tls-failures", fmt.Sprintf("TLS failures appeared: %d sessions, mostly %s at %s (%s)", fNow, f.Type, f.ReceivingMX, f.Meaning), f.Fix)
 	}
 	if w.Resolver != nil {

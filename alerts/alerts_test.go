@@ -17,7 +17,6 @@ import (
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/mtasts"
 	"github.com/testerd/testerd/outbound/mxtest"
-	"github.com/testerd/testerd/reports/tlsrpt"
 	"github.com/testerd/testerd/store"
 )
 
@@ -109,12 +108,13 @@ func TestWatcherSilenceAndTLS(t *testing.T) {
 		if err := st.SaveReportMail(ctx, m); err != nil {
 			t.Fatal(err)
 		}
-		p := tlsrpt.Policy{Type: "sts", Domain: "abc.it", Success: 100, Failure: fail}
+		p := &store.TLSPolicy{Type: "sts", Domain: "abc.it", Success: 100, Failure: fail}
 		if fail > 0 {
-			p.Failures = []tlsrpt.Failure{{Type: "certificate-expired", ReceivingMX: "mx.abc.it", Sessions: fail}}
+			p.Failures = []*store.TLSFailureDetail{{Type: "certificate-expired", ReceivingMX: "mx.abc.it", Sessions: fail}}
 		}
-		r := &tlsrpt.Report{Organization: "R", ReportID: fmt.Sprint(begin.Unix()), Start: begin, End: begin.Add(24*time.Hour - time.Second), Policies: []tlsrpt.Policy{p}}
-		if err := st.AddReports(ctx, m, nil, []*store.TLSReport{{Report: r, JSON: []byte("{}")}}); err != nil {
+		r := &store.TLSReport{Organization: "R", ReportID: fmt.Sprint(begin.Unix()), Start: begin, End: begin.Add(24*time.Hour - time.Second),
+			Policies: []*store.TLSPolicy{p}, JSON: []byte("{}")}
+		if err := st.AddReports(ctx, m, nil, []*store.TLSReport{r}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/mtasts"
+	"github.com/testerd/testerd/outbound"
 	"github.com/testerd/testerd/outbound/mxtest"
 	"github.com/testerd/testerd/verify/dkim/dkimtest"
 )
@@ -375,7 +376,7 @@ func checkMX(t *testing.T, port string, pool *x509.CertPool, setup func(*dnsx.Zo
 		setup(z)
 	}
 	c := &Checker{Resolver: dnsx.NewFake(z), Receiver: "tester.example",
-		MXTLS: &MXTLS{Hostname: "tester.example", Port: port, RootCAs: pool, AllowPrivate: true}}
+		MXTLS: &MXTLS{Hostname: "tester.example", Probe: outbound.ProbeTLS, Port: port, RootCAs: pool, AllowPrivate: true}}
 	rep, err := c.Check(context.Background(), "example.com", Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -20,7 +20,6 @@ import (
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/internal/netguard"
 	"github.com/testerd/testerd/mtasts"
-	"github.com/testerd/testerd/outbound"
 	"github.com/testerd/testerd/verify/dkim"
 	"github.com/testerd/testerd/verify/dmarc"
 )
@@ -419,6 +418,10 @@ func daneMatch(rrs []*dns.TLSA, chain []*x509.Certificate) bool {
 type MXTLS struct {
 	// Hostname is the EHLO name.
 	Hostname string
+	// Probe runs the SMTP conversation on conn up to a TLS handshake
+	// with cfg and returns what the server presented: outbound.ProbeTLS,
+	// the path deliveries take, so a check and a delivery see the same.
+	Probe func(ctx context.Context, conn net.Conn, hostname, serverName string, cfg *tls.Config) (tls.ConnectionState, error)
 	// Port is the SMTP port; "25" unless set (tests).
 	Port string
 	// RootCAs, if set, replaces the system roots (tests).
@@ -460,7 +463,7 @@ func (l *linter) mxTLS(ctx context.Context, rep *MXReport, tlsa map[string][]*dn
 		conn, err := (&net.Dialer{}).DialContext(cctx, "tcp", net.JoinHostPort(a.String(), port))
 		var st tls.ConnectionState
 		if err == nil {
-			st, err = outbound.ProbeTLS(cctx, conn, l.mxtls.Hostname, host, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12})
+			st, err = l.mxtls.Probe(cctx, conn, l.mxtls.Hostname, host, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12})
 		}
 		cancel()
 		if err == nil && len(st.PeerCertificates) == 0 {

@@ -186,7 +186,7 @@ func (d *Digest) body(ctx context.Context, since time.Time, days int) (string, e
 			if err != nil {
 				return "", err
 			}
-			for j, f := range sum.Failures {
+			for j, f := range ExplainTLS(sum).Failures {
 				if j == 3 {
 					break
 				}

@@ -13,7 +13,7 @@ import (
 	"github.com/testerd/testerd/rcpt"
 
 	"github.com/testerd/testerd/message"
-	"github.com/testerd/testerd/reports/dmarcrpt/rpttest"
+	"github.com/testerd/testerd/reports/rpttest"
 	"github.com/testerd/testerd/store"
 )
 

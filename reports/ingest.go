@@ -23,7 +23,7 @@ import (
 // MaxParsing bounds the XML being parsed at once, in bytes: a report takes
 // about 14 times its size in allocations while it is parsed, so this
 // keeps report parsing under about 600 MB of memory however many arrive.
-const MaxParsing = 2 * dmarcrpt.MaxXML
+const MaxParsing = 2 * MaxReport
 
 // MaxExcerpt bounds what is kept of a report that does not parse: enough
 // to see why, never the whole of a stranger's blob.
@@ -100,31 +100,31 @@ func (in *Ingester) Ingest(ctx context.Context, p *store.Probe) error {
 // store failure is an error.
 func (in *Ingester) Read(ctx context.Context, m *store.ReportMessage) error {
 	in.init()
-	files, errs := dmarcrpt.Extract(m.Raw)
+	files, errs := Extract(m.Raw)
 	var reports []*store.DMARCReport
 	var tls []*store.TLSReport
 	for _, f := range files {
 		if f.TLS() {
-			tr, err := tlsrpt.Parse(f.XML)
+			tr, err := tlsrpt.Parse(f.Data)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", f.Name, err))
 				continue
 			}
-			tls = append(tls, &store.TLSReport{Report: tr, JSON: f.XML})
+			tls = append(tls, tlsRows(tr, f.Data))
 			continue
 		}
-		r := &store.DMARCReport{Container: f.Container, XML: f.XML}
-		weight := max(int64(len(f.XML)), 1)
+		r := &store.DMARCReport{Container: f.Container, XML: f.Data}
+		weight := max(int64(len(f.Data)), 1)
 		if err := in.parsing.Acquire(ctx, weight); err != nil {
 			return err
 		}
-		fb, err := dmarcrpt.Parse(f.XML)
+		fb, err := dmarcrpt.Parse(f.Data)
 		in.parsing.Release(weight)
 		if err != nil {
 			r.Error = err.Error()
 			if len(r.XML) > MaxExcerpt {
 				r.XML = r.XML[:MaxExcerpt]
-				r.Error += fmt.Sprintf(" (%d bytes; the first %d kept)", len(f.XML), MaxExcerpt)
+				r.Error += fmt.Sprintf(" (%d bytes; the first %d kept)", len(f.Data), MaxExcerpt)
 			}
 		} else {
 			fill(r, fb)
@@ -142,8 +142,8 @@ func (in *Ingester) Read(ctx context.Context, m *store.ReportMessage) error {
 	}
 	if in.Logger != nil {
 		for _, r := range tls {
-			in.Logger.Info("tls report", "message", m.ID, "org", r.Report.Organization, "report_id", r.Report.ReportID,
-				"policies", len(r.Report.Policies), "duplicate_of", r.DuplicateOf)
+			in.Logger.Info("tls report", "message", m.ID, "org", r.Organization, "report_id", r.ReportID,
+				"policies", len(r.Policies), "duplicate_of", r.DuplicateOf)
 		}
 	}
 	if in.Logger != nil {

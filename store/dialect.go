@@ -165,6 +165,17 @@ func (x *sqlDB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*sqlTx, error
 	return &sqlTx{tx: tx, d: x.d}, nil
 }
 
+// readTx starts a transaction whose reads all see one snapshot, for a
+// summary read in several statements: REPEATABLE READ on PostgreSQL; on
+// SQLite in WAL mode every transaction reads the snapshot of its first
+// read. Callers roll it back.
+func (x *sqlDB) readTx(ctx context.Context) (*sqlTx, error) {
+	if x.d.postgres {
+		return x.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	}
+	return x.BeginTx(ctx, nil)
+}
+
 // conn takes one connection: SQLite's writer, whose durability begin
 // sets before its transaction.
 func (x *sqlDB) conn(ctx context.Context) (*sqlConn, error) {

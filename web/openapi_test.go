@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/testerd/testerd/lint"
-	"github.com/testerd/testerd/store"
+	"github.com/testerd/testerd/reports"
 	"github.com/testerd/testerd/verify"
 	"github.com/testerd/testerd/webhook"
 )
@@ -37,7 +37,7 @@ var apiTypes = map[string]any{
 	"DomainReports": domainReports{},
 	"DomainCheck":   lint.Report{},
 	"VerdictEvent":  webhook.Event{},
-	"TLSReports":    store.TLSSummary{},
+	"TLSReports":    reports.TLSSummary{},
 	"PostedReport":  postedReport{},
 }
 

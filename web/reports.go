@@ -340,14 +340,14 @@ func (s *Server) apiTLSReports(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, sum)
+	writeJSON(w, http.StatusOK, reports.ExplainTLS(sum))
 }
 
 type tlsReportPage struct {
 	Chrome
 	Domain  string
 	Days    int
-	Summary *store.TLSSummary
+	Summary *reports.TLSSummary
 }
 
 // tlsReport is /reports/tls/{domain}: apiTLSReports as a page.
@@ -369,5 +369,5 @@ func (s *Server) tlsReport(w http.ResponseWriter, r *http.Request) {
 	}
 	c := s.chrome(w, r, "")
 	c.Title = c.Lang.T("tlsreport.title", domain)
-	s.render(w, "tlsreport.html", tlsReportPage{Chrome: c, Domain: s.Domain, Days: days, Summary: sum})
+	s.render(w, "tlsreport.html", tlsReportPage{Chrome: c, Domain: s.Domain, Days: days, Summary: reports.ExplainTLS(sum)})
 }

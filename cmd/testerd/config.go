@@ -347,7 +347,7 @@ func (c *config) mxTLS() *lint.MXTLS {
 	if !c.LintMXTLS {
 		return nil
 	}
-	return &lint.MXTLS{Hostname: c.Hostname}
+	return &lint.MXTLS{Hostname: c.Hostname, Probe: outbound.ProbeTLS}
 }
 
 // reputation is the block list configuration, nil when off.

@@ -12,6 +12,7 @@ import (
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/lint"
 	"github.com/testerd/testerd/mtasts"
+	"github.com/testerd/testerd/outbound"
 )
 
 // runLint is "testerd lint DOMAIN": the domain record checker.
@@ -73,7 +74,7 @@ func runLint(cl *cli, args []string) int {
 	}
 	c := &lint.Checker{Resolver: r, Receiver: *receiver, STS: &mtasts.Fetcher{Resolver: r}}
 	if *mxTLS {
-		c.MXTLS = &lint.MXTLS{Hostname: *receiver}
+		c.MXTLS = &lint.MXTLS{Hostname: *receiver, Probe: outbound.ProbeTLS}
 	}
 	rep, err := c.Check(context.Background(), domain, o)
 	if errors.Is(err, lint.ErrBadDomain) {

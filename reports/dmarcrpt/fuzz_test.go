@@ -12,17 +12,3 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
-
-func FuzzExtract(f *testing.F) {
-	f.Add(reportMessage("application/gzip", gz([]byte(tiny))))
-	f.Add(reportMessage("application/zip", zipOf(map[string][]byte{"r.xml": []byte(tiny)})))
-	f.Add([]byte("Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: multipart/mixed; boundary=y\r\n\r\n--y\r\n\r\n<feedback/>\r\n--y--\r\n--x--\r\n"))
-	f.Fuzz(func(t *testing.T, raw []byte) {
-		files, _ := Extract(raw)
-		for _, fl := range files {
-			if len(fl.XML) > MaxXML {
-				t.Fatalf("%d octets extracted", len(fl.XML))
-			}
-		}
-	})
-}

@@ -1,4 +1,4 @@
-package dmarcrpt
+package reports
 
 import (
 	"bufio"
@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/testerd/testerd/internal/shared"
+	"github.com/testerd/testerd/reports/dmarcrpt"
 )
 
 // TestSamples reads every file of ../shared/testdata/dmarc-rua/parsedmarc
@@ -38,7 +39,7 @@ func TestSamples(t *testing.T) {
 				if files[0].Container != want.container {
 					t.Errorf("container %s, want %s", files[0].Container, want.container)
 				}
-				doc = files[0].XML
+				doc = files[0].Data
 			} else {
 				var kind string
 				doc, kind, err = FromFile(name, data)
@@ -49,7 +50,7 @@ func TestSamples(t *testing.T) {
 					t.Errorf("container %s, want %s", kind, want.container)
 				}
 			}
-			f, err := Parse(doc)
+			f, err := dmarcrpt.Parse(doc)
 			switch {
 			case want.records < 0 && want.lenient:
 				t.Logf("accepted leniently or refused: %v", err)

@@ -1,4 +1,4 @@
-package dmarcrpt
+package reports
 
 import (
 	"archive/zip"
@@ -20,11 +20,11 @@ import (
 
 // Limits of extraction.
 const (
-	// MaxXML bounds one decompressed report, and MaxMessageXML all the
-	// reports of one message together: one decompression budget per
-	// message, however many parts it has.
-	MaxXML        = 32 << 20
-	MaxMessageXML = 32 << 20
+	// MaxReport bounds one decompressed report, and MaxMessageReports
+	// all the reports of one message together: one decompression budget
+	// per message, however many parts it has.
+	MaxReport         = 32 << 20
+	MaxMessageReports = 32 << 20
 	// MaxParts bounds the MIME parts looked at, MaxDepth their nesting.
 	MaxParts = 50
 	MaxDepth = 4
@@ -36,15 +36,15 @@ type File struct {
 	Name string
 	// Container says how it was packed: xml, json, zip or gzip.
 	Container string
-	// XML is the report as unpacked: DMARC XML, or TLS-RPT JSON (TLS).
-	XML []byte
+	// Data is the report as unpacked: DMARC XML, or TLS-RPT JSON (TLS).
+	Data []byte
 }
 
-// ErrTooBig is a report over MaxXML once decompressed; ErrBudget is the
-// reports of a message over MaxMessageXML together.
+// ErrTooBig is a report over MaxReport once decompressed; ErrBudget is the
+// reports of a message over MaxMessageReports together.
 var (
-	ErrTooBig = fmt.Errorf("the report is over %d MB decompressed", MaxXML>>20)
-	ErrBudget = fmt.Errorf("the reports of this message are over %d MB decompressed in all; the rest are not read", MaxMessageXML>>20)
+	ErrTooBig = fmt.Errorf("the report is over %d MB decompressed", MaxReport>>20)
+	ErrBudget = fmt.Errorf("the reports of this message are over %d MB decompressed in all; the rest are not read", MaxMessageReports>>20)
 )
 
 // Extract finds the reports in a message. Parts that are not reports are
@@ -58,7 +58,7 @@ func Extract(raw []byte) ([]File, []error) {
 			h.Set(name, v)
 		}
 	}
-	x := &extractor{budget: MaxMessageXML}
+	x := &extractor{budget: MaxMessageReports}
 	x.part(h, m.Body, 0)
 	if len(x.files) == 0 && len(x.errs) == 0 {
 		x.errs = append(x.errs, errors.New("no report found: no zip, gzip, XML or TLS-RPT JSON part"))
@@ -94,7 +94,7 @@ func (x *extractor) part(h textproto.MIMEHeader, body []byte, depth int) {
 			if err != nil {
 				return // io.EOF, or a broken multipart: keep what was found
 			}
-			b, err := io.ReadAll(io.LimitReader(p, MaxXML+1))
+			b, err := io.ReadAll(io.LimitReader(p, MaxReport+1))
 			if err != nil {
 				return
 			}
@@ -119,17 +119,17 @@ func (x *extractor) part(h textproto.MIMEHeader, body []byte, depth int) {
 		x.errs = append(x.errs, fmt.Errorf("%s (%s): %w", partName(name, mt), kind, ErrBudget))
 		return
 	}
-	xmlDoc, err := unpackAtMost(kind, data, min(x.budget, MaxXML))
+	xmlDoc, err := unpackAtMost(kind, data, min(x.budget, MaxReport))
 	if err == nil {
 		x.budget -= int64(len(xmlDoc))
-	} else if errors.Is(err, ErrTooBig) && x.budget < MaxXML {
+	} else if errors.Is(err, ErrTooBig) && x.budget < MaxReport {
 		err = ErrBudget
 	}
 	if err != nil {
 		x.errs = append(x.errs, fmt.Errorf("%s (%s): %w", partName(name, mt), kind, err))
 		return
 	}
-	x.files = append(x.files, File{Name: name, Container: kind, XML: xmlDoc})
+	x.files = append(x.files, File{Name: name, Container: kind, Data: xmlDoc})
 }
 
 func partName(name, mt string) string {
@@ -174,7 +174,7 @@ func sniff(mt, name string, data []byte) string {
 // TLS reports whether a file holds a TLS report (RFC 8460 JSON) rather
 // than DMARC XML.
 func (f File) TLS() bool {
-	return bytes.HasPrefix(bytes.TrimLeft(f.XML, " \t\r\n\xef\xbb\xbf"), []byte("{"))
+	return bytes.HasPrefix(bytes.TrimLeft(f.Data, " \t\r\n\xef\xbb\xbf"), []byte("{"))
 }
 
 func decodeCTE(cte string, body []byte) ([]byte, error) {
@@ -199,16 +199,16 @@ func decodeCTE(cte string, body []byte) ([]byte, error) {
 		}
 		return out[:n], nil
 	case "quoted-printable":
-		return io.ReadAll(io.LimitReader(quotedprintable.NewReader(bytes.NewReader(body)), MaxXML+1))
+		return io.ReadAll(io.LimitReader(quotedprintable.NewReader(bytes.NewReader(body)), MaxReport+1))
 	}
 	return body, nil
 }
 
 // unpack returns the XML of a zip (exactly one file), a gzip (the first
 // member only: some reporters append bytes) or XML as it is, refusing
-// anything over MaxXML once decompressed.
+// anything over MaxReport once decompressed.
 func unpack(kind string, data []byte) ([]byte, error) {
-	return unpackAtMost(kind, data, MaxXML)
+	return unpackAtMost(kind, data, MaxReport)
 }
 
 // unpackAtMost is unpack with a smaller bound.
