@@ -31,11 +31,16 @@ func TestCache(t *testing.T) {
 	z.AddTXT("a.example", "one")
 	z.Fail("flaky.example", 0, ServFail)
 	c, srv := cachedClient(t, z, 300*time.Millisecond)
+	var clock atomic.Int64 // the cache's clock, moved by hand
+	clock.Store(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	c.Now = func() time.Time { return time.Unix(0, clock.Load()) }
+	advance := func(d time.Duration) { clock.Add(int64(d)) }
 	ctx := context.Background()
 	use := &CacheUse{}
 	uctx := WithCacheUse(ctx, use)
 
 	for range 3 {
+		advance(time.Millisecond)
 		if txt, err := c.LookupTXT(uctx, "A.example."); err != nil || txt[0] != "one" {
 			t.Fatalf("%v %v", txt, err)
 		}
@@ -64,7 +69,11 @@ func TestCache(t *testing.T) {
 	if txt, _ := c.LookupTXT(ctx, "a.example"); txt[0] != "one" {
 		t.Errorf("within the cap: %v", txt)
 	}
-	time.Sleep(350 * time.Millisecond)
+	advance(297 * time.Millisecond) // stored at 1 ms, now 300 ms: 1 ms left
+	if txt, _ := c.LookupTXT(ctx, "a.example"); txt[0] != "one" {
+		t.Errorf("just within the cap: %v", txt)
+	}
+	advance(time.Millisecond)
 	if txt, _ := c.LookupTXT(ctx, "a.example"); txt[0] != "two" {
 		t.Errorf("past the cap: %v", txt)
 	}

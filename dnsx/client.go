@@ -36,7 +36,9 @@ type Client struct {
 	Timeout time.Duration // per question; DefaultTimeout when zero
 	// CacheTTL caps how long an answer is reused; 0 turns the cache off.
 	CacheTTL time.Duration
-	health   Health
+	// Now is the cache's clock; nil means time.Now.
+	Now    func() time.Time
+	health Health
 
 	// noReuse and noCoalesce turn the parts off, for benchmarks.
 	noReuse, noCoalesce bool
@@ -45,6 +47,13 @@ type Client struct {
 	conns chan *dns.Conn
 	group singleflight.Group
 	cache cache
+}
+
+func (c *Client) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
 }
 
 // Health returns what the client knows of its resolver's health.
@@ -93,7 +102,7 @@ func (c *Client) lookup(ctx context.Context, name string, qtype uint16) ([]dns.R
 	}
 	key := cacheKey{canonical(name), qtype}
 	if c.CacheTTL > 0 {
-		if e, age, ok := c.cache.get(key, time.Now()); ok {
+		if e, age, ok := c.cache.get(key, c.now()); ok {
 			noteCacheHit(ctx, age, c.CacheTTL)
 			return e.rrs, e.err(name, typ)
 		}
@@ -178,7 +187,7 @@ func (c *Client) query(ctx context.Context, name string, qtype uint16, key cache
 		return nil, &Error{Name: name, Type: typ, Kind: ServFail, Detail: "rcode " + dns.RcodeToString[r.Rcode]}
 	}
 	if c.CacheTTL > 0 {
-		c.cache.put(key, e, ttlOf(e.rrs, c.CacheTTL), time.Now())
+		c.cache.put(key, e, ttlOf(e.rrs, c.CacheTTL), c.now())
 	}
 	return e.rrs, e.err(name, typ)
 }

@@ -7,7 +7,6 @@ import (
 	"go/parser"
 	"go/token"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,15 +14,16 @@ import (
 	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/verify"
+	"github.com/testerd/testerd/verify/verifytest"
 )
 
 var show = flag.Bool("show", false, "log each summary of TestSummaries in both languages")
 
-// golden loads a verdict of verify's golden cases, as the store gives it
-// back (JSON).
+// golden judges one of verify's golden cases, and gives its verdict back
+// as the store does (through JSON).
 func golden(t *testing.T, name string) *verify.Verdict {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "verify", "testdata", name+".want.json"))
+	b, err := json.Marshal(verifytest.Judge(t, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,12 +87,7 @@ func TestSummaries(t *testing.T) {
 // TestEveryGolden: every golden verdict gets a summary in both languages
 // with no missing catalog key and a record only where the values are known.
 func TestEveryGolden(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join("..", "verify", "testdata", "*.want.json"))
-	if len(files) == 0 {
-		t.Fatal("no golden verdicts")
-	}
-	for _, f := range files {
-		name := strings.TrimSuffix(filepath.Base(f), ".want.json")
+	for _, name := range verifytest.Cases(t) {
 		v := golden(t, name)
 		for _, l := range i18n.Langs {
 			s := Summarize(v, Options{Lang: l, TesterDomain: "tester.example"})

@@ -1,5 +1,6 @@
-// Package outbound sends testerd's own mail: the replies to probes, and
-// later the DMARC summaries. Messages wait in the store's outbox; a Queue
+// Package outbound sends testerd's own mail: the replies to probes, the
+// DMARC summaries and the alerts; and, through the same queue, the webhook
+// events. Messages wait in the store's outbox; a Queue
 // takes those that are due, signs each with the tester's DKIM keys
 // (go-msgauth dkim.Sign, RSA-2048 and optionally Ed25519) and hands it to a
 // Transport: Direct, which finds the recipient domain's MX hosts through

@@ -47,7 +47,10 @@ var (
 	ErrBudget = fmt.Errorf("the reports of this message are over %d MB decompressed in all; the rest are not read", MaxMessageReports>>20)
 )
 
-// Extract finds the reports in a message. Parts that are not reports are
+// Extract finds the reports in a message as reporters send them: a zip
+// with one file, the first gzip member, XML or TLS-RPT JSON as a part or
+// as the body, octet-streams sniffed by content; the decompressed size is
+// bounded per report and per message. Parts that are not reports are
 // skipped; a part that looks like one but cannot be read is an error in
 // the list returned beside the files.
 func Extract(raw []byte) ([]File, []error) {

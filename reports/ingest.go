@@ -1,7 +1,10 @@
-// Package dmarcreport keeps the DMARC aggregate reports that arrive at the
-// report addresses: it ingests a stored report mail (dmarcrpt extracts and
-// parses it), summarizes a domain's reports for the pages and the API,
-// and mails the daily digest through the outbox.
+// Package reports keeps the reports that arrive at the report addresses:
+// DMARC aggregate reports (RFC 9990) and SMTP TLS reports (RFC 8460). A
+// report mail is stored before its 250 and read later (Ingester): Extract
+// finds the reports in it, dmarcrpt and tlsrpt parse them, and the store
+// keeps their rows. It summarizes a domain's reports for the pages, the
+// API and the alerts, says what each TLS failure means and fixes, and
+// mails the daily digest through the outbox.
 package reports
 
 import (

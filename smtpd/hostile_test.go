@@ -2,7 +2,6 @@ package smtpd_test
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"net"
 	"strings"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/testerd/testerd/smtpd"
-	"github.com/testerd/testerd/store"
 )
 
 // rawClient is a hand-driven SMTP client.
@@ -76,15 +74,6 @@ func (r *rawClient) closed() bool {
 func isTimeout(err error) bool {
 	ne, ok := err.(net.Error)
 	return ok && ne.Timeout()
-}
-
-func (e *env) stored(t *testing.T) []*store.Result {
-	t.Helper()
-	list, err := e.store.List(context.Background(), store.ListQuery{Limit: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return list
 }
 
 // TestDataTimeoutSmuggling: a DATA phase that stalls past the command

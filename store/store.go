@@ -1,13 +1,18 @@
-// Package store keeps probes, verdicts, the outgoing mail queue and later
-// DMARC reports in SQLite (modernc.org/sqlite, pure Go, so the binary stays
-// static). A probe is committed before the SMTP server answers 250, with
-// synchronous=FULL in WAL mode, so a killed process or a power cut loses no
-// accepted probe; verdicts are stored later, and Pending lists the probes a
-// restart still has to judge.
+// Package store keeps probes, verdicts, the outgoing mail queue (replies,
+// summaries, alerts, webhook events), the DMARC and TLS reports' rows,
+// API tokens and the nodes' leases, in SQLite (modernc.org/sqlite, pure
+// Go, so the binary stays static) or in a PostgreSQL database several
+// nodes share (pgx), through one code path and a small dialect. A probe is
+// committed before the SMTP server answers 250 (synchronous=FULL in WAL
+// mode on SQLite), so a killed process or a power cut loses no accepted
+// probe; verdicts come after, and a restart judges what is pending.
 //
-// The store knows nothing of verify's types: a verdict arrives as JSON
-// plus the few columns lists and filters need. That keeps the interface
-// narrow enough for another database to implement later.
+// The store knows nothing of verify's types and holds no advice: a
+// verdict arrives as JSON plus the few columns lists and filters need, and
+// reports come and go as rows of the store's own types. The engines store
+// the same bytes, and the same text but for one difference (dialect.clean):
+// PostgreSQL's text drops NUL and replaces invalid UTF-8, which SQLite
+// keeps as they came.
 package store
 
 import (

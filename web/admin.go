@@ -19,10 +19,11 @@ const (
 	MinAdminToken = 16
 	// A client gets at most maxFailures wrong tokens in failureWindow;
 	// then every try is refused until the window has passed. Each wrong
-	// token also waits failureDelay before its answer.
-	maxFailures   = 5
-	failureWindow = 10 * time.Minute
-	failureDelay  = 500 * time.Millisecond
+	// token also waits Server.FailureDelay (DefaultFailureDelay) before
+	// its answer.
+	maxFailures         = 5
+	failureWindow       = 10 * time.Minute
+	DefaultFailureDelay = 500 * time.Millisecond
 	// sessionAge is how long a login lasts; maxSessions bounds them.
 	sessionAge  = 7 * 24 * time.Hour
 	maxSessions = 1000

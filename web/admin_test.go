@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/testerd/testerd/store"
 )
@@ -25,7 +26,7 @@ func TestAdminGuard(t *testing.T) {
 	}
 	defer st.Close()
 	const token = "a-long-enough-admin-token-0123456789"
-	s := &Server{Store: st, Domain: "t", Reports: st, AdminToken: token, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+	s := &Server{Store: st, Domain: "t", FailureDelay: time.Millisecond, Reports: st, AdminToken: token, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
 	srv := httptest.NewServer(s.Handler())
 	defer srv.Close()
 	bearer := func(tok, client string) int {

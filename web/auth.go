@@ -51,7 +51,7 @@ var (
 func (s *Server) check(r *http.Request, tok string) (*store.Token, error) {
 	client := s.clientIP(r)
 	if s.failures.blocked(client) {
-		time.Sleep(failureDelay)
+		time.Sleep(s.failureDelay())
 		return nil, errBlocked
 	}
 	if s.AdminToken != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.AdminToken)) == 1 {
@@ -69,8 +69,15 @@ func (s *Server) check(r *http.Request, tok string) (*store.Token, error) {
 		}
 	}
 	s.failures.add(client)
-	time.Sleep(failureDelay)
+	time.Sleep(s.failureDelay())
 	return nil, errBadToken
+}
+
+func (s *Server) failureDelay() time.Duration {
+	if s.FailureDelay > 0 {
+		return s.FailureDelay
+	}
+	return DefaultFailureDelay
 }
 
 // authenticate finds each request's grant once, before any handler: a

@@ -60,6 +60,9 @@ const (
 // Server holds the handlers.
 type Server struct {
 	Store Store
+	// FailureDelay is how long a wrong or blocked token waits for its
+	// answer (DefaultFailureDelay when 0).
+	FailureDelay time.Duration
 	// HideLists keeps the lists of results (/spf, /dkim, /check and
 	// GET /api/results) for the admin; people use private tests (/new).
 	HideLists bool

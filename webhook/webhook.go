@@ -1,4 +1,4 @@
-// Package webhook posts testerd's events (each verdict, for now) as JSON
+// Package webhook posts testerd's events (each verdict, each alert) as JSON
 // to the URLs of API tokens, signed so the receiver knows they are
 // testerd's. An event waits in the store's outbox beside the mail (channel
 // "webhook"), so it is retried with the outbound queue's backoff and

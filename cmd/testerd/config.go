@@ -89,6 +89,9 @@ type config struct {
 	DNSCache time.Duration
 	// MaxInFlight bounds the probes accepted and not yet judged.
 	MaxInFlight int
+	// FailureDelay is not a flag: tests shorten the wait of a wrong
+	// token (web.DefaultFailureDelay when 0).
+	FailureDelay time.Duration
 
 	// What resolve parsed the values above into.
 	proxies         []netip.Prefix

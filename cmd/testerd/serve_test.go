@@ -220,7 +220,7 @@ func waitFor(t *testing.T, httpAddr string, done func() bool, why func() string)
 func testConfig(t *testing.T) *config {
 	c := bindConfig(flag.NewFlagSet("test", flag.PanicOnError), nil)
 	c.Domain, c.SMTPAddr, c.HTTPAddr, c.DataDir = probeDomain, "127.0.0.1:0", "127.0.0.1:0", t.TempDir()
-	c.Retention, c.ShutdownTimeout = time.Hour, 5*time.Second
+	c.Retention, c.ShutdownTimeout, c.FailureDelay = time.Hour, 5*time.Second, time.Millisecond
 	return c
 }
 

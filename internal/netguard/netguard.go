@@ -1,6 +1,6 @@
 // Package netguard decides which addresses testerd may dial on a
-// stranger's behalf: an MX host a probe's domain names, and later webhook
-// URLs and policy fetches. Only globally routable unicast addresses pass,
+// stranger's behalf: an MX host a probe's domain names, a webhook URL, an
+// MTA-STS policy host. Only globally routable unicast addresses pass,
 // so a stranger's DNS cannot aim testerd at this host, the operator's
 // network or a cloud's internal services. IPv4-mapped and -embedding IPv6
 // forms are judged by the IPv4 address they carry.

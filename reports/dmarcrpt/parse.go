@@ -1,11 +1,9 @@
-// Package dmarcrpt reads DMARC aggregate (rua) reports as mailbox
-// providers send them: it finds the report in the message (a zip with one
-// file, the first gzip member, XML as a part or as the body, octet-streams
-// sniffed by content), bounds the decompressed size, and parses both the
-// RFC 7489 Appendix C format and RFC 9990's namespaced one with the same
-// structs. It is lenient where real reporters are sloppy (the case of
-// values, empty or repeated elements) and strict where it matters (dates
-// and counts). It is pure: no store, no network; dmarcreport ingests and
+// Package dmarcrpt parses DMARC aggregate (rua) report XML as mailbox
+// providers send it: both the RFC 7489 Appendix C format and RFC 9990's
+// namespaced one, with the same structs. It is lenient where real
+// reporters are sloppy (the case of values, empty or repeated elements)
+// and strict where it matters (dates and counts). It is pure: no store, no
+// network; package reports finds the XML in the mail, and ingests and
 // summarizes what it reads.
 package dmarcrpt
 
