@@ -1,26 +1,29 @@
-// Package explain turns a verdict into the short summary a non-expert reads
-// first, on the result page and at the top of the reply: what happened,
-// what Gmail, Yahoo and Outlook.com would do with such a message (with the
-// bounce they would send), what to change, with the exact DNS record to
-// publish where one can be computed, and warnings about passes that mean
-// little. It reads only the verdict, so a summary can be made again for a
-// stored verdict in any language; every sentence comes from the i18n
-// catalog.
+// Package explain turns a verdict into its one diagnosis: everything a
+// person reads about it, in their language. The findings come from the
+// sender-requirements report (for spf@ and dkim@, from the part of it
+// their probe measures: requirements.Auth); what each mailbox provider
+// would do, with its documented reply, comes from the same report; the
+// headline is derived from the providers; the steps are the findings'
+// fixes, with the exact records to publish, ordered by what the receivers
+// would refuse first, each saying which providers it unblocks and the
+// points it wins back; the score out of 10 is the findings' published
+// weights (Weights). The page, the reply, the JSON and testerd check all
+// render this one value, so none can disagree with another. It reads only
+// the verdict, so a stored verdict is diagnosed again in any language;
+// every sentence comes from the i18n catalog.
 package explain
 
 import (
 	"fmt"
 	"io"
-	"net/netip"
-	"strconv"
+	"math"
+	"slices"
 	"strings"
 
 	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/verify"
-	"github.com/testerd/testerd/verify/dkim"
-	"github.com/testerd/testerd/verify/dmarc"
-	"github.com/testerd/testerd/verify/spf"
+	"github.com/testerd/testerd/verify/requirements"
 )
 
 // Status colours a line: good, so-so or bad.
@@ -44,33 +47,89 @@ func (r Record) Zone() string {
 	return fmt.Sprintf("%s. IN %s %q", r.Name, r.Type, r.Value)
 }
 
+// Provider is what one mailbox provider would do with the message.
+type Provider struct {
+	Name    string               `json:"name"`
+	Outcome requirements.Outcome `json:"outcome"`
+	Status  Status               `json:"status"`
+	// Words is the outcome in the reader's language.
+	Words string `json:"words"`
+	// Code and Text are the reply it would send first, as it documents
+	// it (its own words, not translated): "421-4.7.23" and its text.
+	Code string `json:"code,omitempty"`
+	Text string `json:"text,omitempty"`
+	// Because are the findings it answers so for (Finding.ID).
+	Because []string `json:"because"`
+}
+
+// Severity of a finding.
+type Severity string
+
+const (
+	// Blocking: some provider refuses (or junks) the message for it.
+	Blocking Severity = "blocking"
+	// Warning: no provider is known to refuse for it alone.
+	Warning Severity = "warning"
+)
+
+// Finding is one thing wrong with the message.
+type Finding struct {
+	ID       string   `json:"id"`
+	Severity Severity `json:"severity"`
+	// Title names the requirement; Problem says what is wrong, true for
+	// this message.
+	Title   string `json:"title"`
+	Problem string `json:"problem"`
+	// Providers are those that refuse, defer or junk the message because
+	// of it (and Codes their codes for it, Gmail's where it has one).
+	Providers []string `json:"providers"`
+	Code      string   `json:"code,omitempty"`
+	// Points are what it costs the score (Weights).
+	Points float64 `json:"points"`
+}
+
 // Step is one thing to change.
 type Step struct {
 	Text   string  `json:"text"`
 	Record *Record `json:"record,omitempty"`
+	// Fixes are the findings the step addresses (Finding.ID).
+	Fixes []string `json:"fixes"`
+	// Unblocks names the providers that refuse the message for those
+	// findings.
+	Unblocks []string `json:"unblocks"`
+	// Points are what the score wins back once the step is done.
+	Points float64 `json:"points"`
 }
 
-// Provider is what one mailbox provider would do with the message.
-type Provider struct {
-	Name    string `json:"name"`
-	Status  Status `json:"status"`
-	Outcome string `json:"outcome"`
-	// Bounce is the reply it would most likely send, when it refuses.
-	Bounce string `json:"bounce,omitempty"`
+// Score is the diagnosis as a mark out of Max: Max less the points of
+// every finding.
+type Score struct {
+	Value float64 `json:"value"`
+	Max   float64 `json:"max"`
 }
 
-// Summary is the plain summary of one verdict.
-type Summary struct {
-	Lang      i18n.Lang  `json:"lang"`
-	Status    Status     `json:"status"`
+// Diagnosis is everything a person reads about one verdict, in one
+// language.
+type Diagnosis struct {
+	Lang   i18n.Lang `json:"lang"`
+	Kind   kind.Kind `json:"kind"`
+	Status Status    `json:"status"`
+	// Headline says what the providers would do; Result says what the
+	// tester found, in one sentence.
 	Headline  string     `json:"headline"`
-	Warnings  []string   `json:"warnings,omitempty"`
+	Result    string     `json:"result"`
+	Score     Score      `json:"score"`
 	Providers []Provider `json:"providers"`
-	Steps     []Step     `json:"steps,omitempty"`
+	Findings  []Finding  `json:"findings"`
+	Steps     []Step     `json:"steps"`
+	Warnings  []string   `json:"warnings,omitempty"`
 	Notes     []string   `json:"notes,omitempty"`
+	// TesterFailure: testerd's own DNS failed; the diagnosis says nothing
+	// about the sender.
+	TesterFailure bool `json:"tester_failure,omitempty"`
 }
 
-// Options are what a summary needs beyond the verdict.
+// Options are what a diagnosis needs beyond the verdict.
 type Options struct {
 	Lang i18n.Lang
 	// TesterDomain receives DMARC reports at rua@ (the record to publish
@@ -78,433 +137,262 @@ type Options struct {
 	TesterDomain string
 }
 
-// MaxSteps bounds the steps shown: the first ones matter most.
-const MaxSteps = 6
-
-// Summarize explains v in o.Lang.
-func Summarize(v *verify.Verdict, o Options) *Summary {
+// Diagnose makes the diagnosis of v in o.Lang.
+func Diagnose(v *verify.Verdict, o Options) *Diagnosis {
 	if o.Lang == "" {
-		o.Lang = i18n.EN
+		o.Lang = i18n.Default
 	}
-	x := &explainer{v: v, o: o, l: o.Lang, s: &Summary{Lang: o.Lang}}
+	x := &explainer{v: v, o: o, l: o.Lang, d: &Diagnosis{Lang: o.Lang, Kind: v.Kind, Score: Score{Max: MaxScore},
+		Providers: []Provider{}, Findings: []Finding{}, Steps: []Step{}}}
 	x.run()
-	if len(x.s.Steps) > MaxSteps {
-		x.s.Steps = x.s.Steps[:MaxSteps]
-	}
-	return x.s
+	return x.d
 }
 
 type explainer struct {
-	v *verify.Verdict
-	o Options
-	l i18n.Lang
-	s *Summary
+	v   *verify.Verdict
+	o   Options
+	l   i18n.Lang
+	d   *Diagnosis
+	rep *requirements.Report
 }
 
 func (x *explainer) t(key string, args ...any) string { return x.l.T(key, args...) }
-
-func (x *explainer) step(text string, r *Record) {
-	x.s.Steps = append(x.s.Steps, Step{Text: text, Record: r})
-}
+func (x *explainer) say(m i18n.Msg) string            { return x.l.Say(m) }
 
 func (x *explainer) run() {
 	v := x.v
+	x.d.Result = x.result()
 	if v.TesterFailure != "" {
-		x.s.Status = Bad
-		x.s.Headline = x.t("head.tester-failure")
-		x.s.Notes = append(x.s.Notes, x.t("note.tester-failure"))
+		x.d.TesterFailure, x.d.Status = true, Bad
+		x.d.Headline = x.t("head.tester-failure")
+		x.d.Notes = append(x.d.Notes, x.t("note.tester-failure"))
+		x.d.Score.Value = 0
 		return
 	}
-	switch v.Kind {
-	case kind.SPF:
-		x.spfHeadline()
-		x.spfSteps()
-		x.alignSteps(true, false)
-	case kind.DKIM:
-		x.dkimHeadline()
-		x.dkimSteps()
-		x.alignSteps(false, true)
-	default:
-		x.dmarcHeadline()
-		x.spfSteps()
-		x.dkimSteps()
-		x.alignSteps(true, true)
-		x.dmarcSteps()
+	x.rep = v.Requirements
+	if x.rep == nil || v.Kind != kind.Check {
+		// spf@ and dkim@: what their probe measures.
+		x.rep = requirements.Auth(v.SPF, v.DKIM, v.DMARC, v.From)
 	}
-	x.warnings()
 	x.providers()
+	x.findings()
+	x.steps()
+	x.headline()
+	x.warnings()
 	if d := v.DMARC; d != nil {
 		if d.AuthorNote != "" {
-			x.s.Notes = append(x.s.Notes, x.t("note.authors", d.AuthorNote))
+			x.d.Notes = append(x.d.Notes, x.t("note.authors", d.AuthorNote))
 		}
 		if d.RFC7489 != nil && v.Kind == kind.Check {
-			x.s.Notes = append(x.s.Notes, x.t("note.rfc7489", d.RFC7489.Note))
+			x.d.Notes = append(x.d.Notes, x.t("note.rfc7489", d.RFC7489.Note))
 		}
+	}
+	if v.Kind != kind.Check {
+		x.d.Notes = append(x.d.Notes, x.t("note.measured", string(v.Kind)))
 	}
 }
 
-// Identities.
-
-func (x *explainer) spfEval() *spf.Evaluation { return x.v.SPF.Effective() }
-
-func (x *explainer) from() string {
-	if x.v.From.Domain != "" {
-		return x.v.From.Domain
+// providers renders the report's provider verdicts.
+func (x *explainer) providers() {
+	for _, p := range x.rep.Providers {
+		code, text := splitReply(p.Reply)
+		st := OK
+		switch p.Outcome {
+		case requirements.RefuseBulk:
+			st = Soso
+		case requirements.Junk, requirements.Defer, requirements.Refuse:
+			st = Bad
+		}
+		x.d.Providers = append(x.d.Providers, Provider{Name: p.Provider, Outcome: p.Outcome, Status: st,
+			Words: x.t("prov." + string(p.Outcome)), Code: code, Text: text, Because: p.Because})
 	}
-	return x.t("word.no-from")
 }
 
-func (x *explainer) passing() (sigs []*dkim.Signature) {
-	for _, s := range x.v.DKIM.Signatures {
-		if s.Result == dkim.Pass {
-			sigs = append(sigs, s)
-		}
+// splitReply splits a reply into its codes and its text: "421-4.7.23
+// The …" or "550 5.7.515 Access …".
+func splitReply(r string) (code, text string) {
+	f := strings.Fields(r)
+	switch {
+	case len(f) == 0:
+		return "", ""
+	case len(f) > 1 && len(f[0]) == 3 && strings.Count(f[1], ".") == 2:
+		code = f[0] + " " + f[1]
+	default:
+		code = f[0]
 	}
-	return sigs
+	return code, strings.TrimSpace(strings.TrimPrefix(r, code))
 }
 
-// best is the signature a summary talks about: an aligned pass, a pass,
-// else the first.
-func (x *explainer) best() *dkim.Signature {
-	sigs := x.v.DKIM.Signatures
-	if len(sigs) == 0 {
-		return nil
-	}
-	for i, s := range sigs {
-		if s.Result == dkim.Pass && x.v.DMARC.DKIM[i].Aligned {
-			return s
+// findings are the failed and warned requirements, each with the
+// providers that answer for it and its points.
+func (x *explainer) findings() {
+	lost := 0.0
+	for _, it := range x.rep.Items {
+		if it.Status != requirements.Fail && it.Status != requirements.Warn {
+			continue
 		}
-	}
-	if p := x.passing(); len(p) > 0 {
-		return p[0]
-	}
-	for _, r := range []dkim.Result{dkim.Fail, dkim.TempError, dkim.Invalid} {
-		for _, s := range sigs {
-			if s.Result == r {
-				return s
+		f := Finding{ID: it.ID, Severity: Warning, Title: x.t("req." + it.ID), Problem: x.say(it.Problem), Code: it.Code, Providers: []string{}}
+		if f.Problem == "" {
+			f.Problem = f.Title
+		}
+		for _, p := range x.d.Providers {
+			if slices.Contains(p.Because, it.ID) {
+				f.Providers = append(f.Providers, p.Name)
 			}
 		}
-	}
-	return sigs[0]
-}
-
-// Headlines.
-
-func (x *explainer) spfHeadline() {
-	e, d := x.spfEval(), x.v.DMARC
-	ip := x.v.Envelope.IP.String()
-	switch {
-	case e.Result == spf.Pass && d.SPFAligned:
-		x.s.Status, x.s.Headline = OK, x.t("head.spf.pass", ip, e.Domain)
-	case e.Result == spf.Pass:
-		x.s.Status, x.s.Headline = Soso, x.t("head.spf.pass-unaligned", e.Domain, x.from())
-	case e.Result == spf.Fail || e.Result == spf.SoftFail:
-		x.s.Status, x.s.Headline = Bad, x.t("head.spf.fail", string(e.Result), ip, e.Domain)
-	case e.Result == spf.Neutral:
-		x.s.Status, x.s.Headline = Bad, x.t("head.spf.neutral", e.Domain, ip)
-	case e.Result == spf.None:
-		x.s.Status, x.s.Headline = Bad, x.t("head.spf.none", e.Domain)
-	case e.Result == spf.PermError:
-		x.s.Status, x.s.Headline = Bad, x.t("head.spf.permerror", e.Domain)
-	default:
-		x.s.Status, x.s.Headline = Bad, x.t("head.spf.temperror", e.Domain)
-	}
-}
-
-func (x *explainer) dkimHeadline() {
-	s := x.best()
-	switch {
-	case s == nil:
-		x.s.Status, x.s.Headline = Bad, x.t("head.dkim.none")
-	case s.Result == dkim.Pass && x.v.DMARC.DKIMAligned:
-		x.s.Status, x.s.Headline = OK, x.t("head.dkim.pass", s.Domain)
-	case s.Result == dkim.Pass:
-		x.s.Status, x.s.Headline = Soso, x.t("head.dkim.pass-unaligned", s.Domain, x.from())
-	case s.Result == dkim.Fail && failed(s, dkim.CheckBodyHash):
-		x.s.Status, x.s.Headline = Bad, x.t("head.dkim.body", s.Domain)
-	case s.Result == dkim.Fail:
-		x.s.Status, x.s.Headline = Bad, x.t("head.dkim.header", s.Domain)
-	case s.Result == dkim.TempError:
-		x.s.Status, x.s.Headline = Bad, x.t("head.dkim.temperror", s.Domain)
-	default:
-		x.s.Status, x.s.Headline = Bad, x.t("head.dkim.invalid", orDash(s.Domain), s.Reason)
-	}
-}
-
-func (x *explainer) dmarcHeadline() {
-	d := x.v.DMARC
-	switch {
-	case d.FromDomain == "":
-		x.s.Status, x.s.Headline = Bad, x.t("head.dmarc.no-from", x.v.From.Problem)
-	case d.Result == dmarc.Pass:
-		x.s.Status, x.s.Headline = OK, x.t("head.dmarc.pass", d.FromDomain)
-	case d.Result == dmarc.None && d.Discovery != nil && d.Discovery.Syntax != nil:
-		x.s.Status, x.s.Headline = Bad, x.t("head.dmarc.unusable", d.FromDomain)
-	case d.Result == dmarc.None && (d.SPFAligned || d.DKIMAligned):
-		x.s.Status, x.s.Headline = Soso, x.t("head.dmarc.none-aligned", d.FromDomain)
-	case d.Result == dmarc.None:
-		x.s.Status, x.s.Headline = Bad, x.t("head.dmarc.none", d.FromDomain)
-	case d.Result == dmarc.Fail:
-		x.s.Status, x.s.Headline = Bad, x.t("head.dmarc.fail", d.FromDomain, x.t("disp."+string(d.Disposition)))
-	case d.Discovery != nil && d.Discovery.Result == dmarc.TempError:
-		x.s.Status, x.s.Headline = Bad, x.t("head.dmarc.temperror", d.FromDomain)
-	default:
-		x.s.Status, x.s.Headline = Bad, x.t("head.dmarc.temperror-check", d.FromDomain, x.tempVia())
-	}
-}
-
-// Steps.
-
-func (x *explainer) spfSteps() {
-	e := x.spfEval()
-	if e == nil {
-		return
-	}
-	ip := x.v.Envelope.IP
-	switch e.Result {
-	case spf.Fail, spf.SoftFail, spf.Neutral:
-		rec, err := spf.Parse(e.Record)
-		if err != nil {
-			return
+		if it.Status == requirements.Fail && len(f.Providers) > 0 {
+			f.Severity = Blocking
 		}
-		x.authorize(e, rec, ip, "step.spf.authorize")
-	case spf.None:
-		rec, _ := spf.Parse("v=spf1 ~all")
-		x.authorize(e, rec, ip, "step.spf.publish")
-	case spf.PermError:
-		x.spfPermError(e)
-	case spf.TempError:
-		x.step(x.t("step.spf.temperror", e.Domain), nil)
+		f.Points = Points(it.ID, it.Status)
+		lost += f.Points
+		x.d.Findings = append(x.d.Findings, f)
 	}
+	x.d.Score.Value = math.Max(0, math.Round((MaxScore-lost)*10)/10)
 }
 
-// authorize proposes rec with the sending service's include (when the HELO
-// name says which one) or the sending IP added.
-func (x *explainer) authorize(e *spf.Evaluation, rec *spf.Record, ip netip.Addr, key string) {
-	term, service := "", ""
-	if sv, ok := KnownService(x.v.Envelope.Helo); ok {
-		term, service = "include:"+sv.Include, sv.Name
+// finding returns the finding with id.
+func (x *explainer) finding(id string) (Finding, bool) {
+	for _, f := range x.d.Findings {
+		if f.ID == id {
+			return f, true
+		}
 	}
-	var out *spf.Record
-	var err error
-	if term != "" {
-		out, _, err = rec.Authorize(term)
-	} else {
-		out, _, err = rec.AuthorizeIP(ip)
-	}
-	if err != nil || out == nil {
-		return
-	}
-	r := &Record{Name: e.Domain, Type: "TXT", Value: out.String()}
-	who := ip.String()
-	if service != "" {
-		who = service
-	}
-	x.step(x.t(key, who, e.Domain), r)
-	if n := e.DNSTerms + 1; service != "" && n > spf.MaxDNSTerms {
-		x.step(x.t("step.spf.over-limit", n, spf.MaxDNSTerms), nil)
-	}
+	return Finding{}, false
 }
 
-func (x *explainer) spfPermError(e *spf.Evaluation) {
-	p := e.Problem
-	switch {
-	case p.Is(spf.ErrMultipleRecords):
-		var recs []*spf.Record
-		if e.Trace != nil && e.Trace.Query != nil {
-			for _, a := range e.Trace.Query.Answers {
-				if r, err := spf.Parse(a); err == nil {
-					recs = append(recs, r)
-				}
+// headline says what the providers would do, from the worst answer down.
+func (x *explainer) headline() {
+	var refuse, junk, bulk []string
+	var first *Provider
+	for i, p := range x.d.Providers {
+		switch p.Outcome {
+		case requirements.Refuse, requirements.Defer:
+			refuse = append(refuse, p.Name)
+			if first == nil {
+				first = &x.d.Providers[i]
 			}
+		case requirements.Junk:
+			junk = append(junk, p.Name)
+		case requirements.RefuseBulk:
+			bulk = append(bulk, p.Name)
 		}
-		if len(recs) < 2 {
-			x.step(x.t("step.spf.multiple", e.Domain), nil)
-			return
-		}
-		m := spf.Merge(recs)
-		x.step(x.t("step.spf.merge", len(recs), e.Domain), &Record{Name: e.Domain, Type: "TXT", Value: m.String()})
-		if m.DNSTerms() > spf.MaxDNSTerms {
-			x.step(x.t("step.spf.over-limit", m.DNSTerms(), spf.MaxDNSTerms), nil)
-		}
-	case p.Is(spf.ErrLookupLimit):
-		var costs []string
-		for _, c := range LookupCosts(e) {
-			costs = append(costs, fmt.Sprintf("%s (%d)", c.Term, c.Lookups))
-		}
-		x.step(x.t("step.spf.lookups", spf.MaxDNSTerms, strings.Join(costs, ", ")), nil)
-	case p.Is(spf.ErrVoidLimit):
-		x.step(x.t("step.spf.void", e.Domain), nil)
-	case p != nil:
-		where := p.Domain
-		if p.Term != "" {
-			where = fmt.Sprintf("%s (%s)", p.Term, p.Domain)
-		}
-		x.step(x.t("step.spf.fix", where, p.Reason), nil)
 	}
-}
-
-func (x *explainer) dkimSteps() {
-	if len(x.v.DKIM.Signatures) == 0 {
-		x.step(x.t("step.dkim.sign", x.from()), nil)
-		return
+	why := func(p *Provider) string {
+		if len(p.Because) == 0 {
+			return ""
+		}
+		f, ok := x.finding(p.Because[0])
+		if !ok {
+			return ""
+		}
+		return f.Problem
 	}
-	if len(x.passing()) > 0 {
-		return
-	}
-	s := x.best()
 	switch {
-	case s.Result == dkim.Fail && failed(s, dkim.CheckBodyHash):
-		x.step(x.t("step.dkim.body"), nil)
-	case s.Result == dkim.Fail:
-		key := ""
-		if s.Key != nil {
-			key = s.Key.Name
+	case len(refuse) > 0:
+		x.d.Status = Bad
+		if first.Code != "" {
+			x.d.Headline = x.t("head.refused-code", x.names(refuse), first.Name, first.Code, why(first))
+		} else {
+			x.d.Headline = x.t("head.refused", x.names(refuse), why(first))
 		}
-		x.step(x.t("step.dkim.header", orDash(key)), nil)
-	case s.Result == dkim.TempError:
-		x.step(x.t("step.dkim.temperror", s.Domain), nil)
-	case s.Problem != nil && s.Problem.In == "dns" && s.Selector != "" && s.Domain != "":
-		x.step(x.t("step.dkim.publish", s.Selector+"._domainkey."+s.Domain), nil)
+	case len(junk) > 0:
+		x.d.Status = Bad
+		p := x.provider(junk[0])
+		x.d.Headline = x.t("head.junk", x.names(junk), why(p))
+	case len(bulk) > 0:
+		x.d.Status = Soso
+		p := x.provider(bulk[0])
+		x.d.Headline = x.t("head.bulk", x.names(bulk), why(p))
 	default:
-		x.step(x.t("step.dkim.invalid", s.Reason), nil)
+		x.d.Status = OK
+		if len(x.d.Findings) > 0 {
+			x.d.Status = Soso
+		}
+		x.d.Headline = x.t("head.accepted", x.names(x.allNames()))
 	}
 }
 
-// alignSteps: a pass that does not count for DMARC.
-func (x *explainer) alignSteps(spfSide, dkimSide bool) {
-	d := x.v.DMARC
-	if d.FromDomain == "" || d.SPFAligned || d.DKIMAligned {
-		return
-	}
-	e := x.spfEval()
-	if spfSide && e.Result == spf.Pass && !d.SPF.DomainAligned {
-		x.step(x.t("step.align.spf", e.Domain, d.FromDomain), nil)
-	}
-	if dkimSide {
-		for _, s := range x.passing() {
-			x.step(x.t("step.align.dkim", s.Domain, d.FromDomain), nil)
-			break
+func (x *explainer) provider(name string) *Provider {
+	for i := range x.d.Providers {
+		if x.d.Providers[i].Name == name {
+			return &x.d.Providers[i]
 		}
 	}
+	return &Provider{}
 }
 
-func (x *explainer) dmarcSteps() {
-	d := x.v.DMARC
-	if d.FromDomain == "" {
-		x.step(x.t("step.from", x.v.From.Problem), nil)
-		return
+func (x *explainer) allNames() []string {
+	var out []string
+	for _, p := range x.d.Providers {
+		out = append(out, p.Name)
 	}
-	org := d.OrgDomain
-	rua := "rua@" + x.o.TesterDomain
-	switch {
-	case d.Result == dmarc.None && d.Discovery != nil && d.Discovery.Syntax != nil:
-		x.step(x.t("step.dmarc.fix", d.Discovery.Syntax.Reason, rua), &Record{Name: "_dmarc." + d.Discovery.Domain, Type: "TXT", Value: "v=DMARC1; p=none; rua=mailto:" + rua})
-		x.step(x.t("step.dmarc.later"), nil)
-	case d.Result == dmarc.None:
-		x.step(x.t("step.dmarc.publish", rua), &Record{Name: "_dmarc." + org, Type: "TXT", Value: "v=DMARC1; p=none; rua=mailto:" + rua})
-		x.step(x.t("step.dmarc.later"), nil)
-	case d.Result == dmarc.TempError && d.Discovery != nil && d.Discovery.Result == dmarc.TempError:
-		x.step(x.t("step.dmarc.temperror", org), nil)
-	case d.Result == dmarc.Pass:
-		if d.Policy == dmarc.PolicyNone {
-			x.step(x.t("step.dmarc.later"), nil)
-		}
-	}
-	if rec := x.record(); rec != nil {
-		for _, u := range rec.RUA {
-			host, ok := dmarc.ReportHost(u)
-			if !ok || dmarc.PSLOrgDomain(host) == dmarc.PSLOrgDomain(d.Discovery.Domain) || host == x.o.TesterDomain {
-				continue // the tester authorizes every domain (testerd dns-records)
-			}
-			name := d.Discovery.Domain + "._report._dmarc." + host
-			x.step(x.t("step.dmarc.external", u, host), &Record{Name: name, Type: "TXT", Value: "v=DMARC1"})
-			break
-		}
-	}
+	return out
 }
 
-// tempVia names the aligned check that ended in temperror and so left
-// DMARC at temperror: "SPF (domain)" or "DKIM (d=domain)".
-func (x *explainer) tempVia() string {
-	d := x.v.DMARC
-	if e := x.spfEval(); e != nil && e.Result == spf.TempError && d.SPF.DomainAligned {
-		return "SPF (" + d.SPF.Domain + ")"
+// names joins provider names as the language does: "Gmail, Yahoo/AOL e
+// iCloud Mail".
+func (x *explainer) names(ns []string) string {
+	switch len(ns) {
+	case 0:
+		return ""
+	case 1:
+		return ns[0]
 	}
-	for i, s := range x.v.DKIM.Signatures {
-		if s.Result == dkim.TempError && i < len(d.DKIM) && d.DKIM[i].DomainAligned {
-			return "DKIM (d=" + s.Domain + ")"
-		}
-	}
-	return "DNS"
+	return x.t("word.and-list", strings.Join(ns[:len(ns)-1], ", "), ns[len(ns)-1])
 }
 
-func (x *explainer) record() *dmarc.Record {
-	if d := x.v.DMARC; d != nil && d.Discovery != nil {
-		return d.Discovery.Record
+// WriteText writes the diagnosis as plain text, for the reply body and
+// testerd check.
+func (d *Diagnosis) WriteText(w io.Writer) {
+	l := d.Lang
+	fmt.Fprintf(w, "%s\n", d.Headline)
+	if d.Result != "" && !d.TesterFailure {
+		fmt.Fprintf(w, "%s\n", d.Result)
 	}
-	return nil
-}
-
-// Warnings: passes that mean little.
-func (x *explainer) warnings() {
-	if term, domain, ok := x.spfEval().AuthorizesAnyone(); ok {
-		x.s.Warnings = append(x.s.Warnings, x.t("warn.spf-anyone", term, domain, x.spfEval().Domain))
+	if !d.TesterFailure {
+		fmt.Fprintf(w, "\n%s\n", l.T("label.score", l.Decimal(d.Score.Value), l.Decimal(d.Score.Max)))
 	}
-	for _, s := range x.passing() {
-		if k := s.Key; k != nil && k.Type == "rsa" && k.Bits < 2048 {
-			x.s.Warnings = append(x.s.Warnings, x.t("warn.dkim-weak", k.Name, strconv.Itoa(k.Bits)))
-		}
-	}
-	if len(x.v.DMARC.DKIM) > 0 || x.v.Kind == kind.Check {
-		if r := x.record(); r != nil && r.Testing {
-			x.s.Warnings = append(x.s.Warnings, x.t("warn.dmarc-testing"))
-		}
-	}
-}
-
-func failed(s *dkim.Signature, check string) bool {
-	for _, f := range s.Failed {
-		if f == check {
-			return true
-		}
-	}
-	return false
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-// WriteText writes the summary as plain text, for the reply body.
-func (s *Summary) WriteText(w io.Writer) {
-	l := s.Lang
-	fmt.Fprintf(w, "%s\n", s.Headline)
-	for _, n := range s.Notes {
+	for _, n := range d.Notes {
 		fmt.Fprintf(w, "\n%s\n", n)
 	}
-	for _, wn := range s.Warnings {
+	for _, wn := range d.Warnings {
 		fmt.Fprintf(w, "\n%s %s\n", l.T("label.warning"), wn)
 	}
-	if len(s.Providers) > 0 {
+	if len(d.Providers) > 0 {
 		fmt.Fprintf(w, "\n%s\n", l.T("label.providers"))
-		for _, p := range s.Providers {
-			fmt.Fprintf(w, "- %s: %s\n", p.Name, p.Outcome)
-			if p.Bounce != "" {
-				fmt.Fprintf(w, "  %s\n", p.Bounce)
+		for _, p := range d.Providers {
+			fmt.Fprintf(w, "- %s: %s\n", p.Name, p.Words)
+			if p.Code != "" {
+				fmt.Fprintf(w, "  %s %s\n", p.Code, p.Text)
 			}
 		}
 	}
-	if len(s.Steps) > 0 {
+	if len(d.Steps) > 0 {
 		fmt.Fprintf(w, "\n%s\n", l.T("label.steps"))
-		for i, st := range s.Steps {
+		for i, st := range d.Steps {
 			fmt.Fprintf(w, "%d. %s\n", i+1, st.Text)
 			if r := st.Record; r != nil {
 				fmt.Fprintf(w, "   %s\n", r.Zone())
 			}
+			if len(st.Unblocks) > 0 || st.Points > 0 {
+				fmt.Fprintf(w, "   (%s)\n", d.stepGain(st))
+			}
 		}
 	}
 }
+
+// stepGain says what a step wins: "+2 points; unblocks Gmail, Yahoo/AOL".
+func (d *Diagnosis) stepGain(st Step) string {
+	l := d.Lang
+	var parts []string
+	if st.Points > 0 {
+		parts = append(parts, l.T("label.gain", l.Decimal(st.Points)))
+	}
+	if len(st.Unblocks) > 0 {
+		parts = append(parts, l.T("label.unblocks", strings.Join(st.Unblocks, ", ")))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Gain is stepGain for templates.
+func (d *Diagnosis) Gain(st Step) string { return d.stepGain(st) }

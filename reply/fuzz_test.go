@@ -5,6 +5,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/store"
 )
@@ -26,8 +27,8 @@ func FuzzPlan(f *testing.F) {
 		v.Message.References = message.MsgIDs(refs, 10)
 		o := cfg.Plan(&r, &v)
 		if o.State == store.Suppressed {
-			if !strings.Contains(o.Reason, "redirect") || o.Data != nil {
-				t.Fatalf("suppressed: %q", o.Reason)
+			if why := i18n.EN.Say(o.Reason); !strings.Contains(why, "redirect") || o.Data != nil {
+				t.Fatalf("suppressed: %q", why)
 			}
 			return
 		}

@@ -104,12 +104,9 @@ func (c *Planner) Plan(p *store.Probe, v *verify.Verdict) *store.Outgoing {
 	o := &store.Outgoing{ID: store.NewID(), Created: now, State: store.Queued, ClientIP: p.ClientIP.String()}
 	const hour = time.Hour
 	o.Limits = []store.Limit{
-		{Key: store.ByRcpt, Max: c.Limits.PerAddress, Per: hour,
-			Reason: fmt.Sprintf("rate limit: %d replies to this address in the last hour", c.Limits.PerAddress)},
-		{Key: store.ByRcptDomain, Max: c.Limits.PerDomain, Per: hour,
-			Reason: fmt.Sprintf("rate limit: %d replies to this domain in the last hour", c.Limits.PerDomain)},
-		{Key: store.ByClientIP, Max: c.Limits.PerClientIP, Per: hour,
-			Reason: fmt.Sprintf("rate limit: %d replies for probes from this client IP in the last hour", c.Limits.PerClientIP)},
+		{Key: store.ByRcpt, Max: c.Limits.PerAddress, Per: hour, Reason: i18n.M("why.limit-address", c.Limits.PerAddress)},
+		{Key: store.ByRcptDomain, Max: c.Limits.PerDomain, Per: hour, Reason: i18n.M("why.limit-domain", c.Limits.PerDomain)},
+		{Key: store.ByClientIP, Max: c.Limits.PerClientIP, Per: hour, Reason: i18n.M("why.limit-ip", c.Limits.PerClientIP)},
 	}
 	to, why := c.target(p)
 	if to != "" {
@@ -117,10 +114,10 @@ func (c *Planner) Plan(p *store.Probe, v *verify.Verdict) *store.Outgoing {
 		o.RcptDomain = to[strings.LastIndexByte(to, '@')+1:]
 		o.Authenticated = authenticated(v, o.RcptDomain)
 	}
-	if why == "" {
+	if why.IsZero() {
 		why = c.suppress(p, v, o.Rcpt, o.RcptDomain)
 	}
-	if why != "" {
+	if !why.IsZero() {
 		o.State, o.Reason = store.Suppressed, why
 		return o
 	}
@@ -131,12 +128,12 @@ func (c *Planner) Plan(p *store.Probe, v *verify.Verdict) *store.Outgoing {
 	bare := redirect && !o.Authenticated
 	if bare {
 		o.Limits = append(o.Limits, store.Limit{Key: store.ByRcpt, Max: c.Limits.PerRedirect, Per: hour,
-			Reason: fmt.Sprintf("rate limit: %d redirected replies to this address in the last hour, for probes not authenticated for its domain", c.Limits.PerRedirect)})
+			Reason: i18n.M("why.limit-redirect", c.Limits.PerRedirect)})
 	}
 	o.MessageID = "<" + o.ID + "@" + c.Hostname + ">"
 	data, err := c.compose(p, v, k, o, bare)
 	if err != nil {
-		o.State, o.Reason = store.Suppressed, "could not write the reply: "+err.Error()
+		o.State, o.Reason = store.Suppressed, i18n.M("why.compose", err.Error())
 		return o
 	}
 	o.Data = data
@@ -145,26 +142,26 @@ func (c *Planner) Plan(p *store.Probe, v *verify.Verdict) *store.Outgoing {
 
 // target is where the reply goes: the redirect of the recipient's
 // extension, or MAIL FROM. With no usable address it says why.
-func (c *Planner) target(p *store.Probe) (string, string) {
+func (c *Planner) target(p *store.Probe) (string, i18n.Msg) {
 	if local, domain, ok := p.Redirect(); ok {
 		addr, err := address(local, domain)
 		if err != nil {
-			return "", "the redirect in the recipient (" + untrusted.Clip(p.Extension, 100) + ") is not an address: " + err.Error()
+			return "", i18n.M("why.redirect", untrusted.Clip(p.Extension, 100), err.Error())
 		}
-		return addr, ""
+		return addr, i18n.Msg{}
 	}
 	if p.MailFrom == "" {
-		return "", "MAIL FROM is null (<>): the message is a bounce or an automatic reply, which is never answered (RFC 3834 §2)"
+		return "", i18n.M("why.null-sender")
 	}
 	at := strings.LastIndexByte(p.MailFrom, '@')
 	if at < 0 {
-		return "", "MAIL FROM has no domain"
+		return "", i18n.M("why.no-domain")
 	}
 	addr, err := address(p.MailFrom[:at], p.MailFrom[at+1:])
 	if err != nil {
-		return "", "MAIL FROM is not an address replies can go to: " + err.Error()
+		return "", i18n.M("why.bad-address", err.Error())
 	}
-	return addr, ""
+	return addr, i18n.Msg{}
 }
 
 // address checks a local part (dot-atom, UTF-8 allowed) and a domain, and
@@ -194,62 +191,62 @@ func address(local, domain string) (string, error) {
 	return local + "@" + d, nil
 }
 
-// suppress returns why no reply may go, or "".
-func (c *Planner) suppress(p *store.Probe, v *verify.Verdict, to, toDomain string) string {
+// suppress returns why no reply may go, or zero.
+func (c *Planner) suppress(p *store.Probe, v *verify.Verdict, to, toDomain string) i18n.Msg {
 	if c.Mode == Off {
-		return "replies are turned off on this tester (--reply off)"
+		return i18n.M("why.reply-off")
 	}
 	if p.MailFrom == "" {
-		return "MAIL FROM is null (<>): the message is a bounce or an automatic reply, which is never answered (RFC 3834 §2)"
+		return i18n.M("why.null-sender")
 	}
 	auto := v.Message.Automatic
 	for _, kw := range auto.AutoSubmitted {
 		if kw != "no" {
-			return "the message has Auto-Submitted: " + untrusted.Clip(kw, 40) + "; automatic mail is never answered (RFC 3834 §2)"
+			return i18n.M("why.auto-submitted", untrusted.Clip(kw, 40))
 		}
 	}
 	for _, prec := range auto.Precedence {
 		if prec == "bulk" || prec == "junk" || prec == "list" || prec == "auto_reply" {
-			return "the message has Precedence: " + prec + "; list, bulk and automatic mail is never answered (RFC 3834 §2)"
+			return i18n.M("why.precedence", prec)
 		}
 	}
 	for _, f := range auto.Fields {
 		if strings.HasPrefix(f, "X-Auto") {
-			return "the message has an " + f + " header: it is an automatic reply, which is never answered (RFC 3834 §2)"
+			return i18n.M("why.auto-field", f)
 		}
-		return "the message has a " + f + " header: mailing-list mail is never answered (RFC 3834 §2)"
+		return i18n.M("why.list-field", f)
 	}
 	if xs := auto.Suppress; strings.Contains(xs, "all") || strings.Contains(xs, "autoreply") {
-		return "the message asks for no automatic replies (X-Auto-Response-Suppress: " + untrusted.Clip(xs, 40) + ")"
+		return i18n.M("why.suppress", untrusted.Clip(xs, 40))
 	}
 	for _, addr := range []string{p.MailFrom, to} {
-		if why := c.special(addr); why != "" {
+		if why := c.special(addr); !why.IsZero() {
 			return why
 		}
 	}
 	if c.Mode == Authenticated && !authenticated(v, toDomain) {
-		return "this tester replies only to authenticated senders (--reply authenticated), and neither SPF nor DKIM passed for a domain aligned with " + toDomain
+		return i18n.M("why.unauthenticated", toDomain)
 	}
-	return ""
+	return i18n.Msg{}
 }
 
 // special says why an address never gets a reply: it is a role that
 // must not be answered automatically, or one of testerd's own.
-func (c *Planner) special(addr string) string {
+func (c *Planner) special(addr string) i18n.Msg {
 	at := strings.LastIndexByte(addr, '@')
 	if at < 0 {
-		return ""
+		return i18n.Msg{}
 	}
 	local, domain := strings.ToLower(addr[:at]), strings.ToLower(strings.TrimSuffix(addr[at+1:], "."))
 	base, _, _ := strings.Cut(local, "+")
 	switch {
 	case base == "mailer-daemon" || base == "postmaster" || base == "listserv" || base == "majordomo" ||
 		strings.HasPrefix(base, "owner-") || strings.HasSuffix(base, "-request"):
-		return untrusted.Clip(addr, 100) + " is a system or list address, which is never answered automatically (RFC 3834 §2)"
+		return i18n.M("why.system-address", untrusted.Clip(addr, 100))
 	case domain == c.Domain || domain == c.Hostname || strings.HasSuffix(domain, "."+c.Domain):
-		return untrusted.Clip(addr, 100) + " is the tester's own address: no reply, so testerd never talks to itself"
+		return i18n.M("why.own-address", untrusted.Clip(addr, 100))
 	}
-	return ""
+	return i18n.Msg{}
 }
 
 // authenticated: SPF passed for MAIL FROM, or a DKIM signature passed,
@@ -339,7 +336,7 @@ func (c *Planner) LangOf(p *store.Probe) i18n.Lang {
 	return i18n.Default
 }
 
-// body is the reply text: the summary in the probe's language, the
+// body is the reply text: the diagnosis in the probe's language, the
 // verdict and link, then the full explanation and the
 // Authentication-Results (technical, in English).
 func (c *Planner) body(p *store.Probe, v *verify.Verdict, kind kind.Kind, to string) string {
@@ -347,7 +344,7 @@ func (c *Planner) body(p *store.Probe, v *verify.Verdict, kind kind.Kind, to str
 	var b strings.Builder
 	c.writeIntro(&b, l, p, v, kind)
 	b.WriteString("\n")
-	explain.Summarize(v, explain.Options{Lang: l, TesterDomain: c.Domain}).WriteText(&b)
+	explain.Diagnose(v, explain.Options{Lang: l, TesterDomain: c.Domain}).WriteText(&b)
 	fmt.Fprintf(&b, "\n\n== %s\n\n", l.T("result.details"))
 	if l != i18n.EN {
 		fmt.Fprintf(&b, "%s\n\n", l.T("result.details-note"))

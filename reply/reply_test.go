@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/rcpt"
 
 	"github.com/testerd/testerd/dnsx"
@@ -73,7 +74,7 @@ func (p probe) judge(t testing.TB) (*store.Probe, *verify.Verdict) {
 func TestPlanWritesTheReply(t *testing.T) {
 	r, v := probe{mailFrom: "joe@abc.it", sign: true}.judge(t)
 	o := cfg.Plan(r, v)
-	if o.State != store.Queued || o.Reason != "" || o.Rcpt != "joe@abc.it" || o.RcptDomain != "abc.it" || o.MailFrom != "" ||
+	if o.State != store.Queued || !o.Reason.IsZero() || o.Rcpt != "joe@abc.it" || o.RcptDomain != "abc.it" || o.MailFrom != "" ||
 		o.ClientIP != "192.0.2.1" {
 		t.Fatalf("planned %+v", o)
 	}
@@ -171,11 +172,11 @@ func TestSuppressions(t *testing.T) {
 				}
 			case c.want == "":
 				if o.State != store.Queued || len(o.Data) == 0 {
-					t.Fatalf("state %s (%s), want queued", o.State, o.Reason)
+					t.Fatalf("state %s (%s), want queued", o.State, i18n.EN.Say(o.Reason))
 				}
 			default:
-				if o.State != store.Suppressed || !strings.Contains(o.Reason, c.want) || o.Data != nil {
-					t.Fatalf("state %s, reason %q; want suppressed with %q", o.State, o.Reason, c.want)
+				if why := i18n.EN.Say(o.Reason); o.State != store.Suppressed || !strings.Contains(why, c.want) || o.Data != nil {
+					t.Fatalf("state %s, reason %q; want suppressed with %q", o.State, why, c.want)
 				}
 			}
 		})
@@ -202,8 +203,8 @@ func TestRedirect(t *testing.T) {
 		r, v := probe{mailFrom: "joe@abc.it", ext: ext}.judge(t)
 		o := cfg.Plan(r, v)
 		if strings.HasPrefix(want, "!") {
-			if o.State != store.Suppressed || !strings.Contains(o.Reason, "the redirect in the recipient") || !strings.Contains(o.Reason, want[1:]) {
-				t.Errorf("%q: %s %q, want suppressed for %q", ext, o.State, o.Reason, want[1:])
+			if why := i18n.EN.Say(o.Reason); o.State != store.Suppressed || !strings.Contains(why, "the redirect in the recipient") || !strings.Contains(why, want[1:]) {
+				t.Errorf("%q: %s %q, want suppressed for %q", ext, o.State, why, want[1:])
 			}
 			continue
 		}
@@ -297,7 +298,7 @@ func TestRateLimits(t *testing.T) {
 		var out []string
 		for _, p := range ps {
 			o := send(p)
-			out = append(out, string(o.State)+" "+o.Reason)
+			out = append(out, string(o.State)+" "+i18n.EN.Say(o.Reason))
 		}
 		return out
 	}
@@ -323,7 +324,7 @@ func TestRateLimits(t *testing.T) {
 	if o := send(probe{mailFrom: "joe@example.net"}); o.State != store.Queued {
 		t.Fatalf("fourth from 192.0.2.1: %s %s", o.State, o.Reason)
 	}
-	if o := send(probe{mailFrom: "kim@example.net"}); o.State != store.Suppressed || !strings.Contains(o.Reason, "4 replies for probes from this client IP") {
+	if o := send(probe{mailFrom: "kim@example.net"}); o.State != store.Suppressed || !strings.Contains(i18n.EN.Say(o.Reason), "4 replies for probes from this client IP") {
 		t.Fatalf("fifth from 192.0.2.1: %s %s", o.State, o.Reason)
 	}
 }
@@ -343,7 +344,7 @@ func TestBareRedirect(t *testing.T) {
 		t.Errorf("bare redirect: %s %s\n%s", o.State, o.Reason, text)
 	}
 	send(victim)
-	if o := send(victim); o.State != store.Suppressed || !strings.Contains(o.Reason, "2 redirected replies") {
+	if o := send(victim); o.State != store.Suppressed || !strings.Contains(i18n.EN.Say(o.Reason), "2 redirected replies") {
 		t.Errorf("third redirect: %s %q", o.State, o.Reason)
 	}
 	// Spoofed senders at abc.it (from an address its SPF refuses) use up

@@ -32,6 +32,7 @@ var shipped = [][2]string{
 	{"8c0495cbba19757a", "d7aa834a6d6f30a4"},
 	{"40be08ac0e9bae91", "10e0a2bdd4f967a2"},
 	{"081f2b8e850cf168", "081f2b8e850cf168"},
+	{"e580c84340888849", "00cc9a2752dc9103"},
 }
 
 func digest(s string) string {

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/testerd/testerd/i18n"
 )
 
 // State is where a message of the outbox stands.
@@ -50,8 +52,9 @@ type Outgoing struct {
 	Created time.Time `json:"created"`
 	Updated time.Time `json:"updated"`
 	State   State     `json:"state"`
-	// Reason says why a message is suppressed.
-	Reason string `json:"reason,omitempty"`
+	// Reason says why a message is suppressed, unsaid until a reader's
+	// language is known.
+	Reason i18n.Msg `json:"reason,omitzero"`
 	// MailFrom is the envelope sender; "" is the null sender <>.
 	MailFrom   string `json:"mail_from"`
 	Rcpt       string `json:"to"`
@@ -94,10 +97,11 @@ type Attempt struct {
 // Limit caps the outgoing mail, not suppressed, created in the last Per
 // that share a value of Key with the message being saved.
 type Limit struct {
-	Key    LimitKey
-	Max    int // 0: no limit
-	Per    time.Duration
-	Reason string
+	Key LimitKey
+	Max int // 0: no limit
+	Per time.Duration
+	// Reason is why a message over the limit is suppressed.
+	Reason i18n.Msg
 }
 
 // LimitKey names the column a Limit counts by.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/rcpt"
 )
 
@@ -38,7 +39,7 @@ func TestOutbox(t *testing.T) {
 			t.Fatalf("a second reply to the same probe was stored: %v", err)
 		}
 		// A suppressed reply has no data and is never due.
-		supp := &Outgoing{ID: "o2", Created: base, State: Suppressed, Reason: "why"}
+		supp := &Outgoing{ID: "o2", Created: base, State: Suppressed, Reason: i18n.M("why.reply-off")}
 		if err := s.SaveVerdict(ctx, &Verdict{ProbeID: "p2", Judged: base, JSON: []byte("{}"), Reply: supp}); err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +67,7 @@ func TestOutbox(t *testing.T) {
 		if err != nil || r.Reply == nil || r.Reply.State != Deferred || r.Reply.LastError != "451 later" || r.Reply.Data != nil {
 			t.Fatalf("result's reply: %+v, %v", r.Reply, err)
 		}
-		if r, _ := s.Get(ctx, "p2"); r.Reply == nil || r.Reply.State != Suppressed || r.Reply.Reason != "why" || !r.Reply.NextAttempt.IsZero() {
+		if r, _ := s.Get(ctx, "p2"); r.Reply == nil || r.Reply.State != Suppressed || r.Reply.Reason.Key != "why.reply-off" || !r.Reply.NextAttempt.IsZero() {
 			t.Fatalf("suppressed reply: %+v", r.Reply)
 		}
 
@@ -108,7 +109,7 @@ func TestReplyLimitRace(t *testing.T) {
 				return
 			}
 			o := &Outgoing{ID: "o" + id, Created: now, State: Queued, Rcpt: "Busy@example.com", RcptDomain: "example.com", ClientIP: "192.0.2.9",
-				Data: []byte("m"), Limits: []Limit{{Key: ByRcpt, Max: limit, Per: time.Hour, Reason: "address limit"}}}
+				Data: []byte("m"), Limits: []Limit{{Key: ByRcpt, Max: limit, Per: time.Hour, Reason: i18n.M("why.limit-address", limit)}}}
 			errs[i] = st.SaveVerdict(ctx, &Verdict{ProbeID: id, Judged: now, JSON: []byte("{}"), Reply: o})
 		})
 		for _, err := range errs {

@@ -102,6 +102,9 @@ type Result struct {
 	// judged again, and PreviousJudged when it was made (Get only).
 	Previous       []byte    `json:"-"`
 	PreviousJudged time.Time `json:"previous_judged,omitzero"`
+	// TesterRetries is how many times the probe was put back because
+	// testerd's own DNS did not answer (while it waits for its verdict).
+	TesterRetries int `json:"tester_retries,omitempty"`
 }
 
 // Store is a SQLite database. Writes go through one connection, so they
@@ -442,6 +445,9 @@ var migrations = []string{
 	UPDATE probes SET lang = lower(extension), tag = '' WHERE lower(extension) IN ('en', 'it');
 	UPDATE probes SET lang = lower(substr(extension, 1, 2)), tag = substr(extension, 4) WHERE lower(substr(extension, 1, 3)) IN ('en+', 'it+');
 	CREATE INDEX probes_tag ON probes (tag, received_at DESC);`,
+	// A probe judged again because testerd's own DNS did not answer: how
+	// many times so far, for the page that waits.
+	`ALTER TABLE probes ADD COLUMN tester_retries INTEGER NOT NULL DEFAULT 0;`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -558,11 +564,11 @@ const resultColumns = `p.id, p.received_at, p.kind, p.rcpt, p.extension, p.lang,
 func (s *Store) Get(ctx context.Context, id string) (*Result, error) {
 	row := s.db.QueryRowContext(ctx, `SELECT `+resultColumns+`,
 		CASE WHEN p.raw_id IS NULL THEN p.raw ELSE (SELECT raw FROM raws WHERE id = p.raw_id) END, v.verdict,
-		v.previous, COALESCE(v.previous_judged_at, 0)
+		v.previous, COALESCE(v.previous_judged_at, 0), p.tester_retries
 		FROM probes p LEFT JOIN verdicts v ON v.probe_id = p.id WHERE p.id = ?`, id)
 	r := &Result{}
 	var prevJudged int64
-	err := scanResult(row, r, &r.Raw, &r.Verdict, &r.Previous, &prevJudged)
+	err := scanResult(row, r, &r.Raw, &r.Verdict, &r.Previous, &prevJudged, &r.TesterRetries)
 	if prevJudged != 0 {
 		r.PreviousJudged = time.Unix(0, prevJudged).UTC()
 	}
@@ -724,6 +730,13 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
 		return deleted, err
 	}
 	return deleted, nil
+}
+
+// NoteTesterRetry records that a probe is put back to be judged again
+// because testerd's own DNS did not answer, for the n-th time.
+func (s *Store) NoteTesterRetry(ctx context.Context, id string, n int) error {
+	_, err := s.w.ExecContext(ctx, `UPDATE probes SET tester_retries = ? WHERE id = ?`, n, id)
+	return err
 }
 
 // RetentionBatch is how many probes one retention transaction deletes.

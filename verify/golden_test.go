@@ -13,8 +13,11 @@ import (
 	"time"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/explain"
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/verify"
+	"github.com/testerd/testerd/verify/requirements"
 	"github.com/testerd/testerd/verify/verifytest"
 )
 
@@ -109,7 +112,7 @@ func goldenText(v *verify.Verdict) string {
 		line("rfc7489: %s", d.RFC7489.Note)
 	}
 	if r := v.Requirements; r != nil {
-		line("requirements: %s; first error %q", r.Summary, r.FirstError)
+		line("requirements: ready %v, %d blocking; first error %q", r.Ready, r.Blocking, r.FirstError)
 		for _, it := range r.Items {
 			extra := ""
 			if it.Blocking {
@@ -118,10 +121,22 @@ func goldenText(v *verify.Verdict) string {
 			if it.Code != "" {
 				extra += " " + it.Code
 			}
+			if !it.Problem.IsZero() {
+				extra += ": " + i18n.EN.Say(it.Problem)
+			}
 			line("  %s: %s%s", it.ID, it.Status, extra)
 		}
 		for _, p := range r.Providers {
-			line("  %s: accepted %v, blocking %v, bounce %q", p.Provider, p.Accepted, p.Blocking, p.Bounce)
+			line("  %s: %s %v %q", p.Provider, p.Outcome, p.Because, p.Reply)
+		}
+	}
+	d2 := explain.Diagnose(v, explain.Options{TesterDomain: "tester.example"})
+	line("headline: %s", d2.Headline)
+	line("score: %s", i18n.EN.Decimal(d2.Score.Value))
+	for i, st := range d2.Steps {
+		line("step %d (%v, +%s): %s", i+1, st.Fixes, i18n.EN.Decimal(st.Points), st.Text)
+		if st.Record != nil {
+			line("  %s", st.Record.Zone())
 		}
 	}
 	line("authentication-results: %s", v.AuthenticationResults)
@@ -142,7 +157,7 @@ func checkExpect(t *testing.T, v *verify.Verdict, expect map[string]string) {
 		switch k {
 		case "ready":
 			if got := map[bool]string{true: "yes", false: "no"}[r.Ready]; got != want {
-				t.Errorf("ready %s, want %s (%s)", got, want, r.Summary)
+				t.Errorf("ready %s, want %s (%d blocking)", got, want, r.Blocking)
 			}
 		case "gmail", "yahoo", "outlook", "icloud":
 			name := map[string]string{"gmail": "Gmail", "yahoo": "Yahoo/AOL", "outlook": "Outlook.com", "icloud": "iCloud Mail"}[k]
@@ -150,11 +165,12 @@ func checkExpect(t *testing.T, v *verify.Verdict, expect map[string]string) {
 			for _, p := range r.Providers {
 				if p.Provider == name {
 					found = true
-					if got := map[bool]string{true: "yes", false: "no"}[p.Accepted]; got != want {
-						t.Errorf("%s accepts: %s, want %s (blocking %v, bounce %q)", name, got, want, p.Blocking, p.Bounce)
+					accepted := p.Outcome == requirements.Accept
+					if got := map[bool]string{true: "yes", false: "no"}[accepted]; got != want {
+						t.Errorf("%s: %s, want accepted %s (because %v, reply %q)", name, p.Outcome, want, p.Because, p.Reply)
 					}
-					if !p.Accepted && p.Bounce == "" && name != "iCloud Mail" {
-						t.Errorf("%s refuses without a bounce", name)
+					if (p.Outcome == requirements.Refuse || p.Outcome == requirements.Defer) && p.Reply == "" && name != "iCloud Mail" {
+						t.Errorf("%s refuses without a reply", name)
 					}
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/verify/dkim"
 	"github.com/testerd/testerd/verify/requirements"
@@ -199,40 +200,40 @@ func orDash(s string) string {
 	return s
 }
 
-// writeRequirements writes the sender-requirements report.
+// writeRequirements writes the sender-requirements report, in English
+// (the technical part of the text; the diagnosis before it is in the
+// reader's language).
 func writeRequirements(w io.Writer, r *requirements.Report) {
-	fmt.Fprintf(w, "== Sender requirements: %s\n", r.Summary)
+	l := i18n.EN
+	fmt.Fprintf(w, "== %s\n", l.T("req.title"))
 	if r.FirstError != "" {
-		fmt.Fprintf(w, "  Gmail would most likely answer first: %s\n", r.FirstError)
+		fmt.Fprintf(w, "  %s %s\n", l.T("req.first"), r.FirstError)
 	}
 	for _, it := range r.Items {
 		extra := ""
 		if it.Status == requirements.Fail && it.Blocking {
-			extra = " (blocking"
+			extra = " (" + l.T("req.blocking")
 			if it.Code != "" {
 				extra += ", " + it.Code
 			}
 			extra += ")"
 		}
-		fmt.Fprintf(w, "  [%s] %s%s\n", it.Status, it.Title, extra)
+		fmt.Fprintf(w, "  [%s] %s%s\n", it.Status, l.T("req."+it.ID), extra)
 		for _, e := range it.Evidence {
-			fmt.Fprintf(w, "       %s\n", e)
+			fmt.Fprintf(w, "       %s\n", l.Say(e))
 		}
-		if it.Fix != "" && it.Status != requirements.Pass {
-			fmt.Fprintf(w, "       fix: %s\n", it.Fix)
+		if !it.Fix.IsZero() && it.Status != requirements.Pass {
+			fmt.Fprintf(w, "       %s %s\n", l.T("req.fix"), l.Say(it.Fix))
 		}
-	}
-	if len(r.Providers) > 0 {
-		fmt.Fprintln(w, "  In bulk, by each provider's rules:")
 	}
 	for _, p := range r.Providers {
-		if p.Accepted {
-			fmt.Fprintf(w, "    %s: accepted\n", p.Provider)
-			continue
+		fmt.Fprintf(w, "    %s: %s", p.Provider, l.T("prov."+string(p.Outcome)))
+		if len(p.Because) > 0 {
+			fmt.Fprintf(w, " (%s)", strings.Join(p.Because, ", "))
 		}
-		fmt.Fprintf(w, "    %s: refused (%s)\n", p.Provider, strings.Join(p.Blocking, ", "))
-		if p.Bounce != "" {
-			fmt.Fprintf(w, "       %s\n", p.Bounce)
+		fmt.Fprintln(w)
+		if p.Reply != "" {
+			fmt.Fprintf(w, "       %s\n", p.Reply)
 		}
 	}
 	fmt.Fprintln(w)

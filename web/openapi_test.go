@@ -28,6 +28,7 @@ var update = flag.Bool("update", false, "rewrite openapi.json's generated schema
 var apiTypes = map[string]any{
 	"Error":         errorBody{},
 	"Result":        apiResult{},
+	"ResultDetail":  resultDetail{},
 	"PublicResult":  publicResult{},
 	"TestCreated":   testCreated{},
 	"TestResults":   testResults{},

@@ -60,6 +60,9 @@ const (
 // Server holds the handlers.
 type Server struct {
 	Store Store
+	// RepliesOff says the tester sends no replies (--reply off), for the
+	// pages that wait for a verdict.
+	RepliesOff bool
 	// FailureDelay is how long a wrong or blocked token waits for its
 	// answer (DefaultFailureDelay when 0).
 	FailureDelay time.Duration
@@ -135,7 +138,7 @@ func (s *Server) Handler() http.Handler {
 	}
 	s.tmpl = map[i18n.Lang]*template.Template{}
 	for _, l := range i18n.Langs {
-		s.tmpl[l] = template.Must(template.New("").Funcs(funcs).Funcs(template.FuncMap{"T": l.T}).ParseFS(templateFS, "templates/*.html"))
+		s.tmpl[l] = template.Must(template.New("").Funcs(funcs).Funcs(template.FuncMap{"T": l.T, "say": l.Say}).ParseFS(templateFS, "templates/*.html"))
 	}
 	static, _ := fs.Sub(staticFS, "static")
 
@@ -227,7 +230,7 @@ func NewHTTPServer(addr string, h http.Handler) *http.Server {
 func secure(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
-		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+		hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("Referrer-Policy", "no-referrer")
 		hd.Set("X-Frame-Options", "DENY")
@@ -283,21 +286,72 @@ func (s *Server) list(k kind.Kind) http.HandlerFunc {
 
 type resultPage struct {
 	Chrome
-	Domain  string
-	Result  *store.Result
-	Verdict *verify.Verdict
-	Summary *explain.Summary
-	Text    string
-	Header  string
+	Domain    string
+	Result    *store.Result
+	Verdict   *verify.Verdict
+	Diagnosis *explain.Diagnosis
+	Header    string
 	// PreviousTags are the tags of the verdict this one replaced, when
 	// the probe was judged again.
 	PreviousTags []string
+	// Waiting says what the page waits for; ReplyNote whether a reply
+	// will come, and why not.
+	Waiting, ReplyNote string
+}
+
+// diagnosis reads a result's verdict and diagnoses it in l; nil while
+// the probe waits for its verdict.
+func (s *Server) diagnosis(res *store.Result, l i18n.Lang) (*verify.Verdict, *explain.Diagnosis, error) {
+	if res.Verdict == nil {
+		return nil, nil, nil
+	}
+	v := &verify.Verdict{}
+	if err := json.Unmarshal(res.Verdict, v); err != nil {
+		return nil, nil, err
+	}
+	return v, explain.Diagnose(v, explain.Options{Lang: l, TesterDomain: s.Domain}), nil
+}
+
+// waiting says why a probe has no verdict yet: testerd's own DNS is not
+// answering (and how many retries it is at), or it is being judged.
+func (s *Server) waiting(res *store.Result, l i18n.Lang) string {
+	switch {
+	case res.Verdict != nil:
+		return ""
+	case res.TesterRetries > 0:
+		return l.T("result.retrying", res.TesterRetries, MaxTesterRetries)
+	}
+	return l.T("result.verifying")
+}
+
+// MaxTesterRetries is how often a probe is judged again while testerd's
+// DNS does not answer (worker.MaxRejudge), as the waiting page counts.
+const MaxTesterRetries = 5
+
+// replyNote says whether a reply will come, and why not.
+func (s *Server) replyNote(res *store.Result, l i18n.Lang) string {
+	o := res.Reply
+	switch {
+	case !res.Kind.Tester():
+		return l.T("reply.none-operator", string(res.Kind))
+	case o == nil && s.RepliesOff:
+		return l.T("reply.no", l.Say(i18n.M("why.reply-off")))
+	case o == nil:
+		return l.T("reply.later")
+	case o.State == store.Suppressed:
+		return l.T("reply.no", l.Say(o.Reason))
+	case o.State == store.Failed:
+		return l.T("reply.failed", o.LastError)
+	case o.State == store.Sent:
+		return l.T("reply.sent-to", o.Rcpt)
+	}
+	return l.T("reply.coming", o.Rcpt)
 }
 
 func (s *Server) result(w http.ResponseWriter, r *http.Request) {
 	res, err := s.Store.Get(r.Context(), r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		http.Error(w, "no such result (results are kept for a limited time)", http.StatusNotFound)
+		s.notFound(w, r, "notfound.result")
 		return
 	} else if err != nil {
 		s.fail(w, err)
@@ -309,20 +363,16 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request) {
 	if res.Reply != nil && (res.Reply.State == store.Queued || res.Reply.State == store.Deferred && time.Until(res.Reply.NextAttempt) < time.Minute) {
 		page.Refresh = 5 // the reply's state changes soon
 	}
-	if res.Verdict == nil {
+	page.Verdict, page.Diagnosis, err = s.diagnosis(res, c.Lang)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	page.Waiting, page.ReplyNote = s.waiting(res, c.Lang), s.replyNote(res, c.Lang)
+	if page.Verdict == nil {
 		page.Refresh = 2
 	} else {
-		v := &verify.Verdict{}
-		if err := json.Unmarshal(res.Verdict, v); err != nil {
-			s.fail(w, err)
-			return
-		}
-		page.Verdict = v
-		page.Summary = explain.Summarize(v, explain.Options{Lang: c.Lang, TesterDomain: s.Domain})
-		page.Title += " · " + strings.Join(v.Tags, " ")
-		var text strings.Builder
-		v.WriteText(&text, s.Domain)
-		page.Text = text.String()
+		page.Title += " · " + strings.Join(page.Verdict.Tags, " ")
 	}
 	if res.Previous != nil {
 		var prev struct {
@@ -348,6 +398,15 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request) {
 type apiResult struct {
 	*store.Result
 	Verdict json.RawMessage `json:"verdict"`
+}
+
+// resultDetail is GET /api/results/{id}: the result with its diagnosis in
+// the language asked, what it waits for, and whether a reply will come.
+type resultDetail struct {
+	apiResult
+	Diagnosis *explain.Diagnosis `json:"diagnosis"`
+	Waiting   string             `json:"waiting,omitempty"`
+	ReplyNote string             `json:"reply_note"`
 }
 
 // Bounds of the JSON list: a response stops at MaxListBytes (with a next
@@ -481,7 +540,29 @@ func (s *Server) apiResult(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, apiResult{Result: res, Verdict: rawOrNull(res.Verdict)})
+	l := s.apiLang(r)
+	_, d, err := s.diagnosis(res, l)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, resultDetail{apiResult: apiResult{Result: res, Verdict: rawOrNull(res.Verdict)},
+		Diagnosis: d, Waiting: s.waiting(res, l), ReplyNote: s.replyNote(res, l)})
+}
+
+// apiLang is the language a JSON answer's sentences are in: ?lang=, else
+// Accept-Language, else the server's.
+func (s *Server) apiLang(r *http.Request) i18n.Lang {
+	if l, ok := i18n.Parse(r.URL.Query().Get("lang")); ok {
+		return l
+	}
+	if h := r.Header.Get("Accept-Language"); h != "" {
+		return i18n.Match(h)
+	}
+	if s.Lang != "" {
+		return s.Lang
+	}
+	return i18n.Default
 }
 
 func rawOrNull(b []byte) json.RawMessage {
@@ -569,6 +650,31 @@ func (s *Server) render(w http.ResponseWriter, name string, data any) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Write([]byte(b.String()))
+}
+
+// errorPage is an error as a page in the reader's language, with its
+// status code: a sentence of the catalog, and a way on.
+type errorPage struct {
+	Chrome
+	Message string
+}
+
+// errorAt answers code with the page of the catalog's key.
+func (s *Server) errorAt(w http.ResponseWriter, r *http.Request, code int, key string, args ...any) {
+	c := s.chrome(w, r, "")
+	c.Title = c.Lang.T("error.title", code)
+	var b strings.Builder
+	if err := s.tmpl[c.Lang].ExecuteTemplate(&b, "error.html", errorPage{Chrome: c, Message: c.Lang.T(key, args...)}); err != nil {
+		s.Logger.Error("web", "err", err)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	w.Write([]byte(b.String()))
+}
+
+// notFound answers 404 with the page of key.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request, key string, args ...any) {
+	s.errorAt(w, r, http.StatusNotFound, key, args...)
 }
 
 func (s *Server) fail(w http.ResponseWriter, err error) {

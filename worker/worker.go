@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/internal/netguard"
 	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/smtpd"
@@ -444,6 +445,10 @@ func (p *Pool) later(pr *store.Probe) bool {
 	p.retry[pr.ID] = st
 	p.mu.Unlock()
 	p.Logger.Warn("testerd's DNS resolver did not answer; the probe will be judged again", "id", pr.ID, "try", st.tries, "in", delay)
+	// The page that waits says so: "retrying (n of MaxRejudge)".
+	if err := p.Store.NoteTesterRetry(context.Background(), pr.ID, st.tries); err != nil {
+		p.Logger.Error("recording a retry", "id", pr.ID, "err", err)
+	}
 	time.AfterFunc(delay, func() {
 		// The retry takes a slot like any probe; it never blocks a timer
 		// goroutine for long, since the sweep would find it anyway.
@@ -543,7 +548,7 @@ func (p *Pool) judge(pr *store.Probe) {
 		sv.Reply = p.Reply.Plan(pr, v)
 		if v.TesterFailure != "" && sv.Reply != nil && sv.Reply.State == store.Queued {
 			// Never mail a sender results that are about our DNS.
-			sv.Reply.State, sv.Reply.Reason, sv.Reply.Data = store.Suppressed, "testerd's DNS resolver did not answer, so the verdict says nothing about the sender", nil
+			sv.Reply.State, sv.Reply.Reason, sv.Reply.Data = store.Suppressed, i18n.M("why.tester-dns"), nil
 		}
 	}
 	p.event(pr, sv)
@@ -559,8 +564,8 @@ func (p *Pool) judge(pr *store.Probe) {
 		"tags", v.Tags, "elapsed", elapsed.Round(time.Millisecond)}
 	if sv.Reply != nil {
 		attrs = append(attrs, "reply", sv.Reply.State, "reply_to", sv.Reply.Rcpt)
-		if sv.Reply.Reason != "" {
-			attrs = append(attrs, "reply_reason", sv.Reply.Reason)
+		if !sv.Reply.Reason.IsZero() {
+			attrs = append(attrs, "reply_reason", i18n.EN.Say(sv.Reply.Reason))
 		}
 		if sv.Reply.State == store.Queued && p.Enqueued != nil {
 			p.Enqueued()

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/rcpt"
 
 	"github.com/miekg/dns"
@@ -119,7 +120,7 @@ func TestResolverStaysDown(t *testing.T) {
 	if !strings.Contains(v.TesterFailure, "testerd could not judge this message") || !strings.Contains(v.TesterFailure, "not about your domain") {
 		t.Errorf("tester failure %q", v.TesterFailure)
 	}
-	if r.Reply == nil || r.Reply.State != store.Suppressed || !strings.Contains(r.Reply.Reason, "resolver did not answer") {
+	if r.Reply == nil || r.Reply.State != store.Suppressed || !strings.Contains(i18n.EN.Say(r.Reply.Reason), "resolver did not answer") {
 		t.Errorf("reply %+v, want suppressed", r.Reply)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/store"
@@ -143,8 +144,8 @@ func TestReplies(t *testing.T) {
 	// List mail is never answered, and the page says why.
 	id = probe("dkim@"+probeDomain, "List-Id: <news.abc.it>\r\n")
 	r = waitReply(t, httpAddr, id, store.Suppressed)
-	if !strings.Contains(r.Reason, "List-Id") {
-		t.Errorf("suppressed for %q", r.Reason)
+	if why := i18n.EN.Say(r.Reason); !strings.Contains(why, "List-Id") {
+		t.Errorf("suppressed for %q", why)
 	}
 	if page := get(t, "http://"+httpAddr+"/r/"+id); !strings.Contains(page, "mailing-list mail is never answered") {
 		t.Error("/r/{id} does not say why the reply was suppressed")

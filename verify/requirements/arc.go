@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/verify/internal/taglist"
 )
@@ -22,18 +23,18 @@ type arcSet struct {
 // checkARC reports the ARC chain (RFC 8617): its instances, the cv= of
 // each seal and the signing domains, and whether the chain is complete.
 // The seals and message signatures are not verified: the report says so.
-func checkARC(m *message.Message) Item {
-	it := Item{ID: "arc", Title: "ARC chain, for forwarded mail (report only)"}
+func checkARC(msg *message.Message) Item {
+	it := Item{ID: "arc"}
 	sets := map[int]*arcSet{}
-	var problems []string
-	for _, f := range m.Fields {
+	var problems []i18n.Msg
+	for _, f := range msg.Fields {
 		name := strings.ToLower(f.Name)
 		if name != "arc-seal" && name != "arc-message-signature" && name != "arc-authentication-results" {
 			continue
 		}
 		i, tags, err := arcInstance(name, f.Value())
 		if err != nil {
-			problems = append(problems, fmt.Sprintf("%s: %s", f.Name, err))
+			problems = append(problems, m("ev.arc.field", f.Name, err.Error()))
 			continue
 		}
 		s := sets[i]
@@ -54,7 +55,7 @@ func checkARC(m *message.Message) Item {
 		}
 	}
 	if len(sets) == 0 && len(problems) == 0 {
-		it.Status, it.Evidence = NA, []string{"no ARC headers: the message was not forwarded through an ARC sealer"}
+		it.Status, it.Evidence = NA, []i18n.Msg{m("ev.arc.none")}
 		return it
 	}
 	var is []int
@@ -64,13 +65,12 @@ func checkARC(m *message.Message) Item {
 	sort.Ints(is)
 	for n, i := range is {
 		s := sets[i]
-		it.Evidence = append(it.Evidence, fmt.Sprintf("i=%d: cv=%s, seal d=%s, signature d=%s", i, shown(s.cv), shown(s.sealD), shown(s.sigD)))
+		it.Evidence = append(it.Evidence, m("ev.arc.instance", i, shown(s.cv), shown(s.sealD), shown(s.sigD)))
 		if i != n+1 {
-			problems = append(problems, fmt.Sprintf("instance %d is missing", n+1))
+			problems = append(problems, m("ev.arc.missing", n+1))
 		}
 		if s.seal != 1 || s.sig != 1 || s.results != 1 {
-			problems = append(problems, fmt.Sprintf("i=%d has %d ARC-Seal, %d ARC-Message-Signature and %d ARC-Authentication-Results, not one each",
-				i, s.seal, s.sig, s.results))
+			problems = append(problems, m("ev.arc.count", i, s.seal, s.sig, s.results))
 		}
 		want := "pass"
 		if i == 1 {
@@ -79,16 +79,15 @@ func checkARC(m *message.Message) Item {
 		switch s.cv {
 		case want:
 		case "fail":
-			problems = append(problems, fmt.Sprintf("i=%d says cv=fail: the chain was already broken when it arrived there", i))
+			problems = append(problems, m("ev.arc.cv-fail", i))
 		default:
-			problems = append(problems, fmt.Sprintf("i=%d has cv=%s, expected %s", i, shown(s.cv), want))
+			problems = append(problems, m("ev.arc.cv", i, shown(s.cv), want))
 		}
 	}
 	it.Evidence = append(it.Evidence, problems...)
-	it.Evidence = append(it.Evidence, "the seals and message signatures are not verified by testerd")
+	it.Evidence = append(it.Evidence, m("ev.arc.unverified"))
 	if len(problems) > 0 {
-		it.Status = Warn
-		it.Fix = "nothing for the sender to fix: ARC is added by forwarders; a broken chain means a forwarder changed the message"
+		it.Status, it.Problem = Warn, problems[0]
 		return it
 	}
 	it.Status = Pass

@@ -2,7 +2,6 @@ package requirements
 
 import (
 	"context"
-	"fmt"
 	"net/mail"
 	"slices"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"golang.org/x/net/idna"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/message"
 )
 
@@ -19,7 +19,7 @@ import (
 // a domain that cannot is what providers count against the sender. A null
 // MX (RFC 7505) says the domain takes no mail.
 func checkReceiving(ctx context.Context, r dnsx.Resolver, in Input) Item {
-	it := Item{ID: "receiving-domains", Title: "The From and Reply-To domains can receive mail"}
+	it := Item{ID: "receiving-domains"}
 	domains := []string{}
 	if in.From.Domain != "" {
 		domains = append(domains, in.From.Domain)
@@ -37,41 +37,41 @@ func checkReceiving(ctx context.Context, r dnsx.Resolver, in Input) Item {
 	}
 	if len(domains) == 0 {
 		it.Status = NA
-		it.Evidence = append(it.Evidence, "no From or Reply-To domain")
+		it.Evidence = append(it.Evidence, m("ev.receiving.none"))
 		return it
 	}
-	var bad, unsure []string
+	var bad, unsure []i18n.Msg
 	for _, d := range domains {
 		mxs, err := r.LookupMX(ctx, d)
 		switch {
 		case err == nil && len(mxs) == 1 && mxs[0].Host == "." && mxs[0].Pref == 0:
-			bad = append(bad, shown(d)+" has a null MX (RFC 7505): it takes no mail")
+			bad = append(bad, m("ev.receiving.null-mx", shown(d)))
 			continue
 		case err == nil && len(mxs) > 0:
-			it.Evidence = append(it.Evidence, fmt.Sprintf("%s: MX %s", shown(d), shown(strings.TrimSuffix(mxs[0].Host, "."))))
+			it.Evidence = append(it.Evidence, m("ev.receiving.mx", shown(d), shown(strings.TrimSuffix(mxs[0].Host, "."))))
 			continue
 		case err != nil && !dnsx.IsNotFound(err):
-			unsure = append(unsure, fmt.Sprintf("%s: the MX lookup failed (%v)", shown(d), dnsx.KindOf(err)))
+			unsure = append(unsure, m("ev.receiving.mx-failed", shown(d), dnsx.KindOf(err).String()))
 			continue
 		}
 		a4, err4 := r.LookupIP(ctx, "ip4", d)
 		a6, err6 := r.LookupIP(ctx, "ip6", d)
 		switch {
 		case len(a4)+len(a6) > 0:
-			it.Evidence = append(it.Evidence, shown(d)+": no MX, but an address (mail goes there)")
+			it.Evidence = append(it.Evidence, m("ev.receiving.address", shown(d)))
 		case (err4 != nil && !dnsx.IsNotFound(err4)) || (err6 != nil && !dnsx.IsNotFound(err6)):
-			unsure = append(unsure, shown(d)+": the address lookups failed")
+			unsure = append(unsure, m("ev.receiving.address-failed", shown(d)))
 		default:
-			bad = append(bad, shown(d)+" has no MX and no address: mail to it cannot be delivered")
+			bad = append(bad, m("ev.receiving.nothing", shown(d)))
 		}
 	}
 	switch {
 	case len(bad) > 0:
 		it.Status = Fail
 		it.Evidence = append(it.Evidence, bad...)
-		it.Fix = "publish an MX for each domain people may answer (From, Reply-To), or use a domain that has one"
+		it.Problem, it.Fix = bad[0], m("req.receiving-domains.fix")
 	case len(unsure) > 0:
-		it.Status = Warn
+		it.Status, it.Problem = Warn, unsure[0]
 		it.Evidence = append(it.Evidence, unsure...)
 	default:
 		it.Status = Pass
@@ -95,7 +95,7 @@ func containsFold(list []string, s string) bool {
 // Han with Bopomofo, or Han with Hangul) is how look-alike domains are
 // made, and providers treat it so.
 func checkScripts(in Input) Item {
-	it := Item{ID: "idn-scripts", Title: "Internationalized domain names do not mix scripts (UTS #39)"}
+	it := Item{ID: "idn-scripts"}
 	names := map[string]string{}
 	add := func(what, d string) {
 		if d != "" && strings.Contains(strings.ToLower(d), "xn--") {
@@ -120,10 +120,10 @@ func checkScripts(in Input) Item {
 	}
 	if len(names) == 0 {
 		it.Status = NA
-		it.Evidence = append(it.Evidence, "no internationalized domain name")
+		it.Evidence = append(it.Evidence, m("ev.idn.none"))
 		return it
 	}
-	var mixed []string
+	var mixed []i18n.Msg
 	sorted := make([]string, 0, len(names))
 	for d := range names {
 		sorted = append(sorted, d)
@@ -133,18 +133,18 @@ func checkScripts(in Input) Item {
 		what := names[d]
 		u, err := idna.Lookup.ToUnicode(d)
 		if err != nil {
-			mixed = append(mixed, fmt.Sprintf("%s %s is not a valid IDN: %v", what, shown(d), err))
+			mixed = append(mixed, m("ev.idn.invalid", what, shown(d), err.Error()))
 			continue
 		}
 		clean := true
 		for _, label := range strings.Split(u, ".") {
 			if scripts, ok := highlyRestrictive(label); !ok {
 				clean = false
-				mixed = append(mixed, fmt.Sprintf("%s %s (%s): the label %q mixes %s", what, shown(d), shown(u), label, strings.Join(scripts, " and ")))
+				mixed = append(mixed, m("ev.idn.mixed", what, shown(d), shown(u), label, strings.Join(scripts, " + ")))
 			}
 		}
 		if clean {
-			it.Evidence = append(it.Evidence, fmt.Sprintf("%s %s (%s): one script per label", what, shown(d), shown(u)))
+			it.Evidence = append(it.Evidence, m("ev.idn.ok", what, shown(d), shown(u)))
 		}
 	}
 	if len(mixed) == 0 {
@@ -153,7 +153,7 @@ func checkScripts(in Input) Item {
 	}
 	it.Status = Fail
 	it.Evidence = append(it.Evidence, mixed...)
-	it.Fix = "use a domain whose labels are each in one script (or plain ASCII): mixed scripts are how look-alike domains are made"
+	it.Problem, it.Fix = mixed[0], m("req.idn-scripts.fix")
 	return it
 }
 
@@ -210,26 +210,25 @@ func scriptOf(r rune) string {
 // checkIPv6 applies Gmail's rule for mail over IPv6: the sending address
 // needs reverse DNS that resolves back, and the message SPF or DKIM.
 func checkIPv6(in Input, rdns Status, spfPass, dkimPass bool) Item {
-	it := Item{ID: "ipv6", Title: "Over IPv6: reverse DNS, and SPF or DKIM passing", Blocking: true}
+	it := Item{ID: "ipv6"}
 	if !in.IP.IsValid() || !in.IP.Unmap().Is6() {
 		it.Status = NA
-		it.Evidence = append(it.Evidence, "the probe came over IPv4; if your server also sends over IPv6, send a probe over each")
+		it.Evidence = append(it.Evidence, m("ev.ipv6.v4"))
 		return it
 	}
-	it.Evidence = append(it.Evidence, "the probe came over IPv6 from "+in.IP.String())
-	var missing []string
+	it.Evidence = append(it.Evidence, m("ev.ipv6.v6", in.IP.String()))
+	var missing []i18n.Msg
 	if rdns != Pass {
-		missing = append(missing, "forward-confirmed reverse DNS")
+		missing = append(missing, m("word.confirmed-ptr"))
 	}
 	if !spfPass && !dkimPass {
-		missing = append(missing, "SPF or DKIM passing")
+		missing = append(missing, m("word.spf-or-dkim"))
 	}
 	if len(missing) == 0 {
 		it.Status = Pass
 		return it
 	}
 	it.Status = Fail
-	it.Evidence = append(it.Evidence, "missing: "+strings.Join(missing, ", "))
-	it.Fix = "give the IPv6 address a PTR whose name resolves back to it, and authenticate with SPF or DKIM; or send to Gmail over IPv4"
+	it.Problem, it.Fix = m("req.ipv6.problem", in.IP.String(), m("list", missing)), m("req.ipv6.fix")
 	return it
 }

@@ -3,13 +3,14 @@ package requirements
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/textproto"
+	"strconv"
 	"strings"
 
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/message"
 )
 
@@ -21,34 +22,49 @@ const (
 
 // mimeFacts is what the walk found.
 type mimeFacts struct {
-	summary string
+	summary i18n.Msg
 	// problems are structural (size-and-structure item); undeclared
 	// are 8-bit bodies declared 7bit (format item).
-	problems, undeclared []string
+	problems, undeclared []i18n.Msg
 	parts, leaves        int
 }
 
 // walkMIME checks the structure: parsable Content-Types, boundaries,
 // closed multiparts, known transfer encodings, and 8-bit content only
 // where declared.
-func walkMIME(m *message.Message) *mimeFacts {
+func walkMIME(msg *message.Message) *mimeFacts {
 	f := &mimeFacts{}
-	ct := m.First("Content-Type")
-	if ct != "" && len(m.Get("MIME-Version")) == 0 {
-		f.problems = append(f.problems, "Content-Type without MIME-Version: 1.0")
+	ct := msg.First("Content-Type")
+	if ct != "" && len(msg.Get("MIME-Version")) == 0 {
+		f.problems = append(f.problems, m("ev.mime.version"))
 	}
 	f.walk(textproto.MIMEHeader{
 		"Content-Type":              {ct},
-		"Content-Transfer-Encoding": {m.First("Content-Transfer-Encoding")},
-	}, m.Body, 0, "message")
-	var types []string
-	if ct == "" {
-		types = append(types, "text/plain (no Content-Type)")
-	} else if mt, _, err := mime.ParseMediaType(ct); err == nil {
-		types = append(types, mt)
+		"Content-Transfer-Encoding": {msg.First("Content-Transfer-Encoding")},
+	}, msg.Body, 0, "")
+	top := "text/plain"
+	if mt, _, err := mime.ParseMediaType(ct); ct != "" && err == nil {
+		top = mt
 	}
-	f.summary = fmt.Sprintf("MIME: %s, %d %s", strings.Join(types, ""), f.leaves, plural(f.leaves, "body part", "body parts"))
+	f.summary = m("ev.mime.summary", top, f.leaves)
 	return f
+}
+
+// child is the number of a multipart's nth part.
+func child(where string, n int) string {
+	if where == "" {
+		return strconv.Itoa(n)
+	}
+	return where + "." + strconv.Itoa(n)
+}
+
+// part names a MIME part by its number ("1.2", as IMAP numbers them), or
+// the message itself ("").
+func part(n string) i18n.Msg {
+	if n == "" {
+		return m("word.message")
+	}
+	return m("word.part", n)
 }
 
 func (f *mimeFacts) walk(h textproto.MIMEHeader, body []byte, depth int, where string) {
@@ -59,7 +75,7 @@ func (f *mimeFacts) walk(h textproto.MIMEHeader, body []byte, depth int, where s
 		var err error
 		mt, params, err = mime.ParseMediaType(ct)
 		if err != nil {
-			f.problems = append(f.problems, fmt.Sprintf("%s: Content-Type does not parse: %s", where, shown(ct)))
+			f.problems = append(f.problems, m("ev.mime.type", part(where), shown(ct)))
 			return
 		}
 	}
@@ -67,22 +83,22 @@ func (f *mimeFacts) walk(h textproto.MIMEHeader, body []byte, depth int, where s
 	switch cte {
 	case "", "7bit", "8bit", "binary", "quoted-printable", "base64":
 	default:
-		f.problems = append(f.problems, fmt.Sprintf("%s: unknown Content-Transfer-Encoding %s", where, shown(cte)))
+		f.problems = append(f.problems, m("ev.mime.cte", part(where), shown(cte)))
 	}
 	if !strings.HasPrefix(mt, "multipart/") {
 		f.leaves++
 		if (cte == "" || cte == "7bit") && has8bit(body) {
-			f.undeclared = append(f.undeclared, fmt.Sprintf("%s: 8-bit content in a part declared 7bit (set Content-Transfer-Encoding: 8bit or encode it)", where))
+			f.undeclared = append(f.undeclared, m("ev.mime.8bit", part(where)))
 		}
 		return
 	}
 	if depth == MaxMIMEDepth {
-		f.problems = append(f.problems, fmt.Sprintf("%s: multiparts nested deeper than %d levels", where, MaxMIMEDepth))
+		f.problems = append(f.problems, m("ev.mime.depth", part(where), MaxMIMEDepth))
 		return
 	}
 	boundary := params["boundary"]
 	if boundary == "" {
-		f.problems = append(f.problems, fmt.Sprintf("%s: %s without a boundary", where, mt))
+		f.problems = append(f.problems, m("ev.mime.boundary", part(where), mt))
 		return
 	}
 	r := multipart.NewReader(bytes.NewReader(body), boundary)
@@ -93,22 +109,22 @@ func (f *mimeFacts) walk(h textproto.MIMEHeader, body []byte, depth int, where s
 			break
 		}
 		if err != nil {
-			f.problems = append(f.problems, fmt.Sprintf("%s: %s (a missing closing boundary?)", where, err))
+			f.problems = append(f.problems, m("ev.mime.broken", part(where), err.Error()))
 			return
 		}
 		n++
 		if f.parts >= MaxMIMEParts {
-			f.problems = append(f.problems, fmt.Sprintf("more than %d MIME parts: the rest was not checked", MaxMIMEParts))
+			f.problems = append(f.problems, m("ev.mime.parts", MaxMIMEParts))
 			return
 		}
 		b, err := io.ReadAll(p)
 		if err != nil {
-			f.problems = append(f.problems, fmt.Sprintf("%s part %d: %s (a missing closing boundary?)", where, n, err))
+			f.problems = append(f.problems, m("ev.mime.broken", part(child(where, n)), err.Error()))
 			return
 		}
-		f.walk(p.Header, b, depth+1, fmt.Sprintf("%s part %d", where, n))
+		f.walk(p.Header, b, depth+1, child(where, n))
 	}
 	if n == 0 {
-		f.problems = append(f.problems, fmt.Sprintf("%s: %s with no parts", where, mt))
+		f.problems = append(f.problems, m("ev.mime.empty", part(where), mt))
 	}
 }

@@ -8,80 +8,97 @@ import (
 	"github.com/testerd/testerd/verify/dmarc"
 )
 
-// Provider is one mailbox provider's rules for bulk senders, as its own
-// page states them: the requirements whose failure it refuses bulk mail
-// for, and the refusal it sends. The table below is the one place these
-// rules live; the README's table is generated from it.
+// Provider is one mailbox provider's rules, as its own pages state them:
+// the requirements it asks of every message, those it asks of bulk mail
+// (5,000 messages a day or more), and the replies it documents. The table
+// below is the one place these rules live; the README's table is
+// generated from it.
 type Provider struct {
 	Name string
 	// Source is the provider's page, and Since when the rules applied.
 	Source, URL, Since string
-	// Blocking are the requirement IDs (Item.ID) a bulk message must pass.
-	Blocking []string
-	// Bounce is the refusal the provider documents for a failing bulk
-	// message; %s is the From domain. "" when the provider documents none.
-	Bounce string
-	// RejectBounce, if set, is the refusal for a DMARC failure under
-	// p=reject, which the provider applies to every message.
-	RejectBounce string
+	// All are the requirement IDs (Item.ID) every message must pass;
+	// Bulk those a bulk message must pass besides.
+	All, Bulk []string
+	// Refusal is the reply it documents for a message its rules refuse;
+	// %s is the From domain. "" when it documents none. Gmail's depends on
+	// what failed: GmailCodes.
+	Refusal string
+	// Reject is its reply to a DMARC failure under p=reject, which it
+	// applies to every message.
+	Reject string
 }
 
-// Providers are the big mailbox providers' bulk-sender rules.
+// Providers are the big mailbox providers' rules.
 var Providers = []Provider{
 	{
 		Name: "Gmail", Source: "Google, Email sender guidelines", URL: "https://support.google.com/a/answer/81126",
-		Since:    "bulk rules from February 2024, refusals instead of spam-foldering from November 2025",
-		Blocking: []string{"spf", "dkim", "spf-and-dkim", "alignment", "dmarc", "rdns", "ipv6", "tls", "format", "gmail-from", "spf-entries"},
-		// The bounce depends on what failed: GmailCodes.
-		RejectBounce: "550-5.7.26 Unauthenticated email from %s is not accepted due to domain's DMARC policy",
+		Since: "bulk rules from February 2024, refusals instead of spam-foldering from November 2025",
+		// "Requirements for all senders" and "for bulk senders".
+		All:    []string{"ipv6", "rdns", "tls", "spf-entries", "auth", "gmail-from", "format"},
+		Bulk:   []string{"spf", "dkim", "dmarc", "alignment", "unsubscribe"},
+		Reject: "550-5.7.26 Unauthenticated email from %s is not accepted due to domain's DMARC policy",
 	},
 	{
 		Name: "Yahoo/AOL", Source: "Yahoo, Sender Best Practices", URL: "https://senders.yahooinc.com/best-practices/",
-		Since:        "February 2024",
-		Blocking:     []string{"spf", "dkim", "spf-and-dkim", "alignment", "dmarc", "rdns", "format"},
-		Bounce:       "554 5.7.9 Message not accepted for policy reasons. See https://senders.yahooinc.com/error-codes",
-		RejectBounce: "554 5.7.9 Message not accepted for policy reasons. See https://senders.yahooinc.com/error-codes",
+		Since:   "February 2024",
+		All:     []string{"rdns", "auth", "format"},
+		Bulk:    []string{"spf", "dkim", "dmarc", "alignment", "unsubscribe"},
+		Refusal: "554 5.7.9 Message not accepted for policy reasons. See https://senders.yahooinc.com/error-codes",
+		Reject:  "554 5.7.9 Message not accepted for policy reasons. See https://senders.yahooinc.com/error-codes",
 	},
 	{
 		Name: "Outlook.com", Source: "Microsoft, Strengthening Email Ecosystem: Outlook's New Requirements for High-Volume Senders",
-		URL:          "https://techcommunity.microsoft.com/blog/microsoftdefenderforoffice365blog/strengthening-email-ecosystem-outlook%E2%80%99s-new-requirements-for-high%E2%80%90volume-senders/4399730",
-		Since:        "May 2025; hotmail.com, live.com and outlook.com",
-		Blocking:     []string{"spf", "dkim", "spf-and-dkim", "alignment", "dmarc"},
-		Bounce:       "550 5.7.515 Access denied, sending domain %s does not meet the required authentication level.",
-		RejectBounce: "550 5.7.509 Access denied, sending domain %s does not pass DMARC verification and has a DMARC policy of reject.",
+		URL:     "https://techcommunity.microsoft.com/blog/microsoftdefenderforoffice365blog/strengthening-email-ecosystem-outlook%E2%80%99s-new-requirements-for-high%E2%80%90volume-senders/4399730",
+		Since:   "May 2025; hotmail.com, live.com and outlook.com",
+		Bulk:    []string{"spf", "dkim", "dmarc", "alignment"},
+		Refusal: "550 5.7.515 Access denied, sending domain %s does not meet the required authentication level.",
+		Reject:  "550 5.7.509 Access denied, sending domain %s does not pass DMARC verification and has a DMARC policy of reject.",
 	},
 	{
 		Name: "iCloud Mail", Source: "Apple, Postmaster information for iCloud Mail", URL: "https://support.apple.com/en-us/102322",
-		Since:    "February 2024",
-		Blocking: []string{"spf", "dkim", "spf-and-dkim", "dmarc", "rdns", "format"},
+		Since: "February 2024",
+		Bulk:  []string{"spf", "dkim", "dmarc", "rdns", "format"},
 	},
 }
 
+// blocking reports whether some provider refuses mail for id.
+func blocking(id string) bool {
+	for _, p := range Providers {
+		if slices.Contains(p.All, id) || slices.Contains(p.Bulk, id) {
+			return true
+		}
+	}
+	return false
+}
+
 // GmailCode is Gmail's reply for one failed requirement: the temporary
-// code it gives first and the permanent one it moves to.
+// code it gives first and the permanent one it moves to, with one text
+// for both.
 type GmailCode struct {
 	ID                   string
 	Temporary, Permanent string
-	// Text is the reply as testerd quotes it as the likely first error.
-	Text string
+	Text                 string
 }
 
 // GmailCodes are Gmail's replies by requirement, from "Gmail SMTP errors
-// and codes" (https://support.google.com/a/answer/3726730), in the order
-// a session meets them. The one place testerd keeps them.
+// and codes" (https://support.google.com/a/answer/3726730), in the order a
+// session meets them: the connection (reverse DNS), TLS, then the message
+// (authentication, then the bulk rules). The one place testerd keeps them:
+// one text per code.
 var GmailCodes = []GmailCode{
 	// Over IPv6 Gmail names its IPv6 rule rather than the PTR code.
 	{"ipv6", "", "550-5.7.1", "Our system has detected that this message does not meet IPv6 sending guidelines regarding PTR records and authentication"},
 	{"rdns", "421-4.7.23", "550-5.7.25", "The sending IP does not have valid forward and reverse DNS (PTR) records"},
 	{"tls", "421-4.7.29", "", "The message was not sent over a TLS connection"},
 	{"spf-entries", "421-4.7.24", "550-5.7.24", "The SPF record of the sending domain has suspicious entries"},
-	{"spf", "421-4.7.27", "550-5.7.27", "SPF is not set up for the sending domain or IP"},
-	{"dkim", "421-4.7.30", "550-5.7.30", "DKIM is not set up for the sending domain"},
-	{"spf-and-dkim", "421-4.7.27", "550-5.7.27", "Bulk senders must pass both SPF and DKIM"},
-	{"dmarc", "421-4.7.40", "550-5.7.40", "The From domain has no DMARC record, or no DMARC policy"},
-	{"alignment", "421-4.7.32", "550-5.7.32", "The From domain does not align with the SPF or DKIM domain"},
+	{"auth", "", "550-5.7.26", "This mail has been blocked because the sender is unauthenticated. Gmail requires all senders to authenticate with either SPF or DKIM"},
 	{"gmail-from", "", "550-5.7.26", "Unauthenticated email from gmail.com is not accepted due to domain's DMARC policy"},
 	{"format", "", "550-5.7.1", "The message is not RFC 5322 compliant"},
+	{"spf", "421-4.7.27", "550-5.7.27", "SPF authentication did not pass: Gmail requires bulk senders to authenticate with SPF"},
+	{"dkim", "421-4.7.30", "550-5.7.30", "DKIM authentication did not pass: Gmail requires bulk senders to authenticate with DKIM"},
+	{"dmarc", "421-4.7.40", "550-5.7.40", "The From domain has no DMARC record, or no DMARC policy"},
+	{"alignment", "421-4.7.32", "550-5.7.32", "The From domain does not align with the SPF or DKIM domain"},
 }
 
 // code is the codes of a requirement as items show them: "4.7.23/5.7.25".
@@ -112,53 +129,116 @@ func gmailCode(id string) (GmailCode, bool) {
 	return GmailCodes[i], true
 }
 
-// ProviderVerdict is one provider's answer to the message, were it sent in
-// bulk.
+// Outcome is what a provider does with a message.
+type Outcome string
+
+// Outcomes, from the best to the worst.
+const (
+	Accept Outcome = "accept"
+	// RefuseBulk: a few messages get through; sent in bulk (5,000 a day
+	// or more) they are refused.
+	RefuseBulk Outcome = "refuse-bulk"
+	// Junk: delivered to the spam folder.
+	Junk Outcome = "junk"
+	// Defer: refused for now (4xx): the sending server retries, and the
+	// provider refuses for good if nothing changes.
+	Defer Outcome = "defer"
+	// Refuse: refused (5xx).
+	Refuse Outcome = "refuse"
+)
+
+// Worse reports whether o is worse than p.
+func (o Outcome) Worse(p Outcome) bool { return outcomeRank[o] > outcomeRank[p] }
+
+var outcomeRank = map[Outcome]int{Accept: 0, RefuseBulk: 1, Junk: 2, Defer: 3, Refuse: 4}
+
+// ProviderVerdict is one provider's answer to the message.
 type ProviderVerdict struct {
-	Provider string `json:"provider"`
-	Accepted bool   `json:"accepted"`
-	// Blocking are the failed requirements this provider refuses bulk mail
-	// for (Item.ID).
-	Blocking []string `json:"blocking"`
-	// Bounce is the refusal it would most likely send first, when it
+	Provider string  `json:"provider"`
+	Outcome  Outcome `json:"outcome"`
+	// Because are the failed requirements it answers so for (Item.ID), the
+	// first one deciding its reply.
+	Because []string `json:"because"`
+	// Reply is the reply it would send first, in its own words, when it
 	// documents one.
-	Bounce string `json:"bounce,omitempty"`
+	Reply  string `json:"reply,omitempty"`
 	Source string `json:"source"`
 }
 
-// providerVerdicts judges the report's items by each provider's rules.
-func providerVerdicts(rep *Report, in Input, spfPass, dkimPass bool) []ProviderVerdict {
+// DMARCPolicyID is what a DMARC failure under the domain's own policy
+// counts as among Because: the alignment requirement, whose fix is the
+// same.
+const DMARCPolicyID = "alignment"
+
+// providerVerdicts judges the items by each provider's rules: a DMARC
+// failure under p=reject or p=quarantine first, then the requirements of
+// every message in the order a session meets them, then those of bulk
+// mail.
+func providerVerdicts(items []Item, d *dmarc.Evaluation) []ProviderVerdict {
 	failed := map[string]bool{}
-	for _, it := range rep.Items {
+	for _, it := range items {
 		if it.Status == Fail {
 			failed[it.ID] = true
 		}
 	}
 	from := "-"
-	if in.DMARC != nil && in.DMARC.FromDomain != "" {
-		from = in.DMARC.FromDomain
+	if d != nil && d.FromDomain != "" {
+		from = d.FromDomain
 	}
-	rejected := in.DMARC != nil && in.DMARC.Result == dmarc.Fail && in.DMARC.Disposition == dmarc.PolicyReject
-	out := make([]ProviderVerdict, 0, len(Providers))
-	for _, p := range Providers {
-		v := ProviderVerdict{Provider: p.Name, Blocking: []string{}, Source: p.Source + " (" + p.Since + "), " + p.URL}
-		for _, id := range p.Blocking {
-			if failed[id] {
-				v.Blocking = append(v.Blocking, id)
+	order := func(ids []string) []string {
+		var out []string
+		for _, c := range GmailCodes {
+			if slices.Contains(ids, c.ID) && failed[c.ID] {
+				out = append(out, c.ID)
 			}
 		}
-		if rejected && !slices.Contains(v.Blocking, "alignment") {
-			v.Blocking = append(v.Blocking, "alignment") // DMARC fails: nothing aligned passed
+		for _, id := range ids {
+			if failed[id] && !slices.Contains(out, id) {
+				out = append(out, id)
+			}
 		}
-		v.Accepted = len(v.Blocking) == 0
+		return out
+	}
+	fill := func(f string) string { return strings.ReplaceAll(f, "%s", from) }
+	out := make([]ProviderVerdict, 0, len(Providers))
+	for _, p := range Providers {
+		v := ProviderVerdict{Provider: p.Name, Outcome: Accept, Because: []string{}, Source: p.Source + " (" + p.Since + "), " + p.URL}
+		all, bulk := order(p.All), order(p.Bulk)
 		switch {
-		case rejected && p.RejectBounce != "":
-			v.Bounce = strings.ReplaceAll(p.RejectBounce, "%s", from)
-		case v.Accepted:
-		case p.Name == "Gmail":
-			v.Bounce = rep.FirstError
-		case p.Bounce != "":
-			v.Bounce = strings.ReplaceAll(p.Bounce, "%s", from)
+		case d != nil && d.Result == dmarc.Fail && d.Disposition == dmarc.PolicyReject:
+			v.Outcome, v.Because, v.Reply = Refuse, []string{DMARCPolicyID}, fill(p.Reject)
+		case d != nil && d.Result == dmarc.Fail && d.Disposition == dmarc.PolicyQuarantine:
+			v.Outcome, v.Because = Junk, []string{DMARCPolicyID}
+		case d != nil && d.Result == dmarc.TempError:
+			// Receivers defer what DMARC cannot conclude (RFC 9989).
+			v.Outcome, v.Because = Defer, []string{DMARCPolicyID}
+		case len(all) > 0:
+			v.Outcome, v.Because = Refuse, all
+			if p.Name == "Gmail" {
+				c, _ := gmailCode(all[0]) // every requirement of All has one
+				v.Reply = c.reply()
+				if c.Temporary != "" {
+					v.Outcome = Defer
+				}
+			} else {
+				v.Reply = fill(p.Refusal)
+			}
+		case len(bulk) > 0:
+			v.Outcome, v.Because = RefuseBulk, bulk
+			if p.Name != "Gmail" {
+				v.Reply = fill(p.Refusal)
+			} else if c, ok := gmailCode(bulk[0]); ok {
+				v.Reply = c.reply()
+			}
+		}
+		if v.Outcome != Accept {
+			// Every failed requirement the provider asks for, the deciding
+			// one first.
+			for _, id := range append(all, bulk...) {
+				if !slices.Contains(v.Because, id) {
+					v.Because = append(v.Because, id)
+				}
+			}
 		}
 		out = append(out, v)
 	}
@@ -170,16 +250,17 @@ func providerVerdicts(rep *Report, in Input, spfPass, dkimPass bool) []ProviderV
 // README equal to it).
 func ProvidersMarkdown() string {
 	var b strings.Builder
-	b.WriteString("| provider | a bulk message must pass | refusal | source |\n| --- | --- | --- | --- |\n")
+	b.WriteString("| provider | every message must pass | a bulk message must pass too | refusal | source |\n| --- | --- | --- | --- | --- |\n")
 	for _, p := range Providers {
-		bounce := p.Bounce
+		bounce := p.Refusal
 		if p.Name == "Gmail" {
 			bounce = "by requirement: the codes below"
 		}
 		if bounce == "" {
 			bounce = "no documented code"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | [%s](%s), %s |\n", p.Name, strings.Join(p.Blocking, ", "), strings.ReplaceAll(bounce, "%s", "DOMAIN"), p.Source, p.URL, p.Since)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | [%s](%s), %s |\n", p.Name, orDash(strings.Join(p.All, ", ")), strings.Join(p.Bulk, ", "),
+			strings.ReplaceAll(bounce, "%s", "DOMAIN"), p.Source, p.URL, p.Since)
 	}
 	b.WriteString("\n| requirement | Gmail first | then | reply |\n| --- | --- | --- | --- |\n")
 	for _, c := range GmailCodes {

@@ -3,7 +3,6 @@ package requirements
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/i18n"
 )
 
 // Reputation configures the optional reputation check: the sending IP and
@@ -37,7 +37,8 @@ type DNSList struct {
 	// InfoOnly: a listing is shown as information (the operator charges
 	// for delisting, or few receivers use it).
 	InfoOnly bool
-	// Who says who uses it, as far as that is public.
+	// Who says who uses it, as far as that is public: the catalog's
+	// "who.<key>".
 	Who string
 	// Refusals are answers that mean "not answered" (the query was refused,
 	// came through an open or public resolver, or over the limit), never a
@@ -70,10 +71,10 @@ const maxReputationDomains = 3
 var errSkipped = errors.New("not a valid query name")
 
 func checkReputation(ctx context.Context, r dnsx.Resolver, in Input) Item {
-	it := Item{ID: "reputation", Title: "The sending IP and domains are on no block list"}
+	it := Item{ID: "reputation"}
 	if in.Reputation == nil {
 		it.Status = NA
-		it.Evidence = append(it.Evidence, "the reputation check is off on this tester (--reputation=false)")
+		it.Evidence = append(it.Evidence, m("ev.rep.off"))
 		return it
 	}
 	var domains []string
@@ -124,40 +125,43 @@ func checkReputation(ctx context.Context, r dnsx.Resolver, in Input) Item {
 		}()
 	}
 	wg.Wait()
-	var listed, info, refused []string
+	var listed, info, refused []i18n.Msg
 	for _, q := range qs {
 		l, subject, addrs, err := q.l, q.subject, q.addrs, q.err
 		switch {
 		case errors.Is(err, errSkipped):
 		case err != nil && dnsx.IsNotFound(err):
 			if l.Allow {
-				info = append(info, fmt.Sprintf("%s: %s is not on it (%s)", l.Name, subject, l.Who))
+				info = append(info, m("ev.rep.not-allowed", l.Name, subject, m("who."+l.key())))
 			}
 		case err != nil:
-			refused = append(refused, fmt.Sprintf("%s: no answer for %s (%v): not a listing", l.Name, subject, dnsx.KindOf(err)))
+			refused = append(refused, m("ev.rep.no-answer", l.Name, subject, dnsx.KindOf(err).String()))
 		case refusal(l, addrs):
-			refused = append(refused, fmt.Sprintf("%s refused the query for %s (answer %s: query refused, over its limit, or from a public resolver; a Spamhaus DQS key avoids it): not a listing",
-				l.Name, subject, addrs[0]))
+			refused = append(refused, m("ev.rep.refused", l.Name, subject, addrs[0].String()))
 		case l.Allow:
-			info = append(info, fmt.Sprintf("%s: %s is on this allow list (%s)", l.Name, subject, addrs[0]))
+			info = append(info, m("ev.rep.allowed", l.Name, subject, addrs[0].String()))
 		case l.InfoOnly:
-			info = append(info, fmt.Sprintf("%s lists %s (%s); %s", l.Name, subject, addrs[0], l.Who))
+			info = append(info, m("ev.rep.info", l.Name, subject, addrs[0].String(), m("who."+l.key())))
 		default:
-			listed = append(listed, fmt.Sprintf("%s lists %s (answer %s; %s)", l.Name, subject, addrs[0], l.Who))
+			listed = append(listed, m("ev.rep.listed", l.Name, subject, addrs[0].String(), m("who."+l.key())))
 		}
 	}
 	it.Evidence = append(append(append(it.Evidence, listed...), info...), refused...)
 	switch {
 	case len(listed) > 0:
-		it.Status = Fail
-		it.Fix = "find why on each list's own lookup page (the cause is usually a compromised account or a spam complaint), fix it, then ask for delisting there"
+		it.Status, it.Problem, it.Fix = Fail, listed[0], m("req.reputation.fix")
 	case len(refused) > 0:
-		it.Status = Warn
+		it.Status, it.Problem = Warn, refused[0]
 	default:
 		it.Status = Pass
-		it.Evidence = append(it.Evidence, fmt.Sprintf("%s and %d domain(s) are on none of the %d block lists", in.IP, len(domains), len(DNSLists)-1))
+		it.Evidence = append(it.Evidence, m("ev.rep.clean", in.IP.String(), len(domains), len(DNSLists)-1))
 	}
 	return it
+}
+
+// key names the list in the catalog ("who.<key>").
+func (l DNSList) key() string {
+	return strings.ToLower(strings.NewReplacer(" ", "-").Replace(l.Name))
 }
 
 // refusal reports whether a list's answer means the query was not

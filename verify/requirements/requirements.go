@@ -1,25 +1,26 @@
 // Package requirements measures one message against the mailbox providers'
 // sender requirements (Google's sender guidelines, reference 004, which
-// Yahoo's match in substance): SPF, DKIM, both, From alignment, a DMARC
-// record, forward-confirmed reverse DNS, TLS, RFC 5322 format, one-click
-// unsubscribe, From-spoofing of gmail.com, the ARC chain, and size and MIME
-// structure, and the 2025–26 rules on how a message presents its sender
-// (display name, reply prefixes, both SPF and DKIM aligned). Each
-// requirement gets pass, warn, fail or n/a with its evidence and a
-// one-line fix; the report sums up whether the sender is ready for bulk
-// sending, which error Gmail would most likely return first (its codes in
-// GmailCodes), and what Gmail, Yahoo/AOL, Outlook.com and iCloud Mail
-// would each do by their own rules (Providers, with their sources). It is
-// what check@ answers, beside its tags.
+// Yahoo's match in substance): SPF or DKIM for every sender, both for bulk
+// senders, From alignment and a DMARC record, forward-confirmed reverse
+// DNS, TLS, RFC 5322 format, one-click unsubscribe, From-spoofing of
+// gmail.com, the ARC chain, size and MIME structure, and the 2025–26 rules
+// on how a message presents its sender (display name, reply prefixes, both
+// SPF and DKIM aligned). Each requirement gets pass, warn, fail or n/a with
+// its evidence, what is wrong and its fix, all as i18n messages, so a
+// stored report reads in any language. From the failing requirements and
+// each provider's own rules (Providers, with their sources) the report
+// says what Gmail, Yahoo/AOL, Outlook.com and iCloud Mail would each do
+// with the message, and with which documented reply (GmailCodes): the one
+// place testerd decides that. It is what check@ answers, beside its tags.
 package requirements
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"time"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/verify/dkim"
 	"github.com/testerd/testerd/verify/dmarc"
@@ -37,30 +38,49 @@ const (
 	NA   Status = "n/a"
 )
 
-// Item is one requirement's outcome.
+// Item is one requirement's outcome. Its name is the catalog's "req.<ID>".
 type Item struct {
 	ID     string `json:"id"`
-	Title  string `json:"title"`
 	Status Status `json:"status"`
-	// Blocking: this failure stops bulk sending to Gmail and Yahoo.
+	// Blocking: a failure here makes some provider refuse the message
+	// (Providers says which, and whether for all mail or in bulk).
 	Blocking bool `json:"blocking,omitempty"`
-	// Code is the enhanced status code Gmail uses for it (reference 004).
-	Code     string   `json:"gmail_code,omitempty"`
-	Evidence []string `json:"evidence"`
-	Fix      string   `json:"fix,omitempty"`
+	// Code is the enhanced status codes Gmail uses for it: "4.7.23/5.7.25".
+	Code string `json:"gmail_code,omitempty"`
+	// Problem says what is wrong, true for this message; zero when the
+	// requirement passes or does not apply.
+	Problem  i18n.Msg   `json:"problem,omitzero"`
+	Evidence []i18n.Msg `json:"evidence"`
+	// Fix is what to change, where the report can say it.
+	Fix i18n.Msg `json:"fix,omitzero"`
 }
+
+// Failed reports whether the requirement failed.
+func (it Item) Failed() bool { return it.Status == Fail }
 
 // Report is the whole sender-requirements report.
 type Report struct {
-	Ready    bool   `json:"ready"`
-	Blocking int    `json:"blocking"`
-	Summary  string `json:"summary"`
-	// FirstError is the reply Gmail would most likely give first, if any.
+	// Ready: no provider refuses the message, sent in bulk or not.
+	Ready bool `json:"ready"`
+	// Blocking counts the failed requirements some provider refuses for.
+	Blocking int `json:"blocking"`
+	// FirstError is the reply Gmail would most likely give first, if any:
+	// Gmail's entry of Providers.
 	FirstError string `json:"first_error,omitempty"`
 	Items      []Item `json:"items"`
-	// Providers is each big mailbox provider's answer, were the message
-	// sent in bulk, by its own rules (Providers).
+	// Providers is what each big mailbox provider would do with the
+	// message, by its own rules.
 	Providers []ProviderVerdict `json:"providers"`
+}
+
+// Item returns the item with id, if the report has it.
+func (r *Report) Item(id string) (Item, bool) {
+	for _, it := range r.Items {
+		if it.ID == id {
+			return it, true
+		}
+	}
+	return Item{}, false
 }
 
 // Input is what the report reads: the envelope, the session, the message
@@ -105,18 +125,17 @@ const (
 )
 
 // Check builds the report. It asks DNS for the reverse DNS of the client,
-// for external rua authorizations and, for a gmail.com From, Google's SPF;
-// everything else comes from the verdict.
+// for external rua authorizations, the receiving domains, the block lists
+// and, for a gmail.com From, Google's SPF; everything else comes from the
+// verdict.
 func Check(ctx context.Context, r dnsx.Resolver, in Input) *Report {
-	rep := &Report{}
 	in.mime = walkMIME(in.Message)
-	spfPass := in.SPF != nil && in.SPF.Effective() != nil && in.SPF.Effective().Result == spf.Pass
-	dkimPass := anyDKIMPass(in.DKIM)
+	spfPass, dkimPass := authPasses(in.SPF, in.DKIM)
 	rdns := checkReverseDNS(ctx, r, in.IP)
-	rep.Items = []Item{
+	items := []Item{
+		checkAuth(spfPass, dkimPass),
 		checkSPF(in, spfPass),
 		checkDKIM(in, dkimPass),
-		checkBoth(spfPass, dkimPass),
 		checkAlignment(in),
 		checkDMARC(ctx, r, in),
 		rdns,
@@ -135,70 +154,62 @@ func Check(ctx context.Context, r dnsx.Resolver, in Input) *Report {
 		checkScripts(in),
 		checkReputation(ctx, r, in),
 	}
+	return report(items, in.DMARC)
+}
+
+// Auth is the report of what a spf@ or dkim@ probe measures: SPF or
+// DKIM, each of them, alignment and the DMARC record, from the verdict's
+// parts alone (no DNS).
+func Auth(spfOut *spf.Outcome, dkimOut *dkim.Outcome, d *dmarc.Evaluation, from message.From) *Report {
+	in := Input{SPF: spfOut, DKIM: dkimOut, DMARC: d, From: from}
+	spfPass, dkimPass := authPasses(spfOut, dkimOut)
+	items := []Item{
+		checkAuth(spfPass, dkimPass),
+		checkSPF(in, spfPass),
+		checkDKIM(in, dkimPass),
+		checkAlignment(in),
+		checkDMARC(context.Background(), nil, in),
+	}
+	return report(items, d)
+}
+
+// report sums the items up: the codes, the providers' verdicts, readiness.
+func report(items []Item, d *dmarc.Evaluation) *Report {
+	rep := &Report{Items: items}
 	for i := range rep.Items {
 		it := &rep.Items[i]
-		if c, ok := gmailCode(it.ID); ok {
+		if c, ok := gmailCode(it.ID); ok && it.Status == Fail {
 			it.Code = c.code()
 		}
 		if it.Evidence == nil {
-			it.Evidence = []string{}
+			it.Evidence = []i18n.Msg{}
 		}
-		if it.Status == Fail && it.Blocking {
+		if it.Status == Fail && blocking(it.ID) {
+			it.Blocking = true
 			rep.Blocking++
 		}
 	}
-	rep.Ready = rep.Blocking == 0
-	if rep.Ready {
-		rep.Summary = "ready for bulk sending to Gmail/Yahoo: yes"
-	} else {
-		rep.Summary = fmt.Sprintf("ready for bulk sending to Gmail/Yahoo: no, %d blocking %s", rep.Blocking, plural(rep.Blocking, "item", "items"))
+	rep.Providers = providerVerdicts(rep.Items, d)
+	rep.Ready = true
+	for _, p := range rep.Providers {
+		if p.Outcome != Accept {
+			rep.Ready = false
+		}
+		if p.Provider == "Gmail" {
+			rep.FirstError = p.Reply
+		}
 	}
-	rep.FirstError = firstError(rep, in, spfPass, dkimPass)
-	rep.Providers = providerVerdicts(rep, in, spfPass, dkimPass)
 	return rep
 }
 
-// firstError names the reply Gmail would most likely give first: a
-// permanent authentication failure, then the temporary codes in the order
-// a session meets them (connection, TLS, then the message).
-func firstError(rep *Report, in Input, spfPass, dkimPass bool) string {
-	failed := map[string]bool{}
-	for _, it := range rep.Items {
-		if it.Status == Fail {
-			failed[it.ID] = true
+func authPasses(s *spf.Outcome, d *dkim.Outcome) (spfPass, dkimPass bool) {
+	spfPass = s != nil && s.Effective() != nil && s.Effective().Result == spf.Pass
+	if d != nil {
+		for _, sig := range d.Signatures {
+			if sig.Result == dkim.Pass {
+				dkimPass = true
+			}
 		}
 	}
-	switch {
-	case !spfPass && !dkimPass:
-		return "550-5.7.26 This message does not have authentication information or fails to pass authentication checks (SPF or DKIM)"
-	case failed["gmail-from"]:
-		return "550-5.7.26 Unauthenticated email from " + in.From.Domain + " is not accepted due to domain's DMARC policy"
-	case in.DMARC != nil && in.DMARC.Result == dmarc.Fail && in.DMARC.Disposition == dmarc.PolicyReject:
-		return "550-5.7.26 Unauthenticated email from " + in.DMARC.FromDomain + " is not accepted due to domain's DMARC policy"
-	}
-	for _, c := range GmailCodes {
-		if failed[c.ID] && c.ID != "gmail-from" {
-			return c.reply()
-		}
-	}
-	return ""
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
-
-func anyDKIMPass(o *dkim.Outcome) bool {
-	if o == nil {
-		return false
-	}
-	for _, s := range o.Signatures {
-		if s.Result == dkim.Pass {
-			return true
-		}
-	}
-	return false
+	return spfPass, dkimPass
 }

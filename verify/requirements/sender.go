@@ -1,12 +1,12 @@
 package requirements
 
 import (
-	"fmt"
 	"net/mail"
 	"regexp"
 	"strconv"
 	"strings"
 
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/verify/spf"
 )
@@ -24,39 +24,39 @@ var verificationMarks = []string{"✅", "✔", "✓", "☑", "🔒", "🔐", "�
 var addressInName = regexp.MustCompile(`[A-Za-z0-9._%+-]+@([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+)`)
 
 func checkDisplayName(in Input) Item {
-	it := Item{ID: "display-name", Title: "The From display name does not pose as another sender"}
+	it := Item{ID: "display-name"}
 	name := strings.TrimSpace(in.From.Name)
 	if name == "" {
 		it.Status = NA
-		it.Evidence = append(it.Evidence, "the From has no display name")
+		it.Evidence = append(it.Evidence, m("ev.name.none"))
 		return it
 	}
-	it.Evidence = append(it.Evidence, "display name: "+shown(name))
-	var problems []string
-	for _, m := range addressInName.FindAllStringSubmatch(name, 3) {
-		if d := strings.ToLower(m[1]); d != in.From.Domain {
-			problems = append(problems, fmt.Sprintf("it holds the address %s, at %s, not the From domain %s", shown(m[0]), shown(d), shown(in.From.Domain)))
+	it.Evidence = append(it.Evidence, m("ev.name", shown(name)))
+	var problems []i18n.Msg
+	for _, a := range addressInName.FindAllStringSubmatch(name, 3) {
+		if d := strings.ToLower(a[1]); d != in.From.Domain {
+			problems = append(problems, m("ev.name.address", shown(a[0]), shown(d), shown(in.From.Domain)))
 		}
 	}
 	for _, mark := range verificationMarks {
 		if strings.Contains(name, mark) {
-			problems = append(problems, "it carries "+mark+", which reads as a verification badge")
+			problems = append(problems, m("ev.name.badge", mark))
 			break
 		}
 	}
 	if low := strings.ToLower(name); strings.Contains(low, "verified") || strings.Contains(low, "verificato") {
-		problems = append(problems, "it calls itself verified")
+		problems = append(problems, m("ev.name.verified"))
 	}
 	if to, err := mail.ParseAddressList(in.Message.First("To")); err == nil {
 		for _, a := range to {
 			if n := strings.TrimSpace(a.Name); len(n) >= 3 && strings.EqualFold(n, name) {
-				problems = append(problems, "it is the recipient's own name, from To")
+				problems = append(problems, m("ev.name.recipient"))
 				break
 			}
 		}
 	}
 	if subj := strings.TrimSpace(message.DecodeHeader(in.Message.First("Subject"))); len(subj) >= 8 && strings.Contains(strings.ToLower(name), strings.ToLower(subj)) {
-		problems = append(problems, "it repeats the Subject")
+		problems = append(problems, m("ev.name.subject"))
 	}
 	if len(problems) == 0 {
 		it.Status = Pass
@@ -64,7 +64,7 @@ func checkDisplayName(in Input) Item {
 	}
 	it.Status = Warn
 	it.Evidence = append(it.Evidence, problems...)
-	it.Fix = "use your organization's (or your own) name as the display name: no addresses, no badges, no subject text, not the recipient's name"
+	it.Problem, it.Fix = m("req.display-name.problem", shown(name), problems[0]), m("req.display-name.fix")
 	return it
 }
 
@@ -73,9 +73,9 @@ func checkDisplayName(in Input) Item {
 // German AW: and WG:, the French TR:, the Spanish RV:).
 var replyPrefixes = []string{"re:", "fwd:", "fw:", "r:", "i:", "aw:", "wg:", "tr:", "rv:"}
 
-func checkReplyPrefix(m *message.Message) Item {
-	it := Item{ID: "reply-prefix", Title: "Re: and Fwd: only on real replies and forwards"}
-	subj := strings.ToLower(strings.TrimSpace(message.DecodeHeader(m.First("Subject"))))
+func checkReplyPrefix(msg *message.Message) Item {
+	it := Item{ID: "reply-prefix"}
+	subj := strings.ToLower(strings.TrimSpace(message.DecodeHeader(msg.First("Subject"))))
 	prefix := ""
 	for _, p := range replyPrefixes {
 		if strings.HasPrefix(subj, p) {
@@ -85,46 +85,46 @@ func checkReplyPrefix(m *message.Message) Item {
 	}
 	if prefix == "" {
 		it.Status = Pass
-		it.Evidence = append(it.Evidence, "the Subject has no reply or forward prefix")
+		it.Evidence = append(it.Evidence, m("ev.prefix.none"))
 		return it
 	}
-	if m.First("In-Reply-To") != "" || m.First("References") != "" {
+	if msg.First("In-Reply-To") != "" || msg.First("References") != "" {
 		it.Status = Pass
-		it.Evidence = append(it.Evidence, fmt.Sprintf("the Subject starts with %q and the message names the one it answers (In-Reply-To or References)", prefix))
+		it.Evidence = append(it.Evidence, m("ev.prefix.reply", prefix))
 		return it
 	}
 	it.Status = Warn
-	it.Evidence = append(it.Evidence, fmt.Sprintf("the Subject starts with %q, but there is no In-Reply-To or References: it is not a reply or forward", prefix))
-	it.Fix = "drop the " + strings.ToUpper(prefix[:len(prefix)-1]) + ": prefix unless the message answers or forwards another"
+	it.Evidence = append(it.Evidence, m("ev.prefix.not-reply", prefix))
+	it.Problem, it.Fix = m("req.reply-prefix.problem", prefix), m("req.reply-prefix.fix", strings.ToUpper(prefix[:len(prefix)-1]))
 	return it
 }
 
 func checkBothAligned(in Input) Item {
-	it := Item{ID: "both-aligned", Title: "Both SPF and DKIM align with the From domain"}
+	it := Item{ID: "both-aligned"}
 	d := in.DMARC
 	if d == nil || d.FromDomain == "" {
 		it.Status = NA
-		it.Evidence = append(it.Evidence, "no single From domain to align with")
+		it.Evidence = append(it.Evidence, m("ev.both.no-from"))
 		return it
 	}
 	switch {
 	case d.SPFAligned && d.DKIMAligned:
 		it.Status = Pass
-		it.Evidence = append(it.Evidence, "SPF and DKIM both pass for domains aligned with "+shown(d.FromDomain))
+		it.Evidence = append(it.Evidence, m("ev.both.ok", shown(d.FromDomain)))
 	case d.SPFAligned || d.DKIMAligned:
-		one, other := "SPF", "DKIM"
+		one := "SPF"
 		if d.DKIMAligned {
-			one, other = "DKIM", "SPF"
+			one = "DKIM"
 		}
 		it.Status = Warn
-		it.Evidence = append(it.Evidence, fmt.Sprintf("only %s is aligned with %s: DMARC passes on it alone, and a forward or a list that breaks it leaves nothing", one, shown(d.FromDomain)))
-		it.Fix = fmt.Sprintf("send with a MAIL FROM (return path) under %s that passes SPF: providers are moving to requiring both", shown(d.OrgDomain))
-		if other == "DKIM" {
-			it.Fix = fmt.Sprintf("sign with d=%s (or a parent): providers are moving to requiring both", shown(d.OrgDomain))
+		it.Problem = m("req.both-aligned.problem", one, shown(d.FromDomain))
+		it.Fix = m("req.both-aligned.fix-spf", shown(d.OrgDomain))
+		if one == "SPF" {
+			it.Fix = m("req.both-aligned.fix-dkim", shown(d.OrgDomain))
 		}
 	default:
 		it.Status = NA
-		it.Evidence = append(it.Evidence, "neither is aligned: see the alignment requirement")
+		it.Evidence = append(it.Evidence, m("ev.both.none"))
 	}
 	return it
 }
@@ -134,24 +134,24 @@ func checkBothAligned(in Input) Item {
 // everyone (+all), a network so wide it is everyone too (an IPv4 /8 or an
 // IPv6 /16 or wider), and ptr, which RFC 7208 §5.5 says not to use.
 func checkSPFEntries(in Input) Item {
-	it := Item{ID: "spf-entries", Title: "No suspicious entries in the SPF record (+all, huge networks, ptr)", Blocking: true}
+	it := Item{ID: "spf-entries"}
 	var ev *spf.Evaluation
 	if in.SPF != nil {
 		ev = in.SPF.Effective()
 	}
 	if ev == nil || ev.Trace == nil || ev.Trace.Record == "" {
 		it.Status = NA
-		it.Evidence = append(it.Evidence, "no SPF record was read")
+		it.Evidence = append(it.Evidence, m("ev.entries.none"))
 		return it
 	}
-	var found []string
+	var found []i18n.Msg
 	nodes, seen := []*spf.Node{ev.Trace}, 0
 	for len(nodes) > 0 && seen < 2*spf.MaxDNSTerms {
 		n := nodes[0]
 		nodes, seen = nodes[1:], seen+1
 		for _, term := range strings.Fields(n.Record) {
-			if why := suspicious(term); why != "" {
-				found = append(found, fmt.Sprintf("%s: %s (%s)", shown(n.Domain), shown(term), why))
+			if why := suspicious(term); !why.IsZero() {
+				found = append(found, m("ev.entries.found", shown(n.Domain), shown(term), why))
 			}
 		}
 		for _, st := range n.Steps {
@@ -162,17 +162,17 @@ func checkSPFEntries(in Input) Item {
 	}
 	if len(found) == 0 {
 		it.Status = Pass
-		it.Evidence = append(it.Evidence, fmt.Sprintf("%d SPF record(s) read, none with +all, a huge network or ptr", seen))
+		it.Evidence = append(it.Evidence, m("ev.entries.ok", seen))
 		return it
 	}
 	it.Status = Fail
 	it.Evidence = append(it.Evidence, found...)
-	it.Fix = "end the record with ~all or -all, list your servers' own addresses instead of huge networks, and use ip4:, ip6: or a: instead of ptr"
+	it.Problem, it.Fix = m("req.spf-entries.problem", found[0]), m("req.spf-entries.fix")
 	return it
 }
 
-// suspicious says why one SPF term is suspicious, or "".
-func suspicious(term string) string {
+// suspicious says why one SPF term is suspicious, or is zero.
+func suspicious(term string) i18n.Msg {
 	t := strings.ToLower(term)
 	q := "+"
 	if t != "" && strings.ContainsRune("+-~?", rune(t[0])) {
@@ -180,23 +180,23 @@ func suspicious(term string) string {
 	}
 	switch {
 	case t == "all" && q == "+":
-		return "anyone passes"
+		return m("why.plus-all")
 	case t == "ptr" || strings.HasPrefix(t, "ptr:"):
-		return "ptr is slow and unreliable; RFC 7208 §5.5 says not to use it"
+		return m("why.ptr")
 	case q != "+":
-		return ""
+		return i18n.Msg{}
 	case strings.HasPrefix(t, "ip4:") || strings.HasPrefix(t, "ip6:"):
 		_, bits, ok := strings.Cut(t[4:], "/")
 		if !ok {
-			return ""
+			return i18n.Msg{}
 		}
 		n, err := strconv.Atoi(bits)
 		if err != nil {
-			return ""
+			return i18n.Msg{}
 		}
 		if strings.HasPrefix(t, "ip4:") && n <= spf.WideIPv4Bits || strings.HasPrefix(t, "ip6:") && n <= spf.WideIPv6Bits {
-			return fmt.Sprintf("a /%d lets a huge part of the Internet pass", n)
+			return m("why.wide", n)
 		}
 	}
-	return ""
+	return i18n.Msg{}
 }
