@@ -59,11 +59,10 @@ func (h *Health) Err() error {
 // verdict can tell "the sender's DNS is broken" from "testerd's resolver
 // did not answer at all".
 type Tally struct {
-	R           Resolver
-	asked       atomic.Int64
-	missed      atomic.Int64
-	unreachable atomic.Int64
-	lastErr     atomic.Pointer[string]
+	R       Resolver
+	asked   atomic.Int64
+	missed  atomic.Int64
+	lastErr atomic.Pointer[string]
 }
 
 // NewTally returns a Tally over r.
@@ -73,30 +72,27 @@ func (t *Tally) note(err error) {
 	t.asked.Add(1)
 	if NoAnswer(err) {
 		t.missed.Add(1)
-		if KindOf(err) == Unreachable {
-			t.unreachable.Add(1)
-		}
 		s := err.Error()
 		t.lastErr.Store(&s)
 	}
 }
 
-// NoAnswer says why the verdict is testerd's failure, or is "". A
-// question the resolver could not be asked at all (unreachable) is never
-// the sender's fault, so one is enough; timeouts and REFUSED can be about
-// the name asked (slow name servers, a name outside an authoritative
-// server's zones), so only all of them failing so is.
+// NoAnswer says why the verdict is testerd's failure, or is "". Any
+// question testerd's resolver did not answer (unreachable, REFUSED, timed
+// out) makes it so: a recursive resolver answers SERVFAIL for a sender's
+// broken or slow name servers, so no answer at all is the tester's, and a
+// verdict that missed an answer could blame the sender for it.
 func (t *Tally) NoAnswer() string {
-	n, u := t.asked.Load(), t.unreachable.Load()
-	if n == 0 || u == 0 && t.missed.Load() < n {
+	n, missed := t.asked.Load(), t.missed.Load()
+	if n == 0 || missed == 0 {
 		return ""
 	}
 	s := "no detail"
 	if p := t.lastErr.Load(); p != nil {
 		s = *p
 	}
-	if u > 0 && t.missed.Load() < n {
-		return fmt.Sprintf("%d of its %d DNS questions could not be asked, since its resolver was unreachable (last: %s)", u, n, s)
+	if missed < n {
+		return fmt.Sprintf("%d of its %d DNS questions got no answer from its resolver (last: %s)", missed, n, s)
 	}
 	return fmt.Sprintf("none of its %d DNS questions got an answer from its resolver (last: %s)", n, s)
 }

@@ -110,6 +110,8 @@ func (s *Server) serve(w dns.ResponseWriter, r *dns.Msg) {
 		m.Rcode = dns.RcodeNameError
 	case ServFail, BadName:
 		m.Rcode = dns.RcodeServerFailure
+	case Refused:
+		m.Rcode = dns.RcodeRefused
 	}
 	for _, rr := range ans {
 		m.Answer = append(m.Answer, dns.Copy(rr))

@@ -157,6 +157,14 @@ type explainer struct {
 }
 
 func (x *explainer) t(key string, args ...any) string { return x.l.T(key, args...) }
+
+// tn is t for a sentence about n providers: its "-one" form for one.
+func (x *explainer) tn(key string, n int, args ...any) string {
+	if n == 1 {
+		key += "-one"
+	}
+	return x.l.T(key, args...)
+}
 func (x *explainer) say(m i18n.Msg) string            { return x.l.Say(m) }
 
 func (x *explainer) run() {
@@ -291,18 +299,18 @@ func (x *explainer) headline() {
 	case len(refuse) > 0:
 		x.d.Status = Bad
 		if first.Code != "" {
-			x.d.Headline = x.t("head.refused-code", x.names(refuse), first.Name, first.Code, why(first))
+			x.d.Headline = x.tn("head.refused-code", len(refuse), x.names(refuse), first.Name, first.Code, why(first))
 		} else {
-			x.d.Headline = x.t("head.refused", x.names(refuse), why(first))
+			x.d.Headline = x.tn("head.refused", len(refuse), x.names(refuse), why(first))
 		}
 	case len(junk) > 0:
 		x.d.Status = Bad
 		p := x.provider(junk[0])
-		x.d.Headline = x.t("head.junk", x.names(junk), why(p))
+		x.d.Headline = x.tn("head.junk", len(junk), x.names(junk), why(p))
 	case len(bulk) > 0:
 		x.d.Status = Soso
 		p := x.provider(bulk[0])
-		x.d.Headline = x.t("head.bulk", x.names(bulk), why(p))
+		x.d.Headline = x.tn("head.bulk", len(bulk), x.names(bulk), why(p))
 	default:
 		x.d.Status = OK
 		if len(x.d.Findings) > 0 {
@@ -385,7 +393,10 @@ func (d *Diagnosis) WriteText(w io.Writer) {
 func (d *Diagnosis) stepGain(st Step) string {
 	l := d.Lang
 	var parts []string
-	if st.Points > 0 {
+	switch {
+	case st.Points == 1:
+		parts = append(parts, l.T("label.gain-one"))
+	case st.Points > 0:
 		parts = append(parts, l.T("label.gain", l.Decimal(st.Points)))
 	}
 	if len(st.Unblocks) > 0 {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"flag"
 	"math"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -198,5 +200,32 @@ func TestTesterFailure(t *testing.T) {
 	d := Diagnose(v, Options{})
 	if !d.TesterFailure || len(d.Steps) != 0 || !strings.Contains(d.Headline, "testerd") {
 		t.Errorf("%+v", d)
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite the README's generated weights table")
+
+// TestREADMEWeights: the README's table of weights is WeightsMarkdown's.
+func TestREADMEWeights(t *testing.T) {
+	path := filepath.Join("..", "README.md")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	const begin, end = "<!-- weights: generated -->\n", "<!-- end weights -->"
+	i, j := strings.Index(s, begin), strings.Index(s, end)
+	if i < 0 || j < i {
+		t.Fatalf("README.md lacks the %q … %q markers", begin, end)
+	}
+	want := s[:i+len(begin)] + WeightsMarkdown() + s[j:]
+	if *update {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if want != s {
+		t.Error("README.md's weights table differs from explain/weights.go: go test ./explain -run README -update")
 	}
 }

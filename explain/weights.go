@@ -19,7 +19,7 @@ var Weights = []struct {
 	ID     string
 	Points float64
 }{
-	{"auth", 3}, {"gmail-from", 3}, {"rdns", 1.5}, {"ipv6", 1.5}, {"tls", 1}, {"spf-entries", 1}, {"format", 1},
+	{"auth", 3}, {"gmail-from", 3}, {"rdns", 2}, {"ipv6", 2}, {"tls", 1}, {"spf-entries", 1}, {"format", 1},
 	{"alignment", 2}, {"spf", 1}, {"dkim", 1}, {"dmarc", 1}, {"unsubscribe", 1},
 	{"reputation", 2}, {"receiving-domains", 1}, {"idn-scripts", 1},
 	{"display-name", 1}, {"reply-prefix", 1}, {"both-aligned", 1}, {"size", 1}, {"arc", 0},

@@ -198,7 +198,10 @@ func (j *Judge) Judge(ctx context.Context, p Probe) *Verdict {
 	v.AuthenticationResults = v.authResults(j.Receiver)
 	if v.Kind == kind.Check {
 		in := requirements.Input{IP: v.Envelope.IP, Helo: p.Helo, MailFrom: p.MailFrom, Message: m, Size: len(p.Raw),
-			From: v.From, SPF: v.SPF, DKIM: v.DKIM, DMARC: v.DMARC, Now: time.Now(), Reputation: j.Reputation}
+			From: v.From, SPF: v.SPF, DKIM: v.DKIM, DMARC: v.DMARC, Now: time.Now(), Reputation: j.Reputation,
+			// The block lists' servers are strangers': their silence is
+			// theirs, not a failure of testerd's resolver (the tally).
+			Lists: j.Resolver}
 		if j.Now != nil {
 			in.Now = j.Now()
 		}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/explain"
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/verify"
@@ -30,6 +32,7 @@ func runCheck(c *cli, args []string) int {
 	to := fs.String("to", "check", "the tester the message was sent to: spf, dkim or check")
 	asJSON := fs.Bool("json", false, "print the full verdict as JSON")
 	keepBytes := fs.Bool("raw", false, "judge the file's bytes as they are; without it, a file with LF line ends only is read with CRLF, as the message had on the wire")
+	langFlag := fs.String("lang", c.getenv("TESTERD_LANG", "en"), "language of the diagnosis: "+i18n.Codes()+" (env TESTERD_LANG)")
 	tlsVersion := fs.String("tls", "", `the session's TLS version for the sender-requirements report ("1.3", "1.2", or "none"); unset, TLS is not judged`)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: testerd check --ip IP --helo NAME --mail-from ADDR [--to spf|dkim|check] [--resolver HOST:PORT] [--json] FILE.eml|-")
@@ -49,6 +52,11 @@ func runCheck(c *cli, args []string) int {
 	kind, ok := kind.ParseTester(*to)
 	if !ok {
 		fmt.Fprintf(stderr, "testerd check: --to %q: use spf, dkim or check\n", *to)
+		return 2
+	}
+	lang, ok := i18n.Parse(*langFlag)
+	if !ok {
+		fmt.Fprintf(stderr, "testerd check: --lang %q: use %s\n", *langFlag, i18n.Codes())
 		return 2
 	}
 	raw, err := readMessage(fs.Arg(0), stdin)
@@ -95,6 +103,8 @@ func runCheck(c *cli, args []string) int {
 		}
 		return exitNoAnswer(v.TesterFailure)
 	}
+	explain.Diagnose(v, explain.Options{Lang: lang, TesterDomain: env.receiver}).WriteText(stdout)
+	fmt.Fprintf(stdout, "\n== %s\n\n", lang.T("result.details"))
 	v.WriteText(stdout, env.receiver)
 	fmt.Fprintf(stdout, "\n(judged in %s through %s)\n", elapsed.Round(time.Millisecond), client.Server)
 	return exitNoAnswer(v.TesterFailure)

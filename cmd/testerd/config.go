@@ -89,9 +89,11 @@ type config struct {
 	DNSCache time.Duration
 	// MaxInFlight bounds the probes accepted and not yet judged.
 	MaxInFlight int
-	// FailureDelay is not a flag: tests shorten the wait of a wrong
-	// token (web.DefaultFailureDelay when 0).
-	FailureDelay time.Duration
+	// FailureDelay and RejudgeDelay are not flags: tests shorten the wait
+	// of a wrong token (web.DefaultFailureDelay when 0) and before a
+	// probe is judged again after testerd's DNS failed
+	// (worker.RejudgeDelay).
+	FailureDelay, RejudgeDelay time.Duration
 
 	// What resolve parsed the values above into.
 	proxies         []netip.Prefix

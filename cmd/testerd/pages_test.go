@@ -210,3 +210,45 @@ func shot(t *testing.T, ctx context.Context, name string) {
 	}, name)
 	os.WriteFile(filepath.Join(dir, file+".png"), png, 0o644)
 }
+
+// TestBrowserPhoneHeight: the check@ page of an unauthenticated probe
+// shows the verdict, the score, the providers and the steps within four
+// phone screens (390 × 844) before the folded technical detail, in both
+// languages.
+func TestBrowserPhoneHeight(t *testing.T) {
+	t.Parallel()
+	ctx := browser(t)
+	c := testConfig(t)
+	c.Resolver, c.Out.Mode = probeDNS(t), "off"
+	smtpAddr, httpAddr := startServeWith(t, c)
+	// Unsigned, from a domain whose SPF does not list the sender, sent
+	// without TLS.
+	msg := "From: Anna <anna@unlisted.example>\r\nTo: check@" + probeDomain + "\r\nSubject: Prenotazioni\r\nDate: " +
+		time.Now().UTC().Format(time.RFC1123Z) + "\r\nMessage-ID: <p1@unlisted.example>\r\n\r\nCiao.\r\n"
+	if err := sendProbe(smtpAddr, "check@"+probeDomain, msg, false); err != nil {
+		t.Fatal(err)
+	}
+	id := waitJudged(t, httpAddr, "check", 1).Results[0].ID
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844)); err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range []string{"en", "it"} {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		if err := chromedp.Do(ctx, chromedp.Navigate("http://"+httpAddr+"/r/"+id+"?lang="+lang), chromedp.WaitReady("#detail")); err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		top, err := chromedp.Run(ctx, chromedp.Evaluate[float64](`document.getElementById('detail').getBoundingClientRect().top + window.scrollY`))
+		steps, err2 := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#steps li').length`))
+		total, err3 := chromedp.Run(ctx, chromedp.Evaluate[float64](`document.documentElement.scrollHeight`))
+		shot(t, ctx, "phone-height "+lang)
+		cancel()
+		if err := errors.Join(err, err2, err3); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: the folded detail starts at %.0f px (%.1f screens), the page is %.0f px, %d steps", lang, top, top/844, total, steps)
+		if top > 4*844 || steps < 3 {
+			t.Errorf("%s: the detail starts at %.0f px, over four phone screens (%d steps)", lang, top, steps)
+		}
+	}
+}

@@ -112,6 +112,9 @@ func checkReputation(ctx context.Context, r dnsx.Resolver, in Input) Item {
 			qs = append(qs, &query{l: l, name: reverseIP(in.IP) + "." + zone, subject: in.IP.String()})
 		}
 	}
+	if in.Lists != nil {
+		r = in.Lists
+	}
 	var wg sync.WaitGroup
 	for _, q := range qs {
 		if _, ok := dns.IsDomainName(q.name); !ok || len(q.name) > 253 {

@@ -99,8 +99,10 @@ type Input struct {
 	DMARC   *dmarc.Evaluation
 	// Now is the clock for the Date check.
 	Now time.Time
-	// Reputation, if set, looks the IP and domains up in DNSLists.
+	// Reputation, if set, looks the IP and domains up in DNSLists,
+	// through Lists (the resolver Check is given when nil).
 	Reputation *Reputation
+	Lists      dnsx.Resolver
 
 	mime *mimeFacts
 }

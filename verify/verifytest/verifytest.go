@@ -20,7 +20,7 @@
 // published in the zone unless publish=no; t= and x= are seconds relative
 // to Now. Tamper directives change the message after signing. The
 // .dns file is zone-file lines, plus "$FAIL NAME TYPE KIND" lines that make
-// a lookup fail (KIND: SERVFAIL, timeout, NXDOMAIN).
+// a lookup fail (KIND: SERVFAIL, timeout, NXDOMAIN, REFUSED).
 package verifytest
 
 import (
@@ -62,7 +62,7 @@ func Load(t testing.TB, base string) (verify.Probe, *dnsx.Zone, map[string]strin
 	zone.WriteString("$TTL 300\n")
 	for _, line := range strings.Split(string(zf), "\n") {
 		if f := strings.Fields(line); len(f) == 4 && f[0] == "$FAIL" {
-			failure := map[string]dnsx.Kind{"SERVFAIL": dnsx.ServFail, "timeout": dnsx.Timeout, "NXDOMAIN": dnsx.NXDomain}[f[3]]
+			failure := map[string]dnsx.Kind{"SERVFAIL": dnsx.ServFail, "timeout": dnsx.Timeout, "NXDOMAIN": dnsx.NXDomain, "REFUSED": dnsx.Refused}[f[3]]
 			if failure == 0 {
 				t.Fatalf("%s.dns: bad $FAIL line %q", base, line)
 			}
