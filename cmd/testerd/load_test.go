@@ -14,18 +14,19 @@ import (
 // TestLoad runs the load tool against an in-process server.
 func TestLoad(t *testing.T) {
 	t.Parallel()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The load tool serves DNS on a port the server must know first: hold
+	// one free for UDP and TCP both until the tool starts (an outgoing
+	// connection elsewhere could take the TCP port in between).
+	pc, l := holdPort(t)
 	dnsAddr := pc.LocalAddr().String()
-	pc.Close()
 
 	c := testConfig(t)
 	c.Resolver = dnsAddr
 	c.Limits.MaxConnsPerIP = 20
 	smtpAddr, httpAddr := startServeWith(t, c)
 
+	pc.Close()
+	l.Close()
 	var out, errb bytes.Buffer
 	code := run([]string{"load", "--smtp", smtpAddr, "--http", httpAddr, "--dns", dnsAddr, "--rcpt", "check@" + probeDomain,
 		"--conns", "4", "--probes", "40", "--wait", "30s"}, nil, &out, &errb)
@@ -70,4 +71,22 @@ func TestLoadCorpus(t *testing.T) {
 			t.Errorf("%s: %q", r.ID, r.Tags)
 		}
 	}
+}
+
+// holdPort returns a UDP socket and a TCP listener on one loopback port.
+func holdPort(t *testing.T) (net.PacketConn, net.Listener) {
+	t.Helper()
+	for range 20 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, l
+		}
+		pc.Close()
+	}
+	t.Fatal("no loopback port free for both UDP and TCP")
+	return nil, nil
 }
