@@ -11,13 +11,13 @@ package alerts
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/mtasts"
 	"github.com/testerd/testerd/reports"
 	"github.com/testerd/testerd/store"
@@ -57,6 +57,9 @@ type Alert struct {
 
 // Watcher finds and sends alerts.
 type Watcher struct {
+	// Lang is the language of the alerts' words (mail and webhooks):
+	// the server's default language.
+	Lang     i18n.Lang
 	Store    *store.Store
 	Resolver dnsx.Resolver
 	// Domains are watched besides those with reports.
@@ -153,8 +156,8 @@ func (w *Watcher) Check(ctx context.Context) ([]Alert, error) {
 // domain finds the problems of one domain.
 func (w *Watcher) domain(ctx context.Context, domain string, now time.Time) ([]Alert, error) {
 	var out []Alert
-	add := func(kind, text, fix string) {
-		a := Alert{Event: "alert", Domain: domain, Kind: kind, Text: text, Fix: fix, At: now.UTC()}
+	add := func(kind string, text, fix i18n.Msg) {
+		a := Alert{Event: "alert", Domain: domain, Kind: kind, Text: w.Lang.Say(text), Fix: w.Lang.Say(fix), At: now.UTC()}
 		if w.BaseURL != "" {
 			a.URL = strings.TrimSuffix(w.BaseURL, "/") + "/reports/" + domain
 		}
@@ -182,9 +185,8 @@ func (w *Watcher) domain(ctx context.Context, domain string, now time.Time) ([]A
 	rs := reports.Summarize(domain, now.Add(-Recent), 1, recent)
 	bs := reports.Summarize(domain, now.Add(-Baseline-Recent), 7, base)
 	if rs.Total.Messages >= MinMessages && bs.Total.Messages >= MinMessages && bs.Total.PassRate()-rs.Total.PassRate() >= Drop {
-		add("dmarc-pass-drop", fmt.Sprintf("DMARC pass rate fell to %.1f%% over the last day, from %.1f%% the week before (%d messages)",
-			rs.Total.PassRate(), bs.Total.PassRate(), rs.Total.Messages),
-			"look at the sources failing on the domain's report page: a new sender, or a changed record")
+		add("dmarc-pass-drop", i18n.M("alert.drop", w.Lang.Decimal(rs.Total.PassRate()), w.Lang.Decimal(bs.Total.PassRate()), rs.Total.Messages),
+			i18n.M("alert.drop.fix"))
 	}
 	known := map[string]bool{}
 	for _, s := range bs.Sources {
@@ -192,14 +194,12 @@ func (w *Watcher) domain(ctx context.Context, domain string, now time.Time) ([]A
 	}
 	for _, s := range rs.Sources {
 		if !known[s.IP] && s.Messages-s.DMARCPass >= NewSourceMessages && len(bs.Sources) > 0 {
-			add("new-failing-source", fmt.Sprintf("a new source, %s, sent %d messages failing DMARC in the last day", s.IP, s.Messages-s.DMARCPass),
-				"if it is yours, authorize it (SPF include or DKIM signing with your domain); if not, someone is spoofing you")
+			add("new-failing-source", i18n.M("alert.new-source", s.IP, s.Messages-s.DMARCPass), i18n.M("alert.new-source.fix"))
 			break
 		}
 	}
 	if len(base) > 0 && len(recent) == 0 && now.Sub(last) > Silence {
-		add("reports-stopped", fmt.Sprintf("no DMARC report since %s", last.UTC().Format("2006-01-02")),
-			"check the rua= of _dmarc."+domain+" still names this tester, and that mail to it arrives")
+		add("reports-stopped", i18n.M("alert.stopped", last.UTC().Format("2006-01-02")), i18n.M("alert.stopped.fix", domain))
 	}
 	tls, err := w.Store.TLSSummaryOf(ctx, domain, now.Add(-Baseline-Recent))
 	if err != nil {
@@ -220,7 +220,7 @@ func (w *Watcher) domain(ctx context.Context, domain string, now time.Time) ([]A
 	// then all recent ones.
 	if fNow > 0 && fBefore == 0 && earlier && len(tls.Failures) > 0 {
 		f := reports.ExplainTLS(tls).Failures[0]
-		add("tls-failures", fmt.Sprintf("TLS failures appeared: %d sessions, mostly %s at %s (%s)", fNow, f.Type, f.ReceivingMX, f.Meaning), f.Fix)
+		add("tls-failures", i18n.M("alert.tls", fNow, f.Type, f.ReceivingMX, f.Meaning), f.Fix)
 	}
 	if w.Resolver != nil {
 		out = append(out, w.record(ctx, domain, now)...)
@@ -250,12 +250,10 @@ func (w *Watcher) mtaSTS(ctx context.Context, domain string, now time.Time) []Al
 	switch {
 	case err != nil:
 		return []Alert{{Event: "alert", Domain: domain, Kind: "mta-sts-policy-unreachable", At: now.UTC(),
-			Text: "the MTA-STS policy of " + domain + " cannot be fetched: " + clip(err.Error()),
-			Fix:  "serve https://mta-sts." + domain + "/.well-known/mta-sts.txt with a valid certificate, as text/plain"}}
+			Text: w.Lang.T("alert.sts", domain, clip(err.Error())), Fix: w.Lang.T("alert.sts.fix", domain)}}
 	case !p.CertNotAfter.IsZero() && p.CertNotAfter.Sub(now) < mtasts.CertWarning:
 		return []Alert{{Event: "alert", Domain: domain, Kind: "mta-sts-certificate-expiring", At: now.UTC(),
-			Text: fmt.Sprintf("the certificate of mta-sts.%s expires on %s: then senders can no longer fetch the MTA-STS policy", domain, p.CertNotAfter.Format("2006-01-02")),
-			Fix:  "renew the certificate of mta-sts." + domain + " (and automate it)"}}
+			Text: w.Lang.T("alert.sts-cert", domain, p.CertNotAfter.Format("2006-01-02")), Fix: w.Lang.T("alert.sts-cert.fix", domain)}}
 	}
 	return nil
 }
@@ -281,19 +279,18 @@ func (w *Watcher) record(ctx context.Context, domain string, now time.Time) []Al
 	if !seen || prev == rec {
 		return nil
 	}
-	alert := func(kind, text, fix string) []Alert {
-		return []Alert{{Event: "alert", Domain: domain, Kind: kind, Text: text, Fix: fix, At: now.UTC()}}
+	alert := func(kind string, text, fix i18n.Msg) []Alert {
+		return []Alert{{Event: "alert", Domain: domain, Kind: kind, Text: w.Lang.Say(text), Fix: w.Lang.Say(fix), At: now.UTC()}}
 	}
 	if rec == "" {
-		return alert("dmarc-record-gone", "the DMARC record of "+domain+" is gone (it was: "+clip(prev)+")", "publish it again at _dmarc."+domain)
+		return alert("dmarc-record-gone", i18n.M("alert.gone", domain, clip(prev)), i18n.M("alert.gone.fix", domain))
 	}
 	old, errOld := dmarc.Parse(prev)
 	cur, errCur := dmarc.Parse(rec)
 	if errOld == nil && errCur == nil && strength(cur.P) < strength(old.P) {
-		return alert("dmarc-policy-weakened", fmt.Sprintf("the DMARC policy of %s went from p=%s to p=%s", domain, old.P, cur.P),
-			"if that was not intended, restore p="+string(old.P))
+		return alert("dmarc-policy-weakened", i18n.M("alert.weakened", domain, string(old.P), string(cur.P)), i18n.M("alert.weakened.fix", string(old.P)))
 	}
-	return alert("dmarc-record-changed", "the DMARC record of "+domain+" changed: "+clip(rec)+" (was: "+clip(prev)+")", "")
+	return alert("dmarc-record-changed", i18n.M("alert.changed", domain, clip(rec), clip(prev)), i18n.Msg{})
 }
 
 func strength(p dmarc.Policy) int {
@@ -320,13 +317,13 @@ func (w *Watcher) send(ctx context.Context, a Alert) error {
 	}
 	text := a.Text + "\n"
 	if a.Fix != "" {
-		text += "\nWhat to do: " + a.Fix + "\n"
+		text += "\n" + w.Lang.T("alert.mail.fix", a.Fix) + "\n"
 	}
 	if a.URL != "" {
-		text += "\nDetails: " + a.URL + "\n"
+		text += "\n" + w.Lang.T("alert.mail.details", a.URL) + "\n"
 	}
 	for _, to := range w.To {
-		o, err := reports.OwnMail(w.Domain, w.Hostname, to, "testerd alert for "+a.Domain+": "+a.Kind, text, now)
+		o, err := reports.OwnMail(w.Domain, w.Hostname, to, w.Lang.T("alert.mail.subject", a.Domain, a.Kind), text, now)
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/testerd/testerd/i18n"
 )
 
 // UnhealthyAfter is how many questions in a row must go unanswered before
@@ -77,24 +79,24 @@ func (t *Tally) note(err error) {
 	}
 }
 
-// NoAnswer says why the verdict is testerd's failure, or is "". Any
+// NoAnswer says why the verdict is testerd's failure, or is zero. Any
 // question testerd's resolver did not answer (unreachable, REFUSED, timed
 // out) makes it so: a recursive resolver answers SERVFAIL for a sender's
 // broken or slow name servers, so no answer at all is the tester's, and a
 // verdict that missed an answer could blame the sender for it.
-func (t *Tally) NoAnswer() string {
+func (t *Tally) NoAnswer() i18n.Msg {
 	n, missed := t.asked.Load(), t.missed.Load()
 	if n == 0 || missed == 0 {
-		return ""
+		return i18n.Msg{}
 	}
-	s := "no detail"
+	s := "-"
 	if p := t.lastErr.Load(); p != nil {
 		s = *p
 	}
 	if missed < n {
-		return fmt.Sprintf("%d of its %d DNS questions got no answer from its resolver (last: %s)", missed, n, s)
+		return i18n.M("dns.some-unanswered", missed, n, s)
 	}
-	return fmt.Sprintf("none of its %d DNS questions got an answer from its resolver (last: %s)", n, s)
+	return i18n.M("dns.unanswered", n, s)
 }
 
 func (t *Tally) LookupTXT(ctx context.Context, name string) ([]string, error) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/testerd/testerd/i18n"
 )
 
 // TestUnreachable: a resolver that is not there is not a SERVFAIL of the
@@ -33,7 +34,7 @@ func TestUnreachable(t *testing.T) {
 	if err := c.Health().Err(); err == nil || !strings.Contains(err.Error(), "has not answered 3 questions") {
 		t.Errorf("health: %v", err)
 	}
-	if why := tally.NoAnswer(); !strings.Contains(why, "none of its 3 DNS questions") {
+	if why := i18n.EN.Say(tally.NoAnswer()); !strings.Contains(why, "none of its 3 DNS questions") {
 		t.Errorf("tally: %q", why)
 	}
 
@@ -51,10 +52,10 @@ func TestUnreachable(t *testing.T) {
 	}
 	// The verdict still saw questions it could not ask: not the sender's
 	// fault, so the tally keeps saying so.
-	if why := tally.NoAnswer(); !strings.Contains(why, "3 of its 4 DNS questions got no answer") {
+	if why := i18n.EN.Say(tally.NoAnswer()); !strings.Contains(why, "3 of its 4 DNS questions got no answer") {
 		t.Errorf("tally after an answer: %q", why)
 	}
-	if why := NewTally(c).NoAnswer(); why != "" {
+	if why := NewTally(c).NoAnswer(); !why.IsZero() {
 		t.Errorf("a new tally: %q", why)
 	}
 }
@@ -80,7 +81,7 @@ func TestRefused(t *testing.T) {
 	}
 	tally := NewTally(c)
 	tally.LookupTXT(context.Background(), "example.com")
-	if why := tally.NoAnswer(); !strings.Contains(why, "none of its 1 DNS questions") {
+	if why := i18n.EN.Say(tally.NoAnswer()); !strings.Contains(why, "none of its 1 DNS questions") {
 		t.Errorf("a resolver that refuses everything: %q", why)
 	}
 }

@@ -156,21 +156,21 @@ type explainer struct {
 	rep *requirements.Report
 }
 
-func (x *explainer) t(key string, args ...any) string { return x.l.T(key, args...) }
+func (x *explainer) t(key string, args ...any) string { return x.l.Say(i18n.M(key, args...)) }
 
 // tn is t for a sentence about n providers: its "-one" form for one.
 func (x *explainer) tn(key string, n int, args ...any) string {
 	if n == 1 {
 		key += "-one"
 	}
-	return x.l.T(key, args...)
+	return x.l.Say(i18n.M(key, args...))
 }
-func (x *explainer) say(m i18n.Msg) string            { return x.l.Say(m) }
+func (x *explainer) say(m i18n.Msg) string { return x.l.Say(m) }
 
 func (x *explainer) run() {
 	v := x.v
 	x.d.Result = x.result()
-	if v.TesterFailure != "" {
+	if !v.TesterFailure.IsZero() {
 		x.d.TesterFailure, x.d.Status = true, Bad
 		x.d.Headline = x.t("head.tester-failure")
 		x.d.Notes = append(x.d.Notes, x.t("note.tester-failure"))
@@ -188,7 +188,7 @@ func (x *explainer) run() {
 	x.headline()
 	x.warnings()
 	if d := v.DMARC; d != nil {
-		if d.AuthorNote != "" {
+		if !d.AuthorNote.IsZero() {
 			x.d.Notes = append(x.d.Notes, x.t("note.authors", d.AuthorNote))
 		}
 		if d.RFC7489 != nil && v.Kind == kind.Check {

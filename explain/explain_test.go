@@ -196,7 +196,7 @@ func TestWarnings(t *testing.T) {
 // proposes nothing to change.
 func TestTesterFailure(t *testing.T) {
 	v := golden(t, "row1-spf-dkim-aligned")
-	v.TesterFailure = "testerd could not judge this message"
+	v.TesterFailure = i18n.M("text", "testerd could not judge this message")
 	d := Diagnose(v, Options{})
 	if !d.TesterFailure || len(d.Steps) != 0 || !strings.Contains(d.Headline, "testerd") {
 		t.Errorf("%+v", d)

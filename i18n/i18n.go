@@ -13,9 +13,11 @@ package i18n
 import (
 	"database/sql/driver"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
@@ -160,6 +162,10 @@ type Msg struct {
 // M makes a Msg.
 func M(key string, args ...any) Msg { return Msg{Key: key, Args: args} }
 
+// String is the English, for logs and test failures; a reader's words
+// come from Lang.Say.
+func (m Msg) String() string { return EN.Say(m) }
+
 // IsZero reports an empty Msg.
 func (m Msg) IsZero() bool { return m.Key == "" }
 
@@ -222,6 +228,19 @@ func (l Lang) Decimal(f float64) string {
 	return c.p.Sprintf("%.1f", f)
 }
 
+// Percent writes n of of as a percentage with one decimal, as the
+// language writes it ("57.1%", "57,1%"), or "–" of nothing.
+func (l Lang) Percent(n, of int64) string {
+	if of == 0 {
+		return "–"
+	}
+	c, ok := catalogs[l]
+	if !ok {
+		c = catalogs[Default]
+	}
+	return c.p.Sprintf("%.1f%%", 100*float64(n)/float64(of))
+}
+
 // Value stores a Msg in a text column: its JSON, or "" when zero.
 func (m Msg) Value() (driver.Value, error) {
 	if m.IsZero() {
@@ -253,4 +272,79 @@ func (m *Msg) Scan(src any) error {
 	}
 	*m = M("text", s)
 	return nil
+}
+
+// UnmarshalJSON reads a Msg, or a plain JSON string: the words of a
+// verdict stored before its sentences were kept unsaid, read as that text.
+func (m *Msg) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*m = Msg{}
+		if s != "" {
+			*m = M("text", s)
+		}
+		return nil
+	}
+	type plain Msg
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*m = Msg(p)
+	return nil
+}
+
+// Pseudo is a language for tests only (EnablePseudo): every sentence of
+// the catalog, between PseudoOpen and PseudoClose, so that a test sees any
+// text on a page, in a reply or a mail that did not come from the catalog.
+const Pseudo Lang = "qps"
+
+// The pseudo-locale's markers.
+const (
+	PseudoOpen  = "⟦"
+	PseudoClose = "⟧"
+)
+
+var pseudoOnce sync.Once
+
+// EnablePseudo registers the pseudo-locale (tests only: call it before
+// anything reads Langs, such as a web server's templates).
+func EnablePseudo() Lang {
+	pseudoOnce.Do(func() {
+		msgs := make(map[string]string, len(catalogs[EN].msgs))
+		for k, v := range catalogs[EN].msgs {
+			msgs[k] = PseudoOpen + v + PseudoClose
+		}
+		register(&catalog{lang: Pseudo, name: "Pseudo", tag: language.MustParse("qps"), msgs: msgs})
+	})
+	return Pseudo
+}
+
+// Error is an error whose words are a Msg: its Error is the English, and
+// Of gives the Msg back to say it in any language.
+type Error struct{ m Msg }
+
+func (e *Error) Error() string { return EN.Say(e.m) }
+
+// Msg is the error's words, unsaid.
+func (e *Error) Msg() Msg { return e.m }
+
+// Errorf makes an Error of the key and its arguments.
+func Errorf(key string, args ...any) error { return &Error{m: M(key, args...)} }
+
+// Of is what err says, as a Msg: the Msg of an error that has one (an
+// Error, or any error with a Msg method, wrapped or not), or the error's
+// text as it is.
+func Of(err error) Msg {
+	if err == nil {
+		return Msg{}
+	}
+	var e interface{ Msg() Msg }
+	if errors.As(err, &e) {
+		return e.Msg()
+	}
+	return M("text", err.Error())
 }

@@ -17,11 +17,12 @@ import (
 	"net"
 	"net/netip"
 	"sort"
-	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/internal/untrusted"
 	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/mtasts"
@@ -38,12 +39,15 @@ const (
 	Info    Severity = "info"
 )
 
-// Finding is one thing the checker has to say.
+// Finding is one thing the checker has to say. Message and Fix are kept
+// unsaid; Report.In puts them into a reader's words (Text, FixText).
 type Finding struct {
 	Area     string   `json:"area"` // spf, dmarc, dkim, mx
 	Severity Severity `json:"severity"`
-	Message  string   `json:"message"`
-	Fix      string   `json:"fix,omitempty"`
+	Message  i18n.Msg `json:"-"`
+	Fix      i18n.Msg `json:"-"`
+	Text     string   `json:"message"`
+	FixText  string   `json:"fix,omitempty"`
 }
 
 // Report is the whole check of one domain.
@@ -59,6 +63,8 @@ type Report struct {
 	MX       *MXReport    `json:"mx"`
 	// Lookups is how many DNS questions the check asked.
 	Lookups int64 `json:"lookups"`
+	// receiver names this host in the SPF trace.
+	receiver string
 }
 
 // Options of one check.
@@ -125,14 +131,13 @@ func (c *Checker) Check(ctx context.Context, domain string, o Options) (*Report,
 	}
 	l := &linter{r: b, domain: d, receiver: c.Receiver, sts: c.STS, mxtls: c.MXTLS}
 	l.tlsa, _ = c.Resolver.(dnsx.TLSALooker)
-	rep := &Report{Domain: d, Checked: now().UTC()}
+	rep := &Report{Domain: d, Checked: now().UTC(), receiver: c.Receiver}
 	rep.SPF = l.spf(ctx, o)
 	rep.DMARC = l.dmarc(ctx)
 	rep.DKIM = l.dkim(ctx, o)
 	rep.MX = l.mx(ctx)
 	if b.exhausted.Load() {
-		l.add("dns", Warning, "the check stopped asking DNS after "+strconv.FormatInt(max, 10)+" lookups; some results are incomplete",
-			"this usually means a very large SPF tree: flatten or remove includes")
+		l.add("dns", Warning, m("lint.budget", max), m("lint.budget.fix"))
 	}
 	rep.Findings = l.findings
 	sort.SliceStable(rep.Findings, func(i, j int) bool { return rank(rep.Findings[i].Severity) < rank(rep.Findings[j].Severity) })
@@ -171,8 +176,43 @@ type linter struct {
 	findings []Finding
 }
 
-func (l *linter) add(area string, sev Severity, msg, fix string) {
+func (l *linter) add(area string, sev Severity, msg, fix i18n.Msg) {
 	l.findings = append(l.findings, Finding{Area: area, Severity: sev, Message: msg, Fix: fix})
+}
+
+// m is i18n.M, short for the many findings here.
+var m = i18n.M
+
+// none is a finding without a fix.
+var none i18n.Msg
+
+// In returns the report with its words in l: each finding's Text and
+// FixText, the DMARC summary and the SPF trace. The report itself is
+// left as it is (a cached report serves readers of every language).
+func (r *Report) In(l i18n.Lang) *Report {
+	out := *r
+	out.Findings = make([]Finding, len(r.Findings))
+	for i, f := range r.Findings {
+		f.Text, f.FixText = l.Say(f.Message), l.Say(f.Fix)
+		out.Findings[i] = f
+	}
+	if d := r.DMARC; d != nil {
+		dc := *d
+		said := make([]string, len(d.Summary))
+		for i, s := range d.Summary {
+			said[i] = l.Say(s)
+		}
+		dc.SummaryText = strings.Join(said, " ")
+		out.DMARC = &dc
+	}
+	if s := r.SPF; s != nil && s.Evaluation != nil {
+		sc := *s
+		var b strings.Builder
+		s.Evaluation.WriteText(&b, r.receiver, l)
+		sc.Trace = b.String()
+		out.SPF = &sc
+	}
+	return &out
 }
 
 // shown makes a stranger's string one bounded line of evidence.

@@ -19,6 +19,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/mtasts"
 	"github.com/testerd/testerd/outbound"
 	"github.com/testerd/testerd/outbound/mxtest"
@@ -52,7 +53,7 @@ func check(t *testing.T, setup func(z *dnsx.Zone), o Options) *Report {
 
 func has(rep *Report, area string, sev Severity, substr string) bool {
 	for _, f := range rep.Findings {
-		if f.Area == area && f.Severity == sev && strings.Contains(f.Message, substr) {
+		if f.Area == area && f.Severity == sev && strings.Contains(i18n.EN.Say(f.Message), substr) {
 			return true
 		}
 	}
@@ -77,7 +78,7 @@ func TestHealthyDomain(t *testing.T) {
 		s.Tree.Children[0].Record != "v=spf1 ip4:198.51.100.0/24 ~all" {
 		t.Errorf("spf: %+v", s)
 	}
-	if !strings.Contains(rep.DMARC.Summary, "rejected (p=reject)") || len(rep.MX.Hosts) != 1 || !rep.MX.Hosts[0].Addresses[0].Confirmed {
+	if !strings.Contains(rep.In(i18n.EN).DMARC.SummaryText, "rejected (p=reject)") || len(rep.MX.Hosts) != 1 || !rep.MX.Hosts[0].Addresses[0].Confirmed {
 		t.Errorf("dmarc summary %q, mx %+v", rep.DMARC.Summary, rep.MX)
 	}
 	if len(rep.DKIM) != 1 || rep.DKIM[0].Key == nil || rep.DKIM[0].Key.Type != "ed25519" {
@@ -134,7 +135,7 @@ func TestFindings(t *testing.T) {
 			replaceSPF(z, "v=spf1 ip4:198.51.100.0/24 include:_spf.esp.example -all")
 		}, Options{}, "spf", Warning, "duplicates 198.51.100.0/24"},
 		{"IPv4 total", func(z *dnsx.Zone) { replaceSPF(z, "v=spf1 ip4:10.0.0.0/8 ip4:192.0.2.0/24 a:mx.example.com -all") }, Options{},
-			"spf", Warning, "16777472 IPv4 addresses is a lot"},
+			"spf", Warning, "16,777,472 IPv4 addresses is a lot"},
 		{"include loop", func(z *dnsx.Zone) {
 			replaceSPF(z, "v=spf1 include:loop.example -all")
 			z.AddTXT("loop.example", "v=spf1 include:example.com -all")
@@ -205,7 +206,7 @@ func TestFindings(t *testing.T) {
 }
 
 func TestEvaluationTrace(t *testing.T) {
-	rep := check(t, base, Options{IP: netip.MustParseAddr("203.0.113.9"), MailFrom: "joe@example.com"})
+	rep := check(t, base, Options{IP: netip.MustParseAddr("203.0.113.9"), MailFrom: "joe@example.com"}).In(i18n.EN)
 	if rep.SPF.Evaluation == nil || rep.SPF.Evaluation.Result != "fail" || !strings.Contains(rep.SPF.Trace, "_spf.esp.example") {
 		t.Fatalf("evaluation %+v\n%s", rep.SPF.Evaluation, rep.SPF.Trace)
 	}

@@ -12,12 +12,14 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/internal/netguard"
 	"github.com/testerd/testerd/mtasts"
 	"github.com/testerd/testerd/verify/dkim"
@@ -33,7 +35,10 @@ type DMARCReport struct {
 	Domain    *dmarc.Discovery `json:"domain"`
 	OrgDomain dmarc.Org        `json:"org_domain"`
 	Org       *dmarc.Discovery `json:"org,omitempty"`
-	Summary   string           `json:"summary,omitempty"`
+	// Summary says in words what the record asks of receivers; Report.In
+	// says it (SummaryText).
+	Summary     []i18n.Msg `json:"-"`
+	SummaryText string     `json:"summary,omitempty"`
 }
 
 func (l *linter) dmarc(ctx context.Context) *DMARCReport {
@@ -43,42 +48,41 @@ func (l *linter) dmarc(ctx context.Context) *DMARCReport {
 		rep.Org = w.Discover(ctx, org)
 	}
 	if o := rep.OrgDomain; o.PSL != "" {
-		l.add("dmarc", Info, fmt.Sprintf("the organizational domain is %s by the DNS Tree Walk of RFC 9989 (%s), but %s by the Public Suffix List that receivers still on RFC 7489 use: relaxed alignment may differ between them", o.Domain, orgHow(o), o.PSL), "")
+		l.add("dmarc", Info, m("lint.dmarc.org-psl", o.Domain, orgHow(o), o.PSL), none)
 	}
 	for _, why := range rep.Domain.Discarded {
-		l.add("dmarc", Error, shown(why), "")
+		l.add("dmarc", Error, why, none)
 	}
 	d := rep.Domain
 	rec := d.Record
 	if rec == nil {
 		switch {
 		case d.Result == dmarc.TempError:
-			l.add("dmarc", Warning, "the DMARC lookup failed: "+shown(d.Reason), "check the name servers")
+			l.add("dmarc", Warning, m("lint.dmarc.lookup", d.Reason), m("lint.fix.nameservers"))
 		case d.Syntax != nil:
-			l.add("dmarc", Error, "the DMARC record cannot be used: "+shown(d.Reason), "correct the record at _dmarc."+d.Domain+` to "v=DMARC1; p=none; rua=mailto:<your reports address>"`)
+			l.add("dmarc", Error, m("lint.dmarc.unusable", d.Reason), m("lint.dmarc.unusable.fix", d.Domain))
 		default:
-			l.add("dmarc", Error, "no DMARC record at _dmarc."+l.domain+" or its organizational domain; Gmail and Yahoo require one of bulk senders",
-				"publish _dmarc."+rep.OrgDomain.Domain+` TXT "v=DMARC1; p=none; rua=mailto:<your reports address>"`)
+			l.add("dmarc", Error, m("lint.dmarc.none", l.domain), m("lint.dmarc.none.fix", rep.OrgDomain.Domain))
 		}
 		return rep
 	}
 	rep.Summary = summary(l.domain, d)
 	if d.Inherited {
-		l.add("dmarc", Info, fmt.Sprintf("%s has no record of its own: the DNS Tree Walk finds the record of %s, whose sp= applies to it", l.domain, d.Domain), "")
+		l.add("dmarc", Info, m("lint.dmarc.inherited", l.domain, d.Domain), none)
 	}
 	for _, is := range rec.Issues {
 		sev := Warning
 		if is.Severity == dmarc.SeverityError {
 			sev = Error
 		}
-		msg := fmt.Sprintf("%s=: %s", is.Tag, shown(is.Message))
+		msg := m("lint.dmarc.issue", is.Tag, is.Message)
 		if is.Pos > 0 {
-			msg = fmt.Sprintf("column %d, %s", is.Pos, msg)
+			msg = m("lint.dmarc.issue-at", is.Pos, is.Tag, is.Message)
 		}
-		l.add("dmarc", sev, msg, "")
+		l.add("dmarc", sev, msg, none)
 	}
 	if rec.P == dmarc.PolicyNone {
-		l.add("dmarc", Info, "p=none: receivers report but do not act; enough for Gmail and Yahoo's bulk rules", "move to quarantine, then reject, once the reports show all your mail aligned")
+		l.add("dmarc", Info, m("lint.dmarc.p-none"), m("lint.dmarc.p-none.fix"))
 	}
 	for _, list := range []struct {
 		tag  string
@@ -98,7 +102,7 @@ func (l *linter) dmarc(ctx context.Context) *DMARCReport {
 // and the external-destination authorization.
 func (l *linter) reportURI(ctx context.Context, policyDomain, tag, u string) {
 	if err := dmarc.CheckURI(u); err != nil {
-		l.add("dmarc", Error, fmt.Sprintf("%s=%s: %s", tag, shown(u), shown(err.Error())), "write it as mailto:address@domain")
+		l.add("dmarc", Error, m("lint.uri.bad", tag, shown(u), i18n.Of(err)), m("lint.uri.bad.fix"))
 		return
 	}
 	host, ok := dmarc.ReportHost(u)
@@ -108,10 +112,10 @@ func (l *linter) reportURI(ctx context.Context, policyDomain, tag, u string) {
 	if _, err := l.r.LookupMX(ctx, host); err != nil {
 		switch {
 		case dnsx.KindOf(err) == dnsx.NXDomain:
-			l.add("dmarc", Error, fmt.Sprintf("%s=%s: %s does not exist, so no report can be delivered", tag, shown(u), host), "use an address at a domain that receives mail")
+			l.add("dmarc", Error, m("lint.uri.nxdomain", tag, shown(u), host), m("lint.uri.nxdomain.fix"))
 			return
 		case dnsx.KindOf(err) == dnsx.NoData:
-			l.add("dmarc", Warning, fmt.Sprintf("%s=%s: %s has no MX record; reports go to its address records, if any", tag, shown(u), host), "give "+host+" an MX")
+			l.add("dmarc", Warning, m("lint.uri.no-mx", tag, shown(u), host), m("lint.uri.no-mx.fix", host))
 		}
 	}
 	if dmarc.PSLOrgDomain(host) == dmarc.PSLOrgDomain(policyDomain) {
@@ -119,59 +123,61 @@ func (l *linter) reportURI(ctx context.Context, policyDomain, tag, u string) {
 	}
 	name, ok := dmarc.ExternalDestination(ctx, l.r, policyDomain, host)
 	if ok {
-		l.add("dmarc", Info, fmt.Sprintf("%s=%s: external destination authorized by %s", tag, shown(u), name), "")
+		l.add("dmarc", Info, m("lint.uri.external", tag, shown(u), name), none)
 		return
 	}
-	l.add("dmarc", Error, fmt.Sprintf("%s=%s is in another domain that has not authorized it: reporters skip it (RFC 7489 §7.1)", tag, shown(u)),
-		fmt.Sprintf(`ask %s to publish %s TXT "v=DMARC1"`, host, name))
+	l.add("dmarc", Error, m("lint.uri.unauthorized", tag, shown(u)), m("lint.uri.unauthorized.fix", host, name))
 }
 
 // orgHow says how the Tree Walk found an organizational domain.
-func orgHow(o dmarc.Org) string {
+func orgHow(o dmarc.Org) i18n.Msg {
 	switch o.By {
 	case "psd=n", "psd=y":
-		return o.At + " says " + o.By
+		return m("lint.org.psd", o.At, o.By)
 	case "record":
-		return "the highest name with a DMARC record, " + o.At
+		return m("lint.org.record", o.At)
 	}
-	return "no DMARC record on the walk"
+	return m("lint.org.none")
 }
 
 // summary says in plain words what the record asks of receivers.
-func summary(domain string, d *dmarc.Discovery) string {
+func summary(domain string, d *dmarc.Discovery) []i18n.Msg {
 	r := d.Record
-	act := map[dmarc.Policy]string{dmarc.PolicyNone: "delivered as usual (monitoring only)",
-		dmarc.PolicyQuarantine: "sent to spam", dmarc.PolicyReject: "rejected"}
-	var b strings.Builder
-	fmt.Fprintf(&b, "Mail from %s that fails DMARC is %s (p=%s", domain, act[r.P], r.P)
+	act := func(p dmarc.Policy) i18n.Msg { return m("lint.summary.act." + string(p)) }
+	parts := []i18n.Msg{m("lint.summary.policy", domain, act(r.P), string(r.P))}
 	if r.PCT != 100 {
-		fmt.Fprintf(&b, "; receivers still on RFC 7489 apply it to %d%% of it", r.PCT)
+		parts[0] = m("lint.summary.policy-pct", domain, act(r.P), string(r.P), r.PCT)
 	}
-	b.WriteString(").")
 	if r.SP != r.P {
-		fmt.Fprintf(&b, " Subdomains: %s (sp=%s).", act[r.SP], r.SP)
+		parts = append(parts, m("lint.summary.sp", act(r.SP), string(r.SP)))
 	}
 	if r.NP != r.SP {
-		fmt.Fprintf(&b, " Subdomains that do not exist: %s (np=%s).", act[r.NP], r.NP)
+		parts = append(parts, m("lint.summary.np", act(r.NP), string(r.NP)))
 	}
-	fmt.Fprintf(&b, " Alignment: DKIM %s, SPF %s.", r.ADKIM, r.ASPF)
+	parts = append(parts, m("lint.summary.alignment", string(r.ADKIM), string(r.ASPF)))
 	if len(r.RUA) > 0 {
-		fmt.Fprintf(&b, " Aggregate reports go to %s.", shown(strings.Join(r.RUA, ", ")))
+		parts = append(parts, m("lint.summary.rua", shown(strings.Join(r.RUA, ", "))))
 	} else {
-		b.WriteString(" Nobody receives aggregate reports.")
+		parts = append(parts, m("lint.summary.no-rua"))
 	}
 	if r.Testing {
-		b.WriteString(" t=y: the owner is testing, so receivers apply a weaker policy.")
+		parts = append(parts, m("lint.summary.testing"))
 	}
-	return b.String()
+	return parts
 }
+
+// Where a selector came from.
+const (
+	SourceGiven = "given" // by the person asking
+	SourceSeen  = "seen"  // in probes from the domain
+)
 
 // DKIMKey is one selector's key record.
 type DKIMKey struct {
 	Selector string    `json:"selector"`
-	Source   string    `json:"source"` // given, or seen in probes
+	Source   string    `json:"source"` // SourceGiven or SourceSeen
 	Key      *dkim.Key `json:"key,omitempty"`
-	Problem  string    `json:"problem,omitempty"`
+	Problem  i18n.Msg  `json:"problem,omitzero"`
 }
 
 func (l *linter) dkim(ctx context.Context, o Options) []*DKIMKey {
@@ -187,26 +193,27 @@ func (l *linter) dkim(ctx context.Context, o Options) []*DKIMKey {
 			keys = append(keys, &DKIMKey{Selector: s, Source: source})
 		}
 	}
-	add(o.Selectors, "given")
-	add(o.Seen, "seen in probes")
+	add(o.Selectors, SourceGiven)
+	add(o.Seen, SourceSeen)
 	if len(keys) == 0 {
-		l.add("dkim", Info, "no selector to check: give one (selectors are not discoverable from DNS), or send a probe", "")
+		l.add("dkim", Info, m("lint.dkim.no-selector"), none)
 		return []*DKIMKey{}
 	}
 	for _, k := range keys {
 		name := k.Selector + "._domainkey." + l.domain
 		txts, err := l.r.LookupTXT(ctx, name)
 		if err != nil {
-			k.Problem = shown(err.Error())
+			k.Problem = m("text", shown(err.Error()))
 			if dnsx.IsNotFound(err) {
-				l.add("dkim", Error, fmt.Sprintf("s=%s: no key record at %s", k.Selector, name), "publish the public key your signer uses at "+name)
+				k.Problem = m("lint.dkim.no-key-short")
+				l.add("dkim", Error, m("lint.dkim.no-key", k.Selector, name), m("lint.dkim.no-key.fix", name))
 			} else {
-				l.add("dkim", Warning, fmt.Sprintf("s=%s: the lookup failed: %s", k.Selector, shown(err.Error())), "")
+				l.add("dkim", Warning, m("lint.dkim.lookup", k.Selector, shown(err.Error())), none)
 			}
 			continue
 		}
 		if len(txts) > 1 {
-			l.add("dkim", Warning, fmt.Sprintf("s=%s: %d TXT records at %s; verifiers may pick any", k.Selector, len(txts), name), "keep one")
+			l.add("dkim", Warning, m("lint.dkim.records", k.Selector, len(txts), name), m("lint.fix.keep-one"))
 		}
 		key, err := dkim.ParseKey(txts[0])
 		k.Key = key
@@ -214,28 +221,28 @@ func (l *linter) dkim(ctx context.Context, o Options) []*DKIMKey {
 			key.Name, key.Records = name, len(txts)
 		}
 		if key != nil && key.Revoked {
-			k.Problem = "revoked"
-			l.add("dkim", Warning, fmt.Sprintf("s=%s is revoked (empty p=): signatures with it fail", k.Selector), "sign with a current selector")
+			k.Problem = m("lint.dkim.revoked-short")
+			l.add("dkim", Warning, m("lint.dkim.revoked", k.Selector), m("lint.dkim.revoked.fix"))
 			continue
 		}
 		if err != nil {
-			k.Problem = shown(err.Error())
-			l.add("dkim", Error, fmt.Sprintf("s=%s: %s", k.Selector, shown(err.Error())), "republish the key record as your signer documents it")
+			k.Problem = i18n.Of(err)
+			l.add("dkim", Error, m("lint.dkim.bad-key", k.Selector, i18n.Of(err)), m("lint.dkim.bad-key.fix"))
 			continue
 		}
 		switch {
 		case key.Type != "ed25519" && key.Bits < dkim.MinRSABits:
-			l.add("dkim", Error, fmt.Sprintf("s=%s is a %d-bit RSA key: under 1024 bits verifiers refuse it (RFC 8301)", k.Selector, key.Bits), "generate a 2048-bit key")
+			l.add("dkim", Error, m("lint.dkim.short", k.Selector, strconv.Itoa(key.Bits)), m("lint.dkim.short.fix"))
 		case key.Type != "ed25519" && key.Bits < 2048:
-			l.add("dkim", Warning, fmt.Sprintf("s=%s is a %d-bit RSA key: 2048 is recommended", k.Selector, key.Bits), "rotate to a 2048-bit key")
+			l.add("dkim", Warning, m("lint.dkim.weak", k.Selector, strconv.Itoa(key.Bits)), m("lint.dkim.weak.fix"))
 		default:
-			l.add("dkim", Info, fmt.Sprintf("s=%s: %s key, %d bits", k.Selector, keyType(key), key.Bits), "")
+			l.add("dkim", Info, m("lint.dkim.key", k.Selector, keyType(key), strconv.Itoa(key.Bits)), none)
 		}
 		if key.Testing {
-			l.add("dkim", Warning, fmt.Sprintf("s=%s has t=y: verifiers treat its signatures as testing", k.Selector), "remove t=y once signing works")
+			l.add("dkim", Warning, m("lint.dkim.testing", k.Selector), m("lint.dkim.testing.fix"))
 		}
 		if len(key.Services) > 0 && !slices.Contains(key.Services, "email") && !slices.Contains(key.Services, "*") {
-			l.add("dkim", Error, fmt.Sprintf("s=%s has s=%s: the key is not for email", k.Selector, strings.Join(key.Services, ":")), "remove s= or set s=email")
+			l.add("dkim", Error, m("lint.dkim.service", k.Selector, strings.Join(key.Services, ":")), m("lint.dkim.service.fix"))
 		}
 	}
 	return keys
@@ -282,25 +289,25 @@ func (l *linter) mx(ctx context.Context) *MXReport {
 	mxs, err := l.r.LookupMX(ctx, l.domain)
 	switch {
 	case dnsx.KindOf(err) == dnsx.NXDomain:
-		l.add("mx", Error, l.domain+" does not exist (NXDOMAIN)", "")
+		l.add("mx", Error, m("lint.mx.nxdomain", l.domain), none)
 		return rep
 	case dnsx.KindOf(err) == dnsx.NoData:
-		l.add("mx", Warning, l.domain+" has no MX: mail to it goes to its A/AAAA records, and bounces to it may be lost", "publish an MX, or a null MX (0 .) if it never receives mail")
+		l.add("mx", Warning, m("lint.mx.none", l.domain), m("lint.mx.none.fix"))
 	case err != nil:
-		l.add("mx", Warning, "the MX lookup failed: "+shown(err.Error()), "")
+		l.add("mx", Warning, m("lint.mx.lookup", shown(err.Error())), none)
 	}
 	if len(mxs) == 1 && (mxs[0].Host == "." || mxs[0].Host == "") {
 		rep.NullMX = true
-		l.add("mx", Info, l.domain+" publishes a null MX (RFC 7505): it receives no mail", "")
+		l.add("mx", Info, m("lint.mx.null", l.domain), none)
 		mxs = nil
 	}
 	slices.SortStableFunc(mxs, func(a, b *net.MX) int { return int(a.Pref) - int(b.Pref) })
-	for i, m := range mxs {
+	for i, mx := range mxs {
 		if i == maxMXHosts {
-			l.add("mx", Info, fmt.Sprintf("%d more MX hosts not checked", len(mxs)-i), "")
+			l.add("mx", Info, m("lint.mx.more", len(mxs)-i), none)
 			break
 		}
-		h := MXHost{Host: strings.TrimSuffix(m.Host, "."), Pref: m.Pref, Addresses: []MXAddress{}}
+		h := MXHost{Host: strings.TrimSuffix(mx.Host, "."), Pref: mx.Pref, Addresses: []MXAddress{}}
 		for _, network := range []string{"ip4", "ip6"} {
 			addrs, err := l.r.LookupIP(ctx, network, h.Host)
 			if err != nil {
@@ -314,12 +321,11 @@ func (l *linter) mx(ctx context.Context) *MXReport {
 			}
 		}
 		if len(h.Addresses) == 0 {
-			l.add("mx", Error, fmt.Sprintf("MX %s has no address: mail cannot be delivered to it", shown(h.Host)), "give it an A/AAAA record or remove it")
+			l.add("mx", Error, m("lint.mx.no-address", shown(h.Host)), m("lint.mx.no-address.fix"))
 		}
 		for _, a := range h.Addresses {
 			if !a.Confirmed {
-				l.add("mx", Warning, fmt.Sprintf("MX %s [%s]: reverse DNS is not forward-confirmed (%s)", shown(h.Host), a.IP, ptrText(a.PTR)),
-					"set the PTR of "+a.IP.String()+" to a name that resolves back to it")
+				l.add("mx", Warning, m("lint.mx.ptr", shown(h.Host), a.IP.String(), ptrText(a.PTR)), m("lint.mx.ptr.fix", a.IP.String()))
 			}
 		}
 		rep.Hosts = append(rep.Hosts, h)
@@ -352,25 +358,23 @@ func (l *linter) dane(ctx context.Context, rep *MXReport) map[string][]*dns.TLSA
 			without = append(without, host)
 			continue
 		case err != nil:
-			l.add("mx", Warning, fmt.Sprintf("MX %s: the TLSA lookup failed (%v): DANE not checked", shown(host), dnsx.KindOf(err)), "")
+			l.add("mx", Warning, m("lint.dane.lookup", shown(host), fmt.Sprint(dnsx.KindOf(err))), none)
 			continue
 		}
 		out[host] = rrs
 		if !ad {
-			l.add("mx", Warning, fmt.Sprintf("MX %s has %d TLSA record(s), but testerd's resolver did not mark them DNSSEC-validated (no AD bit): either the zone is not signed, and senders doing DANE ignore the records, or the resolver testerd uses does not validate", shown(host), len(rrs)),
-				"sign the zone with DNSSEC; to check from here, run testerd with a validating resolver (--resolver)")
+			l.add("mx", Warning, m("lint.dane.unvalidated", shown(host), len(rrs)), m("lint.dane.unvalidated.fix"))
 		} else {
-			l.add("mx", Info, fmt.Sprintf("MX %s: %d TLSA record(s), validated by DNSSEC", shown(host), len(rrs)), "")
+			l.add("mx", Info, m("lint.dane.validated", shown(host), len(rrs)), none)
 		}
 		for _, rr := range rrs {
 			if rr.Usage == 0 || rr.Usage == 1 {
-				l.add("mx", Warning, fmt.Sprintf("MX %s: TLSA usage %d (PKIX) is not used for SMTP (RFC 7672 §3.1.3): senders ignore it", shown(host), rr.Usage),
-					"publish usage 3 (DANE-EE) or 2 (DANE-TA)")
+				l.add("mx", Warning, m("lint.dane.pkix", shown(host), int(rr.Usage)), m("lint.dane.pkix.fix"))
 			}
 		}
 	}
 	if len(without) > 0 && len(out) == 0 {
-		l.add("mx", Info, "no DANE TLSA records for "+shown(strings.Join(without, ", "))+" (optional: DANE needs a DNSSEC-signed zone)", "")
+		l.add("mx", Info, m("lint.dane.none", shown(strings.Join(without, ", "))), none)
 	}
 	return out
 }
@@ -453,7 +457,7 @@ func (l *linter) mxTLS(ctx context.Context, rep *MXReport, tlsa map[string][]*dn
 		host := strings.TrimSuffix(h.Host, ".")
 		a := h.Addresses[0].IP
 		if !l.mxtls.AllowPrivate && !netguard.Public(a) {
-			l.add("mx", Warning, fmt.Sprintf("MX %s [%s] is not a public address: its STARTTLS was not checked", shown(host), a), "")
+			l.add("mx", Warning, m("lint.tls.private", shown(host), a.String()), none)
 			continue
 		}
 		// The handshake keeps whatever certificate the MX presents, so
@@ -478,22 +482,20 @@ func (l *linter) mxTLS(ctx context.Context, rep *MXReport, tlsa map[string][]*dn
 		}
 		if rrs := tlsa[host]; len(rrs) > 0 && len(st.PeerCertificates) > 0 {
 			if daneMatch(rrs, st.PeerCertificates) {
-				l.add("mx", Info, fmt.Sprintf("MX %s: its certificate matches its TLSA records (DANE)", shown(host)), "")
+				l.add("mx", Info, m("lint.dane.match", shown(host)), none)
 			} else {
-				l.add("mx", Error, fmt.Sprintf("MX %s: its certificate matches none of its TLSA records: senders doing DANE will not deliver", shown(host)),
-					"publish TLSA records for the certificate the MX presents (roll them before changing the certificate)")
+				l.add("mx", Error, m("lint.dane.mismatch", shown(host)), m("lint.dane.mismatch.fix"))
 			}
 		}
 		if err != nil {
-			sev, what := Warning, "senders fall back to sending in the clear"
+			sev, what := Warning, m("lint.tls.fallback")
 			if enforce {
-				sev, what = Error, "senders that apply your MTA-STS policy will not deliver"
+				sev, what = Error, m("lint.tls.enforced")
 			}
-			l.add("mx", sev, fmt.Sprintf("MX %s [%s]: STARTTLS with a valid certificate failed (%s): %s", shown(host), a, shown(err.Error()), what),
-				"offer STARTTLS on port 25 with a certificate from a public authority that names "+host)
+			l.add("mx", sev, m("lint.tls.failed", shown(host), a.String(), shown(err.Error()), what), m("lint.tls.failed.fix", host))
 			continue
 		}
-		l.add("mx", Info, fmt.Sprintf("MX %s [%s]: STARTTLS, %s, certificate valid for its name", shown(host), a, tls.VersionName(st.Version)), "")
+		l.add("mx", Info, m("lint.tls.ok", shown(host), a.String(), tls.VersionName(st.Version)), none)
 	}
 }
 
@@ -504,7 +506,7 @@ func (l *linter) mtaSTS(ctx context.Context, rep *MXReport) {
 		return
 	}
 	if _, err := mtasts.ParseRecord(rep.MTASTS); err != nil {
-		l.add("mx", Error, "MTA-STS record: "+err.Error(), `publish _mta-sts TXT "v=STSv1; id=<a new value at each policy change>"`)
+		l.add("mx", Error, m("lint.sts.record", shown(err.Error())), m("lint.sts.record.fix"))
 		return
 	}
 	if l.sts == nil {
@@ -512,14 +514,14 @@ func (l *linter) mtaSTS(ctx context.Context, rep *MXReport) {
 	}
 	p, warns, err := l.sts.Fetch(ctx, l.domain)
 	for _, w := range warns {
-		l.add("mx", Warning, "MTA-STS policy: "+shown(w), "")
+		l.add("mx", Warning, m("lint.sts.policy", shown(w)), none)
 	}
 	if err != nil {
-		l.add("mx", Error, "MTA-STS policy: "+shown(err.Error()), "serve the policy at https://mta-sts."+l.domain+"/.well-known/mta-sts.txt with a valid certificate for mta-sts."+l.domain+", as text/plain, without redirects")
+		l.add("mx", Error, m("lint.sts.policy", shown(err.Error())), m("lint.sts.policy.fix", l.domain))
 		return
 	}
 	rep.STSPolicy = p
-	l.add("mx", Info, fmt.Sprintf("MTA-STS policy: mode %s, max_age %d s, mx %s", p.Mode, p.MaxAge, shown(strings.Join(p.MX, ", "))), "")
+	l.add("mx", Info, m("lint.sts.ok", string(p.Mode), p.MaxAge, shown(strings.Join(p.MX, ", "))), none)
 	for _, h := range rep.Hosts {
 		matched := false
 		for _, m := range p.MX {
@@ -528,15 +530,14 @@ func (l *linter) mtaSTS(ctx context.Context, rep *MXReport) {
 		if matched || p.Mode == mtasts.None {
 			continue
 		}
-		sev, what := Error, "senders that apply the policy will not deliver to it"
+		sev, what := Error, m("lint.sts.no-deliver")
 		if p.Mode == mtasts.Testing {
-			sev, what = Warning, "in enforce mode senders would not deliver to it (testing mode: they report it)"
+			sev, what = Warning, m("lint.sts.testing")
 		}
-		l.add("mx", sev, fmt.Sprintf("MX %s matches no mx: line of the MTA-STS policy: %s", shown(h.Host), what),
-			"add \"mx: "+h.Host+"\" to the policy (and change the record's id=)")
+		l.add("mx", sev, m("lint.sts.unmatched", shown(h.Host), what), m("lint.sts.unmatched.fix", h.Host))
 	}
 	if rep.TLSRPT == "" {
-		l.add("mx", Info, "MTA-STS without TLS-RPT: failures to deliver securely are not reported to you", `publish _smtp._tls TXT "v=TLSRPTv1; rua=mailto:tls-reports@`+l.domain+`"`)
+		l.add("mx", Info, m("lint.sts.no-tlsrpt"), m("lint.sts.no-tlsrpt.fix", l.domain))
 	}
 }
 
@@ -546,15 +547,15 @@ func (l *linter) tlsRPT(rep *MXReport) {
 		return
 	}
 	if _, err := mtasts.CheckTLSRPT(rep.TLSRPT); err != nil {
-		l.add("mx", Error, "TLS-RPT record: "+shown(err.Error()), `publish _smtp._tls TXT "v=TLSRPTv1; rua=mailto:ADDRESS" (or an https: URI)`)
+		l.add("mx", Error, m("lint.tlsrpt.record", shown(err.Error())), m("lint.tlsrpt.record.fix"))
 	}
 }
 
-func ptrText(names []string) string {
+func ptrText(names []string) i18n.Msg {
 	if len(names) == 0 {
-		return "no PTR"
+		return m("lint.ptr.none")
 	}
-	return "PTR " + shown(strings.Join(names, ", "))
+	return m("lint.ptr", shown(strings.Join(names, ", ")))
 }
 
 // confirm looks up an address's PTR names and whether one resolves back.
@@ -573,10 +574,10 @@ func (l *linter) present(ctx context.Context, name, prefix, what string) string 
 	txts, _ := l.r.LookupTXT(ctx, name)
 	for _, t := range txts {
 		if strings.HasPrefix(strings.ToLower(strings.TrimSpace(t)), strings.ToLower(prefix)) {
-			l.add("mx", Info, what+" is published: "+shown(t), "")
+			l.add("mx", Info, m("lint.published", what, shown(t)), none)
 			return t
 		}
 	}
-	l.add("mx", Info, what+" is not published at "+name+" (optional)", "")
+	l.add("mx", Info, m("lint.unpublished", what, name), none)
 	return ""
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/verify/spf"
 )
 
@@ -40,7 +41,8 @@ type SPFReport struct {
 	IPv6Networks  int    `json:"ipv6_networks"`
 	// Evaluation is the optional check of one IP and MAIL FROM.
 	Evaluation *spf.Evaluation `json:"evaluation,omitempty"`
-	Trace      string          `json:"trace,omitempty"`
+	// Trace is Evaluation as text, in the reader's words (Report.In).
+	Trace string `json:"trace,omitempty"`
 }
 
 // SPFNode is one record of the include/redirect tree.
@@ -49,7 +51,7 @@ type SPFNode struct {
 	// Via is the term that led here ("" at the top).
 	Via      string     `json:"via,omitempty"`
 	Record   string     `json:"record,omitempty"`
-	Problem  string     `json:"problem,omitempty"`
+	Problem  i18n.Msg   `json:"problem,omitzero"`
 	DNSTerms int        `json:"dns_terms"`
 	Children []*SPFNode `json:"children,omitempty"`
 }
@@ -78,7 +80,7 @@ func (l *linter) spf(ctx context.Context, o Options) *SPFReport {
 	rep := &SPFReport{Records: []string{}}
 	txts, err := l.r.LookupTXT(ctx, l.domain)
 	if err != nil && !dnsx.IsNotFound(err) {
-		l.add("spf", Warning, "the TXT lookup failed: "+shown(err.Error()), "check the domain's name servers")
+		l.add("spf", Warning, m("lint.spf.lookup", shown(err.Error())), m("lint.fix.nameservers"))
 		return rep
 	}
 	if recs := spf.Records(txts); recs != nil {
@@ -86,19 +88,16 @@ func (l *linter) spf(ctx context.Context, o Options) *SPFReport {
 	}
 	switch len(rep.Records) {
 	case 0:
-		l.add("spf", Error, "no SPF record at "+l.domain+": receivers get SPF none, and Gmail requires SPF or DKIM",
-			`publish one TXT record such as "v=spf1 mx include:<your provider> -all"`)
+		l.add("spf", Error, m("lint.spf.none", l.domain), m("lint.spf.none.fix"))
 		return rep
 	case 1:
 	default:
-		l.add("spf", Error, fmt.Sprintf("%d SPF records at %s: receivers give permerror (RFC 7208 §4.5)", len(rep.Records), l.domain),
-			"merge them into one record")
+		l.add("spf", Error, m("lint.spf.several", len(rep.Records), l.domain), m("lint.spf.several.fix"))
 		return rep
 	}
 	rec := rep.Records[0]
 	if len(rec) > RecommendedLen {
-		l.add("spf", Warning, fmt.Sprintf("the record is %d octets, over the %d RFC 7208 §3.4 advises (it may not fit a UDP answer)", len(rec), RecommendedLen),
-			"shorten it: replace long lists of ip4: with an include of your own")
+		l.add("spf", Warning, m("lint.spf.long", len(rec), RecommendedLen), m("lint.spf.long.fix"))
 	}
 	if strs, ok := l.r.txtStrings(ctx, l.domain); ok {
 		for _, s := range strs {
@@ -109,8 +108,7 @@ func (l *linter) spf(ctx context.Context, o Options) *SPFReport {
 			}
 		}
 		if len(rep.Strings) > 1 {
-			l.add("spf", Info, fmt.Sprintf("the record is split into %d strings of %s octets; receivers join them with nothing in between, so a space must end or start a string where terms meet",
-				len(rep.Strings), joinInts(rep.Strings)), "")
+			l.add("spf", Info, m("lint.spf.strings", len(rep.Strings), joinInts(rep.Strings)), none)
 		}
 	}
 	w := &walk{l: l, rep: rep, onPath: map[string]bool{}}
@@ -121,9 +119,6 @@ func (l *linter) spf(ctx context.Context, o Options) *SPFReport {
 		out := l.spfChecker().Check(ctx, spf.Params{IP: o.IP, MailFrom: o.MailFrom, Helo: l.domain})
 		ev := out.Effective()
 		rep.Evaluation = ev
-		var b strings.Builder
-		ev.WriteText(&b, l.receiver)
-		rep.Trace = b.String()
 	}
 	return rep
 }
@@ -143,15 +138,15 @@ func (w *walk) node(ctx context.Context, domain, via, rec string, depth int) *SP
 	w.nodes++
 	switch {
 	case depth > MaxTreeDepth:
-		n.Problem = "not followed: deeper than " + fmt.Sprint(MaxTreeDepth) + " levels"
-		l.add("spf", Error, "the include tree is deeper than 10 levels: evaluation exceeds the lookup limit", "flatten the includes")
+		n.Problem = m("lint.node.deep", MaxTreeDepth)
+		l.add("spf", Error, m("lint.spf.deep", MaxTreeDepth), m("lint.spf.deep.fix"))
 		return n
 	case w.nodes > MaxTreeNodes:
-		n.Problem = "not followed: the tree has more than " + fmt.Sprint(MaxTreeNodes) + " records"
+		n.Problem = m("lint.node.many", MaxTreeNodes)
 		return n
 	case w.onPath[domain]:
-		n.Problem = "loop: " + domain + " includes itself"
-		l.add("spf", Error, fmt.Sprintf("include loop through %s: evaluation ends in permerror", domain), "remove the include that points back")
+		n.Problem = m("lint.node.loop", domain)
+		l.add("spf", Error, m("lint.spf.loop", domain), m("lint.spf.loop.fix"))
 		return n
 	}
 	if via != "" {
@@ -159,20 +154,19 @@ func (w *walk) node(ctx context.Context, domain, via, rec string, depth int) *SP
 		recs := spf.Records(txts)
 		switch {
 		case err != nil && !dnsx.IsNotFound(err):
-			n.Problem = "lookup failed: " + shown(err.Error())
-			l.add("spf", Warning, fmt.Sprintf("%s (from %q): %s; receivers would give temperror", domain, via, shown(err.Error())), "")
+			n.Problem = m("lint.node.lookup", shown(err.Error()))
+			l.add("spf", Warning, m("lint.spf.target-lookup", domain, via, shown(err.Error())), none)
 			return n
 		case len(recs) == 0:
 			if err != nil {
 				w.rep.VoidLookups++
 			}
-			n.Problem = "no SPF record"
-			l.add("spf", Error, fmt.Sprintf("%q points at %s, which has no SPF record: receivers give permerror", shown(via), domain),
-				"remove the term or fix the target's record")
+			n.Problem = m("lint.node.none")
+			l.add("spf", Error, m("lint.spf.target-none", shown(via), domain), m("lint.spf.target-none.fix"))
 			return n
 		case len(recs) > 1:
-			n.Problem = fmt.Sprintf("%d SPF records", len(recs))
-			l.add("spf", Error, fmt.Sprintf("%s (from %q) has %d SPF records: permerror", domain, shown(via), len(recs)), "")
+			n.Problem = m("lint.node.several", len(recs))
+			l.add("spf", Error, m("lint.spf.target-several", domain, shown(via), len(recs)), none)
 			return n
 		}
 		rec = recs[0]
@@ -180,9 +174,8 @@ func (w *walk) node(ctx context.Context, domain, via, rec string, depth int) *SP
 	n.Record = rec
 	r, err := spf.Parse(rec)
 	if err != nil {
-		n.Problem = shown(err.Error())
-		l.add("spf", Error, fmt.Sprintf("the record of %s does not parse: %s; receivers give permerror", domain, shown(err.Error())),
-			"correct the term at that column")
+		n.Problem = i18n.Of(err)
+		l.add("spf", Error, m("lint.spf.syntax", domain, i18n.Of(err)), m("lint.spf.syntax.fix"))
 		return n
 	}
 	w.onPath[domain] = true
@@ -194,9 +187,9 @@ func (w *walk) node(ctx context.Context, domain, via, rec string, depth int) *SP
 			hasAll = true
 			switch t.Qualifier {
 			case '+':
-				l.add("spf", Error, fmt.Sprintf("%s has %q: it authorizes every IP address on the Internet", domain, t.Raw), "end the record with -all or ~all")
+				l.add("spf", Error, m("lint.spf.plus-all", domain, t.Raw), m("lint.spf.end-all"))
 			case '?':
-				l.add("spf", Warning, fmt.Sprintf("%s ends with %q: mail from anywhere gets neutral, which protects nothing", domain, t.Raw), "end the record with -all or ~all")
+				l.add("spf", Warning, m("lint.spf.neutral-all", domain, t.Raw), m("lint.spf.end-all"))
 			}
 		}
 	}
@@ -216,11 +209,11 @@ func (w *walk) node(ctx context.Context, domain, via, rec string, depth int) *SP
 		switch {
 		case t.Mechanism == spf.MInclude || t.Modifier == spf.ModRedirect:
 			if t.Modifier == spf.ModRedirect && hasAll {
-				l.add("spf", Warning, fmt.Sprintf("%s has both %q and all: redirect is ignored when all is present (RFC 7208 §6.1)", domain, t.Raw), "keep one of the two")
+				l.add("spf", Warning, m("lint.spf.redirect-all", domain, t.Raw), m("lint.spf.redirect-all.fix"))
 				continue
 			}
 			if macro {
-				l.add("spf", Info, fmt.Sprintf("%q uses macros, so its target depends on the sender and is not followed here", t.Raw), "")
+				l.add("spf", Info, m("lint.spf.macro", t.Raw), none)
 				continue
 			}
 			n.Children = append(n.Children, w.node(ctx, target, t.Raw, "", depth+1))
@@ -233,8 +226,7 @@ func (w *walk) node(ctx context.Context, domain, via, rec string, depth int) *SP
 				w.rep.VoidLookups++
 			}
 		case t.Mechanism == spf.MPTR:
-			l.add("spf", Warning, fmt.Sprintf("%s uses %q: ptr is deprecated (RFC 7208 §5.5), slow, and many receivers skip it", domain, t.Raw),
-				"replace it with ip4:/ip6: or a of the hosts concerned")
+			l.add("spf", Warning, m("lint.spf.ptr", domain, t.Raw), m("lint.spf.ptr.fix"))
 		case t.Mechanism == spf.MIP4:
 			w.v4 = append(w.v4, network{t.Network.Masked(), domain + " " + t.Raw})
 		case t.Mechanism == spf.MIP6:
@@ -242,7 +234,7 @@ func (w *walk) node(ctx context.Context, domain, via, rec string, depth int) *SP
 		}
 	}
 	if depth == 0 && !hasAll && r.Redirect == nil {
-		l.add("spf", Warning, "the record has no all and no redirect: mail from other servers gets neutral", "end it with -all (or ~all while you check)")
+		l.add("spf", Warning, m("lint.spf.no-all"), m("lint.spf.no-all.fix"))
 	}
 	return n
 }
@@ -284,8 +276,7 @@ func (w *walk) mx(ctx context.Context, domain string, t *spf.Term, target string
 	}
 	w.rep.MXTerms = append(w.rep.MXTerms, MXTerm{Domain: domain, Term: t.Raw, Names: len(mxs)})
 	if len(mxs) > spf.MaxMXNames {
-		l.add("spf", Error, fmt.Sprintf("%q in %s finds %d MX names, over the limit of %d: evaluating it gives permerror", t.Raw, domain, len(mxs), spf.MaxMXNames),
-			"use ip4:/ip6: for those hosts instead of mx")
+		l.add("spf", Error, m("lint.spf.mx-names", t.Raw, domain, len(mxs), spf.MaxMXNames), m("lint.spf.mx-names.fix"))
 	}
 	for i, mx := range mxs {
 		if i == spf.MaxMXNames {
@@ -303,19 +294,16 @@ func (w *walk) totals() {
 	l, rep := w.l, w.rep
 	switch {
 	case rep.DNSTerms > spf.MaxDNSTerms:
-		l.add("spf", Error, fmt.Sprintf("%d DNS-querying terms over the whole tree, over the limit of %d: mail that matches late gets permerror", rep.DNSTerms, spf.MaxDNSTerms),
-			"flatten includes (replace them with the ip4:/ip6: they resolve to) or drop unused ones")
+		l.add("spf", Error, m("lint.spf.terms-over", rep.DNSTerms, spf.MaxDNSTerms), m("lint.spf.terms-over.fix"))
 	case rep.DNSTerms >= spf.MaxDNSTerms-1:
-		l.add("spf", Warning, fmt.Sprintf("%d of %d DNS-querying terms in the worst case: one more include breaks SPF", rep.DNSTerms, spf.MaxDNSTerms), "")
+		l.add("spf", Warning, m("lint.spf.terms-near", rep.DNSTerms, spf.MaxDNSTerms), none)
 	default:
-		l.add("spf", Info, fmt.Sprintf("%d of %d DNS-querying terms in the worst case (include, a, mx, ptr, exists, redirect over the whole tree); "+
-			"each mx counts once here, and its MX names fall under a separate limit of %d (RFC 7208 §4.6.4)", rep.DNSTerms, spf.MaxDNSTerms, spf.MaxMXNames), "")
+		l.add("spf", Info, m("lint.spf.terms", rep.DNSTerms, spf.MaxDNSTerms, spf.MaxMXNames), none)
 	}
 	if rep.VoidLookups > spf.MaxVoidLookups {
-		l.add("spf", Error, fmt.Sprintf("%d void lookups (names with no records), over the limit of %d: permerror", rep.VoidLookups, spf.MaxVoidLookups),
-			"remove terms pointing at names that do not exist")
+		l.add("spf", Error, m("lint.spf.voids-over", rep.VoidLookups, spf.MaxVoidLookups), m("lint.spf.voids-over.fix"))
 	} else if rep.VoidLookups > 0 {
-		l.add("spf", Warning, fmt.Sprintf("%d void lookup(s) of the %d allowed: terms point at names with no records", rep.VoidLookups, spf.MaxVoidLookups), "remove them")
+		l.add("spf", Warning, m("lint.spf.voids", rep.VoidLookups, spf.MaxVoidLookups), m("lint.spf.voids.fix"))
 	}
 
 	sort.Slice(w.v4, func(i, j int) bool {
@@ -332,19 +320,18 @@ func (w *walk) totals() {
 				break
 			}
 			a, b := w.v4[i], w.v4[j]
-			kind := "overlaps"
+			key := "lint.spf.overlap"
 			if a.p == b.p {
-				kind = "duplicates"
+				key = "lint.spf.duplicate"
 			}
-			l.add("spf", Warning, fmt.Sprintf("%s (%s) %s %s (%s)", b.p, shown(b.where), kind, a.p, shown(a.where)), "remove the narrower or repeated one")
+			l.add("spf", Warning, m(key, b.p.String(), shown(b.where), a.p.String(), shown(a.where)), m("lint.spf.overlap.fix"))
 			overlaps++
 		}
 	}
 	rep.IPv4Addresses = mergedSize(w.v4)
-	l.add("spf", Info, fmt.Sprintf("the tree authorizes %d IPv4 addresses and %d IPv6 networks", rep.IPv4Addresses, rep.IPv6Networks), "")
+	l.add("spf", Info, m("lint.spf.authorized", rep.IPv4Addresses, rep.IPv6Networks), none)
 	if rep.IPv4Addresses > 1<<20 {
-		l.add("spf", Warning, fmt.Sprintf("%d IPv4 addresses is a lot: anyone on those networks can send as you", rep.IPv4Addresses),
-			"authorize your providers' includes and your own hosts, not whole provider ranges")
+		l.add("spf", Warning, m("lint.spf.wide", rep.IPv4Addresses), m("lint.spf.wide.fix"))
 	}
 }
 

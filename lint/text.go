@@ -3,33 +3,35 @@ package lint
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+
+	"github.com/testerd/testerd/i18n"
 )
 
-// WriteText writes the report for a terminal: the findings first, then
-// each area's details.
-func (r *Report) WriteText(w io.Writer) {
-	fmt.Fprintf(w, "%s: %d %s, %d %s (%d DNS lookups)\n\n", r.Domain, r.Errors, plural(r.Errors, "error", "errors"),
-		r.Warnings, plural(r.Warnings, "warning", "warnings"), r.Lookups)
+// WriteText writes the report for a terminal in l: the findings first,
+// then each area's details.
+func (r *Report) WriteText(w io.Writer, l i18n.Lang) {
+	r = r.In(l)
+	fmt.Fprintf(w, "%s\n\n", l.T("lint.text.head", r.Domain, r.Errors, r.Warnings, r.Lookups))
 	for _, f := range r.Findings {
-		fmt.Fprintf(w, "  [%s] %s: %s\n", f.Severity, f.Area, f.Message)
-		if f.Fix != "" {
-			fmt.Fprintf(w, "          fix: %s\n", f.Fix)
+		fmt.Fprintf(w, "  [%s] %s: %s\n", l.T("severity."+string(f.Severity)), f.Area, f.Text)
+		if f.FixText != "" {
+			fmt.Fprintf(w, "          %s %s\n", l.T("lint.text.fix"), f.FixText)
 		}
 	}
 	if s := r.SPF; s != nil {
 		fmt.Fprintf(w, "\n== SPF\n")
 		for _, rec := range s.Records {
-			fmt.Fprintf(w, "  record: %q\n", rec)
+			fmt.Fprintf(w, "  %s %q\n", l.T("lint.text.record"), rec)
 		}
 		if s.Tree != nil {
-			fmt.Fprintf(w, "  worst case: %d of 10 DNS-querying terms, %d of 2 void lookups; %d IPv4 addresses, %d IPv6 networks\n",
-				s.DNSTerms, s.VoidLookups, s.IPv4Addresses, s.IPv6Networks)
+			fmt.Fprintf(w, "  %s\n", l.T("domain.worst", s.DNSTerms, s.VoidLookups, s.IPv4Addresses, s.IPv6Networks))
 			for _, m := range s.MXTerms {
-				fmt.Fprintf(w, "  %q in %s: %d MX names (limit 10, counted apart from the 10 terms)\n", m.Term, m.Domain, m.Names)
+				fmt.Fprintf(w, "  %s\n", l.T("lint.text.mx-term", m.Term, m.Domain, m.Names))
 			}
-			fmt.Fprintln(w, "  tree:")
-			writeNode(w, s.Tree, 2)
+			fmt.Fprintf(w, "  %s\n", l.T("lint.text.tree"))
+			writeNode(w, s.Tree, 2, l)
 		}
 		if s.Trace != "" {
 			fmt.Fprintf(w, "\n%s", s.Trace)
@@ -40,18 +42,19 @@ func (r *Report) WriteText(w io.Writer) {
 		for _, q := range d.Domain.Queries {
 			fmt.Fprintf(w, "  %s: %s%s\n", q.Name, strings.Join(quoteAll(q.Records), " "), q.Error)
 		}
-		if d.Summary != "" {
-			fmt.Fprintf(w, "  %s\n", d.Summary)
+		if d.SummaryText != "" {
+			fmt.Fprintf(w, "  %s\n", d.SummaryText)
 		}
 	}
 	if len(r.DKIM) > 0 {
 		fmt.Fprintf(w, "\n== DKIM\n")
 		for _, k := range r.DKIM {
+			source := l.T("domain.source." + k.Source)
 			switch {
-			case k.Key != nil && k.Problem == "":
-				fmt.Fprintf(w, "  s=%s (%s): %s, %d bits\n", k.Selector, k.Source, keyType(k.Key), k.Key.Bits)
+			case k.Key != nil && k.Problem.IsZero():
+				fmt.Fprintf(w, "  s=%s (%s): %s\n", k.Selector, source, l.T("lint.text.key", keyType(k.Key), strconv.Itoa(k.Key.Bits)))
 			default:
-				fmt.Fprintf(w, "  s=%s (%s): %s\n", k.Selector, k.Source, k.Problem)
+				fmt.Fprintf(w, "  s=%s (%s): %s\n", k.Selector, source, l.Say(k.Problem))
 			}
 		}
 	}
@@ -60,27 +63,31 @@ func (r *Report) WriteText(w io.Writer) {
 		for _, h := range m.Hosts {
 			fmt.Fprintf(w, "  %d %s\n", h.Pref, h.Host)
 			for _, a := range h.Addresses {
-				fmt.Fprintf(w, "      %s  %s  %s\n", a.IP, ptrText(a.PTR), map[bool]string{true: "forward-confirmed", false: "not confirmed"}[a.Confirmed])
+				confirmed := l.T("domain.unconfirmed")
+				if a.Confirmed {
+					confirmed = l.T("domain.confirmed")
+				}
+				fmt.Fprintf(w, "      %s  %s  %s\n", a.IP, l.Say(ptrText(a.PTR)), confirmed)
 			}
 		}
 	}
 }
 
-func writeNode(w io.Writer, n *SPFNode, indent int) {
+func writeNode(w io.Writer, n *SPFNode, indent int, l i18n.Lang) {
 	pad := strings.Repeat("  ", indent)
 	via := ""
 	if n.Via != "" {
 		via = " (" + n.Via + ")"
 	}
-	fmt.Fprintf(w, "%s%s%s: %d DNS terms\n", pad, n.Domain, via, n.DNSTerms)
+	fmt.Fprintf(w, "%s%s%s: %s\n", pad, n.Domain, via, l.T("lint.text.terms", n.DNSTerms))
 	if n.Record != "" {
 		fmt.Fprintf(w, "%s  %q\n", pad, n.Record)
 	}
-	if n.Problem != "" {
-		fmt.Fprintf(w, "%s  problem: %s\n", pad, n.Problem)
+	if !n.Problem.IsZero() {
+		fmt.Fprintf(w, "%s  %s %s\n", pad, l.T("lint.text.problem"), l.Say(n.Problem))
 	}
 	for _, c := range n.Children {
-		writeNode(w, c, indent+1)
+		writeNode(w, c, indent+1, l)
 	}
 }
 
@@ -90,11 +97,4 @@ func quoteAll(ss []string) []string {
 		out[i] = fmt.Sprintf("%q", s)
 	}
 	return out
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }

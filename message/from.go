@@ -1,13 +1,13 @@
 package message
 
 import (
-	"fmt"
 	"net/mail"
 	"slices"
 	"strings"
 
 	"golang.org/x/net/idna"
 
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/internal/untrusted"
 )
 
@@ -24,9 +24,9 @@ type From struct {
 	Name    string `json:"name,omitempty"`
 	Address string `json:"address,omitempty"`
 	// Domain is lowercase ASCII (A-labels), without a trailing dot.
-	Domain  string `json:"domain,omitempty"`
-	Headers int    `json:"headers"`
-	Problem string `json:"problem,omitempty"`
+	Domain  string   `json:"domain,omitempty"`
+	Headers int      `json:"headers"`
+	Problem i18n.Msg `json:"problem,omitzero"`
 	// Domains lists the distinct domains of a From header that holds
 	// several addresses (at most MaxAuthors), for RFC 9989 §4.4.
 	Domains []string `json:"domains,omitempty"`
@@ -41,12 +41,12 @@ func (m *Message) From() From {
 	f := From{Headers: len(fields)}
 	switch len(fields) {
 	case 0:
-		f.Problem = "the message has no From header"
+		f.Problem = i18n.M("from.none")
 		return f
 	case 1:
 	default:
 		f.Header = clip(fields[0].Value())
-		f.Problem = fmt.Sprintf("the message has %d From headers; RFC 5322 allows one", len(fields))
+		f.Problem = i18n.M("from.several", len(fields))
 		return f
 	}
 	f.Header = clip(fields[0].Value())
@@ -65,31 +65,31 @@ func (m *Message) From() From {
 
 // ParseFrom parses a From header value. It returns the single address and
 // its domain, or a problem in words.
-func ParseFrom(value string) (*mail.Address, string, string) {
+func ParseFrom(value string) (*mail.Address, string, i18n.Msg) {
 	if strings.TrimSpace(value) == "" {
-		return nil, "", "the From header is empty"
+		return nil, "", i18n.M("from.empty")
 	}
 	list, err := mailParser.ParseList(value)
 	if err != nil {
-		return nil, "", "the From header cannot be parsed: " + clip(strings.TrimPrefix(err.Error(), "mail: "))
+		return nil, "", i18n.M("from.unparsable", clip(strings.TrimPrefix(err.Error(), "mail: ")))
 	}
 	switch len(list) {
 	case 0:
-		return nil, "", "the From header holds no address"
+		return nil, "", i18n.M("from.no-address")
 	case 1:
 	default:
-		return nil, "", fmt.Sprintf("the From header holds %d addresses; DMARC needs exactly one", len(list))
+		return nil, "", i18n.M("from.addresses", len(list))
 	}
 	a := list[0]
 	at := strings.LastIndexByte(a.Address, '@')
 	if at < 0 {
-		return a, "", "the From address has no domain"
+		return a, "", i18n.M("from.no-domain")
 	}
 	domain, err := Domain(a.Address[at+1:])
 	if err != nil {
-		return a, "", "the From address domain is not usable: " + err.Error()
+		return a, "", i18n.M("from.domain", i18n.Of(err))
 	}
-	return a, domain, ""
+	return a, domain, i18n.Msg{}
 }
 
 // authorDomains returns the distinct domains of a From value with more
@@ -125,18 +125,18 @@ var mailParser = mail.AddressParser{WordDecoder: wordDecoder}
 func Domain(d string) (string, error) {
 	d = strings.TrimSuffix(strings.TrimSpace(d), ".")
 	if d == "" {
-		return "", fmt.Errorf("empty domain")
+		return "", i18n.Errorf("name.empty")
 	}
 	if strings.HasPrefix(d, "[") {
-		return "", fmt.Errorf("%q is an address literal, not a domain", clip(d))
+		return "", i18n.Errorf("name.literal", clip(d))
 	}
 	a, err := idnaProfile.ToASCII(d)
 	if err != nil {
-		return "", fmt.Errorf("%q is not a valid domain name", clip(d))
+		return "", i18n.Errorf("name.invalid", clip(d))
 	}
 	a = strings.ToLower(a)
 	if !isHostName(a) {
-		return "", fmt.Errorf("%q is not a valid domain name", clip(d))
+		return "", i18n.Errorf("name.invalid", clip(d))
 	}
 	return a, nil
 }

@@ -336,9 +336,9 @@ func (c *Planner) LangOf(p *store.Probe) i18n.Lang {
 	return i18n.Default
 }
 
-// body is the reply text: the diagnosis in the probe's language, the
-// verdict and link, then the full explanation and the
-// Authentication-Results (technical, in English).
+// body is the reply text, all in the probe's language: the diagnosis,
+// the verdict and link, then the full explanation and the
+// Authentication-Results.
 func (c *Planner) body(p *store.Probe, v *verify.Verdict, kind kind.Kind, to string) string {
 	l := c.LangOf(p)
 	var b strings.Builder
@@ -346,11 +346,8 @@ func (c *Planner) body(p *store.Probe, v *verify.Verdict, kind kind.Kind, to str
 	b.WriteString("\n")
 	explain.Diagnose(v, explain.Options{Lang: l, TesterDomain: c.Domain}).WriteText(&b)
 	fmt.Fprintf(&b, "\n\n== %s\n\n", l.T("result.details"))
-	if l != i18n.EN {
-		fmt.Fprintf(&b, "%s\n\n", l.T("result.details-note"))
-	}
-	v.WriteText(&b, c.Hostname)
-	b.WriteString("\n== Authentication-Results, as added on receipt\n")
+	v.WriteText(&b, c.Hostname, l)
+	fmt.Fprintf(&b, "\n== %s\n", l.T("reply.authres"))
 	b.WriteString(v.FoldedAuthResults())
 	b.WriteString("\n\n-- \n")
 	fmt.Fprintf(&b, "%s\n", l.T("reply.footer", to, untrusted.Clip(p.MailFrom, 200), p.ClientIP.String(), untrusted.Clip(p.Helo, 200)))

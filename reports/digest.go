@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/store"
 )
@@ -15,6 +16,8 @@ import (
 // Digest mails a summary of the reports received, once a day at a set
 // time, through the outbox (signed and delivered like the replies).
 type Digest struct {
+	// Lang is the language of the summary: the server's default.
+	Lang  i18n.Lang
 	Store *store.Store
 	// Domain is the tester domain (From: rua@Domain); Hostname names the
 	// Message-ID; BaseURL starts the links.
@@ -101,7 +104,7 @@ func (d *Digest) Send(ctx context.Context, now time.Time) error {
 		return err
 	}
 	for _, to := range d.To {
-		o, err := OwnMail(d.Domain, d.Hostname, to, fmt.Sprintf("DMARC reports at %s: the last %d days", d.Domain, days), body, now)
+		o, err := OwnMail(d.Domain, d.Hostname, to, d.Lang.T("digest.subject", d.Domain, days), body, now)
 		if err != nil {
 			return err
 		}
@@ -142,14 +145,15 @@ func (d *Digest) body(ctx context.Context, since time.Time, days int) (string, e
 	if err != nil {
 		return "", err
 	}
+	l := d.Lang
 	var b strings.Builder
-	fmt.Fprintf(&b, "DMARC aggregate reports received at rua@%s, %d days from %s.\n\n", d.Domain, days, since.Format("2006-01-02"))
+	fmt.Fprintf(&b, "%s\n\n", l.T("digest.head", d.Domain, days, since.Format("2006-01-02")))
 	if len(domains) == 0 {
-		b.WriteString("No report arrived in that time.\n")
+		fmt.Fprintf(&b, "%s\n", l.T("digest.none"))
 	}
 	for i, dom := range domains {
 		if i == maxDigestDomains {
-			fmt.Fprintf(&b, "… and %d more domains.\n", len(domains)-i)
+			fmt.Fprintf(&b, "%s\n", l.T("digest.more", len(domains)-i))
 			break
 		}
 		rows, err := d.Store.ReportRows(ctx, dom.Domain, since)
@@ -158,13 +162,13 @@ func (d *Digest) body(ctx context.Context, since time.Time, days int) (string, e
 		}
 		s := Summarize(dom.Domain, since, days, rows)
 		t := s.Total
-		fmt.Fprintf(&b, "%s: %d messages in %d reports; DMARC pass %.1f%% (SPF aligned %s, DKIM aligned %s)\n",
-			dom.Domain, t.Messages, dom.Reports, t.PassRate(), Percent(t.SPFAligned, t.Messages), Percent(t.DKIMAligned, t.Messages))
+		fmt.Fprintf(&b, "%s\n", l.T("digest.domain", dom.Domain, t.Messages, dom.Reports, l.Percent(t.DMARCPass, t.Messages),
+			l.Percent(t.SPFAligned, t.Messages), l.Percent(t.DKIMAligned, t.Messages)))
 		for _, f := range s.Fixes {
-			fmt.Fprintf(&b, "  to fix: %s, %d of %d messages failing: %s\n", f.IP, f.Failing, f.Messages, f.Why)
+			fmt.Fprintf(&b, "  %s\n", l.T("digest.fix", f.IP, f.Failing, f.Messages, l.Say(f.Why)))
 		}
 		if d.BaseURL != "" {
-			fmt.Fprintf(&b, "  details: %s/reports/%s\n", strings.TrimSuffix(d.BaseURL, "/"), dom.Domain)
+			fmt.Fprintf(&b, "  %s\n", l.T("digest.details", strings.TrimSuffix(d.BaseURL, "/")+"/reports/"+dom.Domain))
 		}
 		b.WriteString("\n")
 	}
@@ -173,14 +177,14 @@ func (d *Digest) body(ctx context.Context, since time.Time, days int) (string, e
 		return "", err
 	}
 	if len(tls) > 0 {
-		fmt.Fprintf(&b, "SMTP TLS reports (RFC 8460), same days:\n\n")
+		fmt.Fprintf(&b, "%s\n\n", l.T("digest.tls"))
 	}
 	for i, dom := range tls {
 		if i == maxDigestDomains {
-			fmt.Fprintf(&b, "… and %d more domains.\n", len(tls)-i)
+			fmt.Fprintf(&b, "%s\n", l.T("digest.more", len(tls)-i))
 			break
 		}
-		fmt.Fprintf(&b, "%s: %d sessions in %d reports, %s failed\n", dom.Domain, dom.Success+dom.Failure, dom.Reports, Percent(dom.Failure, dom.Success+dom.Failure))
+		fmt.Fprintf(&b, "%s\n", l.T("digest.tls-domain", dom.Domain, dom.Success+dom.Failure, dom.Reports, l.Percent(dom.Failure, dom.Success+dom.Failure)))
 		if dom.Failure > 0 {
 			sum, err := d.Store.TLSSummaryOf(ctx, dom.Domain, since)
 			if err != nil {
@@ -190,21 +194,13 @@ func (d *Digest) body(ctx context.Context, since time.Time, days int) (string, e
 				if j == 3 {
 					break
 				}
-				fmt.Fprintf(&b, "  %s at %s, %d sessions: %s; to fix: %s\n", f.Type, f.ReceivingMX, f.Sessions, f.Meaning, f.Fix)
+				fmt.Fprintf(&b, "  %s\n", l.T("digest.tls-failure", f.Type, f.ReceivingMX, f.Sessions, l.Say(f.Meaning), l.Say(f.Fix)))
 			}
 		}
 		if d.BaseURL != "" {
-			fmt.Fprintf(&b, "  details: %s/reports/tls/%s\n", strings.TrimSuffix(d.BaseURL, "/"), dom.Domain)
+			fmt.Fprintf(&b, "  %s\n", l.T("digest.details", strings.TrimSuffix(d.BaseURL, "/")+"/reports/tls/"+dom.Domain))
 		}
 		b.WriteString("\n")
 	}
 	return b.String(), nil
-}
-
-// Percent is n of of as "57.1%", or "–" of nothing.
-func Percent(n, of int64) string {
-	if of == 0 {
-		return "–"
-	}
-	return fmt.Sprintf("%.1f%%", 100*float64(n)/float64(of))
 }

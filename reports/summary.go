@@ -1,11 +1,11 @@
 package reports
 
 import (
-	"fmt"
 	"math"
 	"sort"
 	"time"
 
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/store"
 )
 
@@ -85,11 +85,11 @@ type Day struct {
 
 // Fix is a source failing alignment at volume, with what to do.
 type Fix struct {
-	IP       string `json:"ip"`
-	Failing  int64  `json:"failing"`
-	Messages int64  `json:"messages"`
-	Why      string `json:"why"`
-	PTR      string `json:"ptr,omitempty"`
+	IP       string   `json:"ip"`
+	Failing  int64    `json:"failing"`
+	Messages int64    `json:"messages"`
+	Why      i18n.Msg `json:"why"`
+	PTR      string   `json:"ptr,omitempty"`
 }
 
 // Summary is a domain's reports over a span of days.
@@ -201,12 +201,12 @@ func addOnce(list *[]string, v string) {
 // why counts a source's failing messages by cause.
 type why struct{ spfOnly, dkimOther, none int64 }
 
-func explain(w *why) string {
+func explain(w *why) i18n.Msg {
 	switch {
 	case w.spfOnly >= w.dkimOther && w.spfOnly >= w.none:
-		return fmt.Sprintf("SPF passes for another domain (%d messages): send with a MAIL FROM under the From domain, or sign with DKIM for it", w.spfOnly)
+		return i18n.M("reports.why.spf-other", w.spfOnly)
 	case w.dkimOther >= w.none:
-		return fmt.Sprintf("DKIM passes for another domain (%d messages): have this sender sign with d= your domain", w.dkimOther)
+		return i18n.M("reports.why.dkim-other", w.dkimOther)
 	}
-	return fmt.Sprintf("neither SPF nor DKIM passes (%d messages): an unknown sender, a forwarder, or a service you have not authorized yet", w.none)
+	return i18n.M("reports.why.none", w.none)
 }

@@ -1,8 +1,10 @@
 package reports
 
 import (
+	"slices"
 	"time"
 
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/reports/tlsrpt"
 	"github.com/testerd/testerd/store"
 )
@@ -24,11 +26,11 @@ func tlsRows(r *tlsrpt.Report, data []byte) *store.TLSReport {
 // TLSFailure is a failure type at one receiving MX, summed, with what it
 // means and what fixes it.
 type TLSFailure struct {
-	Type        string `json:"type"`
-	Meaning     string `json:"meaning"`
-	Fix         string `json:"fix"`
-	ReceivingMX string `json:"receiving_mx"`
-	Sessions    int64  `json:"sessions"`
+	Type        string   `json:"type"`
+	Meaning     i18n.Msg `json:"meaning"`
+	Fix         i18n.Msg `json:"fix"`
+	ReceivingMX string   `json:"receiving_mx"`
+	Sessions    int64    `json:"sessions"`
 }
 
 // TLSSummary is a domain's TLS reports summed (store.TLSSummaryOf), each
@@ -46,8 +48,24 @@ type TLSSummary struct {
 func ExplainTLS(s *store.TLSSummary) *TLSSummary {
 	out := &TLSSummary{Domain: s.Domain, Since: s.Since, Reports: s.Reports, Days: s.Days, Failures: []TLSFailure{}}
 	for _, f := range s.Failures {
-		out.Failures = append(out.Failures, TLSFailure{Type: f.Type, Meaning: tlsrpt.ResultTypes[f.Type], Fix: tlsrpt.Fixes[f.Type],
-			ReceivingMX: f.ReceivingMX, Sessions: f.Sessions})
+		meaning, fix := tlsWords(f.Type, s.Domain)
+		out.Failures = append(out.Failures, TLSFailure{Type: f.Type, Meaning: meaning, Fix: fix, ReceivingMX: f.ReceivingMX, Sessions: f.Sessions})
 	}
 	return out
+}
+
+// tlsWords says what a failure type means and what fixes it; the words of
+// the MTA-STS types name the policy domain.
+func tlsWords(typ, domain string) (meaning, fix i18n.Msg) {
+	if !slices.Contains(tlsrpt.ResultTypes, typ) {
+		return i18n.M("tlsrpt.meaning.unknown"), i18n.M("tlsrpt.fix.unknown")
+	}
+	meaning, fix = i18n.M("tlsrpt.meaning."+typ), i18n.M("tlsrpt.fix."+typ)
+	switch typ {
+	case "sts-webpki-invalid":
+		meaning, fix = i18n.M("tlsrpt.meaning."+typ, domain), i18n.M("tlsrpt.fix."+typ, domain)
+	case "sts-policy-fetch-error", "sts-policy-invalid":
+		fix = i18n.M("tlsrpt.fix."+typ, domain)
+	}
+	return meaning, fix
 }

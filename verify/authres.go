@@ -5,6 +5,7 @@ import (
 
 	"github.com/emersion/go-msgauth/authres"
 
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/internal/untrusted"
 	"github.com/testerd/testerd/verify/dkim"
 )
@@ -34,7 +35,7 @@ func (v *Verdict) authResults(receiver string) string {
 	}
 	dm := &authres.DMARCResult{Value: authres.ResultValue(v.DMARC.Result), From: untrusted.Printable(v.From.Domain)}
 	if v.DMARC.Result != "pass" {
-		dm.Reason = untrusted.Printable(v.DMARC.Reason)
+		dm.Reason = untrusted.Printable(i18n.EN.Say(v.DMARC.Reason))
 	}
 	results = append(results, dm)
 	parts := make([]string, len(results))

@@ -51,7 +51,7 @@ func TestGolden(t *testing.T) {
 			checkExpect(t, v, expects[name])
 			if *show {
 				var text strings.Builder
-				v.WriteText(&text, "tester.example")
+				v.WriteText(&text, "tester.example", i18n.EN)
 				t.Log("\n" + text.String())
 			}
 			if _, err := json.Marshal(v); err != nil {
@@ -89,27 +89,28 @@ func goldenText(v *verify.Verdict) string {
 	for _, k := range kind.Testers {
 		line("%s@: %s", k, strings.Join(v.AllTags[k], " "))
 	}
-	if v.TesterFailure != "" {
-		line("tester failure: %s", v.TesterFailure)
+	say := i18n.EN.Say
+	if !v.TesterFailure.IsZero() {
+		line("tester failure: %s", say(v.TesterFailure))
 	}
 	if e := v.SPF.Effective(); e != nil {
-		line("spf %s %s: %s (matched %q): %s", e.Identity, e.Domain, e.Result, e.Matched, e.Reason)
+		line("spf %s %s: %s (matched %q): %s", e.Identity, e.Domain, e.Result, e.Matched, say(e.Reason))
 	}
 	for _, sig := range v.DKIM.Signatures {
-		line("dkim #%d d=%s s=%s a=%s: %s: %s", sig.Index, sig.Domain, sig.Selector, sig.Algorithm, sig.Result, sig.Reason)
+		line("dkim #%d d=%s s=%s a=%s: %s: %s", sig.Index, sig.Domain, sig.Selector, sig.Algorithm, sig.Result, say(sig.Reason))
 	}
 	d := v.DMARC
-	line("dmarc: %s: %s", d.Result, d.Reason)
+	line("dmarc: %s: %s", d.Result, say(d.Reason))
 	if disc := d.Discovery; disc != nil && disc.Record != nil {
 		line("dmarc record at _dmarc.%s: %s", disc.Domain, disc.Record.Raw)
 	}
 	line("dmarc alignment: spf %v, dkim %v; org domain %s", d.SPFAligned, d.DKIMAligned, d.OrgDomain)
-	line("dmarc policy: %s=%s, disposition %s: %s", d.PolicyTag, d.Policy, d.Disposition, d.PolicyNote)
-	if d.AuthorNote != "" {
-		line("dmarc authors: %s", d.AuthorNote)
+	line("dmarc policy: %s=%s, disposition %s: %s", d.PolicyTag, d.Policy, d.Disposition, say(d.PolicyNote))
+	if !d.AuthorNote.IsZero() {
+		line("dmarc authors: %s", say(d.AuthorNote))
 	}
 	if d.RFC7489 != nil {
-		line("rfc7489: %s", d.RFC7489.Note)
+		line("rfc7489: %s", say(d.RFC7489.Note))
 	}
 	if r := v.Requirements; r != nil {
 		line("requirements: ready %v, %d blocking; first error %q", r.Ready, r.Blocking, r.FirstError)

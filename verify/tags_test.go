@@ -11,6 +11,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/internal/shared"
 	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/verify/dkim"
@@ -254,7 +255,7 @@ func TestDMARCTable(t *testing.T) {
 		},
 		"no usable DMARC record applies to the From domain": {
 			aligned("norecord.example"), unaligned("norecord.example"), aligned("lower.example"), unaligned("lower.example"),
-			{FromProblem: "the message has no From header", SPFDomain: "abc.example", SPFResult: "pass"},
+			{FromProblem: i18n.M("from.none"), SPFDomain: "abc.example", SPFResult: "pass"},
 		},
 		"a record was found but cannot be used": {
 			aligned("two.example"), unaligned("two.example"), aligned("nop.example"), unaligned("nop.example"),

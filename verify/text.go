@@ -9,76 +9,77 @@ import (
 	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/verify/dkim"
+	"github.com/testerd/testerd/verify/dmarc"
 	"github.com/testerd/testerd/verify/requirements"
 )
 
-// WriteText writes the verdict as readable text: the tags, then SPF with
-// its trace, each DKIM signature, From, DMARC and alignment, and the
+// WriteText writes the verdict as readable text in l: the tags, then SPF
+// with its trace, each DKIM signature, From, DMARC and alignment, and the
 // Authentication-Results header. Untrusted strings are quoted with
 // strconv.Quote where they could hold control characters.
-func (v *Verdict) WriteText(w io.Writer, receiver string) {
+func (v *Verdict) WriteText(w io.Writer, receiver string, l i18n.Lang) {
 	fmt.Fprintf(w, "%s\n\n", strings.Join(v.Tags, " "))
-	if v.TesterFailure != "" {
-		fmt.Fprintf(w, "%s\n\n", v.TesterFailure)
+	if !v.TesterFailure.IsZero() {
+		fmt.Fprintf(w, "%s\n\n", l.Say(v.TesterFailure))
 	}
 	if v.Kind != kind.Check {
-		fmt.Fprintf(w, "(%s@ tester; check@ would say: %s)\n\n", v.Kind, strings.Join(v.AllTags[kind.Check], " "))
+		fmt.Fprintf(w, "(%s)\n\n", l.T("text.other-tester", string(v.Kind), strings.Join(v.AllTags[kind.Check], " ")))
 	}
 
 	if r := v.Requirements; r != nil {
-		writeRequirements(w, r)
+		writeRequirements(w, r, l)
 	}
 
 	eff := v.SPF.Effective()
-	fmt.Fprintf(w, "== SPF: %s (identity %s)\n", eff.Result, v.SPF.Used)
+	fmt.Fprintf(w, "== %s\n", l.T("text.spf", string(eff.Result), string(v.SPF.Used)))
 	if v.SPF.MailFrom != nil {
-		v.SPF.MailFrom.WriteText(w, receiver)
+		v.SPF.MailFrom.WriteText(w, receiver, l)
 	}
 	if v.SPF.Helo != nil {
 		if v.SPF.MailFrom != nil {
 			fmt.Fprintln(w)
 		}
-		v.SPF.Helo.WriteText(w, receiver)
+		v.SPF.Helo.WriteText(w, receiver, l)
 	}
 
-	fmt.Fprintf(w, "\n== DKIM: %d signature(s)", len(v.DKIM.Signatures))
+	fmt.Fprintf(w, "\n== %s", l.T("text.dkim", len(v.DKIM.Signatures)))
 	if v.DKIM.Unchecked > 0 {
-		fmt.Fprintf(w, ", %d more not checked (the limit is %d)", v.DKIM.Unchecked, dkim.MaxSignatures)
+		fmt.Fprintf(w, ", %s", l.T("text.dkim-unchecked", v.DKIM.Unchecked, dkim.MaxSignatures))
 	}
 	fmt.Fprintln(w)
 	for _, s := range v.DKIM.Signatures {
-		writeSignature(w, s)
+		writeSignature(w, s, l)
 	}
 
 	fmt.Fprintf(w, "\n== From: ")
 	if v.From.Domain != "" {
-		fmt.Fprintf(w, "%s (domain %s)\n", q(v.From.Header), v.From.Domain)
+		fmt.Fprintf(w, "%s (%s)\n", q(v.From.Header), l.T("text.from-domain", v.From.Domain))
 	} else {
-		fmt.Fprintf(w, "no From domain: %s\n", v.From.Problem)
+		fmt.Fprintf(w, "%s\n", l.T("text.no-from", l.Say(v.From.Problem)))
 		if v.From.Header != "" {
-			fmt.Fprintf(w, "  header: %s\n", q(v.From.Header))
+			fmt.Fprintf(w, "  %s %s\n", l.T("text.header"), q(v.From.Header))
 		}
 	}
 
 	d := v.DMARC
-	fmt.Fprintf(w, "\n== DMARC: %s\n  %s\n", d.Result, d.Reason)
+	fmt.Fprintf(w, "\n== DMARC: %s\n  %s\n", d.Result, l.Say(d.Reason))
 	if disc := d.Discovery; disc != nil {
 		for _, qr := range disc.Queries {
 			ans := qr.Error
 			if ans == "" {
-				ans = fmt.Sprintf("%d TXT record(s)", len(qr.Records))
+				ans = l.T("text.txt-records", len(qr.Records))
 			}
-			fmt.Fprintf(w, "  lookup %s: %s\n", qr.Name, ans)
+			fmt.Fprintf(w, "  %s\n", l.T("text.lookup", qr.Name, ans))
 		}
 		if r := disc.Record; r != nil {
-			where := ""
+			where := "_dmarc." + disc.Domain
 			if disc.Inherited {
-				where = " (inherited by the DNS Tree Walk: sp= applies)"
+				where = l.T("text.inherited", disc.Domain)
 			}
-			fmt.Fprintf(w, "  record at _dmarc.%s%s: %s\n", disc.Domain, where, q(r.Raw))
+			fmt.Fprintf(w, "  %s %s\n", l.T("text.record-at", where), q(r.Raw))
 			fmt.Fprintf(w, "  p=%s sp=%s np=%s adkim=%s aspf=%s", r.P, r.SP, r.NP, r.ADKIM, r.ASPF)
 			if r.PCT != 100 {
-				fmt.Fprintf(w, " pct=%d (RFC 7489 only)", r.PCT)
+				fmt.Fprintf(w, " pct=%d (%s)", r.PCT, l.T("text.rfc7489-only"))
 			}
 			if r.Testing {
 				fmt.Fprint(w, " t=y")
@@ -88,58 +89,72 @@ func (v *Verdict) WriteText(w io.Writer, receiver string) {
 			}
 			fmt.Fprintln(w)
 			for _, is := range r.Issues {
-				fmt.Fprintf(w, "  %s: %s=: %s\n", is.Severity, is.Tag, is.Message)
+				fmt.Fprintf(w, "  %s: %s=: %s\n", l.T("severity."+is.Severity), is.Tag, l.Say(is.Message))
 			}
 		}
 	}
-	fmt.Fprintf(w, "  policy: %s\n", d.PolicyNote)
+	fmt.Fprintf(w, "  %s %s\n", l.T("text.policy"), l.Say(d.PolicyNote))
 	if o := d.Org; o != nil {
-		how := map[string]string{"psd=n": "psd=n at " + o.At, "psd=y": "psd=y at " + o.At, "record": "the highest DMARC record on the DNS Tree Walk, " + o.At,
-			"psl": "no DMARC record on the DNS Tree Walk, so the Public Suffix List"}[o.By]
-		fmt.Fprintf(w, "  organizational domain: %s (%s)\n", o.Domain, how)
+		var how string
+		switch o.By {
+		case "psd=n", "psd=y":
+			how = l.T("text.org.psd", o.By, o.At)
+		case "record":
+			how = l.T("text.org.record", o.At)
+		default:
+			how = l.T("text.org.psl")
+		}
+		fmt.Fprintf(w, "  %s\n", l.T("text.org", o.Domain, how))
 		if o.PSL != "" {
-			fmt.Fprintf(w, "  the Public Suffix List says %s\n", o.PSL)
+			fmt.Fprintf(w, "  %s\n", l.T("text.org.psl-says", o.PSL))
 		}
 	}
 	if disc := d.Discovery; disc != nil {
 		for _, why := range disc.Discarded {
-			fmt.Fprintf(w, "  discarded: %s\n", why)
+			fmt.Fprintf(w, "  %s %s\n", l.T("text.discarded"), l.Say(why))
 		}
 	}
-	if d.AuthorNote != "" {
-		fmt.Fprintf(w, "  several authors: %s\n", d.AuthorNote)
+	if !d.AuthorNote.IsZero() {
+		fmt.Fprintf(w, "  %s %s\n", l.T("text.authors"), l.Say(d.AuthorNote))
 	}
-	if l := d.RFC7489; l != nil {
-		fmt.Fprintf(w, "  %s\n", l.Note)
+	if r := d.RFC7489; r != nil {
+		fmt.Fprintf(w, "  %s\n", l.Say(r.Note))
 	}
 
-	fmt.Fprintf(w, "\n== Alignment with the From domain %s\n", orDash(d.FromDomain))
-	fmt.Fprintf(w, "  SPF  (%s): %s — %s\n", d.SPF.Mode, yesNo(d.SPFAligned, "aligned", "not aligned"), d.SPF.Reason)
+	fmt.Fprintf(w, "\n== %s\n", l.T("text.alignment", orDash(d.FromDomain)))
+	aligned := func(b bool) string { return l.Say(dmarc.AlignedWord(b)) }
+	fmt.Fprintf(w, "  SPF  (%s): %s — %s\n", d.SPF.Mode, aligned(d.SPFAligned), l.Say(d.SPF.Reason))
 	for i, a := range d.DKIM {
-		fmt.Fprintf(w, "  DKIM #%d d=%s (%s, %s): %s\n", i+1, orDash(a.Domain), d.DKIMMode,
-			yesNo(a.Pass, "pass", "not pass"), yesNo(a.Aligned, "aligned", yesNo(a.DomainAligned, "domain aligns but the signature does not pass", "not aligned")))
+		state := aligned(a.Aligned)
+		if !a.Aligned && a.DomainAligned {
+			state = l.T("text.domain-aligns")
+		}
+		pass := l.T("text.pass")
+		if !a.Pass {
+			pass = l.T("text.not-pass")
+		}
+		fmt.Fprintf(w, "  DKIM #%d d=%s (%s, %s): %s\n", i+1, orDash(a.Domain), d.DKIMMode, pass, state)
 	}
 
 	fmt.Fprintf(w, "\n%s\n", strings.ReplaceAll(v.FoldedAuthResults(), "\r\n", "\n"))
 }
 
-func writeSignature(w io.Writer, s *dkim.Signature) {
+func writeSignature(w io.Writer, s *dkim.Signature, l i18n.Lang) {
 	fmt.Fprintf(w, "  #%d %s: d=%s s=%s a=%s c=%s\n", s.Index, s.Result, orDash(s.Domain), orDash(s.Selector), orDash(s.Algorithm), s.Canonicalization)
-	fmt.Fprintf(w, "     %s\n", s.Reason)
+	fmt.Fprintf(w, "     %s\n", l.Say(s.Reason))
 	if s.Problem != nil && s.Problem.Tag != "" {
-		fmt.Fprintf(w, "     problem: %s tag %s=\n", s.Problem.In, s.Problem.Tag)
+		fmt.Fprintf(w, "     %s\n", l.T("text.problem-tag", l.T("text.in."+s.Problem.In), s.Problem.Tag))
 	}
 	if s.Identifier != "" {
 		fmt.Fprintf(w, "     i=%s\n", q(s.Identifier))
 	}
 	if len(s.Headers) > 0 {
+		yes := func(b bool) string { return yesNo(b, l.T("word.yes"), l.T("word.no")) }
 		fmt.Fprintf(w, "     h=%s\n", strings.Join(s.Headers, ":"))
-		fmt.Fprintf(w, "     signed: From %s, Subject %s, List-Unsubscribe %s, List-Unsubscribe-Post %s\n",
-			yesNo(s.Signed.From, "yes", "no"), yesNo(s.Signed.Subject, "yes", "no"),
-			yesNo(s.Signed.ListUnsubscribe, "yes", "no"), yesNo(s.Signed.ListUnsubscribePost, "yes", "no"))
+		fmt.Fprintf(w, "     %s\n", l.T("text.signed", yes(s.Signed.From), yes(s.Signed.Subject), yes(s.Signed.ListUnsubscribe), yes(s.Signed.ListUnsubscribePost)))
 	}
 	if s.BodyLength != nil {
-		fmt.Fprintf(w, "     l=%d (of %d canonical body octets)\n", *s.BodyLength, s.CanonicalBodyLength)
+		fmt.Fprintf(w, "     l=%d (%s)\n", *s.BodyLength, l.T("text.body-octets", s.CanonicalBodyLength))
 	}
 	if s.Timestamp != nil {
 		fmt.Fprintf(w, "     t=%s", s.Timestamp.Format("2006-01-02 15:04:05 MST"))
@@ -152,10 +167,10 @@ func writeSignature(w io.Writer, s *dkim.Signature) {
 		fmt.Fprintf(w, "     bh=       %s\n", s.BodyHash)
 	}
 	if s.ComputedBodyHash != "" {
-		fmt.Fprintf(w, "     computed  %s (%s)\n", s.ComputedBodyHash, check(s.BodyHashOK))
+		fmt.Fprintf(w, "     %s %s (%s)\n", l.T("text.computed"), s.ComputedBodyHash, check(s.BodyHashOK, l))
 	}
 	if s.HeaderSignatureOK != nil {
-		fmt.Fprintf(w, "     header signature: %s\n", check(s.HeaderSignatureOK))
+		fmt.Fprintf(w, "     %s %s\n", l.T("text.header-signature"), check(s.HeaderSignatureOK, l))
 	}
 	if k := s.Key; k != nil {
 		flags := ""
@@ -165,23 +180,23 @@ func writeSignature(w io.Writer, s *dkim.Signature) {
 		if len(k.Services) > 0 {
 			flags += " s=" + strings.Join(k.Services, ":")
 		}
-		fmt.Fprintf(w, "     key %s: %s, %d bits%s\n", k.Name, k.Type, k.Bits, flags)
+		fmt.Fprintf(w, "     %s%s\n", l.T("text.key", k.Name, k.Type, strconv.Itoa(k.Bits)), flags)
 	} else if s.KeyLookup != "" {
-		fmt.Fprintf(w, "     key lookup: %s\n", s.KeyLookup)
+		fmt.Fprintf(w, "     %s %s\n", l.T("text.key-lookup"), s.KeyLookup)
 	}
 	for _, n := range s.Notes {
-		fmt.Fprintf(w, "     note: %s\n", n)
+		fmt.Fprintf(w, "     %s %s\n", l.T("text.note"), l.Say(n))
 	}
 }
 
-func check(ok *bool) string {
+func check(ok *bool, l i18n.Lang) string {
 	switch {
 	case ok == nil:
-		return "not checked"
+		return l.T("text.unchecked")
 	case *ok:
-		return "matches"
+		return l.T("text.matches")
 	}
-	return "DOES NOT MATCH"
+	return l.T("text.mismatch")
 }
 
 func q(s string) string { return strconv.Quote(s) }
@@ -200,11 +215,8 @@ func orDash(s string) string {
 	return s
 }
 
-// writeRequirements writes the sender-requirements report, in English
-// (the technical part of the text; the diagnosis before it is in the
-// reader's language).
-func writeRequirements(w io.Writer, r *requirements.Report) {
-	l := i18n.EN
+// writeRequirements writes the sender-requirements report in l.
+func writeRequirements(w io.Writer, r *requirements.Report, l i18n.Lang) {
 	fmt.Fprintf(w, "== %s\n", l.T("req.title"))
 	if r.FirstError != "" {
 		fmt.Fprintf(w, "  %s %s\n", l.T("req.first"), r.FirstError)

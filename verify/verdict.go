@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/internal/untrusted"
 	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/message"
@@ -119,7 +120,7 @@ type Verdict struct {
 	// TesterFailure is set when testerd itself could not judge the probe
 	// (its resolver gave no answer to any question): the results then say
 	// nothing about the sender's domain.
-	TesterFailure string `json:"tester_failure,omitempty"`
+	TesterFailure i18n.Msg `json:"tester_failure,omitzero"`
 }
 
 // DNSCache describes the cached answers a verdict used.
@@ -213,8 +214,8 @@ func (j *Judge) Judge(ctx context.Context, p Probe) *Verdict {
 	if hits, oldest, limit := cacheUse.Result(); hits > 0 {
 		v.DNSCache = &DNSCache{Hits: hits, OldestSeconds: oldest.Round(time.Millisecond).Seconds(), LimitSeconds: limit.Seconds()}
 	}
-	if why := tally.NoAnswer(); why != "" {
-		v.TesterFailure = "testerd could not judge this message: " + why + ". The results below are about testerd's DNS, not about your domain."
+	if why := tally.NoAnswer(); !why.IsZero() {
+		v.TesterFailure = i18n.M("verdict.tester-failure", why)
 	}
 	return v
 }

@@ -3,13 +3,13 @@ package web
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/netip"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/internal/netguard"
 	"github.com/testerd/testerd/lint"
 	"github.com/testerd/testerd/message"
@@ -87,7 +87,7 @@ func (d *domainChecker) allow(ip string, now time.Time) bool {
 }
 
 // errRateLimited is a client network over ChecksPerMinute.
-var errRateLimited = errors.New("too many domain checks from your network: wait a minute")
+var errRateLimited = i18n.Errorf("domain.err.rate")
 
 // lintRequest runs (or reuses) the check a request asks for.
 func (s *Server) lintRequest(r *http.Request, name string) (*lint.Report, int, error) {
@@ -100,19 +100,19 @@ func (s *Server) lintRequest(r *http.Request, name string) (*lint.Report, int, e
 		if len(sel) > 63 || strings.ContainsFunc(sel, func(r rune) bool {
 			return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_' || r == '.')
 		}) {
-			return nil, http.StatusBadRequest, errors.New("a selector is letters, digits, '-', '_' and '.'")
+			return nil, http.StatusBadRequest, i18n.Errorf("domain.err.selector")
 		}
 		o.Selectors = append(o.Selectors, strings.ToLower(sel))
 	}
 	if ip := q.Get("ip"); ip != "" {
 		a, err := netip.ParseAddr(ip)
 		if err != nil {
-			return nil, http.StatusBadRequest, errors.New("ip is not an IP address")
+			return nil, http.StatusBadRequest, i18n.Errorf("domain.err.ip")
 		}
 		o.IP = a
 		o.MailFrom = q.Get("mail_from")
 		if len(o.MailFrom) > 254 || strings.ContainsAny(o.MailFrom, "\r\n") {
-			return nil, http.StatusBadRequest, errors.New("mail_from is not an address")
+			return nil, http.StatusBadRequest, i18n.Errorf("domain.err.mail-from")
 		}
 		if o.MailFrom == "" {
 			o.MailFrom = "postmaster@" + name
@@ -173,7 +173,7 @@ type domainPage struct {
 	Chrome
 	Domain string
 	Query  map[string]string
-	Report *lint.Report
+	Report *lint.Report // in the page's language (lint.Report.In)
 	Error  string
 }
 
@@ -190,18 +190,21 @@ func (s *Server) domainForm(w http.ResponseWriter, r *http.Request) {
 		rep, code, err := s.lintRequest(r, name)
 		if err != nil {
 			w.WriteHeader(code)
-			page.Error = err.Error()
+			page.Error = c.Lang.Say(i18n.Of(err))
 		}
-		page.Report = rep
+		if rep != nil {
+			page.Report = rep.In(c.Lang)
+		}
 	}
 	s.render(w, "domain.html", page)
 }
 
 func (s *Server) apiDomain(w http.ResponseWriter, r *http.Request) {
+	l := s.apiLang(r)
 	rep, code, err := s.lintRequest(r, r.PathValue("name"))
 	if err != nil {
-		apiError(w, code, err.Error())
+		apiError(w, code, l.Say(i18n.Of(err)))
 		return
 	}
-	writeJSON(w, http.StatusOK, rep)
+	writeJSON(w, http.StatusOK, rep.In(l))
 }

@@ -28,7 +28,7 @@ func (s *Server) newTest(w http.ResponseWriter, r *http.Request) {
 func (s *Server) privateTest(w http.ResponseWriter, r *http.Request) {
 	tok := r.PathValue("token")
 	if !rcpt.IsPrivate(tok) {
-		http.Error(w, "no such test: start one at /new", http.StatusNotFound)
+		s.notFound(w, r, "private.none")
 		return
 	}
 	results, err := s.Store.List(r.Context(), store.ListQuery{Private: tok, Limit: MaxPrivateResults})

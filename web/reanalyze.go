@@ -38,7 +38,7 @@ func (s *Server) apiReanalyze(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, store.ErrNotFound):
 		apiError(w, http.StatusNotFound, "no such result")
 		return
-	case err != nil && v != nil && v.TesterFailure != "":
+	case err != nil && v != nil && !v.TesterFailure.IsZero():
 		apiError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	case err != nil:

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/reports"
 	"github.com/testerd/testerd/store"
@@ -107,7 +108,7 @@ type reportsPage struct {
 func (s *Server) reportsIndex(w http.ResponseWriter, r *http.Request) {
 	days, err := reportDays(r)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		s.badRequest(w, r, err)
 		return
 	}
 	since := time.Now().AddDate(0, 0, -days)
@@ -132,7 +133,7 @@ func reportDays(r *http.Request) (int, error) {
 	if d := r.URL.Query().Get("days"); d != "" {
 		n, err := strconv.Atoi(d)
 		if err != nil || n < 1 || n > MaxReportDays {
-			return 0, fmt.Errorf("days must be 1 to %d", MaxReportDays)
+			return 0, i18n.Errorf("error.days", MaxReportDays)
 		}
 		days = n
 	}
@@ -215,12 +216,12 @@ type reportDomainPage struct {
 func (s *Server) reportDomain(w http.ResponseWriter, r *http.Request) {
 	sum, list, code, err := s.summary(r)
 	if err != nil {
-		http.Error(w, err.Error(), code)
+		s.errorAt(w, r, code, "error.bad", i18n.Of(err))
 		return
 	}
 	c := s.chrome(w, r, "")
 	c.Title = c.Lang.T("reportdomain.title", sum.Domain)
-	s.render(w, "reportdomain.html", reportDomainPage{Chrome: c, Domain: s.Domain, Summary: sum, Reports: list, Chart: chart(sum.Daily)})
+	s.render(w, "reportdomain.html", reportDomainPage{Chrome: c, Domain: s.Domain, Summary: sum, Reports: list, Chart: chart(c.Lang, sum.Daily)})
 }
 
 func (s *Server) apiReports(w http.ResponseWriter, r *http.Request) {
@@ -264,7 +265,7 @@ func (s *Server) apiReportDomain(w http.ResponseWriter, r *http.Request) {
 func (s *Server) reportXML(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
-		http.Error(w, "bad id", http.StatusBadRequest)
+		s.errorAt(w, r, http.StatusBadRequest, "error.id")
 		return
 	}
 	rep, err := s.Reports.Report(r.Context(), id)
@@ -281,7 +282,7 @@ func (s *Server) reportXML(w http.ResponseWriter, r *http.Request) {
 
 // chart draws daily volume (bars) and DMARC pass rate (a line) as inline
 // SVG. Only numbers and dates formatted here go into it.
-func chart(days []reports.Day) template.HTML {
+func chart(l i18n.Lang, days []reports.Day) template.HTML {
 	const w, h, pad = 720, 200, 30
 	if len(days) == 0 {
 		return ""
@@ -294,14 +295,14 @@ func chart(days []reports.Day) template.HTML {
 	}
 	slot := float64(w-2*pad) / float64(len(days))
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="daily volume and DMARC pass rate">`, w, h+20, w, h+20)
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="%s">`, w, h+20, w, h+20, template.HTMLEscapeString(l.T("chart.label")))
 	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#999"/>`, pad, h-pad, w-pad, h-pad)
 	var line []string
 	for i, d := range days {
 		x := float64(pad) + slot*float64(i)
 		bh := float64(h-2*pad) * float64(d.Messages) / float64(max)
-		fmt.Fprintf(&b, `<rect class="bar" x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#9cc3e6"><title>%s: %d messages, %.1f%% pass</title></rect>`,
-			x+2, float64(h-pad)-bh, slot-4, bh, d.Date, d.Messages, d.PassRate())
+		fmt.Fprintf(&b, `<rect class="bar" x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#9cc3e6"><title>%s</title></rect>`,
+			x+2, float64(h-pad)-bh, slot-4, bh, template.HTMLEscapeString(l.T("chart.bar", d.Date, d.Messages, l.Percent(d.DMARCPass, d.Messages))))
 		if d.Messages > 0 {
 			y := float64(h-pad) - float64(h-2*pad)*d.PassRate()/100
 			line = append(line, fmt.Sprintf("%.1f,%.1f", x+slot/2, y))
@@ -313,13 +314,13 @@ func chart(days []reports.Day) template.HTML {
 	if len(line) > 0 {
 		fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="#2a7d2a" stroke-width="2"/>`, strings.Join(line, " "))
 	}
-	fmt.Fprintf(&b, `<text x="%d" y="14" font-size="11">bars: messages (max %d) · line: DMARC pass rate (0–100%%)</text></svg>`, pad, max)
+	fmt.Fprintf(&b, `<text x="%d" y="14" font-size="11">%s</text></svg>`, pad, template.HTMLEscapeString(l.T("chart.legend", max)))
 	return template.HTML(b.String())
 }
 
 // noAdmin explains the report pages are off.
 func (s *Server) noAdmin(w http.ResponseWriter, r *http.Request) {
-	http.Error(w, "the DMARC report pages are off: start testerd with --admin-token", http.StatusNotFound)
+	s.notFound(w, r, "error.no-admin")
 }
 
 // apiTLSReports is GET /api/tlsreports/{domain}: the domain's SMTP TLS
@@ -354,12 +355,12 @@ type tlsReportPage struct {
 func (s *Server) tlsReport(w http.ResponseWriter, r *http.Request) {
 	days, err := reportDays(r)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		s.badRequest(w, r, err)
 		return
 	}
 	domain, err := message.Domain(r.PathValue("domain"))
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		s.badRequest(w, r, err)
 		return
 	}
 	sum, err := s.Reports.TLSSummaryOf(r.Context(), domain, time.Now().AddDate(0, 0, -days))

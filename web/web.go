@@ -29,7 +29,6 @@ import (
 	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/lint"
 	"github.com/testerd/testerd/message"
-	"github.com/testerd/testerd/reports"
 	"github.com/testerd/testerd/store"
 	"github.com/testerd/testerd/verify"
 	"github.com/testerd/testerd/verify/requirements"
@@ -132,13 +131,12 @@ func (s *Server) Handler() http.Handler {
 		"mask": maskSender,
 		"when": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 		"join": strings.Join,
-		"pct":  reports.Percent,
 		"day":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
 		"add":  func(a, b int64) int64 { return a + b },
 	}
 	s.tmpl = map[i18n.Lang]*template.Template{}
 	for _, l := range i18n.Langs {
-		s.tmpl[l] = template.Must(template.New("").Funcs(funcs).Funcs(template.FuncMap{"T": l.T, "say": l.Say}).ParseFS(templateFS, "templates/*.html"))
+		s.tmpl[l] = template.Must(template.New("").Funcs(funcs).Funcs(template.FuncMap{"T": l.T, "say": l.Say, "pct": l.Percent}).ParseFS(templateFS, "templates/*.html"))
 	}
 	static, _ := fs.Sub(staticFS, "static")
 
@@ -266,12 +264,12 @@ func (s *Server) list(k kind.Kind) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c := s.chrome(w, r, "") // asks s.admin once: a wrong token is counted once
 		if !c.Lists {
-			http.Error(w, c.Lang.T("private.lists")+" /new", http.StatusForbidden)
+			s.errorAt(w, r, http.StatusForbidden, "private.lists")
 			return
 		}
 		tag := strings.TrimSpace(r.URL.Query().Get("tag"))
 		if len(tag) > MaxTag {
-			http.Error(w, "tag too long", http.StatusBadRequest)
+			s.errorAt(w, r, http.StatusBadRequest, "error.tag", MaxTag)
 			return
 		}
 		results, err := s.Store.List(r.Context(), store.ListQuery{Kind: k, Tag: tag, Limit: DefaultLimit})
@@ -664,7 +662,7 @@ func (s *Server) errorAt(w http.ResponseWriter, r *http.Request, code int, key s
 	c := s.chrome(w, r, "")
 	c.Title = c.Lang.T("error.title", code)
 	var b strings.Builder
-	if err := s.tmpl[c.Lang].ExecuteTemplate(&b, "error.html", errorPage{Chrome: c, Message: c.Lang.T(key, args...)}); err != nil {
+	if err := s.tmpl[c.Lang].ExecuteTemplate(&b, "error.html", errorPage{Chrome: c, Message: c.Lang.Say(i18n.M(key, args...))}); err != nil {
 		s.Logger.Error("web", "err", err)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -680,6 +678,11 @@ func (s *Server) notFound(w http.ResponseWriter, r *http.Request, key string, ar
 func (s *Server) fail(w http.ResponseWriter, err error) {
 	s.Logger.Error("web", "err", err)
 	http.Error(w, "internal error", http.StatusInternalServerError)
+}
+
+// badRequest answers 400 with the page saying err.
+func (s *Server) badRequest(w http.ResponseWriter, r *http.Request, err error) {
+	s.errorAt(w, r, http.StatusBadRequest, "error.bad", i18n.Of(err))
 }
 
 func (c Chrome) chrome() Chrome { return c }

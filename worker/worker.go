@@ -489,8 +489,8 @@ func (p *Pool) Reanalyze(ctx context.Context, id string) (*verify.Verdict, []str
 		return nil, nil, ErrNotJudged
 	}
 	v := p.verify(ctx, &res.Probe)
-	if v.TesterFailure != "" {
-		return v, res.Tags, fmt.Errorf("not judged again: testerd could not ask its DNS resolver, so the stored verdict is kept (%s)", v.TesterFailure)
+	if !v.TesterFailure.IsZero() {
+		return v, res.Tags, fmt.Errorf("not judged again: testerd could not ask its DNS resolver, so the stored verdict is kept (%s)", i18n.EN.Say(v.TesterFailure))
 	}
 	js, err := json.Marshal(v)
 	if err != nil {
@@ -532,7 +532,7 @@ func (p *Pool) judge(pr *store.Probe) {
 	ctx := context.Background()
 	start := time.Now()
 	v := p.verify(ctx, pr)
-	if v.TesterFailure != "" && p.later(pr) {
+	if !v.TesterFailure.IsZero() && p.later(pr) {
 		return
 	}
 	p.mu.Lock()
@@ -546,7 +546,7 @@ func (p *Pool) judge(pr *store.Probe) {
 	sv := &store.Verdict{ProbeID: pr.ID, Judged: time.Now(), Tags: v.Tags, FromDomain: v.From.Domain, Subject: v.Message.Text(), JSON: js}
 	if p.Reply != nil {
 		sv.Reply = p.Reply.Plan(pr, v)
-		if v.TesterFailure != "" && sv.Reply != nil && sv.Reply.State == store.Queued {
+		if !v.TesterFailure.IsZero() && sv.Reply != nil && sv.Reply.State == store.Queued {
 			// Never mail a sender results that are about our DNS.
 			sv.Reply.State, sv.Reply.Reason, sv.Reply.Data = store.Suppressed, i18n.M("why.tester-dns"), nil
 		}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/explain"
-	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/verify"
@@ -32,7 +31,7 @@ func runCheck(c *cli, args []string) int {
 	to := fs.String("to", "check", "the tester the message was sent to: spf, dkim or check")
 	asJSON := fs.Bool("json", false, "print the full verdict as JSON")
 	keepBytes := fs.Bool("raw", false, "judge the file's bytes as they are; without it, a file with LF line ends only is read with CRLF, as the message had on the wire")
-	langFlag := fs.String("lang", c.getenv("TESTERD_LANG", "en"), "language of the diagnosis: "+i18n.Codes()+" (env TESTERD_LANG)")
+	langFlag := addLangFlag(c, fs)
 	tlsVersion := fs.String("tls", "", `the session's TLS version for the sender-requirements report ("1.3", "1.2", or "none"); unset, TLS is not judged`)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: testerd check --ip IP --helo NAME --mail-from ADDR [--to spf|dkim|check] [--resolver HOST:PORT] [--json] FILE.eml|-")
@@ -54,9 +53,8 @@ func runCheck(c *cli, args []string) int {
 		fmt.Fprintf(stderr, "testerd check: --to %q: use spf, dkim or check\n", *to)
 		return 2
 	}
-	lang, ok := i18n.Parse(*langFlag)
+	lang, ok := langFlag.parse("check", stderr)
 	if !ok {
-		fmt.Fprintf(stderr, "testerd check: --lang %q: use %s\n", *langFlag, i18n.Codes())
 		return 2
 	}
 	raw, err := readMessage(fs.Arg(0), stdin)
@@ -91,7 +89,7 @@ func runCheck(c *cli, args []string) int {
 	if converted {
 		fmt.Fprintln(stderr, "testerd check: the file has LF line ends only, as files saved on Unix do; it was judged with CRLF, as it travelled over SMTP (--raw judges the bytes as they are)")
 	}
-	if v.TesterFailure != "" {
+	if !v.TesterFailure.IsZero() {
 		fmt.Fprintf(stderr, "testerd check: the resolver %s did not answer: the verdict is about this machine's DNS, not about the sender\n", client.Server)
 	}
 	if *asJSON {
@@ -105,8 +103,8 @@ func runCheck(c *cli, args []string) int {
 	}
 	explain.Diagnose(v, explain.Options{Lang: lang, TesterDomain: env.receiver}).WriteText(stdout)
 	fmt.Fprintf(stdout, "\n== %s\n\n", lang.T("result.details"))
-	v.WriteText(stdout, env.receiver)
-	fmt.Fprintf(stdout, "\n(judged in %s through %s)\n", elapsed.Round(time.Millisecond), client.Server)
+	v.WriteText(stdout, env.receiver, lang)
+	fmt.Fprintf(stdout, "\n(%s)\n", lang.T("text.judged", elapsed.Round(time.Millisecond).String(), client.Server))
 	return exitNoAnswer(v.TesterFailure)
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/verify/spf"
 )
 
@@ -41,4 +42,21 @@ func (e *envelopeFlags) check(cmd string, stderr io.Writer) (netip.Addr, bool) {
 		return addr, false
 	}
 	return addr, true
+}
+
+// langFlag is --lang: the language of what a command prints for people
+// (env TESTERD_LANG), read by its parse once the flags are parsed.
+type langFlag struct{ s *string }
+
+func addLangFlag(cl *cli, fs *flag.FlagSet) langFlag {
+	return langFlag{fs.String("lang", cl.getenv("TESTERD_LANG", "en"), "language of the output: "+i18n.Codes()+" (env TESTERD_LANG)")}
+}
+
+// parse returns the language; ok is false after a usage error.
+func (f langFlag) parse(cmd string, stderr io.Writer) (i18n.Lang, bool) {
+	l, ok := i18n.Parse(*f.s)
+	if !ok {
+		fmt.Fprintf(stderr, "testerd %s: --lang %q: use %s\n", cmd, *f.s, i18n.Codes())
+	}
+	return l, ok
 }

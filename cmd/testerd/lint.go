@@ -27,6 +27,7 @@ func runLint(cl *cli, args []string) int {
 	mailFrom := fs.String("mail-from", "", "the MAIL FROM for --ip (default postmaster@DOMAIN)")
 	receiver := fs.String("receiver", cl.getenv("TESTERD_HOSTNAME", "testerd.localhost"), "receiving host name for the SPF trace")
 	mxTLS := fs.Bool("mx-tls", false, "also connect to each MX on port 25 to check STARTTLS and its certificate")
+	langFlag := addLangFlag(cl, fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: testerd lint [flags] DOMAIN")
 		fs.PrintDefaults()
@@ -48,6 +49,10 @@ func runLint(cl *cli, args []string) int {
 	}
 	if domain == "" {
 		fs.Usage()
+		return 2
+	}
+	lang, ok := langFlag.parse("lint", stderr)
+	if !ok {
 		return 2
 	}
 	o := lint.Options{}
@@ -87,9 +92,9 @@ func runLint(cl *cli, args []string) int {
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		enc.Encode(rep)
+		enc.Encode(rep.In(lang))
 	} else {
-		rep.WriteText(stdout)
+		rep.WriteText(stdout, lang)
 	}
 	if rep.Errors > 0 {
 		return 3

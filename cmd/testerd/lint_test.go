@@ -20,7 +20,7 @@ func TestLintCommand(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s%s", code, out.String(), errb.String())
 	}
-	for _, want := range []string{"abc.it: 0 errors", "== SPF", `record: "v=spf1 ip4:127.0.0.0/24 -all"`, "0 of 10 DNS-querying terms",
+	for _, want := range []string{"abc.it — errors: 0", "== SPF", `record: "v=spf1 ip4:127.0.0.0/24 -all"`, "0 of 10 DNS-querying terms",
 		"Mail from abc.it that fails DMARC is rejected", "s=s1 (given): ed25519", "MAIL FROM postmaster@abc.it from 127.0.0.9: pass"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())

@@ -104,7 +104,7 @@ func TestReports(t *testing.T) {
 		t.Fatalf("summary %+v", s)
 	}
 	// 198.51.100.7 is in too: 5 failing is under 10, but over 5% of 70.
-	if len(s.Fixes) != 2 || s.Fixes[0].IP != "192.0.2.66" || s.Fixes[0].Failing != 25 || !strings.Contains(s.Fixes[0].Why, "SPF passes for another domain") {
+	if len(s.Fixes) != 2 || s.Fixes[0].IP != "192.0.2.66" || s.Fixes[0].Failing != 25 || !strings.Contains(s.Fixes[0].Why.String(), "SPF passes for another domain") {
 		t.Errorf("fixes %+v", s.Fixes)
 	}
 	if s.Sources[0].IP != "127.0.0.1" || s.Sources[0].PTR != "mail.abc.it" {

@@ -183,7 +183,7 @@ func build(ctx context.Context, c *config, log *slog.Logger, hooks serveHooks) (
 		return nil, err
 	}
 
-	watcher := &alerts.Watcher{Store: st, Resolver: resolver, Domains: c.watch, To: c.alertTo, Domain: c.Domain, Hostname: c.Hostname, BaseURL: s.baseURL,
+	watcher := &alerts.Watcher{Lang: c.lang, Store: st, Resolver: resolver, Domains: c.watch, To: c.alertTo, Domain: c.Domain, Hostname: c.Hostname, BaseURL: s.baseURL,
 		Cooldown: c.AlertCooldown, Logger: log, Enqueued: queue.Notify, STS: &mtasts.Fetcher{Resolver: resolver}}
 	ret := &retention{store: st, age: c.Retention, log: log}
 
@@ -192,7 +192,7 @@ func build(ctx context.Context, c *config, log *slog.Logger, hooks serveHooks) (
 	// summary, the alerts and retention last.
 	s.parts = []part{{"retention", ret.run}, {"alerts", watcher.Run}}
 	if len(c.summaryTo) > 0 {
-		digest := &reports.Digest{Store: st, Domain: c.Domain, Hostname: c.Hostname, BaseURL: s.baseURL, To: c.summaryTo,
+		digest := &reports.Digest{Lang: c.lang, Store: st, Domain: c.Domain, Hostname: c.Hostname, BaseURL: s.baseURL, To: c.summaryTo,
 			Hour: c.summaryHour, Minute: c.summaryMinute, Enqueued: queue.Notify, Logger: log}
 		s.parts = append(s.parts, part{"dmarc summary", digest.Run})
 	}

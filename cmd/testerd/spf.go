@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/verify/spf"
 )
 
@@ -22,6 +23,7 @@ func runSPF(cl *cli, args []string) int {
 	addEnvelopeFlags(cl, fs, &env, "%{r} and Received-SPF")
 	record := fs.String("record", "", "evaluate this record as if published at the MAIL FROM domain (a draft, before publishing it)")
 	asJSON := fs.Bool("json", false, "print the result structs as JSON")
+	langFlag := addLangFlag(cl, fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: testerd spf --ip IP [--mail-from ADDR] [--helo NAME] [--resolver HOST:PORT] [--record TEXT] [--json]")
 		fs.PrintDefaults()
@@ -34,6 +36,10 @@ func runSPF(cl *cli, args []string) int {
 		return 2
 	}
 	addr, ok := env.check("spf", stderr)
+	if !ok {
+		return 2
+	}
+	lang, ok := langFlag.parse("spf", stderr)
 	if !ok {
 		return 2
 	}
@@ -59,8 +65,8 @@ func runSPF(cl *cli, args []string) int {
 	elapsed := time.Since(start)
 
 	noAnswer := tally.NoAnswer()
-	if noAnswer != "" {
-		fmt.Fprintf(stderr, "testerd spf: the resolver %s did not answer: %s; the result below is about this machine's DNS, not about the domain\n", client.Server, noAnswer)
+	if !noAnswer.IsZero() {
+		fmt.Fprintf(stderr, "testerd spf: the resolver %s did not answer: %s; the result below is about this machine's DNS, not about the domain\n", client.Server, i18n.EN.Say(noAnswer))
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -72,21 +78,21 @@ func runSPF(cl *cli, args []string) int {
 		return exitNoAnswer(noAnswer)
 	}
 	eff := o.Effective()
-	fmt.Fprintf(stdout, "SPF %s (identity %s, resolver %s, %s)\n\n", eff.Result, o.Used, client.Server, elapsed.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "%s\n\n", lang.T("spf.text.cli", string(eff.Result), string(o.Used), client.Server, elapsed.Round(time.Millisecond).String()))
 	if o.MailFrom != nil {
-		o.MailFrom.WriteText(stdout, env.receiver)
+		o.MailFrom.WriteText(stdout, env.receiver, lang)
 		fmt.Fprintln(stdout)
 	}
 	if o.Helo != nil {
-		o.Helo.WriteText(stdout, env.receiver)
+		o.Helo.WriteText(stdout, env.receiver, lang)
 	}
 	return exitNoAnswer(noAnswer)
 }
 
 // exitNoAnswer is the exit status of a command whose resolver may not
 // have answered: 1 then, since its result is about the local DNS.
-func exitNoAnswer(noAnswer string) int {
-	if noAnswer != "" {
+func exitNoAnswer(noAnswer i18n.Msg) int {
+	if !noAnswer.IsZero() {
 		return 1
 	}
 	return 0

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/testerd/testerd/i18n"
 )
 
 // tlsReport is an SMTP TLS report for abc.it over day (RFC 8460).
@@ -57,10 +59,10 @@ func TestTLSReports(t *testing.T) {
 			Success, Failure int64
 		} `json:"days"`
 		Failures []struct {
-			Type        string `json:"type"`
-			Meaning     string `json:"meaning"`
-			ReceivingMX string `json:"receiving_mx"`
-			Sessions    int64  `json:"sessions"`
+			Type        string   `json:"type"`
+			Meaning     i18n.Msg `json:"meaning"`
+			ReceivingMX string   `json:"receiving_mx"`
+			Sessions    int64    `json:"sessions"`
 		} `json:"failures"`
 	}
 	var body string
@@ -74,7 +76,7 @@ func TestTLSReports(t *testing.T) {
 	if sum.Reports != 1 || len(sum.Days) != 1 || sum.Days[0].Day != day.Format("2006-01-02") || sum.Days[0].Success != 90 || sum.Days[0].Failure != 10 {
 		t.Errorf("summary (a duplicate counted?): %s", body)
 	}
-	if len(sum.Failures) != 1 || sum.Failures[0].Sessions != 10 || sum.Failures[0].ReceivingMX != "mx.abc.it" || !strings.Contains(sum.Failures[0].Meaning, "expired") {
+	if len(sum.Failures) != 1 || sum.Failures[0].Sessions != 10 || sum.Failures[0].ReceivingMX != "mx.abc.it" || !strings.Contains(sum.Failures[0].Meaning.String(), "expired") {
 		t.Errorf("failures: %s", body)
 	}
 	if code, page := call(t, "GET", "http://"+httpAddr+"/reports/tls/abc.it", c.AdminToken); code != 200 ||

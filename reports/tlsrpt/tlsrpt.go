@@ -31,35 +31,21 @@ const (
 	MaxCount = 1e15
 )
 
-// ResultTypes are the failure types of RFC 8460 §4.3, with what each means
-// for the domain owner.
-var ResultTypes = map[string]string{
-	"starttls-not-supported":    "the MX did not offer STARTTLS",
-	"certificate-host-mismatch": "the MX's certificate is not for its name",
-	"certificate-expired":       "the MX's certificate has expired",
-	"certificate-not-trusted":   "the MX's certificate is not signed by a trusted authority",
-	"validation-failure":        "the MX's certificate could not be validated",
-	"tlsa-invalid":              "a DANE TLSA record is invalid",
-	"dnssec-invalid":            "DNSSEC validation failed for the MX or its TLSA records",
-	"dane-required":             "DANE was required but no usable TLSA record was found",
-	"sts-policy-fetch-error":    "the MTA-STS policy could not be fetched",
-	"sts-policy-invalid":        "the MTA-STS policy is invalid",
-	"sts-webpki-invalid":        "the certificate of mta-sts.DOMAIN is not valid",
-}
-
-// Fixes say what to change for each failure type.
-var Fixes = map[string]string{
-	"starttls-not-supported":    "enable STARTTLS on the MX (every current MTA has it)",
-	"certificate-host-mismatch": "install a certificate whose names include the MX host name the MX record gives",
-	"certificate-expired":       "renew the MX's certificate, and automate the renewal",
-	"certificate-not-trusted":   "use a certificate from a public authority, with its intermediate certificates served",
-	"validation-failure":        "check the certificate chain the MX serves (intermediates, key usage)",
-	"tlsa-invalid":              "correct the TLSA records, or remove them",
-	"dnssec-invalid":            "fix the zone's DNSSEC signatures and DS records",
-	"dane-required":             "publish TLSA records that match the MX's certificate",
-	"sts-policy-fetch-error":    "serve https://mta-sts.DOMAIN/.well-known/mta-sts.txt (no redirect, valid certificate, text/plain)",
-	"sts-policy-invalid":        "correct the policy's syntax (testerd lint DOMAIN checks it)",
-	"sts-webpki-invalid":        "install a valid public certificate for mta-sts.DOMAIN",
+// ResultTypes are the failure types of RFC 8460 §4.3; the catalog says
+// what each means for the domain owner (tlsrpt.meaning.TYPE) and what to
+// change (tlsrpt.fix.TYPE).
+var ResultTypes = []string{
+	"starttls-not-supported",
+	"certificate-host-mismatch",
+	"certificate-expired",
+	"certificate-not-trusted",
+	"validation-failure",
+	"tlsa-invalid",
+	"dnssec-invalid",
+	"dane-required",
+	"sts-policy-fetch-error",
+	"sts-policy-invalid",
+	"sts-webpki-invalid",
 }
 
 // Report is one TLS report.

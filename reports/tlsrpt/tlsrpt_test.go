@@ -3,6 +3,7 @@ package tlsrpt
 import (
 	"bytes"
 	"compress/gzip"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -55,7 +56,7 @@ func TestParse(t *testing.T) {
 		t.Errorf("a count as a string and mx-host as one string: %+v", q)
 	}
 	for _, f := range p.Failures {
-		if ResultTypes[f.Type] == "" {
+		if !slices.Contains(ResultTypes, f.Type) {
 			t.Errorf("unknown result type %q", f.Type)
 		}
 	}

@@ -43,7 +43,7 @@ func FuzzSignature(f *testing.F) {
 					t.Fatalf("fail without a failed check: %+v", s)
 				}
 			case dkim.Invalid:
-				if s.Problem == nil || s.Reason == "" {
+				if s.Problem == nil || s.Reason.IsZero() {
 					t.Fatalf("invalid without a problem: %+v", s)
 				}
 			case dkim.TempError:

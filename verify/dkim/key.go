@@ -8,8 +8,10 @@ import (
 	"encoding/base64"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/internal/untrusted"
 	"github.com/testerd/testerd/verify/internal/taglist"
 )
@@ -58,15 +60,23 @@ type Key struct {
 
 // KeyError names what makes a key record unusable.
 type KeyError struct {
-	Tag    string `json:"tag,omitempty"`
-	Reason string `json:"reason"`
+	Tag    string   `json:"tag,omitempty"`
+	Reason i18n.Msg `json:"reason"`
 }
 
 func (e *KeyError) Error() string {
 	if e.Tag != "" {
-		return fmt.Sprintf("key record tag %s=: %s", e.Tag, e.Reason)
+		return fmt.Sprintf("key record tag %s=: %s", e.Tag, i18n.EN.Say(e.Reason))
 	}
-	return "key record: " + e.Reason
+	return "key record: " + i18n.EN.Say(e.Reason)
+}
+
+// Msg says the error in a reader's words (i18n.Of finds it).
+func (e *KeyError) Msg() i18n.Msg {
+	if e.Tag != "" {
+		return i18n.M("dkim.key.tag", e.Tag, e.Reason)
+	}
+	return e.Reason
 }
 
 // ParseKey parses a key record. The Key is returned even with an error,
@@ -75,15 +85,15 @@ func ParseKey(record string) (*Key, error) {
 	k := &Key{Record: clip(record), Type: "rsa"}
 	tags, err := taglist.Parse(record)
 	if err != nil {
-		return k, &KeyError{Reason: "not a tag list: " + err.Error()}
+		return k, &KeyError{Reason: i18n.M("dkim.key.taglist", i18n.Of(err))}
 	}
 	if v, ok := tags.Get("v"); ok {
 		k.Version = v
 		if tags[0].Name != "v" {
-			return k, &KeyError{Tag: "v", Reason: "v= must be the first tag"}
+			return k, &KeyError{Tag: "v", Reason: i18n.M("dkim.key.v-first")}
 		}
 		if v != "DKIM1" {
-			return k, &KeyError{Tag: "v", Reason: fmt.Sprintf("version %q is not DKIM1", clip(v))}
+			return k, &KeyError{Tag: "v", Reason: i18n.M("dkim.key.version", clip(v))}
 		}
 	}
 	if v, ok := tags.Get("h"); ok {
@@ -111,39 +121,39 @@ func ParseKey(record string) (*Key, error) {
 	}
 	p, ok := tags.Get("p")
 	if !ok {
-		return k, &KeyError{Tag: "p", Reason: "the required p= tag is missing"}
+		return k, &KeyError{Tag: "p", Reason: i18n.M("dkim.key.p-missing")}
 	}
 	p = taglist.Strip(p)
 	if p == "" {
 		k.Revoked = true
-		return k, &KeyError{Tag: "p", Reason: "p= is empty: the key has been revoked"}
+		return k, &KeyError{Tag: "p", Reason: i18n.M("dkim.key.revoked")}
 	}
 	if k.Type != "rsa" && k.Type != "ed25519" {
-		return k, &KeyError{Tag: "k", Reason: fmt.Sprintf("unknown key type %q (rsa or ed25519)", clip(k.Type))}
+		return k, &KeyError{Tag: "k", Reason: i18n.M("dkim.key.type", clip(k.Type))}
 	}
 	if k.Services != nil && !slices.Contains(k.Services, "*") && !slices.Contains(k.Services, "email") {
-		return k, &KeyError{Tag: "s", Reason: fmt.Sprintf("the key is for service %q, not email", strings.Join(k.Services, ":"))}
+		return k, &KeyError{Tag: "s", Reason: i18n.M("dkim.key.service", strings.Join(k.Services, ":"))}
 	}
 	if len(p) > maxKeyText {
-		return k, &KeyError{Tag: "p", Reason: fmt.Sprintf("p= is %d characters, far more than a key of %d bits (the most testerd verifies with) needs", len(p), MaxRSABits)}
+		return k, &KeyError{Tag: "p", Reason: i18n.M("dkim.key.p-long", len(p), strconv.Itoa(MaxRSABits))}
 	}
 	der, err := base64.StdEncoding.DecodeString(p)
 	if err != nil {
-		return k, &KeyError{Tag: "p", Reason: "p= is not valid base64: " + err.Error()}
+		return k, &KeyError{Tag: "p", Reason: i18n.M("dkim.key.base64", err.Error())}
 	}
 	switch k.Type {
 	case "rsa":
 		pub, err := parseRSA(der)
 		if err != nil {
-			return k, &KeyError{Tag: "p", Reason: err.Error()}
+			return k, &KeyError{Tag: "p", Reason: i18n.Of(err)}
 		}
 		k.pub, k.Bits = pub, pub.N.BitLen()
 		if k.Bits > MaxRSABits {
-			return k, &KeyError{Tag: "p", Reason: fmt.Sprintf("the RSA key is %d bits; testerd verifies with keys of at most %d bits (RFC 8301 asks verifiers to handle up to 4096): use a 2048-bit key", k.Bits, MaxRSABits)}
+			return k, &KeyError{Tag: "p", Reason: i18n.M("dkim.key.rsa-long", strconv.Itoa(k.Bits), strconv.Itoa(MaxRSABits))}
 		}
 	case "ed25519":
 		if len(der) != ed25519.PublicKeySize {
-			return k, &KeyError{Tag: "p", Reason: fmt.Sprintf("an Ed25519 key is %d bytes, this one is %d", ed25519.PublicKeySize, len(der))}
+			return k, &KeyError{Tag: "p", Reason: i18n.M("dkim.key.ed25519", ed25519.PublicKeySize, len(der))}
 		}
 		k.pub, k.Bits = ed25519.PublicKey(der), 256
 	}
@@ -156,13 +166,13 @@ func parseRSA(der []byte) (*rsa.PublicKey, error) {
 	if pub, err := x509.ParsePKIXPublicKey(der); err == nil {
 		rsaPub, ok := pub.(*rsa.PublicKey)
 		if !ok {
-			return nil, fmt.Errorf("p= holds a %T key, not RSA", pub)
+			return nil, i18n.Errorf("dkim.key.not-rsa", fmt.Sprintf("%T", pub))
 		}
 		return rsaPub, nil
 	}
 	pub, err := x509.ParsePKCS1PublicKey(der)
 	if err != nil {
-		return nil, fmt.Errorf("p= is not an RSA public key (neither SubjectPublicKeyInfo nor PKCS#1)")
+		return nil, i18n.Errorf("dkim.key.rsa")
 	}
 	return pub, nil
 }

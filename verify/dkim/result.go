@@ -3,6 +3,7 @@ package dkim
 import (
 	"time"
 
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/message"
 )
 
@@ -51,8 +52,8 @@ type Problem struct {
 	In  string `json:"in"`
 	Tag string `json:"tag,omitempty"`
 	// Pos is the tag's column in the DKIM-Signature value, if known.
-	Pos    int    `json:"pos,omitempty"`
-	Reason string `json:"reason"`
+	Pos    int      `json:"pos,omitempty"`
+	Reason i18n.Msg `json:"reason"`
 }
 
 // Signed says which header fields that matter to people h= covers.
@@ -68,9 +69,9 @@ type Signed struct {
 type Signature struct {
 	// Index is the field's 1-based position among DKIM-Signature fields,
 	// counted from the top.
-	Index  int    `json:"index"`
-	Result Result `json:"result"`
-	Reason string `json:"reason"`
+	Index  int      `json:"index"`
+	Result Result   `json:"result"`
+	Reason i18n.Msg `json:"reason"`
 	// Failed lists the checks that failed, for Fail.
 	Failed  []string `json:"failed,omitempty"`
 	Problem *Problem `json:"problem,omitempty"`
@@ -106,7 +107,7 @@ type Signature struct {
 	KeyLookup string `json:"key_lookup,omitempty"`
 	// Notes are warnings that do not change the result: l=, testing keys,
 	// a timestamp in the future.
-	Notes []string `json:"notes,omitempty"`
+	Notes []i18n.Msg `json:"notes,omitempty"`
 	// Field is the DKIM-Signature field as received, clipped.
 	Field string `json:"field"`
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/internal/shared"
 	"github.com/testerd/testerd/message"
 )
@@ -98,7 +99,7 @@ func TestVectors(t *testing.T) {
 	}
 	// message.mbox: the kitterman.com key is not in the zone.
 	o := v.Verify(context.Background(), readVector(t, dir, "dkimpy/message.mbox"))
-	if s := o.Signatures[0]; s.KeyLookup != "NXDOMAIN" || s.Problem == nil || s.Problem.In != "dns" || !strings.Contains(s.Reason, "no key record") {
+	if s := o.Signatures[0]; s.KeyLookup != "NXDOMAIN" || s.Problem == nil || s.Problem.In != "dns" || !strings.Contains(i18n.EN.Say(s.Reason), "no key record") {
 		t.Errorf("message.mbox: %+v %+v", s, s.Problem)
 	}
 }
@@ -133,7 +134,7 @@ func TestBrokenKeyRecords(t *testing.T) {
 			v := &Verifier{Resolver: serve(t, z)}
 			o := v.Verify(context.Background(), readVector(t, dir, "rfc8463/signed.eml"))
 			s := o.Signatures[1]
-			if s.Result != tt.result || !strings.Contains(s.Reason, tt.reason) {
+			if s.Result != tt.result || !strings.Contains(i18n.EN.Say(s.Reason), tt.reason) {
 				t.Fatalf("got %s (%s), want %s containing %q", s.Result, s.Reason, tt.result, tt.reason)
 			}
 			if tt.tag != "" && (s.Problem == nil || s.Problem.In != "key" || s.Problem.Tag != tt.tag) {

@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/internal/untrusted"
 	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/verify/internal/taglist"
@@ -105,7 +105,7 @@ func (v *Verifier) Verify(ctx context.Context, m *message.Message) *Outcome {
 			// The verdict's deadline is spent: the rest are not verified,
 			// whatever their keys would cost.
 			p.sig.Result = TempError
-			p.sig.Reason = "not verified: the verdict's time ran out before this signature's turn"
+			p.sig.Reason = i18n.M("dkim.out-of-time")
 			continue
 		}
 		k := keys[p.keyName]
@@ -131,17 +131,17 @@ func fieldIndex(m *message.Message) map[string][]int {
 func parseSignature(sig *Signature, f message.Field, now time.Time) *pending {
 	value := strings.TrimSuffix(f.Raw[len(f.Name)+1:], "\r\n")
 	if f.Malformed {
-		return invalid(sig, "signature", "", 0, "the DKIM-Signature field is malformed")
+		return invalid(sig, "signature", "", 0, i18n.M("dkim.malformed"))
 	}
 	tags, err := taglist.Parse(value)
 	if err != nil {
 		var te *taglist.TagError
 		errors.As(err, &te)
-		return invalid(sig, "signature", te.Tag, te.Pos, "the tag list is malformed: "+te.Error())
+		return invalid(sig, "signature", te.Tag, te.Pos, i18n.M("dkim.taglist", te.Where()))
 	}
 	p := &pending{sig: sig, field: f, tags: tags, value: value}
 	get := func(name string) string { v, _ := tags.Get(name); return v }
-	bad := func(tag, reason string) *pending {
+	bad := func(tag string, reason i18n.Msg) *pending {
 		return invalid(sig, "signature", tag, tags.Pos(tag), reason)
 	}
 
@@ -158,7 +158,7 @@ func parseSignature(sig *Signature, f message.Field, now time.Time) *pending {
 				continue
 			}
 			if len(p.headers) == MaxSignedFields {
-				return bad("h", fmt.Sprintf("h= lists more than %d header fields; testerd verifies signatures of at most %d, as many as the header it reads may hold", MaxSignedFields, MaxSignedFields))
+				return bad("h", i18n.M("dkim.h-many", MaxSignedFields))
 			}
 			p.headers = append(p.headers, name)
 			if len(sig.Headers) < MaxShownHeaders {
@@ -190,94 +190,94 @@ func parseSignature(sig *Signature, f message.Field, now time.Time) *pending {
 
 	for _, name := range []string{"v", "a", "b", "bh", "d", "h", "s"} {
 		if _, ok := tags.Get(name); !ok {
-			return invalid(sig, "signature", name, 0, fmt.Sprintf("the required tag %s= is missing", name))
+			return invalid(sig, "signature", name, 0, i18n.M("dkim.missing", name))
 		}
 	}
 	if sig.Version != "1" {
-		return bad("v", fmt.Sprintf("v=%q: the version must be 1", sig.Version))
+		return bad("v", i18n.M("dkim.version", sig.Version))
 	}
 	switch sig.Algorithm {
 	case "rsa-sha256", "ed25519-sha256":
 	case "rsa-sha1":
-		return bad("a", "a=rsa-sha1 must not be used to sign or verify any more (RFC 8301 §3.1); sign with rsa-sha256")
+		return bad("a", i18n.M("dkim.sha1"))
 	default:
-		return bad("a", fmt.Sprintf("a=%s is not a supported algorithm (rsa-sha256 or ed25519-sha256)", sig.Algorithm))
+		return bad("a", i18n.M("dkim.bad-algorithm", sig.Algorithm))
 	}
 	for _, c := range []string{p.hcanon, p.bcanon} {
 		if c != Simple && c != Relaxed {
-			return bad("c", fmt.Sprintf("c= names unknown canonicalization %q (simple or relaxed)", clip(c)))
+			return bad("c", i18n.M("dkim.canon", clip(c)))
 		}
 	}
 	d, err := message.Domain(sig.Domain)
 	if err != nil {
-		return bad("d", "d= is not a domain: "+err.Error())
+		return bad("d", i18n.M("dkim.d", i18n.Of(err)))
 	}
 	sig.Domain = d
 	if sig.Identifier != "" {
 		at := strings.LastIndexByte(sig.Identifier, '@')
 		if at < 0 {
-			return bad("i", fmt.Sprintf("i= %q has no @", sig.Identifier))
+			return bad("i", i18n.M("dkim.i-at", sig.Identifier))
 		}
 		id, err := message.Domain(sig.Identifier[at+1:])
 		if err != nil {
-			return bad("i", "the i= domain is not a domain: "+err.Error())
+			return bad("i", i18n.M("dkim.i-domain", i18n.Of(err)))
 		}
 		if id != d && !strings.HasSuffix(id, "."+d) {
-			return bad("i", fmt.Sprintf("the i= domain %s is not d= %s or a subdomain of it", id, d))
+			return bad("i", i18n.M("dkim.i-sub", id, d))
 		}
 		p.identifier = id
 	}
 	if !sig.Signed.From {
-		return bad("h", "h= does not include From, which every signature must sign (RFC 6376 §5.4)")
+		return bad("h", i18n.M("dkim.h-from"))
 	}
 	if q, ok := tags.Get("q"); ok && !slices.Contains(splitList(q), "dns/txt") {
-		return bad("q", fmt.Sprintf("q= query method %q is not dns/txt", clip(q)))
+		return bad("q", i18n.M("dkim.q", clip(q)))
 	}
 	if l, ok := tags.Get("l"); ok {
 		n, err := parseDigits(l, 76)
 		if err != nil {
-			return bad("l", "l= "+err.Error())
+			return bad("l", i18n.M("dkim.tag-err", "l", i18n.Of(err)))
 		}
 		sig.BodyLength = &n
 	}
 	if t, ok := tags.Get("t"); ok {
 		n, err := parseDigits(t, 12)
 		if err != nil {
-			return bad("t", "t= "+err.Error())
+			return bad("t", i18n.M("dkim.tag-err", "t", i18n.Of(err)))
 		}
 		ts := time.Unix(n, 0).UTC()
 		sig.Timestamp = &ts
 		if ts.After(now.Add(FutureSlack)) {
-			sig.Notes = append(sig.Notes, fmt.Sprintf("t= is %s in the future: the signer's clock is wrong", ts.Sub(now).Round(time.Second)))
+			sig.Notes = append(sig.Notes, i18n.M("dkim.future", ts.Sub(now).Round(time.Second).String()))
 		}
 	}
 	if x, ok := tags.Get("x"); ok {
 		n, err := parseDigits(x, 12)
 		if err != nil {
-			return bad("x", "x= "+err.Error())
+			return bad("x", i18n.M("dkim.tag-err", "x", i18n.Of(err)))
 		}
 		xs := time.Unix(n, 0).UTC()
 		sig.Expiration = &xs
 		if sig.Timestamp != nil && !xs.After(*sig.Timestamp) {
-			return bad("x", "x= is not after t=")
+			return bad("x", i18n.M("dkim.x-t"))
 		}
 		if now.After(xs) {
-			return bad("x", fmt.Sprintf("the signature expired at %s", xs.Format(time.RFC3339)))
+			return bad("x", i18n.M("dkim.expired", xs.Format(time.RFC3339)))
 		}
 	}
 	if p.b, err = base64.StdEncoding.DecodeString(taglist.Strip(get("b"))); err != nil || len(p.b) == 0 {
-		return bad("b", "b= is not valid base64")
+		return bad("b", i18n.M("dkim.b"))
 	}
 	if p.bh, err = base64.StdEncoding.DecodeString(sig.BodyHash); err != nil || len(p.bh) != sha256.Size {
-		return bad("bh", fmt.Sprintf("bh= is not a base64 SHA-256 hash (%d bytes)", sha256.Size))
+		return bad("bh", i18n.M("dkim.bh", sha256.Size))
 	}
 	name, err := message.Domain(sig.Selector + "._domainkey." + d)
 	if err != nil || sig.Selector == "" {
-		return bad("s", fmt.Sprintf("s= %q does not form a valid key name", sig.Selector))
+		return bad("s", i18n.M("dkim.s", sig.Selector))
 	}
 	p.keyName = name
 	if sig.BodyLength != nil {
-		sig.Notes = append(sig.Notes, "l= limits the signed body: anyone can append content below the signed part and the signature still passes; sign the whole body")
+		sig.Notes = append(sig.Notes, i18n.M("dkim.l"))
 	}
 	return p
 }
@@ -296,13 +296,13 @@ func checkBody(p *pending, body []byte, sums map[bodyKey][sha256.Size]byte) {
 		if *l > int64(len(body)) {
 			ok := false
 			p.sig.BodyHashOK = &ok
-			p.sig.Notes = append(p.sig.Notes, fmt.Sprintf("l=%d is longer than the %d-octet canonical body: the body was shortened after signing", *l, len(body)))
+			p.sig.Notes = append(p.sig.Notes, i18n.M("dkim.l-long", *l, len(body)))
 			sum := sha256.Sum256(body)
 			p.sig.ComputedBodyHash = base64.StdEncoding.EncodeToString(sum[:])
 			return
 		}
 		if int64(len(body)) > *l {
-			p.sig.Notes = append(p.sig.Notes, fmt.Sprintf("%d octets of the canonical body follow the signed %d and are not covered", int64(len(body))-*l, *l))
+			p.sig.Notes = append(p.sig.Notes, i18n.M("dkim.l-rest", int64(len(body))-*l, *l))
 		}
 		body = body[:*l]
 	}
@@ -364,12 +364,12 @@ func finish(p *pending, m *message.Message, fields map[string][]int, records []s
 		sig.KeyLookup = dnsx.KindOf(err).String()
 		switch dnsx.KindOf(err) {
 		case dnsx.NXDomain, dnsx.NoData:
-			invalid(sig, "dns", "", 0, fmt.Sprintf("no key record at %s (%s): the selector is wrong or the key was never published", p.keyName, sig.KeyLookup))
+			invalid(sig, "dns", "", 0, i18n.M("dkim.no-key", p.keyName, sig.KeyLookup))
 		case dnsx.BadName:
-			invalid(sig, "dns", "s", 0, fmt.Sprintf("%s cannot be looked up", p.keyName))
+			invalid(sig, "dns", "s", 0, i18n.M("dkim.bad-name", p.keyName))
 		default:
 			sig.Result = TempError
-			sig.Reason = fmt.Sprintf("the key at %s could not be fetched (%s); a receiver would try again later", p.keyName, sig.KeyLookup)
+			sig.Reason = i18n.M("dkim.temperror", p.keyName, sig.KeyLookup)
 		}
 		return
 	}
@@ -387,27 +387,27 @@ func finish(p *pending, m *message.Message, fields map[string][]int, records []s
 	key.Records = len(records)
 	sig.Key = key
 	if key.Testing {
-		sig.Notes = append(sig.Notes, "the key has t=y: the domain is testing DKIM, and receivers treat its mail like unsigned mail")
+		sig.Notes = append(sig.Notes, i18n.M("dkim.testing"))
 	}
 	if keyErr != nil {
 		var ke *KeyError
 		errors.As(keyErr, &ke)
-		invalid(sig, "key", ke.Tag, 0, fmt.Sprintf("the key record at %s is unusable: %s", p.keyName, ke.Reason))
+		invalid(sig, "key", ke.Tag, 0, i18n.M("dkim.key-unusable", p.keyName, ke.Reason))
 		return
 	}
 	keyAlg, _, _ := strings.Cut(sig.Algorithm, "-")
 	switch {
 	case key.Type != keyAlg:
-		invalid(sig, "key", "k", 0, fmt.Sprintf("the signature uses %s but the key at %s is k=%s", sig.Algorithm, p.keyName, key.Type))
+		invalid(sig, "key", "k", 0, i18n.M("dkim.key-type", sig.Algorithm, p.keyName, key.Type))
 		return
 	case key.HashAlgs != nil && !slices.Contains(key.HashAlgs, "sha256"):
-		invalid(sig, "key", "h", 0, fmt.Sprintf("the key allows only h=%s, not sha256", strings.Join(key.HashAlgs, ":")))
+		invalid(sig, "key", "h", 0, i18n.M("dkim.key-hash", strings.Join(key.HashAlgs, ":")))
 		return
 	case key.Type == "rsa" && key.Bits < MinRSABits:
-		invalid(sig, "key", "p", 0, fmt.Sprintf("the RSA key is %d bits; verifiers must refuse keys under %d bits (RFC 8301 §3.2)", key.Bits, MinRSABits))
+		invalid(sig, "key", "p", 0, i18n.M("dkim.key-short", strconv.Itoa(key.Bits), strconv.Itoa(MinRSABits)))
 		return
 	case key.Strict && p.identifier != "" && p.identifier != sig.Domain:
-		invalid(sig, "key", "t", 0, fmt.Sprintf("the key has t=s, so the i= domain must be exactly %s, not %s", sig.Domain, p.identifier))
+		invalid(sig, "key", "t", 0, i18n.M("dkim.key-strict", sig.Domain, p.identifier))
 		return
 	}
 
@@ -422,20 +422,20 @@ func finish(p *pending, m *message.Message, fields map[string][]int, records []s
 	sig.HeaderSignatureOK = &ok
 
 	bodyOK := sig.BodyHashOK != nil && *sig.BodyHashOK
-	keyDesc := fmt.Sprintf("the %d-bit %s key at %s", key.Bits, key.Type, p.keyName)
+	keyDesc := i18n.M("dkim.key-desc", strconv.Itoa(key.Bits), key.Type, p.keyName)
 	switch {
 	case bodyOK && ok:
 		sig.Result = Pass
-		sig.Reason = "the body hash and the header signature both verify with " + keyDesc
+		sig.Reason = i18n.M("dkim.pass", keyDesc)
 	case !bodyOK && ok:
 		sig.Result, sig.Failed = Fail, []string{CheckBodyHash}
-		sig.Reason = "the header signature verifies, but the body hash does not match: the body was changed after signing (bh=" + sig.BodyHash + ", computed " + sig.ComputedBodyHash + ")"
+		sig.Reason = i18n.M("dkim.body", sig.BodyHash, sig.ComputedBodyHash)
 	case bodyOK && !ok:
 		sig.Result, sig.Failed = Fail, []string{CheckHeaderSignature}
-		sig.Reason = "the body hash matches, but the header signature does not verify with " + keyDesc + ": a signed header field was changed after signing, or the published key is not the one that signed"
+		sig.Reason = i18n.M("dkim.header", keyDesc)
 	default:
 		sig.Result, sig.Failed = Fail, []string{CheckBodyHash, CheckHeaderSignature}
-		sig.Reason = "neither the body hash nor the header signature matches: the message was changed after signing, or the published key is not the one that signed"
+		sig.Reason = i18n.M("dkim.both")
 	}
 }
 
@@ -470,7 +470,7 @@ func emptyB(value string, tags taglist.Tags) string {
 	return value[:eq+1] + value[eq+end:]
 }
 
-func invalid(sig *Signature, in, tag string, pos int, reason string) *pending {
+func invalid(sig *Signature, in, tag string, pos int, reason i18n.Msg) *pending {
 	sig.Result = Invalid
 	sig.Problem = &Problem{In: in, Tag: tag, Pos: pos, Reason: reason}
 	sig.Reason = reason
@@ -481,16 +481,16 @@ func invalid(sig *Signature, in, tag string, pos int, reason string) *pending {
 func parseDigits(s string, max int) (int64, error) {
 	s = taglist.Strip(s)
 	if s == "" || len(s) > max {
-		return 0, fmt.Errorf("must be 1 to %d digits", max)
+		return 0, i18n.Errorf("dkim.digits", max)
 	}
 	for i := 0; i < len(s); i++ {
 		if !taglist.IsDigit(s[i]) {
-			return 0, fmt.Errorf("%q is not a number", clip(s))
+			return 0, i18n.Errorf("dkim.not-number", clip(s))
 		}
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%q is out of range", clip(s))
+		return 0, i18n.Errorf("dkim.range", clip(s))
 	}
 	return n, nil
 }

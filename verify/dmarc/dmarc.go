@@ -23,6 +23,7 @@ import (
 	"golang.org/x/net/publicsuffix"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/i18n"
 )
 
 // Result is the DMARC result (RFC 8601 §2.7.1 values).
@@ -83,12 +84,12 @@ type Discovery struct {
 	Inherited bool `json:"inherited,omitempty"`
 	// Discarded says which TXT records the walk met and set aside, and
 	// why (two records at one name, v=dmarc1 in the wrong case).
-	Discarded []string `json:"discarded,omitempty"`
+	Discarded []i18n.Msg `json:"discarded,omitempty"`
 	// Result is "" when a record was found, else None or TempError, with
 	// Reason. Syntax is set when the walk ended at a record that cannot
 	// be used (None: no DMARC processing).
 	Result Result       `json:"result,omitempty"`
-	Reason string       `json:"reason,omitempty"`
+	Reason i18n.Msg     `json:"reason,omitzero"`
 	Syntax *SyntaxError `json:"syntax,omitempty"`
 }
 

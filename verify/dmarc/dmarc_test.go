@@ -9,6 +9,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/i18n"
 )
 
 func TestPSLOrgDomainAndAlignment(t *testing.T) {
@@ -116,7 +117,7 @@ func TestParse(t *testing.T) {
 		r, err := Parse(tt.rec)
 		if tt.fatal {
 			se, ok := err.(*SyntaxError)
-			if !ok || se.Tag != tt.tag || !strings.Contains(se.Reason, tt.msg) {
+			if !ok || se.Tag != tt.tag || !strings.Contains(i18n.EN.Say(se.Reason), tt.msg) {
 				t.Errorf("%q: %v, want fatal on %s containing %q", tt.rec, err, tt.tag, tt.msg)
 			}
 			continue
@@ -134,7 +135,7 @@ func TestParse(t *testing.T) {
 
 func hasIssue(r *Record, tag, msg string) bool {
 	for _, is := range r.Issues {
-		if is.Tag == tag && strings.Contains(is.Message, msg) {
+		if is.Tag == tag && strings.Contains(i18n.EN.Say(is.Message), msg) {
 			return true
 		}
 	}
@@ -289,7 +290,7 @@ func TestEvaluate(t *testing.T) {
 		{"unusable record, aligned", Input{FromDomain: "nop.example", SPFDomain: "nop.example", SPFResult: pass}, None, true, false, PolicyNone, "no DMARC policy", "correct the record to pass", ""},
 		// An invalid sp= with a valid rua= reads as p=none throughout.
 		{"invalid sp=, rua=", Input{FromDomain: "mail.badsp.example", SPFDomain: "esp.net", SPFResult: pass}, Fail, false, false, PolicyNone, "sp=none", "", ""},
-		{"no From domain", Input{FromProblem: "the message has no From header", SPFDomain: "abc.it", SPFResult: pass}, None, false, false, PolicyNone, "", "no From header", ""},
+		{"no From domain", Input{FromProblem: i18n.M("from.none"), SPFDomain: "abc.it", SPFResult: pass}, None, false, false, PolicyNone, "", "no From header", ""},
 		// pct= is gone in RFC 9989; RFC 7489 receivers still apply it.
 		{"pct=0", Input{FromDomain: "pct0.example", SPFDomain: "esp.net", SPFResult: pass}, Fail, false, false, PolicyReject, "p=reject: receivers refuse", "", "pct=0 selects no message for p=reject, so it treats failing mail as quarantine"},
 		{"pct=25", Input{FromDomain: "pct25.example", SPFDomain: "esp.net", SPFResult: pass}, Fail, false, false, PolicyQuarantine, "", "", "pct=25: it applies quarantine to 25% of failing mail and none to the rest"},
@@ -299,22 +300,23 @@ func TestEvaluate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		e := Evaluate(context.Background(), r, tt.in)
-		reason := e.Reason + " | " + e.SPF.Reason
+		say := i18n.EN.Say
+		reason, note := say(e.Reason)+" | "+say(e.SPF.Reason), say(e.PolicyNote)
 		if e.Result != tt.want || e.SPFAligned != tt.spf || e.DKIMAligned != tt.dkim || e.Disposition != tt.disp ||
-			!strings.Contains(e.PolicyNote, tt.note) || !strings.Contains(reason, tt.reason) {
-			t.Errorf("%s: %s disp=%s (%s) spf=%v dkim=%v note=%q", tt.name, e.Result, e.Disposition, reason, e.SPFAligned, e.DKIMAligned, e.PolicyNote)
+			!strings.Contains(note, tt.note) || !strings.Contains(reason, tt.reason) {
+			t.Errorf("%s: %s disp=%s (%s) spf=%v dkim=%v note=%q", tt.name, e.Result, e.Disposition, reason, e.SPFAligned, e.DKIMAligned, note)
 		}
 		switch {
 		case tt.legacy == "" && e.RFC7489 != nil:
 			t.Errorf("%s: unexpected RFC 7489 view %+v", tt.name, e.RFC7489)
-		case tt.legacy != "" && (e.RFC7489 == nil || !strings.Contains(e.RFC7489.Note, tt.legacy)):
+		case tt.legacy != "" && (e.RFC7489 == nil || !strings.Contains(say(e.RFC7489.Note), tt.legacy)):
 			t.Errorf("%s: RFC 7489 view %+v, want %q", tt.name, e.RFC7489, tt.legacy)
 		}
 	}
 
 	// Several authors: RFC 9989 §4.4.
-	e := Evaluate(context.Background(), r, Input{FromProblem: "2 addresses", FromDomains: []string{"abc.it", "esp.net"}, SPFDomain: "abc.it", SPFResult: pass})
-	if e.Result != None || !strings.Contains(e.AuthorNote, "exempts such mail from DMARC") {
+	e := Evaluate(context.Background(), r, Input{FromProblem: i18n.M("text", "2 addresses"), FromDomains: []string{"abc.it", "esp.net"}, SPFDomain: "abc.it", SPFResult: pass})
+	if e.Result != None || !strings.Contains(i18n.EN.Say(e.AuthorNote), "exempts such mail from DMARC") {
 		t.Errorf("two authors: %s %q", e.Result, e.AuthorNote)
 	}
 }

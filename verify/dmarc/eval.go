@@ -2,10 +2,10 @@ package dmarc
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/i18n"
 )
 
 // DKIMInput is one DKIM signature's result and signing domain.
@@ -22,7 +22,7 @@ type Input struct {
 	// FromProblem then says why, and FromDomains lists the distinct
 	// domains of a From header with several addresses.
 	FromDomain  string
-	FromProblem string
+	FromProblem i18n.Msg
 	FromDomains []string
 	// SPFDomain is the identity SPF checked (the MAIL FROM domain, or the
 	// HELO name for a null MAIL FROM); SPFResult is its result.
@@ -41,8 +41,8 @@ type SPFAlignment struct {
 	// DomainAligned: the domain aligns with From, whatever SPF said.
 	DomainAligned bool `json:"domain_aligned"`
 	// Aligned: SPF passed and the domain aligns (RFC 9989 §4.4.2).
-	Aligned bool   `json:"aligned"`
-	Reason  string `json:"reason"`
+	Aligned bool     `json:"aligned"`
+	Reason  i18n.Msg `json:"reason"`
 }
 
 // DKIMAlignment is one signature's alignment.
@@ -66,13 +66,13 @@ type Legacy struct {
 	DKIMAligned bool   `json:"dkim_aligned"`
 	Disposition Policy `json:"disposition"`
 	// Note says in words what differs and why.
-	Note string `json:"note"`
+	Note i18n.Msg `json:"note"`
 }
 
 // Evaluation is the DMARC verdict for one message.
 type Evaluation struct {
-	Result Result `json:"result"`
-	Reason string `json:"reason"`
+	Result Result   `json:"result"`
+	Reason i18n.Msg `json:"reason"`
 
 	FromDomain string `json:"from_domain,omitempty"`
 	OrgDomain  string `json:"org_domain,omitempty"`
@@ -81,7 +81,7 @@ type Evaluation struct {
 	Discovery *Discovery `json:"discovery,omitempty"`
 	// AuthorNote explains what was done with a From header of several
 	// addresses (RFC 9989 §4.4).
-	AuthorNote string `json:"author_note,omitempty"`
+	AuthorNote i18n.Msg `json:"author_note,omitzero"`
 
 	SPF  SPFAlignment    `json:"spf"`
 	DKIM []DKIMAlignment `json:"dkim"`
@@ -94,10 +94,10 @@ type Evaluation struct {
 	// Policy is the published policy for this From domain (p=, sp= or
 	// np=, named by PolicyTag); Disposition is what a receiver following
 	// RFC 9989 would do with this message, and PolicyNote explains it.
-	Policy      Policy `json:"policy,omitempty"`
-	PolicyTag   string `json:"policy_tag,omitempty"`
-	Disposition Policy `json:"disposition"`
-	PolicyNote  string `json:"policy_note"`
+	Policy      Policy   `json:"policy,omitempty"`
+	PolicyTag   string   `json:"policy_tag,omitempty"`
+	Disposition Policy   `json:"disposition"`
+	PolicyNote  i18n.Msg `json:"policy_note"`
 
 	// RFC7489 is set where a receiver still on RFC 7489 would conclude
 	// something else.
@@ -150,29 +150,29 @@ func Evaluate(ctx context.Context, r dnsx.Resolver, in Input) *Evaluation {
 	switch {
 	case e.FromDomain == "":
 		e.Result = None
-		e.Reason = "there is no single From domain to evaluate: " + in.FromProblem
+		e.Reason = i18n.M("dmarc.no-from", in.FromProblem)
 	case disc.Result == TempError:
 		e.Result, e.Reason = disc.Result, disc.Reason
 	case disc.Record == nil && disc.Syntax != nil && aligned:
 		e.Result = None
-		e.Reason = fmt.Sprintf("%s aligned, but %s: correct the record to pass", e.via(), disc.Reason)
+		e.Reason = i18n.M("dmarc.aligned-unusable", e.via(), disc.Reason)
 	case disc.Record == nil && aligned:
 		e.Result = None
-		e.Reason = fmt.Sprintf("%s aligned, but no DMARC record applies to %s: publish one to pass (%s)", e.via(), e.FromDomain, disc.Reason)
+		e.Reason = i18n.M("dmarc.aligned-none", e.via(), e.FromDomain, disc.Reason)
 	case disc.Record == nil:
 		e.Result = None
-		e.Reason = fmt.Sprintf("neither SPF nor DKIM passes aligned with %s, and no usable DMARC record applies to it (%s)", e.FromDomain, disc.Reason)
+		e.Reason = i18n.M("dmarc.unaligned-none", e.FromDomain, disc.Reason)
 	case aligned:
 		e.Result = Pass
-		e.Reason = fmt.Sprintf("%s aligned with the From domain %s, and the DMARC record at _dmarc.%s applies", e.via(), e.FromDomain, disc.Domain)
-	case tempVia != "":
+		e.Reason = i18n.M("dmarc.pass", e.via(), e.FromDomain, disc.Domain)
+	case !tempVia.IsZero():
 		// RFC 9989 §4.8: with an aligned check that could not finish,
 		// neither pass nor fail can be concluded; receivers defer.
 		e.Result = TempError
-		e.Reason = fmt.Sprintf("nothing passes aligned with %s, and %s ended in temperror: a retry may pass, so receivers defer the message", e.FromDomain, tempVia)
+		e.Reason = i18n.M("dmarc.temperror-check", e.FromDomain, tempVia)
 	default:
 		e.Result = Fail
-		e.Reason = fmt.Sprintf("neither SPF nor DKIM passes aligned with %s", e.FromDomain)
+		e.Reason = i18n.M("dmarc.fail", e.FromDomain)
 	}
 	e.applyPolicy(ctx, r)
 	e.legacy(ctx, w, in, spfMode, dkimMode)
@@ -181,59 +181,59 @@ func Evaluate(ctx context.Context, r dnsx.Resolver, in Input) *Evaluation {
 
 // alignedTempError names the first SPF or DKIM check whose domain aligns
 // with From and that ended in temperror, or "".
-func (e *Evaluation) alignedTempError(in Input) string {
+func (e *Evaluation) alignedTempError(in Input) i18n.Msg {
 	if in.SPFResult == "temperror" && e.SPF.DomainAligned {
-		return "the SPF check of " + e.SPF.Domain
+		return i18n.M("dmarc.via-spf", e.SPF.Domain)
 	}
 	for i, d := range in.DKIM {
 		if d.TempError && e.DKIM[i].DomainAligned {
-			return "the DKIM signature of " + e.DKIM[i].Domain
+			return i18n.M("dmarc.via-dkim", e.DKIM[i].Domain)
 		}
 	}
-	return ""
+	return i18n.Msg{}
 }
 
 // via names what is aligned.
-func (e *Evaluation) via() string {
+func (e *Evaluation) via() i18n.Msg {
 	switch {
 	case e.SPFAligned && e.DKIMAligned:
-		return "SPF and DKIM pass and are"
+		return i18n.M("dmarc.both-pass")
 	case e.SPFAligned:
-		return "SPF passes and is"
+		return i18n.M("dmarc.spf-passes")
 	}
-	return "DKIM passes and is"
+	return i18n.M("dmarc.dkim-passes")
 }
 
 // spfReason says why SPF is or is not aligned, with the real reason
 // first: a result other than pass cannot align, whatever the domains.
-func (e *Evaluation) spfReason(result string) string {
+func (e *Evaluation) spfReason(result string) i18n.Msg {
 	s := e.SPF
 	from := e.FromDomain
-	domains := ""
+	var domains i18n.Msg
 	switch {
 	case from == "":
-		return "there is no From domain to align with"
+		return i18n.M("dmarc.align.no-from")
 	case s.Domain == "":
-		return "SPF checked no domain"
+		return i18n.M("dmarc.align.no-spf")
 	case s.DomainAligned && s.Mode == Strict:
-		domains = fmt.Sprintf("the SPF domain %s equals the From domain (strict)", s.Domain)
+		domains = i18n.M("dmarc.align.strict-equal", s.Domain)
 	case s.DomainAligned && s.Domain == from:
-		domains = fmt.Sprintf("the SPF domain is the From domain %s", from)
+		domains = i18n.M("dmarc.align.same", from)
 	case s.DomainAligned:
-		domains = fmt.Sprintf("the SPF domain %s and the From domain %s share the organizational domain %s (relaxed)", s.Domain, from, e.OrgDomain)
+		domains = i18n.M("dmarc.align.relaxed", s.Domain, from, e.OrgDomain)
 	case s.Mode == Strict:
-		domains = fmt.Sprintf("the SPF domain %s is not the From domain %s, as strict alignment (aspf=s) requires", s.Domain, from)
+		domains = i18n.M("dmarc.align.strict-differ", s.Domain, from)
 	default:
-		domains = fmt.Sprintf("the SPF domain %s (organizational domain %s) and the From domain %s (%s) belong to different organizations", s.Domain, s.OrgDomain, from, e.OrgDomain)
+		domains = i18n.M("dmarc.align.differ", s.Domain, s.OrgDomain, from, e.OrgDomain)
 	}
 	if !s.Pass {
 		if result == "" {
-			result = "no result"
+			result = "-"
 		}
 		if s.DomainAligned {
-			return fmt.Sprintf("SPF did not pass (%s), so it cannot align, although %s", result, domains)
+			return i18n.M("dmarc.align.spf-failed-aligned", result, domains)
 		}
-		return fmt.Sprintf("SPF did not pass (%s), and %s", result, domains)
+		return i18n.M("dmarc.align.spf-failed", result, domains)
 	}
 	return domains
 }
@@ -241,14 +241,14 @@ func (e *Evaluation) spfReason(result string) string {
 // authorNote explains the handling of a From header of several addresses:
 // RFC 9989 §4.4 evaluates such a message only when every address has the
 // same domain; with several domains it is exempt from DMARC.
-func authorNote(in Input) string {
+func authorNote(in Input) i18n.Msg {
 	switch n := len(in.FromDomains); {
 	case n == 1:
-		return fmt.Sprintf("the From header holds several addresses, all at %s: receivers following RFC 9989 evaluate DMARC for %s; testerd, like verdicts.md, aligns nothing with a From header of more than one address, and Gmail rejects such mail (550-5.7.1)", in.FromDomains[0], in.FromDomains[0])
+		return i18n.M("dmarc.authors-one", in.FromDomains[0])
 	case n > 1:
-		return fmt.Sprintf("the From header holds addresses at %d domains (%s): RFC 9989 exempts such mail from DMARC, so no receiver can apply the domains' policies, and Gmail rejects it (550-5.7.1): send with one author", n, strings.Join(in.FromDomains, ", "))
+		return i18n.M("dmarc.authors-many", n, strings.Join(in.FromDomains, ", "))
 	}
-	return ""
+	return i18n.Msg{}
 }
 
 // applyPolicy works out which policy tag applies and what a receiver
@@ -262,7 +262,7 @@ func (e *Evaluation) applyPolicy(ctx context.Context, r dnsx.Resolver) {
 		rec = e.Discovery.Record
 	}
 	if rec == nil {
-		e.PolicyNote = "no DMARC policy applies"
+		e.PolicyNote = i18n.M("dmarc.policy.none")
 		return
 	}
 	e.Policy, e.PolicyTag = rec.P, "p"
@@ -277,25 +277,25 @@ func (e *Evaluation) applyPolicy(ctx context.Context, r dnsx.Resolver) {
 	}
 	switch e.Result {
 	case Pass:
-		e.PolicyNote = fmt.Sprintf("DMARC passes, so %s=%s does not come into play", e.PolicyTag, e.Policy)
+		e.PolicyNote = i18n.M("dmarc.policy.pass", e.PolicyTag, string(e.Policy))
 		return
 	case Fail:
 	default:
-		e.PolicyNote = "no policy applies when DMARC cannot be evaluated"
+		e.PolicyNote = i18n.M("dmarc.policy.unevaluated")
 		return
 	}
 	switch {
 	case rec.Testing && e.Policy != PolicyNone:
-		e.PolicyNote = fmt.Sprintf("%s=%s, but t=y (testing): receivers are asked not to apply it, so the message is delivered as usual (a mailing list may rewrite its From)", e.PolicyTag, e.Policy)
+		e.PolicyNote = i18n.M("dmarc.policy.testing", e.PolicyTag, string(e.Policy))
 	case e.Policy == PolicyNone:
 		e.Disposition = PolicyNone
-		e.PolicyNote = fmt.Sprintf("%s=none: receivers only report the failure; the message is delivered as usual", e.PolicyTag)
+		e.PolicyNote = i18n.M("dmarc.policy.p-none", e.PolicyTag)
 	case e.Policy == PolicyQuarantine:
 		e.Disposition = PolicyQuarantine
-		e.PolicyNote = fmt.Sprintf("%s=quarantine: receivers put the message in spam", e.PolicyTag)
+		e.PolicyNote = i18n.M("dmarc.policy.quarantine", e.PolicyTag)
 	default:
 		e.Disposition = PolicyReject
-		e.PolicyNote = fmt.Sprintf("%s=reject: receivers refuse the message", e.PolicyTag)
+		e.PolicyNote = i18n.M("dmarc.policy.reject", e.PolicyTag)
 	}
 }
 
@@ -308,7 +308,7 @@ func (e *Evaluation) legacy(ctx context.Context, w *Walker, in Input, spfMode, d
 		return
 	}
 	l := &Legacy{OrgDomain: PSLOrgDomain(e.FromDomain)}
-	var notes []string
+	var notes []i18n.Msg
 
 	// Discovery: the From domain, then its PSL organizational domain.
 	var rec *Record
@@ -335,9 +335,9 @@ func (e *Evaluation) legacy(ctx context.Context, w *Walker, in Input, spfMode, d
 		spfMode, dkimMode = rec.ASPF, rec.ADKIM
 	}
 	if l.RecordAt != "" && e.Discovery.Domain != "" && l.RecordAt != "_dmarc."+e.Discovery.Domain {
-		notes = append(notes, fmt.Sprintf("it looks only at _dmarc.%s and _dmarc.%s, so it uses %s, not the record at _dmarc.%s that the Tree Walk finds", e.FromDomain, l.OrgDomain, l.RecordAt, e.Discovery.Domain))
+		notes = append(notes, i18n.M("dmarc.legacy.other-record", e.FromDomain, l.OrgDomain, l.RecordAt, e.Discovery.Domain))
 	} else if l.RecordAt == "" && e.Discovery.Record != nil {
-		notes = append(notes, fmt.Sprintf("it looks only at _dmarc.%s and _dmarc.%s, so it does not see the record at _dmarc.%s that the Tree Walk finds", e.FromDomain, l.OrgDomain, e.Discovery.Domain))
+		notes = append(notes, i18n.M("dmarc.legacy.no-record", e.FromDomain, l.OrgDomain, e.Discovery.Domain))
 	}
 
 	l.SPFAligned = e.SPF.Pass && PSLAligned(e.SPF.Domain, e.FromDomain, spfMode)
@@ -345,13 +345,13 @@ func (e *Evaluation) legacy(ctx context.Context, w *Walker, in Input, spfMode, d
 		l.DKIMAligned = l.DKIMAligned || d.Pass && PSLAligned(d.Domain, e.FromDomain, dkimMode)
 	}
 	if e.OrgDomain != l.OrgDomain {
-		notes = append(notes, fmt.Sprintf("it takes the organizational domain from the Public Suffix List: %s, where the Tree Walk gives %s", l.OrgDomain, e.OrgDomain))
+		notes = append(notes, i18n.M("dmarc.legacy.psl", l.OrgDomain, e.OrgDomain))
 	}
 	if l.SPFAligned != e.SPFAligned {
-		notes = append(notes, fmt.Sprintf("it counts SPF as %s", alignedWord(l.SPFAligned)))
+		notes = append(notes, i18n.M("dmarc.legacy.spf", AlignedWord(l.SPFAligned)))
 	}
 	if l.DKIMAligned != e.DKIMAligned {
-		notes = append(notes, fmt.Sprintf("it counts DKIM as %s", alignedWord(l.DKIMAligned)))
+		notes = append(notes, i18n.M("dmarc.legacy.dkim", AlignedWord(l.DKIMAligned)))
 	}
 	if l.Result == "" {
 		switch {
@@ -375,43 +375,34 @@ func (e *Evaluation) legacy(ctx context.Context, w *Walker, in Input, spfMode, d
 		switch {
 		case rec.PCT == 0 && pol != PolicyNone:
 			l.Disposition = weaker[pol]
-			notes = append(notes, fmt.Sprintf("pct=0 selects no message for %s=%s, so it treats failing mail as %s (RFC 7489 §6.6.4)", map[bool]string{true: "sp", false: "p"}[inherited], pol, l.Disposition))
+			notes = append(notes, i18n.M("dmarc.legacy.pct0", map[bool]string{true: "sp", false: "p"}[inherited], string(pol), string(l.Disposition)))
 		case rec.PCT < 100 && pol != PolicyNone:
 			l.Disposition = pol
-			notes = append(notes, fmt.Sprintf("pct=%d: it applies %s to %d%% of failing mail and %s to the rest", rec.PCT, pol, rec.PCT, weaker[pol]))
+			notes = append(notes, i18n.M("dmarc.legacy.pct", rec.PCT, string(pol), string(weaker[pol])))
 		default:
 			l.Disposition = pol
 		}
 		if rec.Testing && pol != PolicyNone && rec.PCT == 100 {
-			notes = append(notes, fmt.Sprintf("it does not know t=y, so it applies %s in full", pol))
+			notes = append(notes, i18n.M("dmarc.legacy.testing", string(pol)))
 		}
 	}
 	if l.Result != e.Result {
-		notes = append(notes, fmt.Sprintf("its DMARC result is %s, not %s", l.Result, e.Result))
+		notes = append(notes, i18n.M("dmarc.legacy.result", string(l.Result), string(e.Result)))
 	}
 	if len(notes) == 0 && l.Disposition == e.Disposition {
 		return
 	}
 	if l.Disposition != e.Disposition && len(notes) == 0 {
-		notes = append(notes, fmt.Sprintf("it would %s the message", dispositionVerb(l.Disposition)))
+		notes = append(notes, i18n.M("dmarc.legacy.disposition."+string(l.Disposition)))
 	}
-	l.Note = "A receiver still on RFC 7489 concludes otherwise: " + strings.Join(notes, "; ") + "."
+	l.Note = i18n.M("dmarc.legacy", notes)
 	e.RFC7489 = l
 }
 
-func alignedWord(b bool) string {
+// AlignedWord says "aligned" or "not aligned".
+func AlignedWord(b bool) i18n.Msg {
 	if b {
-		return "aligned"
+		return i18n.M("word.aligned")
 	}
-	return "not aligned"
-}
-
-func dispositionVerb(p Policy) string {
-	switch p {
-	case PolicyReject:
-		return "refuse"
-	case PolicyQuarantine:
-		return "put in spam"
-	}
-	return "deliver"
+	return i18n.M("word.not-aligned")
 }

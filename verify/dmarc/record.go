@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/internal/untrusted"
 	"github.com/testerd/testerd/verify/internal/taglist"
 )
@@ -44,10 +45,10 @@ const (
 // Issue is a problem with one tag of a record. Errors are values receivers
 // ignore (the default applies instead); warnings are legal but unwise.
 type Issue struct {
-	Tag      string `json:"tag,omitempty"`
-	Pos      int    `json:"pos,omitempty"`
-	Severity string `json:"severity"`
-	Message  string `json:"message"`
+	Tag      string   `json:"tag,omitempty"`
+	Pos      int      `json:"pos,omitempty"`
+	Severity string   `json:"severity"`
+	Message  i18n.Msg `json:"message"`
 }
 
 // Record is a parsed DMARC record (RFC 9989 §4.7, which keeps RFC 7489's
@@ -85,16 +86,24 @@ var ErrNotDMARC = errors.New("dmarc: not a DMARC record")
 // SyntaxError makes a record unusable: receivers apply no DMARC
 // processing (RFC 9989 §4.10.1), as if there were no record.
 type SyntaxError struct {
-	Tag    string `json:"tag,omitempty"`
-	Pos    int    `json:"pos,omitempty"`
-	Reason string `json:"reason"`
+	Tag    string   `json:"tag,omitempty"`
+	Pos    int      `json:"pos,omitempty"`
+	Reason i18n.Msg `json:"reason"`
 }
 
 func (e *SyntaxError) Error() string {
 	if e.Tag != "" {
-		return fmt.Sprintf("dmarc: tag %s= (column %d): %s", e.Tag, e.Pos, e.Reason)
+		return fmt.Sprintf("dmarc: tag %s= (column %d): %s", e.Tag, e.Pos, i18n.EN.Say(e.Reason))
 	}
-	return "dmarc: " + e.Reason
+	return "dmarc: " + i18n.EN.Say(e.Reason)
+}
+
+// Where says the reason with its place in the record.
+func (e *SyntaxError) Where() i18n.Msg {
+	if e.Tag != "" {
+		return i18n.M("dmarc.syntax-at", e.Tag, e.Pos, e.Reason)
+	}
+	return e.Reason
 }
 
 // IsDMARC reports whether a TXT record is a DMARC record: it starts with
@@ -126,17 +135,17 @@ func Parse(txt string) (*Record, error) {
 	if err != nil {
 		var te *taglist.TagError
 		errors.As(err, &te)
-		return nil, &SyntaxError{Tag: te.Tag, Pos: te.Pos, Reason: "the record is not a valid tag list, so receivers apply no DMARC processing (" + te.Reason + ")"}
+		return nil, &SyntaxError{Tag: te.Tag, Pos: te.Pos, Reason: i18n.M("dmarc.not-taglist", te.Reason)}
 	}
 	r := &Record{Raw: clip(txt), ADKIM: Relaxed, ASPF: Relaxed, PCT: 100, FO: "0", RF: "afrf", RI: 86400}
 	if tags[0].Name != "v" || tags[0].Value != "DMARC1" {
-		return nil, &SyntaxError{Tag: "v", Pos: tags[0].Pos, Reason: fmt.Sprintf("the record must start with exactly v=DMARC1, not %q", clip(tags[0].Name+"="+tags[0].Value))}
+		return nil, &SyntaxError{Tag: "v", Pos: tags[0].Pos, Reason: i18n.M("dmarc.version", clip(tags[0].Name+"="+tags[0].Value))}
 	}
-	issue := func(t taglist.Tag, sev, format string, args ...any) {
-		r.Issues = append(r.Issues, Issue{Tag: t.Name, Pos: t.Pos, Severity: sev, Message: fmt.Sprintf(format, args...)})
+	issue := func(t taglist.Tag, sev, key string, args ...any) {
+		r.Issues = append(r.Issues, Issue{Tag: t.Name, Pos: t.Pos, Severity: sev, Message: i18n.M(key, args...)})
 	}
-	removed := func(t taglist.Tag, what string) {
-		issue(t, SeverityWarning, "%s= is removed by RFC 9989 and ignored by receivers that follow it; %s", t.Name, what)
+	removed := func(t taglist.Tag, what i18n.Msg) {
+		issue(t, SeverityWarning, "dmarc.removed", t.Name, what)
 	}
 	var pTag, spTag, npTag *taglist.Tag
 	pBad, spBad, npBad := false, false, false
@@ -149,7 +158,7 @@ func Parse(txt string) (*Record, error) {
 		case "p", "sp", "np":
 			pol, ok := parsePolicy(v)
 			if !ok {
-				issue(t, SeverityError, "%s=%s is not none, quarantine or reject", t.Name, clip(v))
+				issue(t, SeverityError, "dmarc.policy", t.Name, clip(v))
 			}
 			switch t.Name {
 			case "p":
@@ -162,7 +171,7 @@ func Parse(txt string) (*Record, error) {
 		case "adkim", "aspf":
 			m := Mode(strings.ToLower(v))
 			if m != Relaxed && m != Strict {
-				issue(t, SeverityError, "%s=%s is not r or s; relaxed applies", t.Name, clip(v))
+				issue(t, SeverityError, "dmarc.mode", t.Name, clip(v))
 				m = Relaxed
 			}
 			if t.Name == "adkim" {
@@ -173,17 +182,17 @@ func Parse(txt string) (*Record, error) {
 		case "pct":
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 || n > 100 || !allDigits(v) {
-				issue(t, SeverityError, "pct=%s is not a whole number from 0 to 100; 100 applies", clip(v))
+				issue(t, SeverityError, "dmarc.pct", clip(v))
 				continue
 			}
 			r.PCT = n
 			switch {
 			case n == 0:
-				removed(t, "receivers still on RFC 7489 apply the next weaker policy to all failing mail (quarantine for reject, none for quarantine); use t=y to test instead")
+				removed(t, i18n.M("dmarc.pct0"))
 			case n < 100:
-				removed(t, fmt.Sprintf("receivers still on RFC 7489 apply the policy to %d%% of failing mail and the next weaker one to the rest", n))
+				removed(t, i18n.M("dmarc.pct-part", n))
 			default:
-				removed(t, "pct=100 is what every receiver does anyway: delete it")
+				removed(t, i18n.M("dmarc.pct100"))
 			}
 		case "rua", "ruf":
 			uris := r.parseURIs(t, v, issue)
@@ -195,7 +204,7 @@ func Parse(txt string) (*Record, error) {
 		case "fo":
 			for _, o := range strings.Split(v, ":") {
 				if o != "0" && o != "1" && o != "d" && o != "s" {
-					issue(t, SeverityError, "fo=%s: %q is not 0, 1, d or s; 0 applies", clip(v), clip(o))
+					issue(t, SeverityError, "dmarc.fo", clip(v), clip(o))
 					v = "0"
 					break
 				}
@@ -204,27 +213,27 @@ func Parse(txt string) (*Record, error) {
 		case "rf":
 			for _, f := range strings.Split(v, ":") {
 				if !strings.EqualFold(f, "afrf") {
-					issue(t, SeverityWarning, "rf=%s: report format %q is unknown; afrf is the only one defined", clip(v), clip(f))
+					issue(t, SeverityWarning, "dmarc.rf", clip(v), clip(f))
 				}
 			}
 			r.RF = v
-			removed(t, "failure reports use one format; delete it")
+			removed(t, i18n.M("dmarc.rf-removed"))
 		case "ri":
 			n, err := strconv.ParseUint(v, 10, 32)
 			if err != nil {
-				issue(t, SeverityError, "ri=%s is not a number of seconds; 86400 applies", clip(v))
+				issue(t, SeverityError, "dmarc.ri", clip(v))
 				continue
 			}
 			r.RI = int64(n)
-			removed(t, "aggregate reports come once a day; delete it")
+			removed(t, i18n.M("dmarc.ri-removed"))
 		case "t":
 			switch strings.ToLower(v) {
 			case "y":
 				r.Testing = true
-				issue(t, SeverityWarning, "t=y (testing): receivers that follow RFC 9989 do not apply the policy to failing mail (mailing lists may still rewrite From); remove t=y when the reports show your mail passing")
+				issue(t, SeverityWarning, "dmarc.testing")
 			case "n":
 			default:
-				issue(t, SeverityError, "t=%s is not y or n", clip(v))
+				issue(t, SeverityError, "dmarc.t", clip(v))
 			}
 		case "psd":
 			switch l := strings.ToLower(v); l {
@@ -232,10 +241,10 @@ func Parse(txt string) (*Record, error) {
 				r.PSD = l
 			case "u":
 			default:
-				issue(t, SeverityError, "psd=%s is not y, n or u; u applies", clip(v))
+				issue(t, SeverityError, "dmarc.psd", clip(v))
 			}
 		default:
-			issue(t, SeverityWarning, "unknown tag %s= is ignored (RFC 9989 §4.7)", clip(t.Name))
+			issue(t, SeverityWarning, "dmarc.unknown-tag", clip(t.Name))
 		}
 	}
 
@@ -243,22 +252,22 @@ func Parse(txt string) (*Record, error) {
 	// is read as p=none (RFC 9989 §4.10.1, RFC 7489 §6.6.3). Without
 	// one, receivers apply no DMARC processing to the message.
 	if pTag == nil || pBad || spBad || npBad {
-		what, tag := "p= is missing", taglist.Tag{Name: "p"}
+		what, tag := i18n.M("dmarc.p-missing"), taglist.Tag{Name: "p"}
 		switch {
 		case pTag == nil:
 		case pBad:
-			what, tag = "p= is invalid", *pTag
+			what, tag = i18n.M("dmarc.tag-invalid", "p"), *pTag
 		case spBad:
-			what, tag = "sp= is invalid", *spTag
+			what, tag = i18n.M("dmarc.tag-invalid", "sp"), *spTag
 		case npBad:
-			what, tag = "np= is invalid", *npTag
+			what, tag = i18n.M("dmarc.tag-invalid", "np"), *npTag
 		}
 		if len(r.RUA) == 0 {
-			return nil, &SyntaxError{Tag: tag.Name, Pos: tag.Pos, Reason: what + " and there is no valid rua= to fall back on, so receivers apply no DMARC processing, as if there were no record; add p=none and a rua="}
+			return nil, &SyntaxError{Tag: tag.Name, Pos: tag.Pos, Reason: i18n.M("dmarc.no-processing", what)}
 		}
 		// "As if a record containing p=none was retrieved": every
 		// policy tag of the record reads as none.
-		issue(tag, SeverityError, "%s; because rua= is valid, receivers read the record as p=none", what)
+		issue(tag, SeverityError, "dmarc.as-none", what)
 		r.P, r.SP, r.NP = PolicyNone, PolicyNone, PolicyNone
 	}
 	if r.SP == "" {
@@ -268,7 +277,7 @@ func Parse(txt string) (*Record, error) {
 		r.NP = r.SP
 	}
 	if len(r.RUA) == 0 {
-		r.Issues = append(r.Issues, Issue{Tag: "rua", Severity: SeverityWarning, Message: "no rua=: nobody sends this domain aggregate reports, so failures go unseen"})
+		r.Issues = append(r.Issues, Issue{Tag: "rua", Severity: SeverityWarning, Message: i18n.M("dmarc.no-rua")})
 	}
 	return r, nil
 }
@@ -290,15 +299,15 @@ func (r *Record) parseURIs(t taglist.Tag, v string, issue func(taglist.Tag, stri
 	var out []string
 	for _, u := range strings.Split(v, ",") {
 		if len(out) == MaxURIs {
-			issue(t, SeverityWarning, "more than %d URIs; the rest are ignored", MaxURIs)
+			issue(t, SeverityWarning, "dmarc.uris", MaxURIs)
 			break
 		}
 		if err := CheckURI(u); err != nil {
-			issue(t, SeverityError, "%s: %v", clip(u), err)
+			issue(t, SeverityError, "dmarc.uri", clip(u), i18n.Of(err))
 			continue
 		}
 		if !strings.HasPrefix(strings.ToLower(u), "mailto:") {
-			issue(t, SeverityWarning, "%s: receivers are only required to support mailto: URIs", clip(u))
+			issue(t, SeverityWarning, "dmarc.uri-mailto", clip(u))
 		}
 		out = append(out, clip(u))
 	}
@@ -308,21 +317,21 @@ func (r *Record) parseURIs(t taglist.Tag, v string, issue func(taglist.Tag, stri
 // CheckURI checks one report URI with its optional "!size" suffix.
 func CheckURI(u string) error {
 	if u == "" {
-		return errors.New("empty URI")
+		return i18n.Errorf("dmarc.uri-empty")
 	}
 	if len(u) > maxShown {
-		return fmt.Errorf("the URI is over %d octets", maxShown)
+		return i18n.Errorf("dmarc.uri-long", maxShown)
 	}
 	if i := strings.LastIndexByte(u, '!'); i >= 0 {
 		size := strings.ToLower(u[i+1:])
 		if n := strings.TrimRight(size, "kmgt"); n == "" || len(size)-len(n) > 1 || !allDigits(n) {
-			return fmt.Errorf("size limit %q is not a number with an optional k, m, g or t", clip(u[i+1:]))
+			return i18n.Errorf("dmarc.uri-size", clip(u[i+1:]))
 		}
 		u = u[:i]
 	}
 	scheme, rest, ok := strings.Cut(u, ":")
 	if !ok || !isScheme(scheme) || rest == "" {
-		return errors.New("not a URI (no scheme)")
+		return i18n.Errorf("dmarc.uri-scheme")
 	}
 	if !strings.EqualFold(scheme, "mailto") {
 		return nil
@@ -330,7 +339,7 @@ func CheckURI(u string) error {
 	addr, _, _ := strings.Cut(rest, "?")
 	a, err := mail.ParseAddress(addr)
 	if err != nil || a.Name != "" || !strings.Contains(a.Address, "@") {
-		return fmt.Errorf("%q is not an e-mail address", clip(addr))
+		return i18n.Errorf("dmarc.uri-address", clip(addr))
 	}
 	return nil
 }
@@ -359,3 +368,6 @@ func isScheme(s string) bool {
 	}
 	return s != ""
 }
+
+// Msg is Where, for i18n.Of.
+func (e *SyntaxError) Msg() i18n.Msg { return e.Where() }

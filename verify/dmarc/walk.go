@@ -2,10 +2,10 @@ package dmarc
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/i18n"
 )
 
 // MaxWalkQueries is RFC 9989's bound on one DNS Tree Walk (§4.10): the
@@ -46,7 +46,7 @@ type level struct {
 	// transient: the lookup failed for a reason that may pass.
 	transient bool
 	// discarded says why the TXT records here do not count.
-	discarded string
+	discarded i18n.Msg
 	// skipped: MaxNames was reached and the name was not asked.
 	skipped bool
 }
@@ -94,7 +94,7 @@ func (w *Walker) lookup(ctx context.Context, domain string) *level {
 		case IsDMARC(t):
 			candidates = append(candidates, t)
 		case LooksLikeDMARC(t):
-			l.discarded = fmt.Sprintf("%s has %q, which is not a DMARC record: it must start with exactly v=DMARC1 (upper case, then ; or the end), so receivers ignore it", name, clip(t))
+			l.discarded = i18n.M("dmarc.not-dmarc", name, clip(t))
 		}
 	}
 	switch len(candidates) {
@@ -104,12 +104,12 @@ func (w *Walker) lookup(ctx context.Context, domain string) *level {
 		if err != nil {
 			l.syntax, _ = err.(*SyntaxError)
 			if l.syntax == nil {
-				l.syntax = &SyntaxError{Reason: err.Error()}
+				l.syntax = &SyntaxError{Reason: i18n.Of(err)}
 			}
 		}
 		l.rec = rec
 	default:
-		l.discarded = fmt.Sprintf("%s has %d DMARC records; receivers discard them all (RFC 9989 §4.10) and go on as if there were none: keep exactly one", name, len(candidates))
+		l.discarded = i18n.M("dmarc.two-records", name, len(candidates))
 	}
 	return l
 }
@@ -127,17 +127,17 @@ func (w *Walker) Discover(ctx context.Context, domain string) *Discovery {
 	for i, t := range targets {
 		l := w.lookup(ctx, t)
 		d.Queries = append(d.Queries, l.query)
-		if l.discarded != "" {
+		if !l.discarded.IsZero() {
 			d.Discarded = append(d.Discarded, l.discarded)
 		}
 		switch {
 		case l.transient:
 			d.Result = TempError
-			d.Reason = fmt.Sprintf("the DMARC record at %s could not be fetched (%s)", l.query.Name, l.query.Error)
+			d.Reason = i18n.M("dmarc.fetch", l.query.Name, l.query.Error)
 			return d
 		case l.syntax != nil:
 			d.Domain, d.Inherited, d.Syntax = t, i > 0, l.syntax
-			d.Result, d.Reason = None, fmt.Sprintf("the DMARC record at %s cannot be used: %s", l.query.Name, strings.TrimPrefix(l.syntax.Error(), "dmarc: "))
+			d.Result, d.Reason = None, i18n.M("dmarc.unusable", l.query.Name, l.syntax.Where())
 			return d
 		case l.rec != nil:
 			d.Domain, d.Record, d.Inherited = t, l.rec, i > 0
@@ -146,15 +146,15 @@ func (w *Walker) Discover(ctx context.Context, domain string) *Discovery {
 	}
 	d.Result = None
 	if len(targets) == 0 {
-		d.Reason = "there is no domain to look up"
+		d.Reason = i18n.M("dmarc.no-domain")
 		return d
 	}
-	d.Reason = fmt.Sprintf("no DMARC record at _dmarc.%s", targets[0])
+	d.Reason = i18n.M("dmarc.none-at", targets[0])
 	if len(targets) > 1 {
-		d.Reason += fmt.Sprintf(" nor at any parent up to _dmarc.%s (%d names asked)", targets[len(targets)-1], len(targets))
+		d.Reason = i18n.M("dmarc.none-up", targets[0], targets[len(targets)-1], len(targets))
 	}
 	if len(d.Discarded) > 0 {
-		d.Reason += "; " + strings.Join(d.Discarded, "; ")
+		d.Reason = i18n.M("dmarc.none-discarded", d.Reason, d.Discarded)
 	}
 	return d
 }

@@ -84,7 +84,7 @@ func checkDKIM(in Input, pass bool) Item {
 		case s.Key != nil && s.Key.Type == "ed25519":
 			key = m("ev.dkim.key-ed25519")
 		case s.Key != nil && s.Key.Bits > 0:
-			key = m("ev.dkim.key-rsa", s.Key.Bits)
+			key = m("ev.dkim.key-rsa", strconv.Itoa(s.Key.Bits))
 		}
 		it.Evidence = append(it.Evidence, m("ev.dkim.sig", shown(s.Domain), shown(s.Selector), shown(s.Algorithm), string(s.Result), key))
 		if s.Algorithm == "rsa-sha1" {
@@ -93,9 +93,9 @@ func checkDKIM(in Input, pass bool) Item {
 		if s.Key != nil && s.Key.Type != "ed25519" && s.Key.Bits > 0 {
 			switch {
 			case s.Key.Bits < dkim.MinRSABits:
-				warns = append(warns, m("ev.dkim.key-refused", shown(s.Selector), s.Key.Bits))
+				warns = append(warns, m("ev.dkim.key-refused", shown(s.Selector), strconv.Itoa(s.Key.Bits)))
 			case s.Key.Bits < 2048:
-				warns = append(warns, m("ev.dkim.key-short", shown(s.Selector), s.Key.Bits))
+				warns = append(warns, m("ev.dkim.key-short", shown(s.Selector), strconv.Itoa(s.Key.Bits)))
 			}
 		}
 		if s.BodyLength != nil {
@@ -127,8 +127,8 @@ func checkAlignment(in Input) Item {
 	d := in.DMARC
 	if d == nil || d.FromDomain == "" {
 		it.Status, it.Problem, it.Fix = Fail, m("req.alignment.no-from"), m("req.alignment.fix-from")
-		if in.From.Problem != "" {
-			it.Evidence = append(it.Evidence, m("ev.from-problem", shown(in.From.Problem)))
+		if !in.From.Problem.IsZero() {
+			it.Evidence = append(it.Evidence, m("ev.from-problem", in.From.Problem))
 		}
 		return it
 	}
@@ -165,12 +165,12 @@ func checkDMARC(ctx context.Context, r dnsx.Resolver, in Input) Item {
 	}
 	disc := d.Discovery
 	if disc.Record == nil {
-		it.Evidence = append(it.Evidence, m("ev.text", shown(disc.Reason)))
+		it.Evidence = append(it.Evidence, m("ev.text", disc.Reason))
 		switch {
 		case disc.Result == dmarc.TempError:
 			it.Status, it.Problem = Warn, m("req.dmarc.temperror", shown(d.FromDomain))
 		case disc.Syntax != nil:
-			it.Status, it.Problem, it.Fix = Fail, m("req.dmarc.unusable", "_dmarc."+shown(disc.Domain), shown(disc.Syntax.Reason)), m("req.dmarc.fix-correct", "_dmarc."+shown(disc.Domain))
+			it.Status, it.Problem, it.Fix = Fail, m("req.dmarc.unusable", "_dmarc."+shown(disc.Domain), disc.Syntax.Reason), m("req.dmarc.fix-correct", "_dmarc."+shown(disc.Domain))
 		default:
 			it.Status, it.Problem, it.Fix = Fail, m("req.dmarc.none", shown(d.FromDomain)), m("req.dmarc.fix-publish", "_dmarc."+shown(d.OrgDomain))
 		}
@@ -181,7 +181,7 @@ func checkDMARC(ctx context.Context, r dnsx.Resolver, in Input) Item {
 	it.Status = Pass
 	var fixes []i18n.Msg
 	for _, is := range rec.Issues {
-		it.Evidence = append(it.Evidence, m("ev.dmarc.issue", is.Tag, shown(is.Message)))
+		it.Evidence = append(it.Evidence, m("ev.dmarc.issue", is.Tag, is.Message))
 		if is.Severity == dmarc.SeverityError {
 			it.Status = Warn
 			fixes = append(fixes, m("req.dmarc.fix-tag", is.Tag))

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+
+	"github.com/testerd/testerd/i18n"
 )
 
 // DNSTerms counts the terms of r that query DNS (include, a, mx, ptr,
@@ -26,8 +28,8 @@ func (r *Record) DNSTerms() int {
 // twice; ok is false then.
 func (r *Record) Authorize(term string) (out *Record, ok bool, err error) {
 	add, reason := parseTerm(term)
-	if reason != "" {
-		return nil, false, fmt.Errorf("spf: %s: %s", term, reason)
+	if !reason.IsZero() {
+		return nil, false, fmt.Errorf("spf: %s: %s", term, i18n.EN.Say(reason))
 	}
 	out = &Record{}
 	at := -1
@@ -121,7 +123,7 @@ func (ev *Evaluation) AuthorizesAnyone() (term, domain string, ok bool) {
 	}
 	last := ev.MatchPath[len(ev.MatchPath)-1]
 	t, reason := parseTerm(last.Term)
-	if reason != "" || t.Qualifier.Result() != Pass {
+	if !reason.IsZero() || t.Qualifier.Result() != Pass {
 		return "", "", false
 	}
 	switch t.Mechanism {

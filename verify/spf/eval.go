@@ -14,6 +14,7 @@ import (
 	"golang.org/x/net/idna"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/i18n"
 )
 
 // DefaultTimeout is the overall deadline of one evaluation. RFC 7208
@@ -110,10 +111,10 @@ func (c *Checker) CheckHost(ctx context.Context, id Identity, ip netip.Addr, sen
 		DNSTermsLimit: MaxDNSTerms, VoidLookupsLimit: MaxVoidLookups,
 	}
 	lookupDomain, note := checkDomain(domain)
-	if note == "" && (len(sender) > MaxInputLen || len(helo) > MaxInputLen) {
-		note = fmt.Sprintf("the sender or HELO name is over %d octets", MaxInputLen)
+	if note.IsZero() && (len(sender) > MaxInputLen || len(helo) > MaxInputLen) {
+		note = i18n.M("spf.input-long", MaxInputLen)
 	}
-	if note != "" {
+	if !note.IsZero() {
 		ev.Trace = &Node{Domain: domain, Result: None, Note: note}
 		ev.Result = None
 	} else {
@@ -127,9 +128,9 @@ func (c *Checker) CheckHost(ctx context.Context, id Identity, ip netip.Addr, sen
 		ev.Problem = &Problem{Reason: ev.Trace.Note, Domain: domain}
 	}
 	if ev.Result == TempError && ctx.Err() != nil {
-		why := fmt.Sprintf("evaluation stopped at its deadline (%s)", timeout)
+		why := i18n.M("spf.deadline", timeout.String())
 		if errors.Is(ctx.Err(), context.Canceled) {
-			why = "evaluation cancelled"
+			why = i18n.M("spf.cancelled")
 		}
 		ev.Problem = &Problem{Reason: why, Domain: domain, Err: ErrDeadline, Cause: causes[ErrDeadline]}
 	}
@@ -162,39 +163,39 @@ func SplitSender(sender string) (local, domain string) {
 // checkDomain applies §4.3: a malformed domain, a single label or a
 // literal gives "none" without a lookup. It returns the name to look up
 // (A-labels for an internationalized domain) or why there is none.
-func checkDomain(domain string) (string, string) {
+func checkDomain(domain string) (string, i18n.Msg) {
 	d := strings.TrimSuffix(domain, ".")
 	if d == "" {
-		return "", "no domain to check"
+		return "", i18n.M("spf.domain.none")
 	}
 	if strings.HasPrefix(d, "[") {
-		return "", "the domain is an address literal, which SPF cannot check"
+		return "", i18n.M("spf.domain.literal")
 	}
 	for i := 0; i < len(d); i++ {
 		if d[i] >= 0x80 {
 			a, err := idna.Lookup.ToASCII(d)
 			if err != nil {
-				return "", "the domain is not a valid internationalized name: " + err.Error()
+				return "", i18n.M("spf.domain.idna", err.Error())
 			}
 			d = a
 			break
 		}
 	}
 	if err := dnsx.CheckName(d); err != nil {
-		return "", "the domain is malformed: " + err.Error()
+		return "", i18n.M("spf.domain.malformed", err.Error())
 	}
 	if !strings.Contains(d, ".") {
-		return "", "the domain is a single label, not a fully qualified domain"
+		return "", i18n.M("spf.domain.label")
 	}
 	// DNS labels may hold any octet, and a domain built by macros from a
 	// local part ("%{l}" of "mary+travel") can hold "+" or "=". Only what
 	// no mail domain or DNS question can carry is refused.
 	for i := 0; i < len(d); i++ {
 		if c := d[i]; c <= ' ' || c == 0x7f {
-			return "", fmt.Sprintf("the domain has the character %q", c)
+			return "", i18n.M("spf.domain.char", fmt.Sprintf("%q", c))
 		}
 	}
-	return d, ""
+	return d, i18n.Msg{}
 }
 
 // eval is the state of one evaluation, shared across include and redirect.
@@ -224,16 +225,16 @@ func (e *eval) setProblem(p *Problem) {
 // result and, for fail, the explanation.
 func (e *eval) checkHost(domain, via string) (*Node, Result, string) {
 	n := &Node{Domain: domain, Via: via}
-	finish := func(r Result, note string) (*Node, Result, string) {
+	finish := func(r Result, note i18n.Msg) (*Node, Result, string) {
 		n.Result = r
-		if note != "" {
+		if !note.IsZero() {
 			n.Note = note
 		}
 		return n, r, ""
 	}
 	if err := e.ctx.Err(); err != nil {
-		e.setProblem(&Problem{Reason: "deadline exceeded", Domain: domain, Err: ErrDeadline})
-		return finish(TempError, "deadline exceeded")
+		e.setProblem(&Problem{Reason: i18n.M("spf.deadline-exceeded"), Domain: domain, Err: ErrDeadline})
+		return finish(TempError, i18n.M("spf.deadline-exceeded"))
 	}
 
 	// §4.4: the record is the one TXT record starting with "v=spf1".
@@ -241,32 +242,32 @@ func (e *eval) checkHost(domain, via string) (*Node, Result, string) {
 	n.Query = &q
 	if err != nil {
 		if dnsx.IsNotFound(err) {
-			return finish(None, "no SPF record ("+q.Error+")")
+			return finish(None, i18n.M("spf.note.none", q.Error))
 		}
-		e.setProblem(&Problem{Reason: "looking up the SPF record: " + q.Error, Domain: domain, Err: ErrDNS})
-		return finish(TempError, "TXT lookup failed: "+q.Error)
+		e.setProblem(&Problem{Reason: i18n.M("spf.problem.lookup", q.Error), Domain: domain, Err: ErrDNS})
+		return finish(TempError, i18n.M("spf.note.lookup", q.Error))
 	}
 	spfs := Records(txts)
 	switch len(spfs) {
 	case 0:
-		return finish(None, "no SPF record among the TXT records")
+		return finish(None, i18n.M("spf.note.no-spf"))
 	case 1:
 	default:
 		// §4.5: more than one record is a permerror.
 		n.Record = spfs[0]
-		e.setProblem(&Problem{Reason: fmt.Sprintf("%s publishes %d SPF records; there must be exactly one", domain, len(spfs)), Domain: domain, Err: ErrMultipleRecords})
-		return finish(PermError, fmt.Sprintf("%d SPF records", len(spfs)))
+		e.setProblem(&Problem{Reason: i18n.M("spf.problem.several", domain, len(spfs)), Domain: domain, Err: ErrMultipleRecords})
+		return finish(PermError, i18n.M("lint.node.several", len(spfs)))
 	}
 	n.Record = spfs[0]
 	rec, err := Parse(spfs[0])
 	if err != nil {
-		p := &Problem{Reason: err.Error(), Domain: domain, Err: err}
+		p := &Problem{Reason: i18n.Of(err), Domain: domain, Err: err}
 		var se *SyntaxError
 		if errors.As(err, &se) {
 			p.Reason, p.Term, p.Column = se.Reason, se.Term, se.Pos
 		}
 		e.setProblem(p)
-		return finish(PermError, "syntax error: "+err.Error())
+		return finish(PermError, i18n.M("spf.note.syntax", i18n.Of(err)))
 	}
 
 	env := e.env
@@ -279,7 +280,7 @@ func (e *eval) checkHost(domain, via string) (*Node, Result, string) {
 		n.Steps = append(n.Steps, s)
 		match, res := e.mechanism(t, &env, s)
 		if res != "" {
-			return finish(res, "")
+			return finish(res, i18n.Msg{})
 		}
 		if match {
 			r := t.Qualifier.Result()
@@ -295,26 +296,26 @@ func (e *eval) checkHost(domain, via string) (*Node, Result, string) {
 		s := &Step{Pos: t.Pos, Term: t.Raw}
 		n.Steps = append(n.Steps, s)
 		if res := e.countDNS(s, domain, t); res != "" {
-			return finish(res, "")
+			return finish(res, i18n.Msg{})
 		}
 		s.Target = e.expandDomain(t.macro, &env)
 		target, note := checkDomain(s.Target)
-		if note != "" {
+		if !note.IsZero() {
 			s.Note = note
-			e.setProblem(&Problem{Reason: "redirect target " + s.Target + ": " + note, Domain: domain, Term: t.Raw, Column: t.Pos, Err: ErrNoTargetRecord})
-			return finish(PermError, "")
+			e.setProblem(&Problem{Reason: i18n.M("spf.problem.redirect-bad", s.Target, note), Domain: domain, Term: t.Raw, Column: t.Pos, Err: ErrNoTargetRecord})
+			return finish(PermError, i18n.Msg{})
 		}
 		sub, r, expl := e.checkHost(target, "redirect")
 		s.Sub = sub
 		if r == None {
-			e.setProblem(&Problem{Reason: "redirect target " + target + " has no SPF record", Domain: domain, Term: t.Raw, Column: t.Pos, Err: ErrNoTargetRecord})
-			return finish(PermError, "")
+			e.setProblem(&Problem{Reason: i18n.M("spf.problem.redirect-none", target), Domain: domain, Term: t.Raw, Column: t.Pos, Err: ErrNoTargetRecord})
+			return finish(PermError, i18n.Msg{})
 		}
 		n.Result = r
 		return n, r, expl
 	}
 	// §4.7: no match and no redirect: neutral.
-	return finish(Neutral, "no term matched: default neutral")
+	return finish(Neutral, i18n.M("spf.note.default"))
 }
 
 // countDNS charges one DNS-querying term (§4.6.4).
@@ -322,8 +323,8 @@ func (e *eval) countDNS(s *Step, domain string, t *Term) Result {
 	e.dnsTerms++
 	s.Count = e.dnsTerms
 	if e.dnsTerms > MaxDNSTerms {
-		s.Note = fmt.Sprintf("DNS-querying term number %d: over the limit of %d", e.dnsTerms, MaxDNSTerms)
-		e.setProblem(&Problem{Reason: fmt.Sprintf("more than %d DNS-querying terms (include, a, mx, ptr, exists, redirect) across the record and its includes", MaxDNSTerms), Domain: domain, Term: t.Raw, Column: t.Pos, Err: ErrLookupLimit})
+		s.Note = i18n.M("spf.note.terms", e.dnsTerms, MaxDNSTerms)
+		e.setProblem(&Problem{Reason: i18n.M("spf.problem.terms", MaxDNSTerms), Domain: domain, Term: t.Raw, Column: t.Pos, Err: ErrLookupLimit})
 		return PermError
 	}
 	return ""
@@ -334,8 +335,8 @@ func (e *eval) void(s *Step, q *Query, t *Term) Result {
 	q.Void = true
 	e.voids++
 	if e.voids > MaxVoidLookups {
-		s.Note = fmt.Sprintf("void lookup number %d: over the limit of %d", e.voids, MaxVoidLookups)
-		e.setProblem(&Problem{Reason: fmt.Sprintf("more than %d DNS lookups returned no records (void lookups)", MaxVoidLookups), Domain: e.env.current, Term: t.Raw, Column: t.Pos, Err: ErrVoidLimit})
+		s.Note = i18n.M("spf.note.voids", e.voids, MaxVoidLookups)
+		e.setProblem(&Problem{Reason: i18n.M("spf.problem.voids", MaxVoidLookups), Domain: e.env.current, Term: t.Raw, Column: t.Pos, Err: ErrVoidLimit})
 		return PermError
 	}
 	return ""
@@ -366,12 +367,12 @@ func isVoid(err error) bool {
 // dnsError turns a failed lookup into temperror (§5: a DNS error other
 // than NXDOMAIN ends the evaluation with temperror).
 func (e *eval) dnsError(s *Step, q *Query, t *Term, domain string) Result {
-	s.Note = "DNS error: " + q.Error
+	s.Note = i18n.M("spf.note.dns", q.Error)
 	err := ErrDNS
 	if e.ctx.Err() != nil {
 		err = ErrDeadline
 	}
-	e.setProblem(&Problem{Reason: fmt.Sprintf("DNS %s lookup of %s failed: %s", q.Type, q.Name, q.Error), Domain: domain, Term: t.Raw, Column: t.Pos, Err: err})
+	e.setProblem(&Problem{Reason: i18n.M("spf.problem.dns", q.Type, q.Name, q.Error), Domain: domain, Term: t.Raw, Column: t.Pos, Err: err})
 	return TempError
 }
 
@@ -393,9 +394,9 @@ func (e *eval) mechanism(t *Term, env *macroEnv, s *Step) (bool, Result) {
 		s.Match = t.Network.Contains(ip)
 		switch {
 		case s.Match:
-			s.Note = ip.String() + " is in " + t.Network.String()
+			s.Note = i18n.M("spf.note.in", ip.String(), t.Network.String())
 		case ip.Is4() != t.Network.Addr().Is4():
-			s.Note = "not the client's address family"
+			s.Note = i18n.M("spf.note.family")
 		}
 		return s.Match, ""
 	}
@@ -409,9 +410,9 @@ func (e *eval) mechanism(t *Term, env *macroEnv, s *Step) (bool, Result) {
 	switch t.Mechanism {
 	case MInclude:
 		name, note := checkDomain(target)
-		if note != "" {
+		if !note.IsZero() {
 			s.Note = note
-			e.setProblem(&Problem{Reason: "include target " + target + ": " + note, Domain: domain, Term: t.Raw, Column: t.Pos, Err: ErrNoTargetRecord})
+			e.setProblem(&Problem{Reason: i18n.M("spf.problem.include-bad", target, note), Domain: domain, Term: t.Raw, Column: t.Pos, Err: ErrNoTargetRecord})
 			return false, PermError
 		}
 		sub, r, _ := e.checkHost(name, "include")
@@ -422,12 +423,12 @@ func (e *eval) mechanism(t *Term, env *macroEnv, s *Step) (bool, Result) {
 			s.Match = true
 			return true, ""
 		case Fail, SoftFail, Neutral:
-			s.Note = "included result " + string(r) + ": no match"
+			s.Note = i18n.M("spf.note.included", string(r))
 			return false, ""
 		case TempError:
 			return false, TempError
 		case None:
-			e.setProblem(&Problem{Reason: "include target " + name + " has no SPF record", Domain: domain, Term: t.Raw, Column: t.Pos, Err: ErrNoTargetRecord})
+			e.setProblem(&Problem{Reason: i18n.M("spf.problem.include-none", name), Domain: domain, Term: t.Raw, Column: t.Pos, Err: ErrNoTargetRecord})
 			return false, PermError
 		}
 		return false, PermError
@@ -456,8 +457,8 @@ func (e *eval) mechanism(t *Term, env *macroEnv, s *Step) (bool, Result) {
 		}
 		// §4.6.4: at most 10 MX names may be looked up; more is permerror.
 		if len(mxs) > MaxMXNames {
-			s.Note = fmt.Sprintf("%d MX names, over the limit of %d", len(mxs), MaxMXNames)
-			e.setProblem(&Problem{Reason: fmt.Sprintf("%s has %d MX records; the mx mechanism may look up at most %d", target, len(mxs), MaxMXNames), Domain: domain, Term: t.Raw, Column: t.Pos, Err: ErrMXLimit})
+			s.Note = i18n.M("spf.note.mx", len(mxs), MaxMXNames)
+			e.setProblem(&Problem{Reason: i18n.M("spf.problem.mx", target, len(mxs), MaxMXNames), Domain: domain, Term: t.Raw, Column: t.Pos, Err: ErrMXLimit})
 			return false, PermError
 		}
 		network := family(ip)
@@ -474,7 +475,7 @@ func (e *eval) mechanism(t *Term, env *macroEnv, s *Step) (bool, Result) {
 			}
 			if matchAny(ips, ip, t) {
 				s.Match = true
-				s.Note = "address of MX " + host
+				s.Note = i18n.M("spf.note.mx-address", host)
 				return true, ""
 			}
 		}
@@ -491,12 +492,12 @@ func (e *eval) mechanism(t *Term, env *macroEnv, s *Step) (bool, Result) {
 		for _, name := range names {
 			if isSubdomain(name, target) {
 				s.Match = true
-				s.Note = "validated PTR name " + name
+				s.Note = i18n.M("spf.note.ptr", name)
 				return true, ""
 			}
 		}
 		if len(names) == 0 {
-			s.Note = "no validated PTR name"
+			s.Note = i18n.M("spf.note.no-ptr")
 		}
 		return false, ""
 	}
@@ -624,29 +625,29 @@ func (e *eval) explain(rec *Record, env *macroEnv, n *Node) string {
 	target := e.expandDomain(rec.Exp.macro, env)
 	s := &Step{Pos: rec.Exp.Pos, Term: rec.Exp.Raw, Target: target}
 	n.Exp = s
-	if _, note := checkDomain(target); note != "" {
-		s.Note = note + "; default explanation used"
+	if _, note := checkDomain(target); !note.IsZero() {
+		s.Note = i18n.M("spf.exp.default", note)
 		return def()
 	}
 	txts, q, err := e.txt(target)
 	s.Queries = append(s.Queries, q)
 	switch {
 	case err != nil:
-		s.Note = "exp lookup failed; default explanation used"
+		s.Note = i18n.M("spf.exp.default", i18n.M("spf.exp.lookup"))
 		return def()
 	case len(txts) != 1:
-		s.Note = fmt.Sprintf("%d TXT records; exactly one is needed; default explanation used", len(txts))
+		s.Note = i18n.M("spf.exp.default", i18n.M("spf.exp.records", len(txts)))
 		return def()
 	}
 	for i := 0; i < len(txts[0]); i++ {
 		if txts[0][i] >= 0x80 {
-			s.Note = "explanation is not ASCII; default explanation used"
+			s.Note = i18n.M("spf.exp.default", i18n.M("spf.exp.ascii"))
 			return def()
 		}
 	}
 	m, reason := parseMacroString(txts[0], true, true)
-	if reason != "" {
-		s.Note = "explanation syntax: " + reason + "; default explanation used"
+	if !reason.IsZero() {
+		s.Note = i18n.M("spf.exp.default", i18n.M("spf.exp.syntax", reason))
 		return def()
 	}
 	return clip(m.expand(env))

@@ -6,57 +6,58 @@ import (
 
 	"github.com/emersion/go-msgauth/authres"
 
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/internal/untrusted"
 )
 
-// reason writes one sentence on why ev.Result is what it is.
-func reason(ev *Evaluation) string {
-	id := "MAIL FROM domain " + ev.Domain
+// reason says in one sentence why ev.Result is what it is.
+func reason(ev *Evaluation) i18n.Msg {
+	id := i18n.M("spf.id.mailfrom", ev.Domain)
 	if ev.Identity == IdentityHelo {
-		id = "HELO name " + ev.Domain
+		id = i18n.M("spf.id.helo", ev.Domain)
 	}
-	via := ""
+	var via i18n.Msg
 	if len(ev.MatchPath) > 1 {
 		var hops []string
 		for _, r := range ev.MatchPath[:len(ev.MatchPath)-1] {
 			hops = append(hops, r.Term)
 		}
-		via = " (via " + strings.Join(hops, " → ") + ")"
+		via = i18n.M("spf.reason.via", strings.Join(hops, " → "))
 	}
 	last := TermRef{}
 	if len(ev.MatchPath) > 0 {
 		last = ev.MatchPath[len(ev.MatchPath)-1]
 	}
+	ip := ev.IP.String()
 	switch ev.Result {
 	case Pass:
-		return fmt.Sprintf("%s authorizes %s: %q in %s's record matched%s.", id, ev.IP, last.Term, last.Domain, via)
+		return i18n.M("spf.reason.pass", id, ip, last.Term, last.Domain, via)
 	case Fail, SoftFail, Neutral:
 		if last.Term == "" {
-			return fmt.Sprintf("No term in the record of %s matched %s, so the default result is %s.", id, ev.IP, ev.Result)
+			return i18n.M("spf.reason.default", id, ip, string(ev.Result))
 		}
-		return fmt.Sprintf("%s does not authorize %s: %q in %s's record matched%s, giving %s.", id, ev.IP, last.Term, last.Domain, via, ev.Result)
+		return i18n.M("spf.reason.fail", id, ip, last.Term, last.Domain, via, string(ev.Result))
 	case None:
-		note := ""
+		var note i18n.Msg
 		if ev.Trace != nil {
 			note = ev.Trace.Note
 		}
-		return fmt.Sprintf("%s has no SPF policy to check: %s.", id, note)
+		return i18n.M("spf.reason.none", id, note)
 	case PermError, TempError:
-		kind := "permanent"
+		kind := "perm"
 		if ev.Result == TempError {
-			kind = "temporary"
+			kind = "temp"
 		}
 		p := ev.Problem
 		if p == nil {
-			return fmt.Sprintf("A %s error stopped the evaluation for %s.", kind, id)
+			return i18n.M("spf.reason."+kind, id)
 		}
-		where := ""
 		if p.Term != "" {
-			where = fmt.Sprintf(" (term %q at column %d of %s's record)", p.Term, p.Column, p.Domain)
+			return i18n.M("spf.reason."+kind+"-at", id, p.Reason, p.Term, p.Column, p.Domain)
 		}
-		return fmt.Sprintf("A %s error stopped the evaluation for %s: %s%s.", kind, id, p.Reason, where)
+		return i18n.M("spf.reason."+kind+"-why", id, p.Reason)
 	}
-	return ""
+	return i18n.Msg{}
 }
 
 // ReceivedSPF renders the value of a Received-SPF header field (RFC 7208
@@ -102,7 +103,7 @@ func (ev *Evaluation) ReceivedSPF(receiver string) string {
 		kv("mechanism", ev.Matched)
 	}
 	if ev.Problem != nil && ev.Result == PermError {
-		kv("problem", ev.Problem.Reason)
+		kv("problem", i18n.EN.Say(ev.Problem.Reason))
 	}
 	return strings.TrimSuffix(b.String(), ";")
 }

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/testerd/testerd/i18n"
 )
 
 // macroString is a parsed macro-string (RFC 7208 §7.1): literal runs and
@@ -34,7 +36,7 @@ const (
 
 // parseMacroString parses s. With space, SP is a literal (explain-string,
 // §6.2); with expLetters, %{c} %{r} %{t} are allowed.
-func parseMacroString(s string, space, expLetters bool) (macroString, string) {
+func parseMacroString(s string, space, expLetters bool) (macroString, i18n.Msg) {
 	var m macroString
 	var lit strings.Builder
 	flush := func() {
@@ -48,13 +50,13 @@ func parseMacroString(s string, space, expLetters bool) (macroString, string) {
 		if c != '%' {
 			// macro-literal = %x21-24 / %x26-7E
 			if (c < 0x21 || c > 0x7e) && !(space && c == ' ') {
-				return nil, "character 0x" + strconv.FormatUint(uint64(c), 16) + " not allowed in a macro-string"
+				return nil, i18n.M("spf.macro.char", "0x"+strconv.FormatUint(uint64(c), 16))
 			}
 			lit.WriteByte(c)
 			continue
 		}
 		if i+1 >= len(s) {
-			return nil, "\"%\" at the end (write %% for a percent sign)"
+			return nil, i18n.M("spf.macro.end")
 		}
 		switch s[i+1] {
 		case '%', '_', '-':
@@ -64,37 +66,37 @@ func parseMacroString(s string, space, expLetters bool) (macroString, string) {
 			continue
 		case '{':
 		default:
-			return nil, strconv.Quote(s[i:i+2]) + " is not a macro (use %{x}, %%, %_ or %-)"
+			return nil, i18n.M("spf.macro.not-macro", s[i:i+2])
 		}
 		end := strings.IndexByte(s[i:], '}')
 		if end < 0 {
-			return nil, "unterminated macro " + strconv.Quote(s[i:])
+			return nil, i18n.M("spf.macro.unterminated", s[i:])
 		}
 		body := s[i+2 : i+end]
 		tok, reason := parseMacroBody(body, expLetters)
-		if reason != "" {
-			return nil, "macro " + strconv.Quote(s[i:i+end+1]) + ": " + reason
+		if !reason.IsZero() {
+			return nil, i18n.M("spf.macro.bad", s[i:i+end+1], reason)
 		}
 		flush()
 		m = append(m, tok)
 		i += end
 	}
 	flush()
-	return m, ""
+	return m, i18n.Msg{}
 }
 
 // parseMacroBody parses macro-letter transformers *delimiter.
-func parseMacroBody(b string, expLetters bool) (macroToken, string) {
+func parseMacroBody(b string, expLetters bool) (macroToken, i18n.Msg) {
 	var t macroToken
 	if b == "" {
-		return t, "no macro letter"
+		return t, i18n.M("spf.macro.no-letter")
 	}
 	l := b[0] | 0x20
 	if !isAlpha(b[0]) || !strings.ContainsRune(macroLetters, rune(l)) {
-		return t, "unknown macro letter " + strconv.Quote(b[:1])
+		return t, i18n.M("spf.macro.letter", b[:1])
 	}
 	if !expLetters && strings.IndexByte(expOnlyLetters, l) >= 0 {
-		return t, "%{" + string(b[0]) + "} is allowed only in explanation text"
+		return t, i18n.M("spf.macro.exp-only", string(b[0]))
 	}
 	t.letter, t.upper = l, b[0] != l
 	i := 1
@@ -108,7 +110,7 @@ func parseMacroBody(b string, expLetters bool) (macroToken, string) {
 		}
 		// §7.3: if a DIGIT is specified, the value MUST be nonzero.
 		if n == 0 {
-			return t, "the number of parts must not be zero"
+			return t, i18n.M("spf.macro.zero")
 		}
 		t.digits = n
 	}
@@ -118,13 +120,13 @@ func parseMacroBody(b string, expLetters bool) (macroToken, string) {
 	}
 	for ; i < len(b); i++ {
 		if strings.IndexByte(macroDelimiters, b[i]) < 0 {
-			return t, "bad delimiter " + strconv.Quote(b[i:i+1])
+			return t, i18n.M("spf.macro.delimiter", b[i:i+1])
 		}
 		if strings.IndexByte(t.delims, b[i]) < 0 {
 			t.delims += b[i : i+1]
 		}
 	}
-	return t, ""
+	return t, i18n.Msg{}
 }
 
 // String writes the macro-string back as it was parsed.

@@ -52,7 +52,7 @@ func TestMacroRFC7208Examples(t *testing.T) {
 		{"%{l+-}", "192.0.2.3", "strong.bad"},
 	} {
 		m, reason := parseMacroString(tc.in, true, true)
-		if reason != "" {
+		if !reason.IsZero() {
 			t.Errorf("%q: %s", tc.in, reason)
 			continue
 		}
@@ -70,16 +70,16 @@ func TestMacroRFC7208Examples(t *testing.T) {
 
 func TestMacroSyntax(t *testing.T) {
 	for _, s := range []string{"%", "%x", "%{", "%{}", "%{q}", "%{d0}", "%{d!}", "%{dr2}", "a\x01b"} {
-		if _, reason := parseMacroString(s, true, true); reason == "" {
+		if _, reason := parseMacroString(s, true, true); reason.IsZero() {
 			t.Errorf("parseMacroString(%q) accepted", s)
 		}
 	}
 	for _, s := range []string{"%{c}", "%{r}", "%{t}", "%{C}"} {
-		if _, reason := parseMacroString(s, false, false); reason == "" {
+		if _, reason := parseMacroString(s, false, false); reason.IsZero() {
 			t.Errorf("%q accepted outside exp text", s)
 		}
 	}
-	if _, reason := parseMacroString("a b", false, false); reason == "" {
+	if _, reason := parseMacroString("a b", false, false); reason.IsZero() {
 		t.Error("space accepted outside exp text")
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/testerd/testerd/i18n"
 )
 
 // Qualifier is the prefix of a directive (RFC 7208 §4.6.2): what the
@@ -173,14 +175,22 @@ var ErrSyntax = errors.New("spf: syntax error")
 type SyntaxError struct {
 	Term   string // the offending term, or the whole record
 	Pos    int    // 1-based column of Term in the record
-	Reason string
+	Reason i18n.Msg
 }
 
 func (e *SyntaxError) Error() string {
 	if e.Term == "" {
-		return "spf syntax: " + e.Reason
+		return "spf syntax: " + i18n.EN.Say(e.Reason)
 	}
-	return fmt.Sprintf("spf syntax: %s at column %d: %s", quoteTerm(e.Term), e.Pos, e.Reason)
+	return fmt.Sprintf("spf syntax: %s at column %d: %s", quoteTerm(e.Term), e.Pos, i18n.EN.Say(e.Reason))
+}
+
+// Msg says the error in a reader's words (i18n.Of finds it).
+func (e *SyntaxError) Msg() i18n.Msg {
+	if e.Term == "" {
+		return e.Reason
+	}
+	return i18n.M("spf.syntax.at", quoteTerm(e.Term), e.Pos, e.Reason)
 }
 
 func (e *SyntaxError) Is(target error) bool { return target == ErrSyntax }
@@ -202,10 +212,10 @@ const MaxRecordLen = 4096
 // record is parsed completely before evaluation).
 func Parse(s string) (*Record, error) {
 	if !IsSPF(s) {
-		return nil, &SyntaxError{Reason: "record does not start with " + Version}
+		return nil, &SyntaxError{Reason: i18n.M("spf.syntax.version", Version)}
 	}
 	if len(s) > MaxRecordLen {
-		return nil, &SyntaxError{Reason: fmt.Sprintf("record is %d octets, over %d", len(s), MaxRecordLen)}
+		return nil, &SyntaxError{Reason: i18n.M("spf.syntax.long", len(s), MaxRecordLen)}
 	}
 	r := &Record{}
 	i := len(Version)
@@ -222,7 +232,7 @@ func Parse(s string) (*Record, error) {
 			j += i
 		}
 		t, reason := parseTerm(s[i:j])
-		if reason != "" {
+		if !reason.IsZero() {
 			return nil, &SyntaxError{Term: s[i:j], Pos: i + 1, Reason: reason}
 		}
 		t.Pos = i + 1
@@ -230,7 +240,7 @@ func Parse(s string) (*Record, error) {
 		case ModRedirect, ModExp:
 			// §6: each of these modifiers MUST NOT appear more than once.
 			if (t.Modifier == ModRedirect && r.Redirect != nil) || (t.Modifier == ModExp && r.Exp != nil) {
-				return nil, &SyntaxError{Term: t.Raw, Pos: t.Pos, Reason: t.Modifier + "= appears more than once"}
+				return nil, &SyntaxError{Term: t.Raw, Pos: t.Pos, Reason: i18n.M("spf.syntax.twice", t.Modifier)}
 			}
 			if t.Modifier == ModRedirect {
 				r.Redirect = t
@@ -245,14 +255,14 @@ func Parse(s string) (*Record, error) {
 }
 
 // parseTerm parses one term; a non-empty reason means it is invalid.
-func parseTerm(raw string) (*Term, string) {
+func parseTerm(raw string) (*Term, i18n.Msg) {
 	t := &Term{Raw: raw, CIDR4: -1, CIDR6: -1}
 	for k := 0; k < len(raw); k++ {
 		if c := raw[k]; c < 0x21 || c > 0x7e {
 			if c >= 0x80 {
-				return nil, "non-ASCII octet (SPF records are 7-bit ASCII)"
+				return nil, i18n.M("spf.syntax.non-ascii")
 			}
-			return nil, fmt.Sprintf("control character 0x%02x (terms are separated by spaces only)", c)
+			return nil, i18n.M("spf.syntax.control", fmt.Sprintf("0x%02x", c))
 		}
 	}
 	// modifier = name "=" macro-string; name = ALPHA *( ALPHA / DIGIT / "-" / "_" / "." )
@@ -262,19 +272,19 @@ func parseTerm(raw string) (*Term, string) {
 		switch t.Modifier {
 		case ModRedirect, ModExp:
 			m, reason := parseDomainSpec(t.Value)
-			if reason != "" {
-				return nil, t.Modifier + "=: " + reason
+			if !reason.IsZero() {
+				return nil, i18n.M("spf.syntax.modifier", t.Modifier, reason)
 			}
 			t.DomainSpec, t.macro = t.Value, m
 		default:
 			// Unknown modifiers are ignored (§6), but must be well-formed.
 			m, err := parseMacroString(t.Value, false, true)
-			if err != "" {
+			if !err.IsZero() {
 				return nil, err
 			}
 			t.macro = m
 		}
-		return t, ""
+		return t, i18n.Msg{}
 	}
 
 	rest := raw
@@ -293,30 +303,30 @@ func parseTerm(raw string) (*Term, string) {
 	switch t.Mechanism {
 	case MAll:
 		if arg != "" {
-			return nil, "all takes no argument"
+			return nil, i18n.M("spf.syntax.all-arg")
 		}
 	case MInclude, MExists:
 		if !strings.HasPrefix(arg, ":") {
-			return nil, string(t.Mechanism) + " needs \":domain\""
+			return nil, i18n.M("spf.syntax.needs-domain", string(t.Mechanism))
 		}
 		m, reason := parseDomainSpec(arg[1:])
-		if reason != "" {
+		if !reason.IsZero() {
 			return nil, reason
 		}
 		t.DomainSpec, t.macro = arg[1:], m
 	case MA, MMX:
 		// a = "a" [ ":" domain-spec ] [ dual-cidr-length ]
-		var reason string
+		var reason i18n.Msg
 		arg, t.CIDR4, t.CIDR6, reason = splitDualCIDR(arg)
-		if reason != "" {
+		if !reason.IsZero() {
 			return nil, reason
 		}
 		if arg != "" {
 			if arg[0] != ':' {
-				return nil, "unexpected " + strconv.Quote(arg)
+				return nil, i18n.M("spf.syntax.unexpected", arg)
 			}
 			m, reason := parseDomainSpec(arg[1:])
-			if reason != "" {
+			if !reason.IsZero() {
 				return nil, reason
 			}
 			t.DomainSpec, t.macro = arg[1:], m
@@ -324,30 +334,30 @@ func parseTerm(raw string) (*Term, string) {
 	case MPTR:
 		if arg != "" {
 			if arg[0] != ':' {
-				return nil, "ptr takes no CIDR length"
+				return nil, i18n.M("spf.syntax.ptr-cidr")
 			}
 			m, reason := parseDomainSpec(arg[1:])
-			if reason != "" {
+			if !reason.IsZero() {
 				return nil, reason
 			}
 			t.DomainSpec, t.macro = arg[1:], m
 		}
 	case MIP4, MIP6:
 		if !strings.HasPrefix(arg, ":") {
-			return nil, string(t.Mechanism) + " needs \":network\""
+			return nil, i18n.M("spf.syntax.needs-network", string(t.Mechanism))
 		}
 		p, reason := parseNetwork(arg[1:], t.Mechanism == MIP6)
-		if reason != "" {
+		if !reason.IsZero() {
 			return nil, reason
 		}
 		t.Network = p
 	default:
 		if strings.ContainsAny(rest[:end], "=") || end == 0 {
-			return nil, "not a mechanism or modifier"
+			return nil, i18n.M("spf.syntax.not-term")
 		}
-		return nil, "unknown mechanism " + strconv.Quote(rest[:end])
+		return nil, i18n.M("spf.syntax.unknown", rest[:end])
 	}
-	return t, ""
+	return t, i18n.Msg{}
 }
 
 func isName(s string) bool {
@@ -368,27 +378,27 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // splitDualCIDR takes a dual-cidr-length off the end of a/mx's argument:
 // "/24", "//64" or "/24//64" (RFC 7208 §5.6). Absent lengths are -1.
-func splitDualCIDR(arg string) (rest string, c4, c6 int, reason string) {
+func splitDualCIDR(arg string) (rest string, c4, c6 int, reason i18n.Msg) {
 	c4, c6 = -1, -1
 	rest = arg
 	if i := strings.LastIndex(rest, "//"); i >= 0 && allDigits(rest[i+2:]) {
 		n, r := cidrLen(rest[i+2:], 128)
-		if r != "" {
-			return "", 0, 0, "ip6 CIDR length: " + r
+		if !r.IsZero() {
+			return "", 0, 0, i18n.M("spf.syntax.cidr6", r)
 		}
 		c6, rest = n, rest[:i]
 	}
 	if i := strings.LastIndexByte(rest, '/'); i >= 0 && allDigits(rest[i+1:]) {
 		n, r := cidrLen(rest[i+1:], 32)
-		if r != "" {
-			return "", 0, 0, "ip4 CIDR length: " + r
+		if !r.IsZero() {
+			return "", 0, 0, i18n.M("spf.syntax.cidr4", r)
 		}
 		c4, rest = n, rest[:i]
 	}
 	if strings.HasPrefix(rest, "/") {
-		return "", 0, 0, "bad CIDR length " + strconv.Quote(rest)
+		return "", 0, 0, i18n.M("spf.syntax.cidr", rest)
 	}
-	return rest, c4, c6, ""
+	return rest, c4, c6, i18n.Msg{}
 }
 
 func allDigits(s string) bool {
@@ -405,24 +415,24 @@ func allDigits(s string) bool {
 
 // cidrLen parses ip4-cidr-length / ip6-cidr-length digits: "0" or no
 // leading zero, at most max.
-func cidrLen(s string, max int) (int, string) {
+func cidrLen(s string, max int) (int, i18n.Msg) {
 	if s == "" || !allDigits(s) {
-		return 0, "missing"
+		return 0, i18n.M("spf.syntax.missing")
 	}
 	if len(s) > 1 && s[0] == '0' {
-		return 0, strconv.Quote(s) + " has a leading zero"
+		return 0, i18n.M("spf.syntax.zero", s)
 	}
 	if len(s) > 3 {
-		return 0, strconv.Quote(s) + " is over " + strconv.Itoa(max)
+		return 0, i18n.M("spf.syntax.over", s, max)
 	}
 	n, _ := strconv.Atoi(s)
 	if n > max {
-		return 0, strconv.Quote(s) + " is over " + strconv.Itoa(max)
+		return 0, i18n.M("spf.syntax.over", s, max)
 	}
-	return n, ""
+	return n, i18n.Msg{}
 }
 
-func parseNetwork(s string, v6 bool) (netip.Prefix, string) {
+func parseNetwork(s string, v6 bool) (netip.Prefix, i18n.Msg) {
 	addr, bits := s, ""
 	if i := strings.IndexByte(s, '/'); i >= 0 {
 		addr, bits = s[:i], s[i+1:]
@@ -430,47 +440,47 @@ func parseNetwork(s string, v6 bool) (netip.Prefix, string) {
 	a, err := netip.ParseAddr(addr)
 	switch {
 	case err != nil || a.Zone() != "":
-		return netip.Prefix{}, "bad address " + strconv.Quote(addr)
+		return netip.Prefix{}, i18n.M("spf.syntax.address", addr)
 	case v6 && !a.Is6():
-		return netip.Prefix{}, strconv.Quote(addr) + " is not an IPv6 address"
+		return netip.Prefix{}, i18n.M("spf.syntax.not-ip6", addr)
 	case !v6 && !a.Is4():
-		return netip.Prefix{}, strconv.Quote(addr) + " is not an IPv4 address"
+		return netip.Prefix{}, i18n.M("spf.syntax.not-ip4", addr)
 	}
 	n := a.BitLen()
 	if i := strings.IndexByte(s, '/'); i >= 0 {
-		var reason string
+		var reason i18n.Msg
 		n, reason = cidrLen(bits, a.BitLen())
-		if reason != "" {
-			return netip.Prefix{}, "CIDR length " + reason
+		if !reason.IsZero() {
+			return netip.Prefix{}, i18n.M("spf.syntax.cidr-len", reason)
 		}
 	}
-	return netip.PrefixFrom(a, n), ""
+	return netip.PrefixFrom(a, n), i18n.Msg{}
 }
 
 // parseDomainSpec checks domain-spec = macro-string domain-end, where
 // domain-end = ( "." toplabel [ "." ] ) / macro-expand (RFC 7208 §7.1).
 // The macro letters c, r and t are allowed only in exp= text.
-func parseDomainSpec(s string) (macroString, string) {
+func parseDomainSpec(s string) (macroString, i18n.Msg) {
 	if s == "" {
-		return nil, "empty domain"
+		return nil, i18n.M("name.empty")
 	}
 	m, reason := parseMacroString(s, false, false)
-	if reason != "" {
+	if !reason.IsZero() {
 		return nil, reason
 	}
 	last := m[len(m)-1]
 	if last.letter != 0 || last.escape {
-		return m, "" // ends with a macro-expand
+		return m, i18n.Msg{} // ends with a macro-expand
 	}
 	lit := strings.TrimSuffix(last.lit, ".")
 	dot := strings.LastIndexByte(lit, '.')
 	if dot < 0 {
-		return nil, strconv.Quote(s) + " is not a fully qualified domain (no dot before the top label)"
+		return nil, i18n.M("spf.syntax.fqdn", s)
 	}
 	if !isTopLabel(lit[dot+1:]) {
-		return nil, "bad top-level label " + strconv.Quote(lit[dot+1:])
+		return nil, i18n.M("spf.syntax.top-label", lit[dot+1:])
 	}
-	return m, ""
+	return m, i18n.Msg{}
 }
 
 // isTopLabel: toplabel = ( *alphanum ALPHA *alphanum ) /

@@ -3,6 +3,8 @@ package spf
 import (
 	"errors"
 	"net/netip"
+
+	"github.com/testerd/testerd/i18n"
 )
 
 // Result is the outcome of check_host() (RFC 7208 §2.6).
@@ -68,7 +70,7 @@ var (
 
 // Problem says what went wrong for permerror and temperror.
 type Problem struct {
-	Reason string `json:"reason"`
+	Reason i18n.Msg `json:"reason"`
 	// Domain whose record or lookup failed.
 	Domain string `json:"domain,omitempty"`
 	// Term and Column locate the offending term in Domain's record.
@@ -118,10 +120,10 @@ type Step struct {
 	// Count is this term's number among the DNS-querying terms (1..10), or 0.
 	Count int `json:"count,omitempty"`
 	// Target is the domain the term's domain-spec expanded to.
-	Target  string  `json:"target,omitempty"`
-	Queries []Query `json:"queries,omitempty"`
-	Match   bool    `json:"match"`
-	Note    string  `json:"note,omitempty"`
+	Target  string   `json:"target,omitempty"`
+	Queries []Query  `json:"queries,omitempty"`
+	Match   bool     `json:"match"`
+	Note    i18n.Msg `json:"note,omitzero"`
 	// Sub is the evaluation of an include or redirect target.
 	Sub *Node `json:"sub,omitempty"`
 }
@@ -136,9 +138,9 @@ type Node struct {
 	Record string  `json:"record,omitempty"`
 	Steps  []*Step `json:"steps,omitempty"`
 	// Exp is the exp= lookup made for a fail.
-	Exp    *Step  `json:"exp,omitempty"`
-	Result Result `json:"result"`
-	Note   string `json:"note,omitempty"`
+	Exp    *Step    `json:"exp,omitempty"`
+	Result Result   `json:"result"`
+	Note   i18n.Msg `json:"note,omitzero"`
 }
 
 // TermRef names a term in a domain's record.
@@ -167,7 +169,7 @@ type Evaluation struct {
 	// Explanation is the exp= text (or the default) for fail.
 	Explanation string `json:"explanation,omitempty"`
 	// Reason is one sentence on why the result is what it is.
-	Reason  string   `json:"reason"`
+	Reason  i18n.Msg `json:"reason"`
 	Problem *Problem `json:"problem,omitempty"`
 
 	DNSTerms         int `json:"dns_terms"`

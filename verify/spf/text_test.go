@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/i18n"
 )
 
 func TestWriteText(t *testing.T) {
@@ -13,7 +14,7 @@ func TestWriteText(t *testing.T) {
 	z.AddTXT("bad.example", "v=spf1 ip4:192.0.2.1 -all m\x1boo")
 	ev := mailFrom(t, checker(z), "192.0.2.1", "a@example.com")
 	var b strings.Builder
-	ev.WriteText(&b, "tester.example")
+	ev.WriteText(&b, "tester.example", i18n.EN)
 	out := b.String()
 	// The caret points at the offending term under the quoted record.
 	want := "    \"v=spf1 ip4:192.0.2.1 -all m\\x1boo\"\n" +

@@ -6,6 +6,8 @@ package taglist
 import (
 	"fmt"
 	"strings"
+
+	"github.com/testerd/testerd/i18n"
 )
 
 // Tag is one tag=value pair. Value has its
@@ -21,17 +23,28 @@ type Tag struct {
 // TagError locates a syntax error in a tag list.
 type TagError struct {
 	// Tag is the offending tag's name, when known.
-	Tag    string `json:"tag,omitempty"`
-	Pos    int    `json:"pos"`
-	Reason string `json:"reason"`
+	Tag    string   `json:"tag,omitempty"`
+	Pos    int      `json:"pos"`
+	Reason i18n.Msg `json:"reason"`
 }
 
 func (e *TagError) Error() string {
 	if e.Tag != "" {
-		return fmt.Sprintf("tag %s= at column %d: %s", e.Tag, e.Pos, e.Reason)
+		return fmt.Sprintf("tag %s= at column %d: %s", e.Tag, e.Pos, i18n.EN.Say(e.Reason))
 	}
-	return fmt.Sprintf("column %d: %s", e.Pos, e.Reason)
+	return fmt.Sprintf("column %d: %s", e.Pos, i18n.EN.Say(e.Reason))
 }
+
+// Where says the reason with its place in the list.
+func (e *TagError) Where() i18n.Msg {
+	if e.Tag != "" {
+		return i18n.M("taglist.at-tag", e.Tag, e.Pos, e.Reason)
+	}
+	return i18n.M("taglist.at", e.Pos, e.Reason)
+}
+
+// Msg is Where, for i18n.Of.
+func (e *TagError) Msg() i18n.Msg { return e.Where() }
 
 // MaxTags bounds the tags of one list; a DKIM signature has 14 defined
 // tags, a key record 7 and a DMARC record 11.
@@ -80,17 +93,17 @@ func Parse(s string) (Tags, error) {
 			if end == len(s) && len(tags) > 0 {
 				break // a trailing ";" and whitespace
 			}
-			return nil, &TagError{Pos: pos + 1, Reason: "empty tag (two semicolons, or nothing before one)"}
+			return nil, &TagError{Pos: pos + 1, Reason: i18n.M("taglist.empty")}
 		}
 		t, err := parseTagSpec(spec, pos)
 		if err != nil {
 			return nil, err
 		}
 		if _, dup := tags.Get(t.Name); dup {
-			return nil, &TagError{Tag: t.Name, Pos: t.Pos, Reason: "the tag appears twice"}
+			return nil, &TagError{Tag: t.Name, Pos: t.Pos, Reason: i18n.M("taglist.twice")}
 		}
 		if len(tags) == MaxTags {
-			return nil, &TagError{Tag: t.Name, Pos: t.Pos, Reason: fmt.Sprintf("more than %d tags", MaxTags)}
+			return nil, &TagError{Tag: t.Name, Pos: t.Pos, Reason: i18n.M("taglist.many", MaxTags)}
 		}
 		tags = append(tags, t)
 		pos = end + 1
@@ -107,11 +120,11 @@ func parseTagSpec(spec string, offset int) (Tag, error) {
 	name := spec[start:i]
 	col := offset + start + 1
 	if name == "" {
-		return Tag{}, &TagError{Pos: col, Reason: fmt.Sprintf("a tag name must start with a letter, not %q", spec[start:start+1])}
+		return Tag{}, &TagError{Pos: col, Reason: i18n.M("taglist.name", spec[start:start+1])}
 	}
 	i = skipFWS(spec, i)
 	if i >= len(spec) || spec[i] != '=' {
-		return Tag{}, &TagError{Tag: name, Pos: col, Reason: `"=" missing after the tag name`}
+		return Tag{}, &TagError{Tag: name, Pos: col, Reason: i18n.M("taglist.equals")}
 	}
 	value := strings.Trim(spec[i+1:], " \t\r\n")
 	for j := 0; j < len(value); j++ {
@@ -122,7 +135,7 @@ func parseTagSpec(spec string, offset int) (Tag, error) {
 		case c == '\r' && j+2 < len(value) && value[j+1] == '\n' && (value[j+2] == ' ' || value[j+2] == '\t'):
 			j++ // folding
 		default:
-			return Tag{}, &TagError{Tag: name, Pos: col, Reason: fmt.Sprintf("byte 0x%02x is not allowed in a tag value", c)}
+			return Tag{}, &TagError{Tag: name, Pos: col, Reason: i18n.M("taglist.byte", fmt.Sprintf("0x%02x", c))}
 		}
 	}
 	return Tag{Name: name, Value: value, Pos: col}, nil

@@ -3,6 +3,8 @@ package taglist
 import (
 	"strings"
 	"testing"
+
+	"github.com/testerd/testerd/i18n"
 )
 
 func TestParse(t *testing.T) {
@@ -35,7 +37,7 @@ func TestParse(t *testing.T) {
 	} {
 		_, err := Parse(tt.in)
 		te, ok := err.(*TagError)
-		if !ok || te.Tag != tt.tag || te.Pos != tt.pos || !strings.Contains(te.Reason, tt.reason) {
+		if !ok || te.Tag != tt.tag || te.Pos != tt.pos || !strings.Contains(i18n.EN.Say(te.Reason), tt.reason) {
 			t.Errorf("%q: %v, want tag %q at %d: %s", tt.in, err, tt.tag, tt.pos, tt.reason)
 		}
 	}

@@ -1,0 +1,89 @@
+// Package i18ntest finds text that did not come from the catalog: pages,
+// replies and mails are rendered in i18n's pseudo-locale, where every
+// catalog sentence stands between markers, and Unmarked returns the words
+// outside them that are not data (names, addresses, records, codes).
+package i18ntest
+
+import (
+	"slices"
+	"strings"
+	"unicode"
+
+	"github.com/testerd/testerd/i18n"
+)
+
+// Names are the words shown as they are in every language: the providers'
+// and lists' names, header field names, protocols, testerd's own name and
+// the languages' own names.
+var Names = []string{
+	"testerd", "Gmail", "Yahoo", "AOL", "Outlook", "iCloud", "Mail", "Microsoft", "Google", "Apple", "Yahoo/AOL",
+	"Spamhaus", "SpamCop", "Barracuda", "UCEPROTECT", "DNSWL", "English", "Italiano", "Pseudo",
+	"From", "To", "Subject", "Date", "Sender", "Cc", "Bcc", "Authentication-Results", "Message-ID", "Reply-To", "In-Reply-To",
+	"References", "Received", "List-Unsubscribe", "List-Unsubscribe-Post", "DKIM-Signature", "Return-Path", "Auto-Submitted",
+	"Precedence", "Content-Type", "MIME-Version", "Content-Transfer-Encoding", "ARC-Seal", "ARC-Message-Signature",
+	"ARC-Authentication-Results", "IPv4", "IPv6", "JSON", "Received-SPF",
+	"google", // a DKIM selector, the example in the domain form
+}
+
+// tagPrefixes start the verdict tags (spf-pass, dkim-diff …), which are
+// the tag contract's words in every language.
+var tagPrefixes = []string{"spf", "dkim", "dmarc", "req", "bimi", "rspamd", "content"}
+
+// Unmarked returns the words of text that stand outside the pseudo-locale's
+// markers and are not data. Each of data is removed from the text first:
+// the strangers' strings a test put in (a Subject, a display name).
+func Unmarked(text string, data ...string) []string {
+	for _, d := range data {
+		if d != "" {
+			text = strings.ReplaceAll(text, d, " ")
+		}
+	}
+	var out strings.Builder
+	depth := 0
+	for _, r := range text {
+		switch string(r) {
+		case i18n.PseudoOpen:
+			depth++
+			continue
+		case i18n.PseudoClose:
+			if depth > 0 {
+				depth--
+			}
+			out.WriteRune(' ')
+			continue
+		}
+		if depth == 0 {
+			out.WriteRune(r)
+		}
+	}
+	var bad []string
+	for _, w := range strings.Fields(out.String()) {
+		w = strings.TrimFunc(w, func(r rune) bool { return unicode.IsPunct(r) || unicode.IsSymbol(r) })
+		if w == "" || isData(w) {
+			continue
+		}
+		bad = append(bad, w)
+	}
+	return bad
+}
+
+// isData: a word with a digit or the marks of an address, a domain, a
+// record or a code; an acronym; or one of Names.
+func isData(w string) bool {
+	if slices.Contains(Names, w) {
+		return true
+	}
+	if strings.ContainsAny(w, "0123456789@.=:/_<>|!+%#[]()\"'~*;?&,$\\") {
+		return true
+	}
+	if first, _, ok := strings.Cut(w, "-"); ok && slices.Contains(tagPrefixes, first) && strings.ToLower(w) == w {
+		return true
+	}
+	upper := true
+	for _, r := range w {
+		if unicode.IsLower(r) {
+			upper = false
+		}
+	}
+	return upper // SPF, DKIM, DMARC, PTR, TLS, HELO, MAIL …
+}
