@@ -1,10 +1,13 @@
 package alerts
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
+	"mime"
+	"mime/quotedprintable"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +18,9 @@ import (
 	"time"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/i18n"
+	"github.com/testerd/testerd/i18n/i18ntest"
+	"github.com/testerd/testerd/message"
 	"github.com/testerd/testerd/mtasts"
 	"github.com/testerd/testerd/outbound/mxtest"
 	"github.com/testerd/testerd/store"
@@ -45,25 +51,7 @@ func day(t *testing.T, st *store.Store, begin time.Time, pass, fail int64, ip st
 // and a second check within the cooldown sends nothing.
 func TestWatcher(t *testing.T) {
 	ctx := context.Background()
-	st := openStore(t)
-	if _, err := st.AddToken(ctx, &store.Token{Scopes: []store.Scope{store.ScopeReports}, Webhook: "https://hooks.example/alerts"}); err != nil {
-		t.Fatal(err)
-	}
-	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-	today := now.Truncate(24 * time.Hour)
-	for i := 2; i <= 7; i++ {
-		day(t, st, today.AddDate(0, 0, -i), 1000, 0, "")
-	}
-	z := dnsx.NewZone()
-	z.AddTXT("_dmarc.abc.it", "v=DMARC1; p=reject")
-	w := &Watcher{Store: st, Resolver: dnsx.NewFake(z), To: []string{"ops@example.com"}, Domain: "tester.example", Hostname: "mx.tester.example",
-		BaseURL: "https://tester.example", Now: func() time.Time { return now }}
-	if got, err := w.Check(ctx); err != nil || len(got) != 0 {
-		t.Fatalf("a quiet week: %v %v", got, err)
-	}
-	day(t, st, today.AddDate(0, 0, -1), 500, 400, "203.0.113.66")
-	z.Remove("_dmarc.abc.it", 16)
-	z.AddTXT("_dmarc.abc.it", "v=DMARC1; p=none")
+	w, st, now := badDay(t, "")
 	got, kinds := check(t, w)
 	for _, k := range []string{"dmarc-pass-drop", "new-failing-source", "dmarc-policy-weakened"} {
 		if kinds[k] == "" {
@@ -167,6 +155,66 @@ func TestWatcherMTASTS(t *testing.T) {
 		if len(got) != 1 || got[0].Kind != tc.want {
 			t.Errorf("port %s: %+v, want %s", tc.port, got, tc.want)
 		}
+	}
+}
+
+// badDay is a watcher in l after a quiet week, then a bad day from a
+// new source and a weakened policy; its store has a reports token with a
+// webhook.
+func badDay(t *testing.T, l i18n.Lang) (*Watcher, *store.Store, time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	st := openStore(t)
+	if _, err := st.AddToken(ctx, &store.Token{Scopes: []store.Scope{store.ScopeReports}, Webhook: "https://hooks.example/alerts"}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	today := now.Truncate(24 * time.Hour)
+	for i := 2; i <= 7; i++ {
+		day(t, st, today.AddDate(0, 0, -i), 1000, 0, "")
+	}
+	z := dnsx.NewZone()
+	z.AddTXT("_dmarc.abc.it", "v=DMARC1; p=reject")
+	w := &Watcher{Lang: l, Store: st, Resolver: dnsx.NewFake(z), To: []string{"ops@example.com"}, Domain: "tester.example", Hostname: "mx.tester.example",
+		BaseURL: "https://tester.example", Now: func() time.Time { return now }}
+	if got, err := w.Check(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("a quiet week: %v %v", got, err)
+	}
+	day(t, st, today.AddDate(0, 0, -1), 500, 400, "203.0.113.66")
+	z.Remove("_dmarc.abc.it", 16)
+	z.AddTXT("_dmarc.abc.it", "v=DMARC1; p=none")
+	return w, st, now
+}
+
+// TestPseudoLocale: the alert mails, in the pseudo-locale, hold no word
+// outside the catalog but the data (addresses, records, links).
+func TestPseudoLocale(t *testing.T) {
+	w, st, now := badDay(t, i18n.EnablePseudo())
+	if got, _ := check(t, w); len(got) < 3 {
+		t.Fatalf("%d alerts", len(got))
+	}
+	due, err := st.Due(context.Background(), now, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mails := 0
+	for _, o := range due {
+		if o.Channel == store.Webhook {
+			continue
+		}
+		m := message.Parse(o.Data)
+		body, err := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(m.Body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		subject, _ := new(mime.WordDecoder).DecodeHeader(m.First("Subject"))
+		if bad := i18ntest.Unmarked(subject + "\n" + string(body)); len(bad) > 0 {
+			t.Errorf("alert mail %q: words not from the catalog: %q\n%s", subject, bad, body)
+		}
+		mails++
+	}
+	if mails < 3 {
+		t.Errorf("%d alert mails", mails)
 	}
 }
 

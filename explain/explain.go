@@ -371,7 +371,8 @@ func (d *Diagnosis) WriteText(w io.Writer) {
 		for _, p := range d.Providers {
 			fmt.Fprintf(w, "- %s: %s\n", p.Name, p.Words)
 			if p.Code != "" {
-				fmt.Fprintf(w, "  %s %s\n", p.Code, p.Text)
+				// The provider's own words, quoted as it writes them.
+				fmt.Fprintf(w, "  %s “%s”\n", p.Code, p.Text)
 			}
 		}
 	}

@@ -351,7 +351,12 @@ func (c *Planner) body(p *store.Probe, v *verify.Verdict, kind kind.Kind, to str
 	b.WriteString(v.FoldedAuthResults())
 	b.WriteString("\n\n-- \n")
 	fmt.Fprintf(&b, "%s\n", l.T("reply.footer", to, untrusted.Clip(p.MailFrom, 200), p.ClientIP.String(), untrusted.Clip(p.Helo, 200)))
-	fmt.Fprintf(&b, "%s\n", l.T("reply.redirect", string(kind)+"+you=example.com@"+c.Domain))
+	// The hint keeps the language the probe asked for: check+it+you=….
+	local := string(kind)
+	if p.Address.Lang != "" {
+		local += "+" + string(p.Address.Lang)
+	}
+	fmt.Fprintf(&b, "%s\n", l.T("reply.redirect", local+"+you=example.com@"+c.Domain))
 	if l == i18n.EN {
 		fmt.Fprintf(&b, "%s\n", l.T("reply.ask-it", string(kind)+"+it@"+c.Domain))
 	}

@@ -219,7 +219,7 @@ func orDash(s string) string {
 func writeRequirements(w io.Writer, r *requirements.Report, l i18n.Lang) {
 	fmt.Fprintf(w, "== %s\n", l.T("req.title"))
 	if r.FirstError != "" {
-		fmt.Fprintf(w, "  %s %s\n", l.T("req.first"), r.FirstError)
+		fmt.Fprintf(w, "  %s “%s”\n", l.T("req.first"), r.FirstError)
 	}
 	for _, it := range r.Items {
 		extra := ""
@@ -230,7 +230,7 @@ func writeRequirements(w io.Writer, r *requirements.Report, l i18n.Lang) {
 			}
 			extra += ")"
 		}
-		fmt.Fprintf(w, "  [%s] %s%s\n", it.Status, l.T("req."+it.ID), extra)
+		fmt.Fprintf(w, "  [%s] %s%s\n", l.T("status."+string(it.Status)), l.T("req."+it.ID), extra)
 		for _, e := range it.Evidence {
 			fmt.Fprintf(w, "       %s\n", l.Say(e))
 		}
@@ -241,11 +241,15 @@ func writeRequirements(w io.Writer, r *requirements.Report, l i18n.Lang) {
 	for _, p := range r.Providers {
 		fmt.Fprintf(w, "    %s: %s", p.Provider, l.T("prov."+string(p.Outcome)))
 		if len(p.Because) > 0 {
-			fmt.Fprintf(w, " (%s)", strings.Join(p.Because, ", "))
+			because := make([]string, len(p.Because))
+			for i, id := range p.Because {
+				because[i] = l.T("req." + id)
+			}
+			fmt.Fprintf(w, " (%s)", strings.Join(because, "; "))
 		}
 		fmt.Fprintln(w)
 		if p.Reply != "" {
-			fmt.Fprintf(w, "       %s\n", p.Reply)
+			fmt.Fprintf(w, "       “%s”\n", p.Reply)
 		}
 	}
 	fmt.Fprintln(w)

@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/rcpt"
 	"github.com/testerd/testerd/store"
 )
@@ -12,8 +13,11 @@ const MaxPrivateResults = 50
 
 type privatePage struct {
 	Chrome
-	Domain  string
-	Token   string
+	Domain string
+	Token  string
+	// Ext is the addresses' extension: the token, after the page's
+	// language when it is not the server's.
+	Ext     string
 	Results []*store.Result
 }
 
@@ -49,7 +53,13 @@ func (s *Server) privateTest(w http.ResponseWriter, r *http.Request) {
 	if len(results) == 0 {
 		c.Refresh = 3 // waiting for the message
 	}
-	s.render(w, "private.html", privatePage{Chrome: c, Domain: s.Domain, Token: tok, Results: results})
+	// A reader of another language than the server's gets addresses that
+	// ask for replies in it (check+it+t-TOKEN@).
+	ext := tok
+	if def := s.Lang; c.Lang != def && (def != "" || c.Lang != i18n.EN) {
+		ext = string(c.Lang) + "+" + tok
+	}
+	s.render(w, "private.html", privatePage{Chrome: c, Domain: s.Domain, Token: tok, Ext: ext, Results: results})
 }
 
 // apiNewTest is POST /api/tests: a fresh private test, in JSON.

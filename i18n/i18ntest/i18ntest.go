@@ -5,6 +5,7 @@
 package i18ntest
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"unicode"
@@ -23,6 +24,12 @@ var Names = []string{
 	"Precedence", "Content-Type", "MIME-Version", "Content-Transfer-Encoding", "ARC-Seal", "ARC-Message-Signature",
 	"ARC-Authentication-Results", "IPv4", "IPv6", "JSON", "Received-SPF",
 	"google", // a DKIM selector, the example in the domain form
+	// The results of RFC 8601 and the modes of DKIM and DMARC, shown as
+	// codes (in code type on pages).
+	"pass", "fail", "softfail", "neutral", "none", "temperror", "permerror", "invalid", "policy",
+	"relaxed", "strict", "simple", "mailfrom", "helo", "bh",
+	"include", "redirect", // the SPF terms a trace follows
+	"timeout", // a DNS outcome, as dnsx names it beside NXDOMAIN and SERVFAIL
 }
 
 // tagPrefixes start the verdict tags (spf-pass, dkim-diff …), which are
@@ -31,13 +38,26 @@ var tagPrefixes = []string{"spf", "dkim", "dmarc", "req", "bimi", "rspamd", "con
 
 // Unmarked returns the words of text that stand outside the pseudo-locale's
 // markers and are not data. Each of data is removed from the text first:
-// the strangers' strings a test put in (a Subject, a display name).
+// the strangers' strings a test put in (a Subject, a display name); so is
+// what stands between “ and ”, a quotation in its own language (the
+// providers' bounce wording), and a string in Go's double quotes outside
+// the markers (a record, a DNS answer, as strconv.Quote writes them).
 func Unmarked(text string, data ...string) []string {
 	for _, d := range data {
-		if d != "" {
-			text = strings.ReplaceAll(text, d, " ")
+		if d != "" { // as a whole: "one" is not cut out of "none"
+			re := regexp.MustCompile(`(^|[^\pL\pN])` + regexp.QuoteMeta(d) + `($|[^\pL\pN])`)
+			text = re.ReplaceAllString(text, "$1 $2")
 		}
 	}
+	for {
+		i := strings.Index(text, "“")
+		j := strings.Index(text[max(i, 0):], "”")
+		if i < 0 || j < 0 {
+			break
+		}
+		text = text[:i] + " " + text[i+j+len("”"):]
+	}
+	text = quoted.ReplaceAllString(text, " ")
 	var out strings.Builder
 	depth := 0
 	for _, r := range text {
@@ -58,6 +78,9 @@ func Unmarked(text string, data ...string) []string {
 	}
 	var bad []string
 	for _, w := range strings.Fields(out.String()) {
+		if strings.Contains(w, "=") {
+			continue // a tag of a record or a signature: pct=, rua=, bh=
+		}
 		w = strings.TrimFunc(w, func(r rune) bool { return unicode.IsPunct(r) || unicode.IsSymbol(r) })
 		if w == "" || isData(w) {
 			continue
@@ -66,6 +89,9 @@ func Unmarked(text string, data ...string) []string {
 	}
 	return bad
 }
+
+// quoted is a double-quoted Go string, escapes and all.
+var quoted = regexp.MustCompile(`"(?:[^"\\\n]|\\.)*"`)
 
 // isData: a word with a digit or the marks of an address, a domain, a
 // record or a code; an acronym; or one of Names.
