@@ -1149,4 +1149,5 @@ var en = map[string]string{
 	"area.dns":                  "DNS",
 	"lint.text.fix":             "fix:",
 	"dkim.testing-key":          "testing (t=y)",
+	"lint.tester":               "testerd could not check this domain fully: %s. The lookups that failed below are about testerd's DNS, not your domain; check again later.",
 }

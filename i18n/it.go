@@ -1150,4 +1150,5 @@ var it = map[string]string{
 	"area.dns":                  "DNS",
 	"lint.text.fix":             "correzione:",
 	"dkim.testing-key":          "in prova (t=y)",
+	"lint.tester":               "testerd non è riuscito a controllare del tutto questo dominio: %s. Le ricerche non riuscite qui sotto riguardano il DNS di testerd, non il tuo dominio; riprova più tardi.",
 }

@@ -63,6 +63,9 @@ type Report struct {
 	MX       *MXReport    `json:"mx"`
 	// Lookups is how many DNS questions the check asked.
 	Lookups int64 `json:"lookups"`
+	// TesterFailure: testerd's resolver left questions unanswered, so
+	// the findings may be about testerd's DNS, not the domain.
+	TesterFailure bool `json:"tester_failure,omitempty"`
 	// receiver names this host in the SPF trace.
 	receiver string
 }
@@ -124,7 +127,10 @@ func (c *Checker) Check(ctx context.Context, domain string, o Options) (*Report,
 	if max <= 0 {
 		max = DefaultMaxLookups
 	}
-	b := &budget{r: c.Resolver, max: max}
+	// The tally tells the domain's broken DNS from testerd's resolver not
+	// answering at all, which says nothing about the domain.
+	tally := dnsx.NewTally(c.Resolver)
+	b := &budget{r: tally, raw: c.Resolver, max: max}
 	now := time.Now
 	if c.Now != nil {
 		now = c.Now
@@ -138,6 +144,10 @@ func (c *Checker) Check(ctx context.Context, domain string, o Options) (*Report,
 	rep.MX = l.mx(ctx)
 	if b.exhausted.Load() {
 		l.add("dns", Warning, m("lint.budget", max), m("lint.budget.fix"))
+	}
+	if why := tally.NoAnswer(); !why.IsZero() {
+		rep.TesterFailure = true
+		l.add("dns", Error, m("lint.tester", why), none)
 	}
 	rep.Findings = l.findings
 	sort.SliceStable(rep.Findings, func(i, j int) bool { return rank(rep.Findings[i].Severity) < rank(rep.Findings[j].Severity) })
@@ -180,6 +190,16 @@ func (l *linter) add(area string, sev Severity, msg, fix i18n.Msg) {
 	l.findings = append(l.findings, Finding{Area: area, Severity: sev, Message: msg, Fix: fix})
 }
 
+// lookupFix is the fix of a failed lookup: the domain's name servers,
+// unless testerd's resolver gave no answer at all (then there is nothing
+// for the domain to change).
+func lookupFix(err error) i18n.Msg {
+	if dnsx.NoAnswer(err) {
+		return none
+	}
+	return m("lint.fix.nameservers")
+}
+
 // m is i18n.M, short for the many findings here.
 var m = i18n.M
 
@@ -220,7 +240,10 @@ func shown(s string) string { return untrusted.Line(s, 300) }
 
 // budget is a Resolver that counts questions and refuses past max.
 type budget struct {
-	r         dnsx.Resolver
+	r dnsx.Resolver
+	// raw is the resolver under the tally, for what only it can do
+	// (TXTStringer).
+	raw       dnsx.Resolver
 	max       int64
 	n         atomic.Int64
 	exhausted atomic.Bool
@@ -265,7 +288,7 @@ func (b *budget) LookupAddr(ctx context.Context, addr netip.Addr) ([]string, err
 // txtStrings returns the character-strings of name's TXT records when the
 // resolver can tell them apart.
 func (b *budget) txtStrings(ctx context.Context, name string) ([][]string, bool) {
-	ts, ok := b.r.(dnsx.TXTStringer)
+	ts, ok := b.raw.(dnsx.TXTStringer)
 	if !ok || b.spend(name, "TXT") != nil {
 		return nil, false
 	}

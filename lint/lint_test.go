@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -383,4 +384,30 @@ func checkMX(t *testing.T, port string, pool *x509.CertPool, setup func(*dnsx.Zo
 		t.Fatal(err)
 	}
 	return rep
+}
+
+// TestTesterFailure: with testerd's resolver down, the check says the
+// failure is testerd's and proposes nothing to the domain.
+func TestTesterFailure(t *testing.T) {
+	addr, err := dnsx.DeadAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := dnsx.NewClient(addr, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := (&Checker{Resolver: r, Receiver: "tester.example"}).Check(context.Background(), "example.com", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	said := rep.In(i18n.EN)
+	if !rep.TesterFailure || said.Findings[0].Area != "dns" || !strings.Contains(said.Findings[0].Text, "about testerd's DNS, not your domain") {
+		t.Fatalf("first finding %+v", said.Findings[0])
+	}
+	for _, f := range said.Findings {
+		if strings.Contains(f.FixText, "name servers") {
+			t.Errorf("%s: blames the domain's name servers: %s", f.Text, f.FixText)
+		}
+	}
 }

@@ -58,7 +58,7 @@ func (l *linter) dmarc(ctx context.Context) *DMARCReport {
 	if rec == nil {
 		switch {
 		case d.Result == dmarc.TempError:
-			l.add("dmarc", Warning, m("lint.dmarc.lookup", d.Reason), m("lint.fix.nameservers"))
+			l.add("dmarc", Warning, m("lint.dmarc.lookup", d.Reason), none) // the tally says whose failure it was
 		case d.Syntax != nil:
 			l.add("dmarc", Error, m("lint.dmarc.unusable", d.Reason), m("lint.dmarc.unusable.fix", d.Domain))
 		default:

@@ -80,7 +80,7 @@ func (l *linter) spf(ctx context.Context, o Options) *SPFReport {
 	rep := &SPFReport{Records: []string{}}
 	txts, err := l.r.LookupTXT(ctx, l.domain)
 	if err != nil && !dnsx.IsNotFound(err) {
-		l.add("spf", Warning, m("lint.spf.lookup", shown(err.Error())), m("lint.fix.nameservers"))
+		l.add("spf", Warning, m("lint.spf.lookup", shown(err.Error())), lookupFix(err))
 		return rep
 	}
 	if recs := spf.Records(txts); recs != nil {
