@@ -11,11 +11,13 @@ import (
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
+	"net/mail"
 	"net/textproto"
 	"path"
 	"strings"
 
 	"github.com/testerd/testerd/message"
+	"github.com/testerd/testerd/reports/dmarcrpt"
 )
 
 // Limits of extraction.
@@ -45,6 +47,9 @@ type File struct {
 var (
 	ErrTooBig = fmt.Errorf("the report is over %d MB decompressed", MaxReport>>20)
 	ErrBudget = fmt.Errorf("the reports of this message are over %d MB decompressed in all; the rest are not read", MaxMessageReports>>20)
+	// ErrDaily: the client network's reports are over the Ingester's
+	// daily budget; the message is kept, unread.
+	ErrDaily = errors.New("the reports from this network are over today's decompression budget; the message is kept, not read")
 )
 
 // Extract finds the reports in a message as reporters send them: a zip
@@ -53,28 +58,53 @@ var (
 // bounded per report and per message. Parts that are not reports are
 // skipped; a part that looks like one but cannot be read is an error in
 // the list returned beside the files.
-func Extract(raw []byte) ([]File, []error) {
-	m := message.Parse(raw)
-	h := textproto.MIMEHeader{}
-	for _, name := range []string{"Content-Type", "Content-Transfer-Encoding", "Content-Disposition"} {
-		if v := m.First(name); v != "" {
-			h.Set(name, v)
-		}
-	}
-	x := &extractor{budget: MaxMessageReports}
-	x.part(h, m.Body, 0)
+func Extract(raw []byte) ([]File, []error) { return extract(raw, MaxMessageReports, ErrBudget) }
+
+// extract is Extract within budget decompressed bytes; over it, a report
+// is the error over (ErrBudget, or ErrDaily when the budget is the day's).
+func extract(raw []byte, budget int64, over error) ([]File, []error) {
+	h, body := split(raw)
+	x := &extractor{budget: budget, over: over}
+	x.part(h, body, 0)
 	if len(x.files) == 0 && len(x.errs) == 0 {
 		x.errs = append(x.errs, errors.New("no report found: no zip, gzip, XML or TLS-RPT JSON part"))
 	}
 	return x.files, x.errs
 }
 
+// split reads the header that says how the body is packed and returns the
+// body byte for byte: a binary part (a gzip posted to /api/tlsrpt, a
+// binary attachment by BDAT) may hold bare LFs that message.Parse would
+// turn into CRLF and so corrupt. A header net/mail cannot read falls back
+// to message.Parse.
+func split(raw []byte) (textproto.MIMEHeader, []byte) {
+	h := textproto.MIMEHeader{}
+	if msg, err := mail.ReadMessage(bytes.NewReader(raw)); err == nil {
+		for _, name := range []string{"Content-Type", "Content-Transfer-Encoding", "Content-Disposition"} {
+			if v := msg.Header.Get(name); v != "" {
+				h.Set(name, v)
+			}
+		}
+		body, _ := io.ReadAll(msg.Body) // a bytes.Reader: no error
+		return h, body
+	}
+	m := message.Parse(raw)
+	for _, name := range []string{"Content-Type", "Content-Transfer-Encoding", "Content-Disposition"} {
+		if v := m.First(name); v != "" {
+			h.Set(name, v)
+		}
+	}
+	return h, m.Body
+}
+
 type extractor struct {
 	files []File
 	errs  []error
 	parts int
-	// budget is what is left of the message's decompression budget.
+	// budget is what is left of the message's decompression budget;
+	// over is the error past it.
 	budget int64
+	over   error
 }
 
 func (x *extractor) part(h textproto.MIMEHeader, body []byte, depth int) {
@@ -119,14 +149,14 @@ func (x *extractor) part(h textproto.MIMEHeader, body []byte, depth int) {
 		return
 	}
 	if x.budget <= 0 {
-		x.errs = append(x.errs, fmt.Errorf("%s (%s): %w", partName(name, mt), kind, ErrBudget))
+		x.errs = append(x.errs, fmt.Errorf("%s (%s): %w", partName(name, mt), kind, x.over))
 		return
 	}
 	xmlDoc, err := unpackAtMost(kind, data, min(x.budget, MaxReport))
 	if err == nil {
 		x.budget -= int64(len(xmlDoc))
 	} else if errors.Is(err, ErrTooBig) && x.budget < MaxReport {
-		err = ErrBudget
+		err = x.over
 	}
 	if err != nil {
 		x.errs = append(x.errs, fmt.Errorf("%s (%s): %w", partName(name, mt), kind, err))
@@ -270,4 +300,19 @@ func FromFile(name string, data []byte) ([]byte, string, error) {
 	}
 	xmlDoc, err := unpack(kind, data)
 	return xmlDoc, kind, err
+}
+
+// Original finds report reportID again in the message it came in: the
+// XML as the reporter sent it, decompressed now rather than stored so.
+func Original(raw []byte, reportID string) ([]byte, bool) {
+	files, _ := Extract(raw)
+	for _, f := range files {
+		if f.TLS() {
+			continue
+		}
+		if fb, err := dmarcrpt.Parse(f.Data); err == nil && fb.Metadata.ReportID == reportID {
+			return f.Data, true
+		}
+	}
+	return nil, false
 }

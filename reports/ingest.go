@@ -13,11 +13,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"time"
 
 	"golang.org/x/sync/semaphore"
 
+	"github.com/testerd/testerd/internal/netguard"
 	"github.com/testerd/testerd/reports/dmarcrpt"
 	"github.com/testerd/testerd/reports/tlsrpt"
 	"github.com/testerd/testerd/store"
@@ -32,10 +34,18 @@ const MaxParsing = 2 * MaxReport
 // to see why, never the whole of a stranger's blob.
 const MaxExcerpt = 64 << 10
 
+// DailyBudget is what one client network's reports may decompress to in
+// a UTC day, unless the Ingester sets its own: a few kilobytes of gzip can
+// hold megabytes of whitespace, and reading them costs CPU however little
+// is kept.
+const DailyBudget = 512 << 20
+
 // Ingester stores the reports of messages received at a report address.
 type Ingester struct {
 	Store  *store.Store
 	Logger *slog.Logger
+	// Budget is DailyBudget for this ingester (0: DailyBudget).
+	Budget int64
 	// Done, if set, is called after each message's reports are stored,
 	// with those reports (Error set on those that could not be read).
 	Done func(m *store.ReportMessage, reports []*store.DMARCReport)
@@ -43,6 +53,37 @@ type Ingester struct {
 	once    sync.Once
 	parsing *semaphore.Weighted
 	wake    chan struct{}
+	spent   spending
+}
+
+// spending is what each client network's reports decompressed to today.
+type spending struct {
+	mu  sync.Mutex
+	day string
+	m   map[netip.Prefix]int64
+}
+
+// maxSpenders bounds the networks counted in one day.
+const maxSpenders = 10000
+
+// left returns what network n may still decompress today.
+func (s *spending) left(n netip.Prefix, budget int64, now time.Time) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if day := now.UTC().Format("2006-01-02"); day != s.day || s.m == nil {
+		s.day, s.m = day, map[netip.Prefix]int64{}
+	}
+	return budget - s.m[n]
+}
+
+// spend charges network n.
+func (s *spending) spend(n netip.Prefix, bytes int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.m[n]; !ok && len(s.m) >= maxSpenders {
+		return // the map is full: the networks already in it stay charged
+	}
+	s.m[n] += bytes
 }
 
 // Keep commits a report message before it is read, so the SMTP client
@@ -103,7 +144,31 @@ func (in *Ingester) Ingest(ctx context.Context, p *store.Probe) error {
 // store failure is an error.
 func (in *Ingester) Read(ctx context.Context, m *store.ReportMessage) error {
 	in.init()
-	files, errs := Extract(m.Raw)
+	budget := in.Budget
+	if budget <= 0 {
+		budget = DailyBudget
+	}
+	client := netip.Prefix{}
+	if ip, err := netip.ParseAddr(m.ClientIP); err == nil {
+		client = netguard.ClientNet(ip)
+	}
+	left := in.spent.left(client, budget, time.Now())
+	var files []File
+	var errs []error
+	if left <= 0 {
+		errs = []error{fmt.Errorf("%w (%d MB a day from one network)", ErrDaily, budget>>20)}
+	} else {
+		over := ErrBudget
+		if left < MaxMessageReports {
+			over = ErrDaily
+		}
+		files, errs = extract(m.Raw, min(left, MaxMessageReports), over)
+	}
+	var spent int64
+	for _, f := range files {
+		spent += int64(len(f.Data))
+	}
+	in.spent.spend(client, spent)
 	var reports []*store.DMARCReport
 	var tls []*store.TLSReport
 	for _, f := range files {
@@ -113,10 +178,10 @@ func (in *Ingester) Read(ctx context.Context, m *store.ReportMessage) error {
 				errs = append(errs, fmt.Errorf("%s: %w", f.Name, err))
 				continue
 			}
-			tls = append(tls, tlsRows(tr, f.Data))
+			tls = append(tls, tlsRows(tr))
 			continue
 		}
-		r := &store.DMARCReport{Container: f.Container, XML: f.Data}
+		r := &store.DMARCReport{Container: f.Container}
 		weight := max(int64(len(f.Data)), 1)
 		if err := in.parsing.Acquire(ctx, weight); err != nil {
 			return err
@@ -124,7 +189,8 @@ func (in *Ingester) Read(ctx context.Context, m *store.ReportMessage) error {
 		fb, err := dmarcrpt.Parse(f.Data)
 		in.parsing.Release(weight)
 		if err != nil {
-			r.Error = err.Error()
+			// What could not be read is kept, bounded, to show why.
+			r.Error, r.XML = err.Error(), f.Data
 			if len(r.XML) > MaxExcerpt {
 				r.XML = r.XML[:MaxExcerpt]
 				r.Error += fmt.Sprintf(" (%d bytes; the first %d kept)", len(f.Data), MaxExcerpt)

@@ -11,8 +11,8 @@ import (
 
 // tlsRows is a parsed TLS report as the store keeps it, with data, the
 // JSON it was read from.
-func tlsRows(r *tlsrpt.Report, data []byte) *store.TLSReport {
-	out := &store.TLSReport{Organization: r.Organization, ReportID: r.ReportID, Contact: r.Contact, Start: r.Start, End: r.End, JSON: data}
+func tlsRows(r *tlsrpt.Report) *store.TLSReport {
+	out := &store.TLSReport{Organization: r.Organization, ReportID: r.ReportID, Contact: r.Contact, Start: r.Start, End: r.End}
 	for _, p := range r.Policies {
 		sp := &store.TLSPolicy{Domain: p.Domain, Type: p.Type, Success: p.Success, Failure: p.Failure}
 		for _, f := range p.Failures {

@@ -40,9 +40,11 @@ type DMARCReport struct {
 	Container string `json:"container"`
 	Error     string `json:"error,omitempty"`
 	// DuplicateOf is the report this one repeats (same org and id).
-	DuplicateOf int64          `json:"duplicate_of,omitempty"`
-	XML         []byte         `json:"-"`
-	Rows        []*DMARCRecord `json:"-"`
+	DuplicateOf int64  `json:"duplicate_of,omitempty"`
+	XML         []byte `json:"-"`
+	// Raw is the message the report came in (Report only).
+	Raw  []byte         `json:"-"`
+	Rows []*DMARCRecord `json:"-"`
 }
 
 // DMARCRecord is one row of a report.
@@ -208,8 +210,10 @@ func (s *Store) Reports(ctx context.Context, domain string, since time.Time, lim
 	return out, rows.Err()
 }
 
-// Report returns one report with its XML; when nothing could be
-// extracted, XML is the message as received.
+// Report returns one report with the message it came in (Raw) and the
+// XML kept of it: none for a report that was read (the raw message holds
+// it compressed, and a decompressed copy would let a few kilobytes of
+// gzip store megabytes), an excerpt for one that could not be.
 func (s *Store) Report(ctx context.Context, id int64) (*DMARCReport, error) {
 	r, err := scanReport(s.db.QueryRowContext(ctx, `SELECT `+reportColumns+` FROM dmarc_reports WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -217,8 +221,8 @@ func (s *Store) Report(ctx context.Context, id int64) (*DMARCReport, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	err = s.db.QueryRowContext(ctx, `SELECT CASE WHEN length(r.xml) > 0 THEN r.xml ELSE m.raw END
-		FROM dmarc_reports r JOIN dmarc_messages m ON m.id = r.message_id WHERE r.id = ?`, id).Scan(&r.XML)
+	err = s.db.QueryRowContext(ctx, `SELECT r.xml, m.raw
+		FROM dmarc_reports r JOIN dmarc_messages m ON m.id = r.message_id WHERE r.id = ?`, id).Scan(&r.XML, &r.Raw)
 	return r, err
 }
 

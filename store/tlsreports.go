@@ -22,8 +22,6 @@ type TLSReport struct {
 	Start        time.Time    `json:"start"`
 	End          time.Time    `json:"end"`
 	Policies     []*TLSPolicy `json:"policies"`
-	// JSON is the report as received, decompressed.
-	JSON []byte `json:"-"`
 	// DuplicateOf is the first copy of the same (organization, report-id).
 	DuplicateOf int64 `json:"duplicate_of,omitempty"`
 }
@@ -67,10 +65,12 @@ func addTLSReports(ctx context.Context, tx *sqlTx, m *ReportMessage, reports []*
 		if r.DuplicateOf != 0 {
 			dup = r.DuplicateOf
 		}
+		// The json column stays empty: the report is kept compressed in
+		// its message, not decompressed here.
 		row := &columns{}
 		row.set("message_id", r.MessageID).set("received_at", r.Received.UnixNano()).set("org", r.Organization).
 			set("report_id", r.ReportID).set("contact", r.Contact).set("begin_at", r.Start.UnixNano()).set("end_at", r.End.UnixNano()).
-			set("json", r.JSON).set("duplicate_of", dup)
+			set("json", []byte{}).set("duplicate_of", dup)
 		if err := tx.QueryRowContext(ctx, row.insert("tls_reports")+` RETURNING id`, row.vals...).Scan(&r.ID); err != nil {
 			return err
 		}

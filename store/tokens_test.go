@@ -171,7 +171,7 @@ func TestTLSReportsStore(t *testing.T) {
 		s := open(t, location(t))
 		day := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
 		rep := func() *TLSReport {
-			return &TLSReport{Organization: "R", ReportID: "1", Start: day, End: day.Add(24*time.Hour - time.Second), JSON: []byte("{}"),
+			return &TLSReport{Organization: "R", ReportID: "1", Start: day, End: day.Add(24*time.Hour - time.Second),
 				Policies: []*TLSPolicy{{Type: "sts", Domain: "abc.it", Success: 90, Failure: 10,
 					Failures: []*TLSFailureDetail{{Type: "starttls-not-supported", ReceivingMX: "mx.abc.it", Sessions: 10}}}}}
 		}

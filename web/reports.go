@@ -276,8 +276,18 @@ func (s *Server) reportXML(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
+	// A report that was read is kept compressed in its message: decompress
+	// it again; one that could not be read has its excerpt; a message with
+	// no report shows as received.
+	body := rep.XML
+	if len(body) == 0 {
+		body = rep.Raw
+		if x, ok := reports.Original(rep.Raw, rep.ReportID); ok && rep.Error == "" {
+			body = x
+		}
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Write(rep.XML)
+	w.Write(body)
 }
 
 // chart draws daily volume (bars) and DMARC pass rate (a line) as inline

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -88,5 +89,47 @@ func TestTLSReports(t *testing.T) {
 	}
 	if code, _ := call(t, "GET", "http://"+httpAddr+"/api/tlsreports/abc.it", ""); code != 401 {
 		t.Errorf("without a token: %d", code)
+	}
+}
+
+// TestPostedGzipReports: gzip reports POSTed to /api/tlsrpt reach the
+// decoder byte for byte, also those whose compressed bytes hold a bare LF
+// (they were wrapped as a message and had their LFs turned into CRLF:
+// 201, then "gzip: invalid checksum", and the report lost).
+func TestPostedGzipReports(t *testing.T) {
+	t.Parallel()
+	c := testConfig(t)
+	c.AdminToken = "s3cret-admin-token"
+	_, httpAddr := startServeWith(t, c)
+	day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -1)
+	posted := 0
+	for i := 0; posted < 3 && i < 500; i++ {
+		var gz bytes.Buffer
+		w := gzip.NewWriter(&gz)
+		w.Write(tlsReport(fmt.Sprintf("posted-%d", i), day))
+		w.Close()
+		if !bytes.Contains(gz.Bytes(), []byte("\n")) || bytes.Contains(gz.Bytes(), []byte("\r\n")) {
+			continue // only reports whose gzip has a bare LF
+		}
+		resp, err := http.Post("http://"+httpAddr+"/api/tlsrpt", "application/tlsrpt+gzip", bytes.NewReader(gz.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("POST: %s", resp.Status)
+		}
+		posted++
+	}
+	if posted < 3 {
+		t.Fatalf("found %d reports whose gzip holds a bare LF", posted)
+	}
+	var body string
+	waitFor(t, httpAddr, func() bool {
+		_, body = call(t, "GET", "http://"+httpAddr+"/api/tlsreports/abc.it", c.AdminToken)
+		return strings.Contains(body, `"reports": 3`)
+	}, func() string { return "not all 3 posted reports were read: " + body })
+	if code, page := call(t, "GET", "http://"+httpAddr+"/reports", c.AdminToken); code != 200 || strings.Contains(page, "invalid checksum") || strings.Contains(page, "corrupt") {
+		t.Errorf("a posted report was not read: %d", code)
 	}
 }
