@@ -40,8 +40,16 @@ const (
 	Silence = 3 * 24 * time.Hour
 	// DefaultCooldown: one alert per problem and domain this often.
 	DefaultCooldown = 24 * time.Hour
-	// MaxWatched bounds the domains watched.
-	MaxWatched = 200
+	// MaxWatched bounds the domains reports bring into the watch (the
+	// operator's --watch-domains are all watched, first); MaxPerReporter
+	// bounds those of one reporter, so that one report naming many
+	// domains cannot crowd the others out.
+	MaxWatched     = 200
+	MaxPerReporter = 20
+	// MaxAlertsPerRun bounds the alerts one check sends, and
+	// MaxAlertsPerReporter those about the domains of one reporter.
+	MaxAlertsPerRun      = 50
+	MaxAlertsPerReporter = 10
 )
 
 // Alert is one problem found for a domain.
@@ -111,25 +119,48 @@ func (w *Watcher) now() time.Time {
 // due, and returns them.
 func (w *Watcher) Check(ctx context.Context) ([]Alert, error) {
 	now := w.now()
-	domains, err := w.Store.ReportedDomains(ctx, now.Add(-Baseline-Recent))
+	reported, err := w.Store.ReportedDomains(ctx, now.Add(-Baseline-Recent))
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range w.Domains {
-		if !slices.Contains(domains, d) {
-			domains = append(domains, d)
+	// The operator's domains first, all of them; then the reported ones
+	// that publish this tester as their report address, bounded in all
+	// and per reporter (strangers choose what a report names).
+	domains := slices.Clone(w.Domains)
+	reporter := map[string]string{}
+	perReporter := map[string]int{}
+	for _, r := range reported {
+		if slices.Contains(domains, r.Domain) || len(reporter) == MaxWatched || perReporter[r.Reporter] == MaxPerReporter {
+			continue
 		}
-	}
-	if len(domains) > MaxWatched {
-		domains = domains[:MaxWatched]
+		if !w.namesTester(ctx, r.Domain) {
+			continue
+		}
+		perReporter[r.Reporter]++
+		reporter[r.Domain] = r.Reporter
+		domains = append(domains, r.Domain)
 	}
 	var sent []Alert
+	sentFor := map[string]int{}
 	for _, d := range domains {
+		if len(sent) == MaxAlertsPerRun {
+			break
+		}
 		found, err := w.domain(ctx, d, now)
 		if err != nil {
-			return sent, err
+			// One domain's broken data must not stop the others' alerts.
+			if ctx.Err() != nil {
+				return sent, err
+			}
+			if w.Logger != nil {
+				w.Logger.Error("alerts: a domain could not be checked", "domain", d, "err", err)
+			}
+			continue
 		}
 		for _, a := range found {
+			if rep, ok := reporter[d]; ok && sentFor[rep] == MaxAlertsPerReporter || len(sent) == MaxAlertsPerRun {
+				break
+			}
 			cooldown := w.Cooldown
 			if cooldown <= 0 {
 				cooldown = DefaultCooldown
@@ -145,6 +176,9 @@ func (w *Watcher) Check(ctx context.Context) ([]Alert, error) {
 				return sent, err
 			}
 			sent = append(sent, a)
+			if rep, ok := reporter[d]; ok {
+				sentFor[rep]++
+			}
 		}
 	}
 	if len(sent) > 0 && w.Enqueued != nil {
@@ -227,6 +261,39 @@ func (w *Watcher) domain(ctx context.Context, domain string, now time.Time) ([]A
 		out = append(out, w.mtaSTS(ctx, domain, now)...)
 	}
 	return out, nil
+}
+
+// namesTester reports whether a domain publishes this tester as a report
+// address: rua= of its DMARC record, or of its TLS-RPT record, at the
+// tester's domain. Only such a domain's reports come from its owner's
+// wish; any other was named by a stranger. Without a resolver (a tool),
+// nothing can be checked, and none is.
+func (w *Watcher) namesTester(ctx context.Context, domain string) bool {
+	if w.Resolver == nil || w.Domain == "" {
+		return false
+	}
+	at := "@" + strings.ToLower(w.Domain)
+	for _, name := range []string{"_dmarc." + domain, "_smtp._tls." + domain} {
+		txts, err := w.Resolver.LookupTXT(ctx, name)
+		if err != nil {
+			continue
+		}
+		for _, t := range txts {
+			_, rua, ok := strings.Cut(strings.ToLower(t), "rua=")
+			rua, _, _ = strings.Cut(rua, ";")
+			for ok {
+				var rest string
+				_, rest, ok = strings.Cut(rua, at)
+				// The address's domain is the tester's, not a longer name
+				// that starts like it (tester.example.evil).
+				if ok && (rest == "" || strings.IndexByte("!, \t", rest[0]) >= 0) {
+					return true
+				}
+				rua = rest
+			}
+		}
+	}
+	return false
 }
 
 // mtaSTS alerts on a published MTA-STS policy that cannot be fetched, or

@@ -101,14 +101,16 @@ func TestWatcherSilenceAndTLS(t *testing.T) {
 			p.Failures = []*store.TLSFailureDetail{{Type: "certificate-expired", ReceivingMX: "mx.abc.it", Sessions: fail}}
 		}
 		r := &store.TLSReport{Organization: "R", ReportID: fmt.Sprint(begin.Unix()), Start: begin, End: begin.Add(24*time.Hour - time.Second),
-			Policies: []*store.TLSPolicy{p}, JSON: []byte("{}")}
+			Policies: []*store.TLSPolicy{p}}
 		if err := st.AddReports(ctx, m, nil, []*store.TLSReport{r}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	tls(today.AddDate(0, 0, -3), 0)
 	tls(today.AddDate(0, 0, -1), 7)
-	w := &Watcher{Store: st, Domain: "tester.example", Hostname: "mx.tester.example", Now: func() time.Time { return now }}
+	z := dnsx.NewZone()
+	z.AddTXT("_smtp._tls.abc.it", "v=TLSRPTv1; rua=mailto:tlsrpt@tester.example")
+	w := &Watcher{Store: st, Resolver: dnsx.NewFake(z), Domain: "tester.example", Hostname: "mx.tester.example", Now: func() time.Time { return now }}
 	_, kinds := check(t, w)
 	if !strings.Contains(kinds["reports-stopped"], "no DMARC report since") || !strings.Contains(kinds["tls-failures"], "certificate-expired at mx.abc.it") {
 		t.Errorf("alerts: %v", kinds)
@@ -174,7 +176,7 @@ func badDay(t *testing.T, l i18n.Lang) (*Watcher, *store.Store, time.Time) {
 		day(t, st, today.AddDate(0, 0, -i), 1000, 0, "")
 	}
 	z := dnsx.NewZone()
-	z.AddTXT("_dmarc.abc.it", "v=DMARC1; p=reject")
+	z.AddTXT("_dmarc.abc.it", "v=DMARC1; p=reject; rua=mailto:rua@tester.example")
 	w := &Watcher{Lang: l, Store: st, Resolver: dnsx.NewFake(z), To: []string{"ops@example.com"}, Domain: "tester.example", Hostname: "mx.tester.example",
 		BaseURL: "https://tester.example", Now: func() time.Time { return now }}
 	if got, err := w.Check(ctx); err != nil || len(got) != 0 {
@@ -182,7 +184,7 @@ func badDay(t *testing.T, l i18n.Lang) (*Watcher, *store.Store, time.Time) {
 	}
 	day(t, st, today.AddDate(0, 0, -1), 500, 400, "203.0.113.66")
 	z.Remove("_dmarc.abc.it", 16)
-	z.AddTXT("_dmarc.abc.it", "v=DMARC1; p=none")
+	z.AddTXT("_dmarc.abc.it", "v=DMARC1; p=none; rua=mailto:rua@tester.example")
 	return w, st, now
 }
 
@@ -230,4 +232,68 @@ func check(t *testing.T, w *Watcher) ([]Alert, map[string]string) {
 		kinds[a.Kind] = a.Text
 	}
 	return got, kinds
+}
+
+// TestWatchedDomains: the operator's domains are all watched, before any
+// a report names; a reported domain is watched only when it publishes
+// this tester as its report address, and one reporter naming 250 domains
+// brings at most MaxPerReporter of them, and their alerts at most
+// MaxAlertsPerReporter. A domain whose data breaks the check is skipped,
+// not the end of the run.
+func TestWatchedDomains(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	z := dnsx.NewZone()
+	var reports []*store.DMARCReport
+	for i := range 250 {
+		d := fmt.Sprintf("d%03d.example", i)
+		// Each was weakened from p=reject, and names the tester.
+		z.AddTXT("_dmarc."+d, "v=DMARC1; p=none; rua=mailto:rua@tester.example")
+		reports = append(reports, &store.DMARCReport{Org: "flood.example", ReportID: d, Domain: d, Begin: now.Add(-30 * time.Hour), End: now.Add(-6 * time.Hour),
+			Messages: 1, Records: 1, Rows: []*store.DMARCRecord{{SourceIP: "192.0.2.1", Count: 1, HeaderFrom: d, Auth: "{}"}}})
+	}
+	// A stranger's domain that does not name the tester is not watched.
+	z.AddTXT("_dmarc.other.example", "v=DMARC1; p=none; rua=mailto:d@tester.example.evil")
+	reports = append(reports, &store.DMARCReport{Org: "flood.example", ReportID: "other", Domain: "other.example", Begin: now.Add(-30 * time.Hour), End: now.Add(-6 * time.Hour),
+		Messages: 1, Records: 1, Rows: []*store.DMARCRecord{{SourceIP: "192.0.2.1", Count: 1, HeaderFrom: "other.example", Auth: "{}"}}})
+	m := &store.ReportMessage{ID: store.NewID(), Received: now.Add(-time.Hour), Rcpt: "rua@t", ClientIP: "198.51.100.1", Raw: []byte("x")}
+	if err := st.SaveReportMail(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AddReports(ctx, m, reports, nil); err != nil {
+		t.Fatal(err)
+	}
+	z.AddTXT("_dmarc.mine.example", "v=DMARC1; p=reject")
+	w := &Watcher{Store: st, Resolver: dnsx.NewFake(z), Domains: []string{"mine.example"}, Domain: "tester.example", Hostname: "mx.tester.example",
+		Now: func() time.Time { return now }}
+	// What the records were at the last run: p=reject everywhere.
+	st.SetWatchState(ctx, "mine.example", "dmarc", "v=DMARC1; p=reject")
+	for i := range 250 {
+		st.SetWatchState(ctx, fmt.Sprintf("d%03d.example", i), "dmarc", "v=DMARC1; p=reject; rua=mailto:rua@tester.example")
+	}
+	st.SetWatchState(ctx, "other.example", "dmarc", "v=DMARC1; p=reject")
+	z.Remove("_dmarc.mine.example", 16)
+	z.AddTXT("_dmarc.mine.example", "v=DMARC1; p=none")
+	got, err := w.Check(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byDomain := map[string]bool{}
+	flood := 0
+	for _, a := range got {
+		byDomain[a.Domain] = true
+		if strings.HasSuffix(a.Domain, ".example") && strings.HasPrefix(a.Domain, "d") {
+			flood++
+		}
+	}
+	if !byDomain["mine.example"] {
+		t.Errorf("the operator's weakened record raised no alert among %d", len(got))
+	}
+	if byDomain["other.example"] {
+		t.Error("a domain that does not name the tester was watched")
+	}
+	if flood == 0 || flood > MaxAlertsPerReporter {
+		t.Errorf("%d alerts about one reporter's domains, want 1 to %d", flood, MaxAlertsPerReporter)
+	}
 }

@@ -41,10 +41,30 @@ func (s *Store) AlertDue(ctx context.Context, domain, kind string, now time.Time
 
 // ReportedDomains lists the domains with DMARC or TLS reports whose range
 // ends after since.
-func (s *Store) ReportedDomains(ctx context.Context, since time.Time) ([]string, error) {
-	return s.ids(ctx, `SELECT domain FROM dmarc_reports WHERE end_at >= ? AND error = '' AND duplicate_of IS NULL
-		UNION SELECT p.domain FROM tls_policies p JOIN tls_reports r ON r.id = p.report WHERE r.end_at >= ? AND r.duplicate_of IS NULL`,
-		since.UnixNano(), since.UnixNano())
+func (s *Store) ReportedDomains(ctx context.Context, since time.Time) ([]ReportedDomain, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT domain, MIN(org) FROM (
+		SELECT domain, org FROM dmarc_reports WHERE end_at >= ? AND error = '' AND duplicate_of IS NULL
+		UNION ALL SELECT p.domain, r.org FROM tls_policies p JOIN tls_reports r ON r.id = p.report WHERE r.end_at >= ? AND r.duplicate_of IS NULL
+	) AS reported GROUP BY domain ORDER BY domain`, since.UnixNano(), since.UnixNano())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ReportedDomain
+	for rows.Next() {
+		var d ReportedDomain
+		if err := rows.Scan(&d.Domain, &d.Reporter); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// ReportedDomain is a domain some report named, and (one of) the
+// reporters that named it.
+type ReportedDomain struct {
+	Domain, Reporter string
 }
 
 // QueueEvent queues a webhook request for every live token with a

@@ -133,3 +133,50 @@ func TestPostedGzipReports(t *testing.T) {
 		t.Errorf("a posted report was not read: %d", code)
 	}
 }
+
+// TestTLSReportSums: reporters choose the counts. Ten reports of 1,000
+// policies of 10^15 sessions each overflow an int64 sum; the pages and the
+// API still answer, with the sums saturated, and a report whose 10,000
+// failure details exceed a summary of 0 is refused with the reason.
+func TestTLSReportSums(t *testing.T) {
+	t.Parallel()
+	c := testConfig(t)
+	c.AdminToken = "s3cret-admin-token"
+	_, httpAddr := startServeWith(t, c)
+	day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -1)
+	dates := fmt.Sprintf(`"date-range":{"start-datetime":%q,"end-datetime":%q}`, day.Format(time.RFC3339), day.Add(24*time.Hour-time.Second).Format(time.RFC3339))
+	post := func(doc string) {
+		resp, err := http.Post("http://"+httpAddr+"/api/tlsrpt", "application/tlsrpt+json", strings.NewReader(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("POST: %s", resp.Status)
+		}
+	}
+	policy := `{"policy":{"policy-type":"sts","policy-domain":"abc.it"},"summary":{"total-successful-session-count":1000000000000000,"total-failure-session-count":1000000000000000}}`
+	for i := range 10 {
+		post(`{"organization-name":"Big","report-id":"big-` + fmt.Sprint(i) + `",` + dates + `,"policies":[` + strings.TrimSuffix(strings.Repeat(policy+",", 1000), ",") + `]}`)
+	}
+	detail := `{"result-type":"certificate-expired","receiving-mx-hostname":"mx.abc.it","failed-session-count":1000000000000000}`
+	post(`{"organization-name":"Odd","report-id":"odd-1",` + dates + `,"policies":[{"policy":{"policy-type":"sts","policy-domain":"abc.it"},` +
+		`"summary":{"total-successful-session-count":1,"total-failure-session-count":0},"failure-details":[` + strings.TrimSuffix(strings.Repeat(detail+",", 10000), ",") + `]}]}`)
+
+	var body string
+	waitFor(t, httpAddr, func() bool {
+		_, body = call(t, "GET", "http://"+httpAddr+"/api/tlsreports/abc.it", c.AdminToken)
+		return strings.Contains(body, `"reports": 10`)
+	}, func() string { return "the 10 reports were not read: " + body })
+	if strings.Contains(body, `-`) && strings.Contains(body, `"success": -`) {
+		t.Errorf("a negative sum: %s", body[:min(len(body), 300)])
+	}
+	for _, path := range []string{"/reports", "/reports/tls/abc.it"} {
+		if code, page := call(t, "GET", "http://"+httpAddr+path, c.AdminToken); code != 200 {
+			t.Errorf("%s: %d %.200s", path, code, page)
+		}
+	}
+	if _, page := call(t, "GET", "http://"+httpAddr+"/reports", c.AdminToken); !strings.Contains(page, "more than the summary") {
+		t.Error("the report whose details exceed its summary is not listed with the reason")
+	}
+}

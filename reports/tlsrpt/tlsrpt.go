@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -221,9 +222,11 @@ func Parse(data []byte) (*Report, error) {
 			}
 			p.Failures = append(p.Failures, Failure{Type: clip(f.Type), SendingIP: clip(f.SendingIP), ReceivingMX: clip(f.ReceivingMX),
 				ReceivingIP: clip(f.ReceivingIP), Sessions: int64(f.Sessions), AdditionalURI: clip(f.Additional), Reason: clip(f.Reason)})
-			detailed += int64(f.Sessions)
+			detailed = min(detailed+int64(f.Sessions), math.MaxInt64/2) // each is at most 10^15: no overflow
 		}
-		if detailed > p.Failure && p.Failure > 0 {
+		// Details cannot count more failures than the summary, also when
+		// it says none.
+		if detailed > p.Failure {
 			return nil, fmt.Errorf("tlsrpt: %s: failure details count %d sessions, more than the summary's %d", p.Domain, detailed, p.Failure)
 		}
 		r.Policies = append(r.Policies, p)
