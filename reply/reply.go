@@ -369,7 +369,9 @@ func (c *Planner) writeIntro(b *strings.Builder, l i18n.Lang, p *store.Probe, v 
 	fmt.Fprintf(b, "%s\n\n", l.T("reply.received", c.Domain, string(kind)+"@"+c.Domain))
 	fmt.Fprintf(b, "%s %s\n", l.T("reply.verdict"), strings.Join(v.Tags, " "))
 	if c.BaseURL != "" {
-		fmt.Fprintf(b, "%s %s/r/%s\n", l.T("reply.report"), strings.TrimSuffix(c.BaseURL, "/"), p.ID)
+		// The link carries the probe's key: it opens the full record,
+		// which the public view masks.
+		fmt.Fprintf(b, "%s %s\n", l.T("reply.report"), strings.TrimSuffix(c.BaseURL, "/")+p.ResultPath())
 	}
 }
 

@@ -281,7 +281,7 @@ func (s *Store) probeRow(p *Probe, raw []byte, rawID any) *columns {
 		set("lang", p.Lang).set("tag", p.Tag).set("private", p.Private).
 		set("client_ip", p.ClientIP.String()).set("helo", p.Helo).set("mail_from", p.MailFrom).
 		set("tls_version", tls.Version).set("tls_cipher", tls.Cipher).set("size", p.Size).
-		set("raw", raw).set("raw_id", rawID).set("session", p.Session).
+		set("raw", raw).set("raw_id", rawID).set("session", p.Session).set("view_key", p.ViewKey).
 		set("lease_owner", s.Node).set("lease_until", p.Received.Add(s.probeLease()).UnixNano())
 }
 

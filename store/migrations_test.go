@@ -33,6 +33,7 @@ var shipped = [][2]string{
 	{"40be08ac0e9bae91", "10e0a2bdd4f967a2"},
 	{"081f2b8e850cf168", "081f2b8e850cf168"},
 	{"e580c84340888849", "00cc9a2752dc9103"},
+	{"dd693a7a945d5406", "dd693a7a945d5406"},
 }
 
 func digest(s string) string {

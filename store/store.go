@@ -61,6 +61,19 @@ type Probe struct {
 	// Session is the id of the SMTP connection it came in, as testerd's
 	// logs name it.
 	Session string `json:"session,omitempty"`
+	// ViewKey opens the full result (its link in the reply): without it
+	// or a token with the results scope, /r/{id} shows the masked
+	// record the lists show. SaveProbes makes one.
+	ViewKey string `json:"-"`
+}
+
+// ResultPath is the path of the probe's result page with the key that
+// opens its full record: what the reply and the webhooks link to.
+func (p *Probe) ResultPath() string {
+	if p.ViewKey == "" {
+		return "/r/" + p.ID
+	}
+	return "/r/" + p.ID + "?k=" + p.ViewKey
 }
 
 // Verdict is what the store keeps of a verdict: the columns lists show and
@@ -448,6 +461,9 @@ var migrations = []string{
 	// A probe judged again because testerd's own DNS did not answer: how
 	// many times so far, for the page that waits.
 	`ALTER TABLE probes ADD COLUMN tester_retries INTEGER NOT NULL DEFAULT 0;`,
+	// The key that opens a result's full record (empty for older probes:
+	// only a token with the results scope sees those in full).
+	`ALTER TABLE probes ADD COLUMN view_key TEXT NOT NULL DEFAULT '';`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -491,11 +507,53 @@ func (s *Store) migrate(ctx context.Context) error {
 		if _, err := tx.ExecContext(ctx, s.d.ddl(migrations[i])); err != nil {
 			return fmt.Errorf("migration %d: %w", i+1, err)
 		}
+		if i+1 == privateBackfill {
+			if err := backfillPrivate(ctx, tx); err != nil {
+				return fmt.Errorf("migration %d: %w", i+1, err)
+			}
+		}
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE schema_version SET version = ?`, len(migrations)); err != nil {
 		return err
 	}
 	return tx.Commit()
+}
+
+// privateBackfill is the migration after which the probes stored before
+// a private test's token was found anywhere in the extension
+// (check+t-TOKEN+x@, check+x+t-TOKEN@) are marked private, as intake now
+// marks them: they were listed publicly, token and all.
+const privateBackfill = 21
+
+func backfillPrivate(ctx context.Context, tx interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}) error {
+	rows, err := tx.QueryContext(ctx, `SELECT id, kind, extension FROM probes WHERE private = '' AND lower(extension) LIKE '%t-%'`)
+	if err != nil {
+		return err
+	}
+	found := map[string]string{}
+	for rows.Next() {
+		var id, k, ext string
+		if err := rows.Scan(&id, &k, &ext); err != nil {
+			rows.Close()
+			return err
+		}
+		if tok := rcpt.Parse(kind.Kind(k), ext).Private; tok != "" {
+			found[id] = tok
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for id, tok := range found {
+		if _, err := tx.ExecContext(ctx, `UPDATE probes SET private = ? WHERE id = ?`, tok, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SaveProbe commits a probe. When it returns nil the probe is on disk.
@@ -509,6 +567,11 @@ func (s *Store) SaveProbe(ctx context.Context, p *Probe) error {
 func (s *Store) SaveProbes(ctx context.Context, ps []*Probe) error {
 	if len(ps) == 0 {
 		return nil
+	}
+	for _, p := range ps {
+		if p.ViewKey == "" {
+			p.ViewKey = NewID()
+		}
 	}
 	return s.submit(ctx, &write{probes: ps})
 }
@@ -558,7 +621,7 @@ func (s *Store) Pending(ctx context.Context) ([]string, error) {
 }
 
 const resultColumns = `p.id, p.received_at, p.kind, p.rcpt, p.extension, p.lang, p.tag, p.private, p.client_ip, p.helo, p.mail_from,
-	p.tls_version, p.tls_cipher, p.size, p.session, COALESCE(v.judged_at, 0), COALESCE(v.tags, ''), COALESCE(v.from_domain, ''), COALESCE(v.subject, '')`
+	p.tls_version, p.tls_cipher, p.size, p.session, p.view_key, COALESCE(v.judged_at, 0), COALESCE(v.tags, ''), COALESCE(v.from_domain, ''), COALESCE(v.subject, '')`
 
 // Get returns one result with its raw message and verdict JSON.
 func (s *Store) Get(ctx context.Context, id string) (*Result, error) {
@@ -653,7 +716,7 @@ func scanResult(sc scanner, r *Result, raw *[]byte, verdict *[]byte, more ...any
 	var received, judged int64
 	var ip, tags, tlsVersion, tlsCipher string
 	dest := []any{&r.ID, &received, &r.Kind, &r.Recipient, &r.Extension, &r.Lang, &r.Tag, &r.Private, &ip, &r.Helo, &r.MailFrom,
-		&tlsVersion, &tlsCipher, &r.Size, &r.Session, &judged, &tags, &r.FromDomain, &r.Subject}
+		&tlsVersion, &tlsCipher, &r.Size, &r.Session, &r.ViewKey, &judged, &tags, &r.FromDomain, &r.Subject}
 	if raw != nil {
 		dest = append(dest, raw)
 	}

@@ -404,3 +404,34 @@ func TestStrangersText(t *testing.T) {
 		}
 	})
 }
+
+// TestPrivateBackfill: probes stored before a private test's token was
+// found anywhere in the extension (check+x+t-TOKEN@) are marked private
+// by the migration that brings the view keys, and leave the lists.
+func TestPrivateBackfill(t *testing.T) {
+	bothEngines(t, func(t *testing.T) {
+		ctx := context.Background()
+		path := location(t)
+		s := open(t, path)
+		tok := rcpt.NewPrivate()
+		p := &Probe{Address: rcpt.Parse(kind.Check, "x+"+tok), ID: NewID(), Received: time.Now(), Recipient: "check+x+" + tok + "@t",
+			ClientIP: netip.MustParseAddr("192.0.2.1"), Raw: []byte("Subject: s\r\n\r\nb\r\n")}
+		if err := s.SaveProbe(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		// As an older testerd stored it: not private, schema 20.
+		for _, q := range []string{`UPDATE probes SET private = ''`, `ALTER TABLE probes DROP COLUMN view_key`, `UPDATE schema_version SET version = 20`} {
+			if _, err := s.w.ExecContext(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.Close()
+		s = open(t, path)
+		if got, err := s.List(ctx, ListQuery{Kind: kind.Check, Limit: 10}); err != nil || len(got) != 0 {
+			t.Errorf("listed after the backfill: %d (%v)", len(got), err)
+		}
+		if got, err := s.List(ctx, ListQuery{Private: tok, Limit: 10}); err != nil || len(got) != 1 {
+			t.Errorf("the private test has %d results (%v)", len(got), err)
+		}
+	})
+}

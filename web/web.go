@@ -9,6 +9,7 @@ package web
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"embed"
 	"encoding/json"
 	"errors"
@@ -29,6 +30,7 @@ import (
 	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/lint"
 	"github.com/testerd/testerd/message"
+	"github.com/testerd/testerd/rcpt"
 	"github.com/testerd/testerd/store"
 	"github.com/testerd/testerd/verify"
 	"github.com/testerd/testerd/verify/requirements"
@@ -295,6 +297,49 @@ type resultPage struct {
 	// Waiting says what the page waits for; ReplyNote whether a reply
 	// will come, and why not.
 	Waiting, ReplyNote string
+	// Masked: the reader has neither the key of the reply's link nor a
+	// token with the results scope, and sees what the lists show of the
+	// sender (masked addresses, no headers).
+	Masked bool
+}
+
+// fullView reports whether r may see res in full: with the key its reply
+// links to (?k=), or with a token with the results scope.
+func fullView(r *http.Request, res *store.Result) bool {
+	if grant(r).Has(store.ScopeResults) {
+		return true
+	}
+	k := r.URL.Query().Get("k")
+	return res.ViewKey != "" && subtle.ConstantTimeCompare([]byte(k), []byte(res.ViewKey)) == 1
+}
+
+// mask hides of a result and its verdict what identifies the sender
+// beyond what the lists show: the addresses' local parts, the display
+// name, the headers, the reply's recipient and its delivery errors.
+func mask(res *store.Result, v *verify.Verdict) (*store.Result, *verify.Verdict) {
+	m := *res
+	m.MailFrom = maskSender(res.MailFrom)
+	m.Recipient = string(res.Kind) + "@" + res.Recipient[strings.LastIndexByte(res.Recipient, '@')+1:]
+	m.Address = rcpt.Address{Kind: res.Kind, Lang: res.Lang} // a tag may hold a redirect address
+	m.Raw, m.Verdict, m.Previous = nil, nil, nil
+	if res.Reply != nil {
+		reply := *res.Reply
+		if reply.Rcpt != "" {
+			reply.Rcpt = maskSender(reply.Rcpt)
+		}
+		reply.LastError, reply.Tries = "", nil
+		m.Reply = &reply
+	}
+	if v == nil {
+		return &m, nil
+	}
+	mv := *v
+	mv.From.Name, mv.From.Header = "", ""
+	if mv.From.Address != "" {
+		mv.From.Address = maskSender(v.From.Address)
+	}
+	mv.AuthenticationResults = ""
+	return &m, &mv
 }
 
 // diagnosis reads a result's verdict and diagnoses it in l; nil while
@@ -366,7 +411,11 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	page.Waiting, page.ReplyNote = s.waiting(res, c.Lang), s.replyNote(res, c.Lang)
+	if !fullView(r, res) {
+		page.Masked = true
+		page.Result, page.Verdict = mask(res, page.Verdict)
+	}
+	page.Waiting, page.ReplyNote = s.waiting(page.Result, c.Lang), s.replyNote(page.Result, c.Lang)
 	if page.Verdict == nil {
 		page.Refresh = 2
 	} else {
@@ -380,9 +429,11 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request) {
 			page.PreviousTags = prev.Tags
 		}
 	}
-	if v := page.Verdict; v != nil && !v.Message.BareLF && v.Message.HeaderBytes > 0 && v.Message.HeaderBytes <= len(res.Raw) {
+	switch v := page.Verdict; {
+	case page.Masked:
+	case v != nil && !v.Message.BareLF && v.Message.HeaderBytes > 0 && v.Message.HeaderBytes <= len(res.Raw):
 		page.Header = string(res.Raw[:v.Message.HeaderBytes]) // no second parse
-	} else {
+	default:
 		page.Header = string(message.Parse(res.Raw).Header)
 	}
 	if len(page.Header) > maxHeaderShown {
@@ -405,6 +456,9 @@ type resultDetail struct {
 	Diagnosis *explain.Diagnosis `json:"diagnosis"`
 	Waiting   string             `json:"waiting,omitempty"`
 	ReplyNote string             `json:"reply_note"`
+	// Masked: without the result's key or the results scope, the sender
+	// is masked and the verdict left out.
+	Masked bool `json:"masked,omitempty"`
 }
 
 // Bounds of the JSON list: a response stops at MaxListBytes (with a next
@@ -544,8 +598,14 @@ func (s *Server) apiResult(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, resultDetail{apiResult: apiResult{Result: res, Verdict: rawOrNull(res.Verdict)},
-		Diagnosis: d, Waiting: s.waiting(res, l), ReplyNote: s.replyNote(res, l)})
+	detail := resultDetail{apiResult: apiResult{Result: res, Verdict: rawOrNull(res.Verdict)}, Diagnosis: d}
+	if !fullView(r, res) {
+		// The diagnosis and tags, and the sender as the lists show it.
+		masked, _ := mask(res, nil)
+		detail.Result, detail.Verdict, detail.Masked = masked, rawOrNull(nil), true
+	}
+	detail.Waiting, detail.ReplyNote = s.waiting(detail.Result, l), s.replyNote(detail.Result, l)
+	writeJSON(w, http.StatusOK, detail)
 }
 
 // apiLang is the language a JSON answer's sentences are in: ?lang=, else

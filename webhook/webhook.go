@@ -83,7 +83,7 @@ type Event struct {
 // VerdictEvent is the body of the event for a probe's verdict (its JSON).
 func VerdictEvent(baseURL string, pr *store.Probe, tags []string, verdict []byte, judged time.Time, again bool) ([]byte, error) {
 	e := Event{Event: "verdict", ResultID: pr.ID, Kind: string(pr.Kind), Received: pr.Received.UTC(), Judged: judged.UTC(),
-		Tags: tags, Again: again, URL: baseURL + "/r/" + pr.ID, API: baseURL + "/api/results/" + pr.ID}
+		Tags: tags, Again: again, URL: baseURL + pr.ResultPath(), API: baseURL + "/api/results/" + pr.ID}
 	e.PrivateTest = pr.Private
 	if e.Tags == nil {
 		e.Tags = []string{}

@@ -133,7 +133,7 @@ func TestBrowserEscaping(t *testing.T) {
 		t.Errorf("/spf text: %q", p.Text)
 	}
 
-	p = load("/r/" + id)
+	p = load(full(t, httpAddr, id))
 	if p.Pwned || p.Scripts != 0 || p.Handlers != 0 {
 		t.Errorf("/r/%s: script ran or elements were injected: %+v", id, p)
 	}

@@ -234,7 +234,7 @@ func TestBrowserPhoneHeight(t *testing.T) {
 	}
 	for _, lang := range []string{"en", "it"} {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		if err := chromedp.Do(ctx, chromedp.Navigate("http://"+httpAddr+"/r/"+id+"?lang="+lang), chromedp.WaitReady("#detail")); err != nil {
+		if err := chromedp.Do(ctx, chromedp.Navigate("http://"+httpAddr+full(t, httpAddr, id)+"&lang="+lang), chromedp.WaitReady("#detail")); err != nil {
 			cancel()
 			t.Fatal(err)
 		}

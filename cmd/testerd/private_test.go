@@ -92,3 +92,49 @@ func TestPrivateTests(t *testing.T) {
 		t.Errorf("GET /new: %d %q, want a redirect to a fresh test", code, body)
 	}
 }
+
+// TestMaskedResult: without the key of the reply's link or a results
+// token, /r/{id} and /api/results/{id} show the sender as the lists do:
+// masked addresses, no display name, no headers, no verdict in the API.
+// The private test's page links to its results with their keys.
+func TestMaskedResult(t *testing.T) {
+	t.Parallel()
+	smtpAddr, httpAddr := startServe(t)
+	if err := sendProbe(smtpAddr, "spf+team@"+probeDomain, probeMessage(t, "masked", "Joe Bloggs <joe@abc.it>"), false); err != nil {
+		t.Fatal(err)
+	}
+	id := waitJudged(t, httpAddr, "spf", 1).Results[0].ID
+	base := "http://" + httpAddr
+	anon := get(t, base+"/r/"+id)
+	for _, leak := range []string{"joe@abc.it", "Joe Bloggs", "spf+team@", "Received: ", "smtp.mailfrom=joe"} {
+		if strings.Contains(anon, leak) {
+			t.Errorf("the anonymous page shows %q", leak)
+		}
+	}
+	for _, want := range []string{"j***@abc.it", "|OK| spf-pass", `id="masked"`} {
+		if !strings.Contains(anon, want) {
+			t.Errorf("the anonymous page lacks %q", want)
+		}
+	}
+	if page := get(t, base+"/r/"+id+"?k=wrong"); !strings.Contains(page, `id="masked"`) {
+		t.Error("a wrong key opened the full record")
+	}
+	if page := get(t, base+full(t, httpAddr, id)); !strings.Contains(page, "joe@abc.it") || !strings.Contains(page, "Joe Bloggs") || strings.Contains(page, `id="masked"`) {
+		t.Error("the key did not open the full record")
+	}
+	var api struct {
+		MailFrom string          `json:"mail_from"`
+		Masked   bool            `json:"masked"`
+		Verdict  json.RawMessage `json:"verdict"`
+		Tag      string          `json:"tag"`
+	}
+	getJSON(t, base+"/api/results/"+id, &api)
+	if !api.Masked || api.MailFrom != "j***@abc.it" || string(api.Verdict) != "null" || api.Tag != "" {
+		t.Errorf("anonymous API: %+v", api)
+	}
+	api.Verdict, api.Masked = nil, false
+	getJSON(t, base+full(t, httpAddr, id, true), &api)
+	if api.Masked || api.MailFrom != "joe@abc.it" || len(api.Verdict) < 100 {
+		t.Errorf("API with the key: masked %v, mail_from %q", api.Masked, api.MailFrom)
+	}
+}

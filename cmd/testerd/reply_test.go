@@ -125,7 +125,7 @@ func TestReplies(t *testing.T) {
 	if len(r.Tries) != 1 || r.Tries[0].State != store.Sent || r.Tries[0].Relay != r.Relay || r.Tries[0].At.IsZero() {
 		t.Errorf("delivery attempts %+v", r.Tries)
 	}
-	page := get(t, "http://"+httpAddr+"/r/"+id)
+	page := get(t, "http://"+httpAddr+full(t, httpAddr, id))
 	for _, want := range []string{">sent</span>", "(TLS 1.3)", "joe@abc.it", `id="tries"`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("/r/%s lacks %q", id, want)
@@ -170,7 +170,7 @@ func waitReply(t *testing.T, httpAddr, id string, state store.State) store.Outgo
 	}
 	waitFor(t, httpAddr, func() bool {
 		r.Reply = nil
-		getJSON(t, fmt.Sprintf("http://%s/api/results/%s", httpAddr, id), &r)
+		getJSON(t, "http://"+httpAddr+full(t, httpAddr, id, true), &r)
 		return r.Reply != nil && r.Reply.State == state
 	}, func() string { return fmt.Sprintf("reply of %s: %+v, want %s", id, r.Reply, state) })
 	return *r.Reply

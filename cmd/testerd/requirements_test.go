@@ -35,7 +35,7 @@ func TestCheckReport(t *testing.T) {
 		var r report
 		waitFor(t, httpAddr, func() bool {
 			r = report{}
-			getJSON(t, "http://"+httpAddr+"/api/results/"+id, &r)
+			getJSON(t, "http://"+httpAddr+full(t, httpAddr, id, true), &r)
 			return r.Verdict.Requirements != nil
 		}, func() string { return "no requirements report" })
 		return id, r.Verdict.Requirements
@@ -54,7 +54,7 @@ func TestCheckReport(t *testing.T) {
 		st["auth"] != requirements.Pass || st["format"] != requirements.Pass || len(r.Items) != 20 || len(r.Providers) != len(requirements.Providers) {
 		t.Fatalf("over STARTTLS: ready %v, first %q, %v", r.Ready, r.FirstError, st)
 	}
-	page := get(t, "http://"+httpAddr+"/r/"+id)
+	page := get(t, "http://"+httpAddr+full(t, httpAddr, id))
 	for _, want := range []string{"Sender requirements (Gmail/Yahoo)", "no provider refuses it, in bulk or not", "would accept this message",
 		`id="req-tls"`, "the session used TLS 1.3", "PTR 127.0.0.1 → mail.abc.it", `id="providers"`, "Outlook.com", "iCloud Mail"} {
 		if !strings.Contains(page, want) {
@@ -66,7 +66,7 @@ func TestCheckReport(t *testing.T) {
 	if st := status(r); r.Ready || st["tls"] != requirements.Fail || !strings.Contains(r.FirstError, "4.7.29") {
 		t.Fatalf("without STARTTLS: ready %v, first %q, %v", r.Ready, r.FirstError, st)
 	}
-	page = get(t, "http://"+httpAddr+"/r/"+id)
+	page = get(t, "http://"+httpAddr+full(t, httpAddr, id))
 	for _, want := range []string{"1 requirements some provider refuses for", "421-4.7.29", "the SMTP session did not use STARTTLS", "Enable STARTTLS", "Gmail would refuse this message"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("/r/%s lacks %q", id, want)

@@ -60,8 +60,8 @@ func runServe(cl *cli, args []string) int {
 	return 0
 }
 
-// serveHooks let tests wait on serve's events instead of polling. Either
-// may be nil.
+// serveHooks let tests wait on serve's events instead of polling, and
+// read what only the store knows. Any may be nil.
 type serveHooks struct {
 	// Ready reports the bound addresses (tests listen on port 0).
 	Ready func(smtpAddr, httpAddr string)
@@ -71,6 +71,9 @@ type serveHooks struct {
 	// Changed is called after each stored verdict, reply attempt and
 	// read report message.
 	Changed func()
+	// Store is given the store once it is open (a result's view key is
+	// only in it and in the reply).
+	Store func(*store.Store)
 }
 
 // serve builds the server from a resolved config, runs it until ctx
@@ -118,6 +121,9 @@ func build(ctx context.Context, c *config, log *slog.Logger, hooks serveHooks) (
 		return nil, err
 	}
 	s.closers = append(s.closers, st.Close)
+	if hooks.Store != nil {
+		hooks.Store(st)
+	}
 	cert, err := loadCert(c)
 	if err != nil {
 		return nil, err

@@ -165,6 +165,7 @@ func waitJudged(t *testing.T, httpAddr, kind string, n int) apiList {
 type changes struct {
 	mu sync.Mutex
 	ch chan struct{}
+	st *store.Store // the server's store (serveHooks.Store)
 }
 
 func (c *changes) signal() {
@@ -248,7 +249,8 @@ func startServeHooked(t *testing.T, c *config, operator func(flag, addr string))
 	done := make(chan error, 1)
 	ch := &changes{ch: make(chan struct{})}
 	go func() {
-		done <- serve(ctx, c, testLogger(t), serveHooks{Ready: func(s, h string) { ready <- [2]string{s, h} }, Operator: operator, Changed: ch.signal})
+		done <- serve(ctx, c, testLogger(t), serveHooks{Ready: func(s, h string) { ready <- [2]string{s, h} }, Operator: operator, Changed: ch.signal,
+			Store: func(st *store.Store) { ch.st = st }})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -266,6 +268,24 @@ func startServeHooked(t *testing.T, c *config, operator func(flag, addr string))
 		t.Fatalf("serve: %v", err)
 	}
 	return "", ""
+}
+
+// full is the path of result id's page (or its API, with api) with the
+// key that opens its full record, as the reply links to it.
+func full(t *testing.T, httpAddr, id string, api ...bool) string {
+	t.Helper()
+	c, ok := servers.Load(httpAddr)
+	if !ok {
+		t.Fatalf("no in-process server at %s", httpAddr)
+	}
+	res, err := c.(*changes).st.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(api) > 0 && api[0] {
+		return "/api/results/" + id + "?k=" + res.ViewKey
+	}
+	return res.ResultPath()
 }
 
 func TestServe(t *testing.T) {
@@ -296,16 +316,16 @@ func TestServe(t *testing.T) {
 			} `json:"dkim"`
 		} `json:"verdict"`
 	}
-	getJSON(t, "http://"+httpAddr+"/api/results/"+id, &one)
+	getJSON(t, "http://"+httpAddr+full(t, httpAddr, id, true), &one)
 	if one.ID != id || len(one.Verdict.DKIM.Signatures) != 1 || one.Verdict.DKIM.Signatures[0].Result != "pass" {
 		t.Errorf("api result: %+v", one)
 	}
 
 	for path, wants := range map[string][]string{
-		"/spf":     {"|OK| spf-pass", "/r/" + id, "j***@abc.it", "http-equiv=\"refresh\""},
-		"/r/" + id: {"|OK| spf-pass", "TLS 1.3", "DKIM signatures", "Authentication-Results", "Subject: with TLS"},
-		"/":        {"spf@" + probeDomain},
-		"/healthz": {"ok"},
+		"/spf":                {"|OK| spf-pass", "/r/" + id, "j***@abc.it", "http-equiv=\"refresh\""},
+		full(t, httpAddr, id): {"|OK| spf-pass", "TLS 1.3", "DKIM signatures", "Authentication-Results", "Subject: with TLS"},
+		"/":                   {"spf@" + probeDomain},
+		"/healthz":            {"ok"},
 	} {
 		resp, err := http.Get("http://" + httpAddr + path)
 		if err != nil {
