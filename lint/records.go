@@ -2,11 +2,8 @@ package lint
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/sha512"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -20,6 +17,7 @@ import (
 
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/i18n"
+	"github.com/testerd/testerd/internal/dane"
 	"github.com/testerd/testerd/internal/netguard"
 	"github.com/testerd/testerd/mtasts"
 	"github.com/testerd/testerd/verify/dkim"
@@ -379,43 +377,6 @@ func (l *linter) dane(ctx context.Context, rep *MXReport) map[string][]*dns.TLSA
 	return out
 }
 
-// daneMatch reports whether a certificate chain (leaf first) matches one
-// of the DANE-EE (3) or DANE-TA (2) TLSA records.
-func daneMatch(rrs []*dns.TLSA, chain []*x509.Certificate) bool {
-	for _, rr := range rrs {
-		var certs []*x509.Certificate
-		switch rr.Usage {
-		case 3:
-			certs = chain[:min(1, len(chain))]
-		case 2:
-			if len(chain) > 1 {
-				certs = chain[1:]
-			}
-		}
-		for _, c := range certs {
-			data := c.Raw
-			if rr.Selector == 1 {
-				data = c.RawSubjectPublicKeyInfo
-			}
-			var got string
-			switch rr.MatchingType {
-			case 0:
-				got = hex.EncodeToString(data)
-			case 1:
-				sum := sha256.Sum256(data)
-				got = hex.EncodeToString(sum[:])
-			case 2:
-				sum := sha512.Sum512(data)
-				got = hex.EncodeToString(sum[:])
-			}
-			if got != "" && strings.EqualFold(got, rr.Certificate) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // MXTLS checks that each MX offers STARTTLS with a certificate valid for
 // its name, over port 25 (Port in tests): it connects to the domain's mail
 // servers, so it runs only where the operator turns it on.
@@ -481,7 +442,7 @@ func (l *linter) mxTLS(ctx context.Context, rep *MXReport, tlsa map[string][]*dn
 			_, err = st.PeerCertificates[0].Verify(x509.VerifyOptions{DNSName: host, Roots: l.mxtls.RootCAs, Intermediates: inter})
 		}
 		if rrs := tlsa[host]; len(rrs) > 0 && len(st.PeerCertificates) > 0 {
-			if daneMatch(rrs, st.PeerCertificates) {
+			if dane.Match(dane.Usable(rrs), st.PeerCertificates, host) {
 				l.add("mx", Info, m("lint.dane.match", shown(host)), none)
 			} else {
 				l.add("mx", Error, m("lint.dane.mismatch", shown(host)), m("lint.dane.mismatch.fix"))

@@ -3,6 +3,7 @@ package outbound
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/internal/netguard"
 	"github.com/testerd/testerd/message"
+	"github.com/testerd/testerd/mtasts"
 )
 
 // Bounds of one direct delivery, whatever DNS says.
@@ -34,6 +36,14 @@ type Direct struct {
 	// link-local addresses. Off, such an MX is refused, so that a
 	// stranger's DNS cannot point testerd at the operator's own network.
 	AllowPrivate bool
+	// STS, if set, fetches the recipient domains' MTA-STS policies, which
+	// then apply (policy.go); DANE applies whenever the resolver answers
+	// TLSA questions with DNSSEC validation.
+	STS *mtasts.Fetcher
+	// RootCAs, if set, replaces the system roots for verified TLS (tests).
+	RootCAs *x509.CertPool
+
+	policies policyCache
 }
 
 // Deliver tries each MX host in priority order, and each of its
@@ -55,9 +65,15 @@ func (t *Direct) Deliver(ctx context.Context, m *Message) (*Delivery, error) {
 	if port == "" {
 		port = "25"
 	}
+	policy := t.stsPolicy(ctx, domain)
 	var last *Error
 	tried := 0
 	for _, host := range hosts {
+		sec, ok := t.hostSecurity(ctx, host, policy)
+		if !ok {
+			last = temporary(host, "is not named by the MTA-STS policy of %s (mode enforce), so testerd does not deliver to it", domain)
+			continue
+		}
 		addrs, err := t.addresses(ctx, host)
 		if err != nil {
 			last = err
@@ -68,10 +84,16 @@ func (t *Direct) Deliver(ctx context.Context, m *Message) (*Delivery, error) {
 				break
 			}
 			tried++
-			s := &session{hostname: t.Hostname, serverName: host, addr: net.JoinHostPort(a.String(), port), mode: Opportunistic}
+			s := &session{hostname: t.Hostname, serverName: host, addr: net.JoinHostPort(a.String(), port), mode: sec.mode, tlsConfig: sec.cfg}
 			d, err := s.send(ctx, m)
 			if err == nil {
+				if sec.by != "" {
+					d.TLS += " (" + sec.by + ")"
+				}
 				return d, nil
+			}
+			if sec.by != "" {
+				err = fmt.Errorf("%s demands TLS with a verified certificate: %w", sec.by, err)
 			}
 			e := classify(host+" ["+a.String()+"]", err)
 			if e.Permanent {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/testerd/testerd/dnsx"
+	"github.com/testerd/testerd/mtasts"
 	"github.com/testerd/testerd/outbound"
 	"github.com/testerd/testerd/reply"
 	"github.com/testerd/testerd/store"
@@ -35,7 +36,10 @@ func setupReplies(c *config, st *store.Store, resolver dnsx.Resolver, log *slog.
 
 func transportFor(c *config, resolver dnsx.Resolver) (outbound.Transport, error) {
 	if c.Out.Smarthost == "" {
-		return &outbound.Direct{Resolver: resolver, Hostname: c.Hostname, Port: c.Out.MXPort, AllowPrivate: c.Out.MXAllowPrivate}, nil
+		// MTA-STS policies are fetched (and DANE looked up) for each
+		// recipient domain: replies go as securely as testerd advises.
+		sts := &mtasts.Fetcher{Resolver: resolver, AllowPrivate: c.Out.MXAllowPrivate}
+		return &outbound.Direct{Resolver: resolver, Hostname: c.Hostname, Port: c.Out.MXPort, AllowPrivate: c.Out.MXAllowPrivate, STS: sts}, nil
 	}
 	if _, _, err := net.SplitHostPort(c.Out.Smarthost); err != nil {
 		return nil, fmt.Errorf("--smarthost %q: want host:port", c.Out.Smarthost)

@@ -165,7 +165,9 @@ func build(ctx context.Context, c *config, log *slog.Logger, hooks serveHooks) (
 	lim := c.Limits
 	lim.Domain, lim.Hostname, lim.Logger, lim.ReportAddresses = c.Domain, c.Hostname, log, c.reportAddresses
 	lim.ShutdownTimeout = c.ShutdownTimeout
-	lim.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS10}
+	// TLS 1.2 and up, as testerd asks of others (RFC 8996 deprecates 1.0
+	// and 1.1); a client that cannot is judged without TLS.
+	lim.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	lim.Observe = met.SMTP
 	if s.smtp, err = smtpd.Listen(c.SMTPAddr, lim, pool); err != nil {
 		return nil, err

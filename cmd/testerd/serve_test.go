@@ -472,3 +472,23 @@ func testLogger(t *testing.T) *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(t.Output(), nil))
 }
+
+// TestStartTLSVersions: STARTTLS offers TLS 1.2 and up; a client that
+// can only do 1.1 fails the handshake (and would send in plain text).
+func TestStartTLSVersions(t *testing.T) {
+	t.Parallel()
+	smtpAddr, _ := startServe(t)
+	for _, tc := range []struct {
+		max uint16
+		ok  bool
+	}{{tls.VersionTLS11, false}, {tls.VersionTLS12, true}, {tls.VersionTLS13, true}} {
+		c, err := smtp.DialStartTLS(smtpAddr, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS10, MaxVersion: tc.max})
+		if err == nil {
+			err = c.Noop() // the handshake happens with the first exchange
+			c.Close()
+		}
+		if (err == nil) != tc.ok {
+			t.Errorf("a client of TLS up to %s: %v", tls.VersionName(tc.max), err)
+		}
+	}
+}
