@@ -105,7 +105,8 @@ func TestDataTimeoutSmuggling(t *testing.T) {
 }
 
 // TestSlowSteadyData: a sender that keeps sending, slower than one
-// command timeout for the whole message, gets its message in.
+// command timeout for the whole message but making progress within each,
+// gets its message in; one that trickles a byte at a time is cut.
 func TestSlowSteadyData(t *testing.T) {
 	e := start(t, smtpd.Config{CommandTimeout: 300 * time.Millisecond})
 	c := dialRawClient(t, e.addr)
@@ -117,10 +118,27 @@ func TestSlowSteadyData(t *testing.T) {
 	c.send("From: joe@abc.it\r\nSubject: slow\r\n\r\n")
 	for i := range 8 { // 8 × 150 ms = 1.2 s, four command timeouts
 		time.Sleep(150 * time.Millisecond)
-		c.send(fmt.Sprintf("line %d\r\n", i))
+		c.send(fmt.Sprintf("line %d %s\r\n", i, strings.Repeat("x", 1100)))
 	}
 	c.send(".\r\n")
 	c.expect("250")
+
+	c = dialRawClient(t, e.addr)
+	c.send("EHLO mail.abc.it\r\nMAIL FROM:<joe@abc.it>\r\nRCPT TO:<spf@" + domain + ">\r\nDATA\r\n")
+	c.expect("250")
+	c.expect("250")
+	c.expect("250")
+	c.expect("354")
+	start := time.Now()
+	for time.Since(start) < 3*time.Second {
+		if _, err := c.c.Write([]byte("x")); err != nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !c.closed() || time.Since(start) > 2*time.Second {
+		t.Errorf("a byte-at-a-time DATA held the connection for %v", time.Since(start))
+	}
 }
 
 // TestSlowloris: a command line dribbled one byte at a time is bounded by
@@ -135,7 +153,7 @@ func TestSlowloris(t *testing.T) {
 		c.send(string(b))
 		time.Sleep(120 * time.Millisecond)
 	}
-	c.send("\r\n")
+	c.c.Write([]byte("\r\n")) // the connection may be closed already
 	l, _ := c.reply()
 	if strings.HasPrefix(l, "250") {
 		t.Errorf("the dribbled command was run: %q", l)

@@ -34,11 +34,19 @@ type limitListener struct {
 
 // timeouts are a connection's deadlines.
 type timeouts struct {
-	// command bounds one command line, and one read inside DATA;
-	// greeting bounds each line before EHLO or HELO; session bounds it
-	// all.
-	command, greeting, session time.Duration
+	// command bounds one command line, and DATA between two steps of
+	// progress (minProgress octets); greeting bounds the time from the
+	// connection to EHLO or HELO, however the client dribbles; handshake
+	// bounds a STARTTLS handshake; session bounds it all.
+	command, greeting, handshake, session time.Duration
 }
+
+// minProgress is what a client in DATA must send to earn a fresh command
+// timeout: a trickle of a byte at a time does not.
+const minProgress = 1024
+
+// DefaultHandshakeTimeout bounds a STARTTLS handshake.
+const DefaultHandshakeTimeout = 10 * time.Second
 
 func (l *limitListener) Accept() (net.Conn, error) {
 	for {
@@ -81,7 +89,8 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			c.Close()
 			continue
 		}
-		lc := &limitConn{Conn: c, l: l, ip: ip, nw: nw, t: l.timeouts, end: time.Now().Add(l.timeouts.session), session: newSessionID()}
+		now := time.Now()
+		lc := &limitConn{Conn: c, l: l, ip: ip, nw: nw, t: l.timeouts, end: now.Add(l.timeouts.session), greetBy: now.Add(l.timeouts.greeting), session: newSessionID()}
 		l.log().Info("smtp connect", "session", lc.session, "client", ip)
 		lc.timer = time.AfterFunc(l.timeouts.session, func() { c.Close() })
 		return lc, nil
@@ -104,23 +113,32 @@ func newSessionID() string {
 }
 
 // limitConn is one client connection. It caps every read deadline at the
-// session's end; before EHLO or HELO it allows each line only the short
-// greeting timeout; inside DATA each read gets a fresh command timeout, so
-// a slow but steady sender is not cut off while a stalled one is.
+// session's end; before EHLO or HELO at the greeting deadline, counted
+// from the connection (a client that dribbles cannot renew it); a
+// STARTTLS handshake gets the handshake timeout; inside DATA the command
+// timeout starts again only when the client makes progress, so a slow
+// but steady sender is not cut off while a stalled or trickling one is.
+// A command line the timeout finds incomplete is never run: the
+// connection is closed first (go-smtp's reader would hand the partial
+// line on as a whole one), and the session refuses whatever follows.
 type limitConn struct {
 	net.Conn
-	l     *limitListener
-	ip    netip.Addr
-	nw    netip.Prefix
-	t     timeouts
-	end   time.Time
-	timer *time.Timer
-	once  sync.Once
+	l       *limitListener
+	ip      netip.Addr
+	nw      netip.Prefix
+	t       timeouts
+	end     time.Time
+	greetBy time.Time
+	timer   *time.Timer
+	once    sync.Once
 	// session names the connection in the logs, and in the probes it
 	// carries.
 	session string
 
-	greeted, inData atomic.Bool
+	greeted, inData, tls, timedOut atomic.Bool
+	// progress counts the octets read in DATA since the deadline was
+	// last renewed (the reading goroutine's alone).
+	progress int
 }
 
 func (c *limitConn) capped(t time.Time) time.Time {
@@ -132,8 +150,8 @@ func (c *limitConn) capped(t time.Time) time.Time {
 
 // SetReadDeadline is how go-smtp bounds each command line.
 func (c *limitConn) SetReadDeadline(t time.Time) error {
-	if g := time.Now().Add(c.t.greeting); !c.greeted.Load() && c.t.greeting > 0 && (t.IsZero() || g.Before(t)) {
-		t = g
+	if !c.greeted.Load() && c.t.greeting > 0 && (t.IsZero() || c.greetBy.Before(t)) {
+		t = c.greetBy
 	}
 	return c.Conn.SetReadDeadline(c.capped(t))
 }
@@ -146,10 +164,41 @@ func (c *limitConn) SetDeadline(t time.Time) error {
 }
 
 func (c *limitConn) Read(p []byte) (int, error) {
-	if c.inData.Load() {
+	data := c.inData.Load()
+	if data && (c.progress == 0 || c.progress >= minProgress) {
 		c.Conn.SetReadDeadline(c.capped(time.Now().Add(c.t.command)))
+		c.progress = 0
 	}
-	return c.Conn.Read(p)
+	n, err := c.Conn.Read(p)
+	if data {
+		c.progress += n
+	} else {
+		c.progress = 0
+	}
+	if ne, ok := err.(net.Error); ok && ne.Timeout() && !data {
+		// A command line cut by the timeout: go-smtp's reader would pass
+		// what came of it on as a whole line. Say why in plain text
+		// (not inside TLS, where it cannot be written), then close.
+		c.timedOut.Store(true)
+		if !c.tls.Load() {
+			c.Conn.SetWriteDeadline(time.Now().Add(time.Second))
+			c.Conn.Write([]byte("421 4.4.2 Timeout waiting for a whole command line; closing the connection\r\n"))
+		}
+		c.Conn.Close()
+	}
+	return n, err
+}
+
+// Write notices the reply to STARTTLS: the handshake that follows gets
+// its own deadline, and a reply can no longer be written in plain text.
+func (c *limitConn) Write(p []byte) (int, error) {
+	if !c.tls.Load() && len(p) >= 4 && string(p[:4]) == "220 " && c.greeted.Load() {
+		c.tls.Store(true)
+		if c.t.handshake > 0 {
+			c.Conn.SetReadDeadline(c.capped(time.Now().Add(c.t.handshake)))
+		}
+	}
+	return c.Conn.Write(p)
 }
 
 func (c *limitConn) Close() error {

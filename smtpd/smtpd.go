@@ -40,8 +40,9 @@ const (
 	DefaultMaxLineLength  = 8192
 	DefaultCommandTimeout = 2 * time.Minute
 	DefaultSessionTimeout = 10 * time.Minute
-	// DefaultGreetingTimeout bounds each line before EHLO or HELO: a
-	// client that has not said who it is holds a slot only briefly.
+	// DefaultGreetingTimeout bounds the time from the connection to EHLO
+	// or HELO: a client that has not said who it is holds a slot only
+	// briefly, however it dribbles.
 	DefaultGreetingTimeout = 30 * time.Second
 	DefaultMaxConns        = 200
 	DefaultMaxConnsPerIP   = 10
@@ -68,9 +69,12 @@ type Config struct {
 	CommandTimeout  time.Duration
 	SessionTimeout  time.Duration
 	GreetingTimeout time.Duration
-	MaxConns        int
-	MaxConnsPerIP   int
-	MaxConnsPerNet  int
+	// HandshakeTimeout bounds a STARTTLS handshake (DefaultHandshakeTimeout,
+	// at most CommandTimeout).
+	HandshakeTimeout time.Duration
+	MaxConns         int
+	MaxConnsPerIP    int
+	MaxConnsPerNet   int
 	// ShutdownTimeout is how long Run waits for the sessions in flight
 	// once its context ends.
 	ShutdownTimeout time.Duration
@@ -129,6 +133,10 @@ func New(cfg Config, sink Sink) *Server {
 	if cfg.SessionTimeout <= 0 {
 		cfg.SessionTimeout = DefaultSessionTimeout
 	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	cfg.HandshakeTimeout = min(cfg.HandshakeTimeout, cfg.CommandTimeout)
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = DefaultShutdownTimeout
 	}
@@ -203,7 +211,7 @@ func (s *Server) Run(ctx context.Context) error {
 // Serve accepts connections on ln until Shutdown or Close.
 func (s *Server) Serve(ln net.Listener) error {
 	return s.smtp.Serve(&limitListener{Listener: ln, max: s.cfg.MaxConns, perIP: s.cfg.MaxConnsPerIP, perNet: s.cfg.MaxConnsPerNet,
-		timeouts:   timeouts{command: s.cfg.CommandTimeout, greeting: s.cfg.GreetingTimeout, session: s.cfg.SessionTimeout},
+		timeouts:   timeouts{command: s.cfg.CommandTimeout, greeting: s.cfg.GreetingTimeout, handshake: s.cfg.HandshakeTimeout, session: s.cfg.SessionTimeout},
 		observe:    s.cfg.Observe,
 		logger:     s.cfg.Logger,
 		perIPCount: map[netip.Addr]int{}, perNetCount: map[netip.Prefix]int{}})
@@ -228,6 +236,9 @@ func (s *Server) Close() error {
 func (s *Server) NewSession(c *smtp.Conn) (_ smtp.Session, err error) {
 	sess := &session{srv: s, conn: c, ip: peerIP(c.Conn().RemoteAddr())}
 	lc := limitConnOf(c)
+	if lc != nil && lc.timedOut.Load() {
+		return nil, errTimedOut
+	}
 	if lc != nil {
 		sess.id = lc.session
 	}
@@ -309,8 +320,21 @@ func (s *session) Reset() {
 
 func (s *session) Logout() error { return nil }
 
+// errTimedOut refuses a command line the timeout cut short (limitConn):
+// its connection is already closed, so no one reads the refusal.
+var errTimedOut = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "timeout"}
+
+// cut reports whether the connection timed out in a command line.
+func (s *session) cut() bool {
+	lc := limitConnOf(s.conn)
+	return lc != nil && lc.timedOut.Load()
+}
+
 func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 	defer s.srv.observe(s.id, "mail", &err)
+	if s.cut() {
+		return errTimedOut
+	}
 	if strings.ContainsAny(from, "\r\n\x00") {
 		return &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "bad characters in the sender address"}
 	}
@@ -320,6 +344,9 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 
 func (s *session) Rcpt(to string, opts *smtp.RcptOptions) (err error) {
 	defer s.srv.observe(s.id, "rcpt", &err)
+	if s.cut() {
+		return errTimedOut
+	}
 	r, err := s.srv.route(to)
 	if err != nil {
 		return err
@@ -368,6 +395,9 @@ func cutLast(s, sep string) (string, string, bool) {
 
 func (s *session) Data(r io.Reader) (err error) {
 	defer s.srv.observe(s.id, "data", &err)
+	if s.cut() {
+		return errTimedOut
+	}
 	lc := limitConnOf(s.conn)
 	if lc != nil {
 		lc.inData.Store(true)
