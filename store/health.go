@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,6 +20,7 @@ type healthState struct {
 	err      error
 	failedAt time.Time // the writer's last failed commit
 	failure  error
+	down     atomic.Bool // the last commit failed
 }
 
 // quickCheck runs PRAGMA quick_check (at Open): a corrupt page shows here
@@ -51,14 +53,29 @@ func (s *Store) quickCheck(ctx context.Context) error {
 	return nil
 }
 
-// noteCommit records the writer's outcome, for Health.
+// pgIdle is how many idle connections the PostgreSQL pool keeps.
+const pgIdle = 8
+
+// noteCommit records the writer's outcome, for Health. The first commit
+// after failed ones means the database is back: the idle connections of
+// the pool may have died with the outage (pgx finds out at their next
+// use, as a failed read), so they are dropped for new ones.
 func (s *Store) noteCommit(err error) {
-	if err == nil {
-		return
+	if err == nil && !s.health.down.Load() {
+		return // the usual case, without a lock
 	}
 	s.health.mu.Lock()
-	s.health.failedAt, s.health.failure = time.Now(), err
-	s.health.mu.Unlock()
+	defer s.health.mu.Unlock()
+	if err != nil {
+		s.health.failedAt, s.health.failure = time.Now(), err
+		s.health.down.Store(true)
+		return
+	}
+	if s.d.postgres {
+		s.db.db.SetMaxIdleConns(0) // closes the idle ones
+		s.db.db.SetMaxIdleConns(pgIdle)
+	}
+	s.health.down.Store(false)
 }
 
 // Health is nil when the database can be written: it writes one row (at

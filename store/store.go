@@ -191,7 +191,7 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 		return nil, err
 	}
 	db.SetMaxOpenConns(16)
-	db.SetMaxIdleConns(8)
+	db.SetMaxIdleConns(pgIdle)
 	d := dialect{postgres: true}
 	s := &Store{db: &sqlDB{db: db, d: d}, d: d, Node: "local"}
 	s.w = s.db
