@@ -61,3 +61,42 @@ func TestHandshakeTimeout(t *testing.T) {
 		t.Errorf("a stalled handshake held the connection for %v", time.Since(start))
 	}
 }
+
+// TestMessageCaps: one connection takes at most MaxMessagesPerSession
+// messages, and one client network MaxMessagesPerNetHour in an hour,
+// however many connections it opens.
+func TestMessageCaps(t *testing.T) {
+	e := start(t, smtpd.Config{MaxMessagesPerSession: 3, MaxMessagesPerNetHour: 5})
+	one := func(c *rawClient) string {
+		c.send("MAIL FROM:<joe@abc.it>\r\n")
+		l, _ := c.reply()
+		if !strings.HasPrefix(l, "250") {
+			return l
+		}
+		c.send("RCPT TO:<spf@" + domain + ">\r\nDATA\r\n")
+		c.expect("250")
+		c.expect("354")
+		c.send("From: joe@abc.it\r\nSubject: cap\r\n\r\nx\r\n.\r\n")
+		return c.expect("250")
+	}
+	c := dialRawClient(t, e.addr)
+	c.send("EHLO mail.abc.it\r\n")
+	c.expect("250")
+	for range 3 {
+		one(c)
+	}
+	if l := one(c); !strings.HasPrefix(l, "421") || !c.closed() {
+		t.Errorf("the 4th message of a session: %q", l)
+	}
+	c = dialRawClient(t, e.addr)
+	c.send("EHLO mail.abc.it\r\n")
+	c.expect("250")
+	one(c)
+	one(c)
+	if l := one(c); !strings.HasPrefix(l, "421") || !strings.Contains(l, "network") {
+		t.Errorf("the 6th message of a network in an hour: %q", l)
+	}
+	if n := len(e.stored(t)); n != 5 {
+		t.Errorf("%d probes stored, want 5", n)
+	}
+}

@@ -21,8 +21,10 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/testerd/testerd/internal/netguard"
 	"github.com/testerd/testerd/rcpt"
 
 	"github.com/emersion/go-smtp"
@@ -35,6 +37,12 @@ import (
 const (
 	DefaultMaxMessageBytes = 10 << 20
 	DefaultMaxRecipients   = 10
+	// DefaultMaxMessagesPerSession bounds the messages of one
+	// connection, and DefaultMaxMessagesPerNetHour those of one client
+	// network (/24, /64) in an hour: a tester needs a few, and every one
+	// costs a verdict.
+	DefaultMaxMessagesPerSession = 100
+	DefaultMaxMessagesPerNetHour = 2000
 	// DefaultMaxLineLength is above RFC 5321's 1000 octets on purpose:
 	// senders with overlong lines should get a report, not a refusal.
 	DefaultMaxLineLength  = 8192
@@ -72,9 +80,13 @@ type Config struct {
 	// HandshakeTimeout bounds a STARTTLS handshake (DefaultHandshakeTimeout,
 	// at most CommandTimeout).
 	HandshakeTimeout time.Duration
-	MaxConns         int
-	MaxConnsPerIP    int
-	MaxConnsPerNet   int
+	// MaxMessagesPerSession and MaxMessagesPerNetHour bound the messages
+	// taken (DefaultMaxMessagesPerSession, DefaultMaxMessagesPerNetHour).
+	MaxMessagesPerSession int
+	MaxMessagesPerNetHour int
+	MaxConns              int
+	MaxConnsPerIP         int
+	MaxConnsPerNet        int
 	// ShutdownTimeout is how long Run waits for the sessions in flight
 	// once its context ends.
 	ShutdownTimeout time.Duration
@@ -105,6 +117,8 @@ type Server struct {
 	cfg  Config
 	sink Sink
 	smtp *smtp.Server
+	// hourly counts each client network's messages this hour.
+	hourly hourly
 	// ln is the listener Listen bound, which Run serves and closes.
 	ln net.Listener
 }
@@ -123,6 +137,8 @@ func New(cfg Config, sink Sink) *Server {
 		cfg.CommandTimeout = DefaultCommandTimeout
 	}
 	def(&cfg.MaxRecipients, DefaultMaxRecipients)
+	def(&cfg.MaxMessagesPerSession, DefaultMaxMessagesPerSession)
+	def(&cfg.MaxMessagesPerNetHour, DefaultMaxMessagesPerNetHour)
 	def(&cfg.MaxLineLength, DefaultMaxLineLength)
 	def(&cfg.MaxConns, DefaultMaxConns)
 	def(&cfg.MaxConnsPerIP, DefaultMaxConnsPerIP)
@@ -312,6 +328,34 @@ type session struct {
 	mailFrom string
 	hasMail  bool
 	rcpts    []recipient
+	messages int // taken in this session
+}
+
+// hourly counts messages per client network in the current hour.
+type hourly struct {
+	mu    sync.Mutex
+	hour  int64
+	count map[netip.Prefix]int
+}
+
+// maxCounted bounds the networks counted in one hour.
+const maxCounted = 100000
+
+// take counts one message from n and reports whether it is within max.
+func (h *hourly) take(n netip.Prefix, max int, now time.Time) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if hour := now.Unix() / 3600; hour != h.hour || h.count == nil {
+		h.hour, h.count = hour, map[netip.Prefix]int{}
+	}
+	if _, ok := h.count[n]; !ok && len(h.count) >= maxCounted {
+		return true // the map is full: networks seen before stay counted
+	}
+	if h.count[n] >= max {
+		return false
+	}
+	h.count[n]++
+	return true
 }
 
 func (s *session) Reset() {
@@ -335,6 +379,13 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) (err error) {
 	if s.cut() {
 		return errTimedOut
 	}
+	if s.messages >= s.srv.cfg.MaxMessagesPerSession {
+		return s.abort(421, smtp.EnhancedCode{4, 7, 0}, fmt.Sprintf("%d messages in one connection is the limit: open a new one", s.srv.cfg.MaxMessagesPerSession))
+	}
+	if !s.srv.hourly.take(netguard.ClientNet(s.ip), s.srv.cfg.MaxMessagesPerNetHour, s.srv.cfg.Now()) {
+		return s.abort(421, smtp.EnhancedCode{4, 7, 0}, fmt.Sprintf("%d messages from your network this hour is the limit: try again later", s.srv.cfg.MaxMessagesPerNetHour))
+	}
+	s.messages++
 	if strings.ContainsAny(from, "\r\n\x00") {
 		return &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "bad characters in the sender address"}
 	}

@@ -34,6 +34,7 @@ var shipped = [][2]string{
 	{"081f2b8e850cf168", "081f2b8e850cf168"},
 	{"e580c84340888849", "00cc9a2752dc9103"},
 	{"dd693a7a945d5406", "dd693a7a945d5406"},
+	{"6d808e4e93d8b2b7", "6d808e4e93d8b2b7"},
 }
 
 func digest(s string) string {

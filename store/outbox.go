@@ -153,8 +153,11 @@ func insertOutgoing(ctx context.Context, tx *sqlTx, o *Outgoing) error {
 			}
 			cond, args := l.Key.where(o)
 			var n int
-			err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE `+cond+` AND created_at >= ? AND state != ? AND channel = ''`,
-				append(args, o.Created.Add(-l.Per).UnixNano(), Suppressed)...).Scan(&n)
+			// The state and channel are literals so that the planner can
+			// use the partial indexes of live replies (migration 22): a
+			// flood of suppressed replies is not walked by every count.
+			err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM outbox WHERE `+cond+` AND created_at >= ? AND state != '`+string(Suppressed)+`' AND channel = ''`,
+				append(args, o.Created.Add(-l.Per).UnixNano())...).Scan(&n)
 			if err != nil {
 				return err
 			}

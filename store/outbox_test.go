@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -234,4 +236,73 @@ func atOnce(n int, a, b *Store, f func(st *Store, i int)) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestLimitCountUsesLiveIndex: the limits' counts read the partial index
+// of live replies, so the suppressed replies of a flood are not walked
+// (a pipelined flood was quadratic). SQLite's plan says which index.
+func TestLimitCountUsesLiveIndex(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "p.db"))
+	for _, cond := range []string{"rcpt_key = ?", "rcpt_domain = ? AND authenticated = ?", "client_ip = ?"} {
+		q := `EXPLAIN QUERY PLAN SELECT COUNT(*) FROM outbox WHERE ` + cond + ` AND created_at >= ? AND state != '` + string(Suppressed) + `' AND channel = ''`
+		args := []any{"x", 0}
+		if !strings.Contains(cond, "AND") {
+			args = args[:1]
+		}
+		rows, err := s.db.QueryContext(context.Background(), q, append(args, 0)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			rows.Scan(&id, &parent, &notused, &detail)
+			plan += detail + "; "
+		}
+		rows.Close()
+		if !strings.Contains(plan, "outbox_live_") {
+			t.Errorf("%s: plan %q does not use a live-reply index", cond, plan)
+		}
+	}
+}
+
+// BenchmarkLimitedReply measures storing a verdict whose reply is over
+// its limit, after a flood of suppressed replies to the same address in
+// the hour: with the live-reply indexes the count does not grow with the
+// flood.
+//
+//	go test ./store -run '^$' -bench LimitedReply
+func BenchmarkLimitedReply(b *testing.B) {
+	for _, flood := range []int{100, 5000} {
+		b.Run(fmt.Sprintf("suppressed=%d", flood), func(b *testing.B) {
+			ctx := context.Background()
+			st, err := Open(ctx, filepath.Join(b.TempDir(), "b.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.Close()
+			now := time.Now()
+			save := func(i int) {
+				id := fmt.Sprint("p", i)
+				p := &Probe{Address: rcpt.Address{Kind: "spf"}, ID: id, Received: now, Recipient: "spf@t", ClientIP: netip.MustParseAddr("192.0.2.9"), Raw: []byte("x")}
+				if err := st.SaveProbe(ctx, p); err != nil {
+					b.Fatal(err)
+				}
+				o := &Outgoing{ID: "o" + id, Created: now, State: Queued, Rcpt: "busy@example.com", RcptDomain: "example.com", ClientIP: "192.0.2.9",
+					Data: []byte("m"), Limits: []Limit{{Key: ByRcpt, Max: 1, Per: time.Hour, Reason: i18n.M("why.limit-address", 1)},
+						{Key: ByRcptDomain, Max: 1, Per: time.Hour}, {Key: ByClientIP, Max: 1, Per: time.Hour}}}
+				if err := st.SaveVerdict(ctx, &Verdict{ProbeID: id, Judged: now, JSON: []byte("{}"), Reply: o}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for i := range flood {
+				save(i)
+			}
+			b.ResetTimer()
+			for i := range b.N {
+				save(flood + i)
+			}
+		})
+	}
 }

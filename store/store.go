@@ -464,6 +464,12 @@ var migrations = []string{
 	// The key that opens a result's full record (empty for older probes:
 	// only a token with the results scope sees those in full).
 	`ALTER TABLE probes ADD COLUMN view_key TEXT NOT NULL DEFAULT '';`,
+	// The replies the limits count (live ones, not webhook requests):
+	// indexes of those alone, so that counting does not walk the
+	// suppressed replies of a flood (quadratic in one session's probes).
+	`CREATE INDEX outbox_live_rcpt_key ON outbox (rcpt_key, created_at) WHERE state != 'suppressed' AND channel = '';
+	CREATE INDEX outbox_live_rcpt_domain ON outbox (rcpt_domain, authenticated, created_at) WHERE state != 'suppressed' AND channel = '';
+	CREATE INDEX outbox_live_client_ip ON outbox (client_ip, created_at) WHERE state != 'suppressed' AND channel = '';`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

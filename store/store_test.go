@@ -420,7 +420,8 @@ func TestPrivateBackfill(t *testing.T) {
 			t.Fatal(err)
 		}
 		// As an older testerd stored it: not private, schema 20.
-		for _, q := range []string{`UPDATE probes SET private = ''`, `ALTER TABLE probes DROP COLUMN view_key`, `UPDATE schema_version SET version = 20`} {
+		for _, q := range []string{`UPDATE probes SET private = ''`, `ALTER TABLE probes DROP COLUMN view_key`,
+			`DROP INDEX outbox_live_rcpt_key`, `DROP INDEX outbox_live_rcpt_domain`, `DROP INDEX outbox_live_client_ip`, `UPDATE schema_version SET version = 20`} {
 			if _, err := s.w.ExecContext(ctx, q); err != nil {
 				t.Fatal(err)
 			}
