@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/testerd/testerd/internal/netguard"
 	"github.com/testerd/testerd/store"
 )
 
@@ -17,12 +18,18 @@ import (
 const (
 	// MinAdminToken is the shortest admin token testerd accepts.
 	MinAdminToken = 16
-	// A client gets at most maxFailures wrong tokens in failureWindow;
-	// then every try is refused until the window has passed. Each wrong
-	// token also waits Server.FailureDelay (DefaultFailureDelay) before
-	// its answer.
-	maxFailures         = 5
-	failureWindow       = 10 * time.Minute
+	// A client address gets at most maxFailures wrong tokens in
+	// failureWindow, and its network maxNetFailures; then every wrong try
+	// is refused until the window has passed (a right token still
+	// passes). Each wrong token also waits Server.FailureDelay
+	// (DefaultFailureDelay) before its answer.
+	maxFailures   = 5
+	failureWindow = 10 * time.Minute
+	// maxNetFailures bounds the wrong tokens of one client network in
+	// failureWindow, and maxFailureEntries the addresses and networks
+	// counted.
+	maxNetFailures      = 20
+	maxFailureEntries   = 10000
 	DefaultFailureDelay = 500 * time.Millisecond
 	// sessionAge is how long a login lasts; maxSessions bounds them.
 	sessionAge  = 7 * 24 * time.Hour
@@ -69,15 +76,29 @@ func (s *Server) secure(r *http.Request) bool {
 	return s.trusted(ip.Unmap()) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
-// failures counts wrong tokens per client.
+// failures counts wrong tokens per client address and per client network
+// (/24, /64): one network's many addresses share maxNetFailures. Entries
+// that block are never dropped to make room; when the table is full of
+// them, a new client is counted only by its network's entry, if any.
 type failures struct {
 	mu sync.Mutex
-	m  map[netip.Addr][]time.Time
+	m  map[netip.Prefix][]time.Time // an address as a /32 or /128, or its network
 }
 
-func (f *failures) recent(ip netip.Addr, now time.Time) []time.Time {
+// keys are the entries a client is counted under, and their limits.
+func failureKeys(ip netip.Addr) [2]struct {
+	p   netip.Prefix
+	max int
+} {
+	return [2]struct {
+		p   netip.Prefix
+		max int
+	}{{netip.PrefixFrom(ip, ip.BitLen()), maxFailures}, {netguard.ClientNet(ip), maxNetFailures}}
+}
+
+func (f *failures) recent(p netip.Prefix, now time.Time) []time.Time {
 	var keep []time.Time
-	for _, t := range f.m[ip] {
+	for _, t := range f.m[p] {
 		if now.Sub(t) < failureWindow {
 			keep = append(keep, t)
 		}
@@ -88,17 +109,53 @@ func (f *failures) recent(ip netip.Addr, now time.Time) []time.Time {
 func (f *failures) blocked(ip netip.Addr) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return len(f.recent(ip, time.Now())) >= maxFailures
+	now := time.Now()
+	for _, k := range failureKeys(ip) {
+		if len(f.recent(k.p, now)) >= k.max {
+			return true
+		}
+	}
+	return false
 }
 
 func (f *failures) add(ip netip.Addr) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.m == nil || len(f.m) > 10000 {
-		f.m = map[netip.Addr][]time.Time{}
+	if f.m == nil {
+		f.m = map[netip.Prefix][]time.Time{}
 	}
 	now := time.Now()
-	f.m[ip] = append(f.recent(ip, now), now)
+	for _, k := range failureKeys(ip) {
+		if _, ok := f.m[k.p]; !ok && len(f.m) >= maxFailureEntries && !f.prune(now) {
+			continue // full of entries that block: this one is not counted
+		}
+		f.m[k.p] = append(f.recent(k.p, now), now)
+	}
+}
+
+// prune drops the entries with no recent failure, then, if none was, one
+// that does not block; it reports whether it made room.
+func (f *failures) prune(now time.Time) bool {
+	n := len(f.m)
+	for p := range f.m {
+		if len(f.recent(p, now)) == 0 {
+			delete(f.m, p)
+		}
+	}
+	if len(f.m) < n {
+		return true
+	}
+	for p := range f.m {
+		max := maxFailures
+		if p.Bits() < p.Addr().BitLen() {
+			max = maxNetFailures
+		}
+		if len(f.recent(p, now)) < max {
+			delete(f.m, p)
+			return true
+		}
+	}
+	return false
 }
 
 // sessions are the logins of the admin pages: random ids, kept in memory,

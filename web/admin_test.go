@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -45,11 +46,39 @@ func TestAdminGuard(t *testing.T) {
 			t.Fatalf("guess %d: %d", i, code)
 		}
 	}
-	if code := bearer(token, "203.0.113.5"); code != http.StatusUnauthorized {
-		t.Errorf("the right token after %d failures: %d, want refused", maxFailures, code)
+	if code := bearer("guess", "203.0.113.5"); code != http.StatusUnauthorized {
+		t.Errorf("a 6th guess: %d, want refused", code)
 	}
-	if code := bearer(token, "203.0.113.6"); code != http.StatusOK {
-		t.Errorf("another client with the right token: %d", code)
+	// The right token passes, even from the blocked address: a stranger
+	// sharing it cannot lock its owner out.
+	if code := bearer(token, "203.0.113.5"); code != http.StatusOK {
+		t.Errorf("the right token after %d failures: %d, want it through", maxFailures, code)
+	}
+	// A network's many addresses share a limit.
+	for i := range maxNetFailures {
+		bearer("guess", fmt.Sprintf("198.51.100.%d", 10+i))
+	}
+	if s.failures.blocked(netip.MustParseAddr("198.51.100.200")) != true {
+		t.Errorf("%d guesses from one /24 did not block its other addresses", maxNetFailures)
+	}
+	if s.failures.blocked(netip.MustParseAddr("198.51.101.1")) {
+		t.Error("a guess blocked the next /24")
+	}
+	// Filling the table with one-guess addresses does not free the
+	// blocked ones.
+	for i := range maxFailureEntries + 50 {
+		s.failures.add(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}))
+	}
+	if !s.failures.blocked(netip.MustParseAddr("203.0.113.5")) {
+		t.Error("a full table freed a blocked address")
+	}
+	// The scheme is case-insensitive.
+	lower, _ := http.NewRequest("GET", srv.URL+"/api/reports", nil)
+	lower.Header.Set("Authorization", "bearer "+token)
+	if resp, err := http.DefaultClient.Do(lower); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("Authorization: bearer (lower case): %v", err)
+	} else {
+		resp.Body.Close()
 	}
 
 	jar, _ := cookiejar.New(nil)

@@ -46,14 +46,12 @@ var (
 )
 
 // check returns what a token (the admin token or an API token) grants,
-// counting and slowing down unknown ones per client; a client over the
-// limit is refused whatever it sends.
+// counting and slowing down unknown ones per client address and network.
+// A valid token passes even from a blocked client (a stranger on a shared
+// address cannot lock its owner out); a wrong one from a blocked client
+// is refused as blocked, and not counted further.
 func (s *Server) check(r *http.Request, tok string) (*store.Token, error) {
 	client := s.clientIP(r)
-	if s.failures.blocked(client) {
-		time.Sleep(s.failureDelay())
-		return nil, errBlocked
-	}
 	if s.AdminToken != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.AdminToken)) == 1 {
 		return AdminGrant, nil
 	}
@@ -68,8 +66,11 @@ func (s *Server) check(r *http.Request, tok string) (*store.Token, error) {
 			return nil, err // the store's failure, not the caller's
 		}
 	}
-	s.failures.add(client)
 	time.Sleep(s.failureDelay())
+	if s.failures.blocked(client) {
+		return nil, errBlocked
+	}
+	s.failures.add(client)
 	return nil, errBadToken
 }
 
@@ -88,7 +89,9 @@ func (s *Server) authenticate(h http.Handler) http.Handler {
 		var g *store.Token
 		// Only bearer credentials are testerd's: a proxy in front may
 		// ask for Basic ones of its own, and those pass as anonymous.
-		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		// The scheme is case-insensitive (RFC 9110 §11.1): bearer,
+		// Bearer and BEARER all name it.
+		if tok, ok := bearer(r.Header.Get("Authorization")); ok {
 			var err error
 			g, err = s.check(r, strings.TrimSpace(tok))
 			switch {
@@ -112,6 +115,15 @@ func (s *Server) authenticate(h http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// bearer is the token of an Authorization header in the Bearer scheme.
+func bearer(h string) (string, bool) {
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return tok, true
 }
 
 func authError(w http.ResponseWriter, code int, msg string) {
