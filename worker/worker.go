@@ -118,8 +118,9 @@ func (p *Pool) share() int { return max(1, p.Workers/2) }
 // next is the probe a free worker judges: a parked probe whose network
 // is below its share again; else the next queued one within its share
 // (the others are parked); else, with nothing else to do, a parked one
-// anyway, so no worker idles while probes wait. It returns nil when ctx
-// ends.
+// anyway, but never into the last free worker: that one waits for
+// another network's probe, so one slow network cannot make everyone else
+// wait for its verdicts. It returns nil when ctx ends.
 func (p *Pool) next(ctx context.Context) *store.Probe {
 	for {
 		if pr := p.unpark(false); pr != nil {
@@ -165,6 +166,15 @@ func (p *Pool) take(pr *store.Probe) bool {
 func (p *Pool) unpark(any bool) *store.Probe {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if any && p.Workers > 1 {
+		busy := 0
+		for _, a := range p.active {
+			busy += a
+		}
+		if busy >= p.Workers-1 {
+			return nil // the last worker is kept for another network
+		}
+	}
 	for n, q := range p.parked {
 		if !any && p.active[n] >= p.share() {
 			continue
