@@ -58,12 +58,16 @@ func ParseMode(s string) (Mode, error) {
 // Limits are replies an hour; 0 is no limit. PerRedirect is for replies
 // a redirect sends to an address that did not authenticate the probe.
 type Limits struct {
-	PerAddress, PerDomain, PerClientIP, PerRedirect int
+	PerAddress, PerDomain, PerClientIP int
+	// PerRedirect and PerRedirectDomain bound the redirected replies to
+	// an address (its mailbox) and to a domain the probe did not
+	// authenticate for.
+	PerRedirect, PerRedirectDomain int
 }
 
 // DefaultLimits: enough for anyone testing their setup, too few to make
 // the tester a useful spam cannon through the redirect syntax.
-var DefaultLimits = Limits{PerAddress: 10, PerDomain: 100, PerClientIP: 30, PerRedirect: 3}
+var DefaultLimits = Limits{PerAddress: 10, PerDomain: 100, PerClientIP: 30, PerRedirect: 3, PerRedirectDomain: 10}
 
 // DefaultDisplayName is the From display name of replies.
 const DefaultDisplayName = "testerd"
@@ -128,7 +132,9 @@ func (c *Planner) Plan(p *store.Probe, v *verify.Verdict) *store.Outgoing {
 	bare := redirect && !o.Authenticated
 	if bare {
 		o.Limits = append(o.Limits, store.Limit{Key: store.ByRcpt, Max: c.Limits.PerRedirect, Per: hour,
-			Reason: i18n.M("why.limit-redirect", c.Limits.PerRedirect)})
+			Reason: i18n.M("why.limit-redirect", c.Limits.PerRedirect)},
+			store.Limit{Key: store.ByRcptDomain, Max: c.Limits.PerRedirectDomain, Per: hour,
+				Reason: i18n.M("why.limit-redirect-domain", c.Limits.PerRedirectDomain)})
 	}
 	o.MessageID = "<" + o.ID + "@" + c.Hostname + ">"
 	data, err := c.compose(p, v, k, o, bare)

@@ -114,13 +114,27 @@ const (
 	ByClientIP
 )
 
-// where is the condition a limit counts by, and its arguments:
-// recipients compared without case, the domain limit apart for
+// MailboxKey is the mailbox an address reaches, as the limits count it:
+// lower case, and without a +sub-address (joe+1@ and joe+2@ are one
+// mailbox to most servers, and a redirect could otherwise name it anew
+// for every reply).
+func MailboxKey(addr string) string {
+	addr = strings.ToLower(addr)
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 {
+		return addr
+	}
+	local, _, _ := strings.Cut(addr[:at], "+")
+	return local + addr[at:]
+}
+
+// where is the condition a limit counts by, and its arguments: the
+// recipient's mailbox (MailboxKey), the domain limit apart for
 // authenticated and unauthenticated replies.
 func (k LimitKey) where(o *Outgoing) (string, []any) {
 	switch k {
 	case ByRcpt:
-		return "rcpt_key = ?", []any{strings.ToLower(o.Rcpt)}
+		return "rcpt_key = ?", []any{MailboxKey(o.Rcpt)}
 	case ByRcptDomain:
 		return "rcpt_domain = ? AND authenticated = ?", []any{strings.ToLower(o.RcptDomain), b2i(o.Authenticated)}
 	case ByClientIP:
@@ -185,7 +199,7 @@ func insertOutgoing(ctx context.Context, tx *sqlTx, o *Outgoing) error {
 		(id, probe_id, created_at, updated_at, state, reason, mail_from, rcpt, rcpt_key, rcpt_domain, authenticated, client_ip, message_id, data, next_attempt,
 		 channel, token_id, about)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		o.ID, probe, o.Created.UnixNano(), o.Updated.UnixNano(), o.State, o.Reason, o.MailFrom, o.Rcpt, strings.ToLower(o.Rcpt), strings.ToLower(o.RcptDomain), b2i(o.Authenticated),
+		o.ID, probe, o.Created.UnixNano(), o.Updated.UnixNano(), o.State, o.Reason, o.MailFrom, o.Rcpt, MailboxKey(o.Rcpt), strings.ToLower(o.RcptDomain), b2i(o.Authenticated),
 		o.ClientIP, o.MessageID, data, unixNano(o.NextAttempt), o.Channel, o.TokenID, o.About)
 	return err
 }

@@ -306,3 +306,34 @@ func BenchmarkLimitedReply(b *testing.B) {
 		})
 	}
 }
+
+// TestMailboxLimit: a limit per address counts the mailbox: joe+1@ …
+// joe+12@ are one, so a redirect that names it anew each time gets the
+// mailbox's limit, not twelve of them.
+func TestMailboxLimit(t *testing.T) {
+	ctx := context.Background()
+	st := open(t, filepath.Join(t.TempDir(), "m.db"))
+	now := time.Now()
+	queued := 0
+	for i := range 12 {
+		id := fmt.Sprint("m", i)
+		p := &Probe{Address: rcpt.Address{Kind: "spf"}, ID: id, Received: now, Recipient: "spf@t", ClientIP: netip.MustParseAddr("192.0.2.9"), Raw: []byte("x")}
+		if err := st.SaveProbe(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		o := &Outgoing{ID: "o" + id, Created: now, State: Queued, Rcpt: fmt.Sprintf("Victim+%d@vic.example", i), RcptDomain: "vic.example", ClientIP: "192.0.2.9",
+			Data: []byte("m"), Limits: []Limit{{Key: ByRcpt, Max: 3, Per: time.Hour}}}
+		if err := st.SaveVerdict(ctx, &Verdict{ProbeID: id, Judged: now, JSON: []byte("{}"), Reply: o}); err != nil {
+			t.Fatal(err)
+		}
+		if o.State == Queued {
+			queued++
+		}
+	}
+	if queued != 3 {
+		t.Errorf("%d of 12 replies to one mailbox's +addresses queued, want 3", queued)
+	}
+	if k := MailboxKey("Joe+tag@Example.COM"); k != "joe@example.com" {
+		t.Errorf("MailboxKey: %q", k)
+	}
+}
