@@ -1152,4 +1152,5 @@ var en = map[string]string{
 	"lint.tester":               "testerd could not check this domain fully: %s. The lookups that failed below are about testerd's DNS, not your domain; check again later.",
 	"result.masked":             "The sender's addresses are masked and the message's headers left out here, as in the lists: the full record opens from the link in the reply testerd sent, or with an API token that has the results scope.",
 	"why.limit-redirect-domain": "rate limit: %d redirected replies to this domain in the last hour, for probes not authenticated for it",
+	"dkim.too-many-fields":      "not checked: the message has more than %[1]d header fields, and testerd reads the first %[1]d, so the fields this signature signs and the body cannot all be found",
 }

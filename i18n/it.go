@@ -1153,4 +1153,5 @@ var it = map[string]string{
 	"lint.tester":               "testerd non è riuscito a controllare del tutto questo dominio: %s. Le ricerche non riuscite qui sotto riguardano il DNS di testerd, non il tuo dominio; riprova più tardi.",
 	"result.masked":             "Qui gli indirizzi del mittente sono nascosti in parte e le intestazioni del messaggio non sono mostrate, come negli elenchi: il resoconto completo si apre dal link nella risposta che testerd ha inviato, oppure con un token API che ha lo scope results.",
 	"why.limit-redirect-domain": "limite raggiunto: %d risposte reindirizzate a questo dominio nell'ultima ora, per prove non autenticate per esso",
+	"dkim.too-many-fields":      "non verificata: il messaggio ha più di %[1]d intestazioni e testerd legge le prime %[1]d, quindi non si trovano tutte le intestazioni firmate e il corpo",
 }

@@ -79,7 +79,15 @@ func (v *Verifier) Verify(ctx context.Context, m *message.Message) *Outcome {
 		}
 		sig := &Signature{Index: len(out.Signatures) + 1, Field: clipField(f.Raw)}
 		out.Signatures = append(out.Signatures, sig)
-		if p := parseSignature(sig, f, now()); p != nil {
+		p := parseSignature(sig, f, now())
+		if p != nil && m.TooManyFields {
+			// The header was cut at MaxFields: the signed fields past it
+			// and the body cannot be found, so the signature cannot be
+			// checked; saying it fails would blame the signer.
+			invalid(sig, "signature", "", 0, i18n.M("dkim.too-many-fields", message.MaxFields))
+			continue
+		}
+		if p != nil {
 			ps = append(ps, p)
 		}
 	}

@@ -373,3 +373,16 @@ func TestDeadlineBetweenSignatures(t *testing.T) {
 		t.Errorf("%s (%s)", s.Result, s.Reason)
 	}
 }
+
+// TestTooManyFields: a message whose header passes message.MaxFields
+// cannot have its signature checked, and says so, not that it fails.
+func TestTooManyFields(t *testing.T) {
+	_, v := setup()
+	signed := sign(t, testMsg, dkimtest.Options{Selector: "ed", Signer: dkimtest.Ed25519("ed")})
+	head, body, _ := strings.Cut(signed, "\r\n\r\n")
+	msg := head + "\r\n" + strings.Repeat("X-Filler: x\r\n", message.MaxFields+10) + "\r\n" + body
+	s := v.Verify(context.Background(), message.Parse([]byte(msg))).Signatures[0]
+	if s.Result != dkim.Invalid || !strings.Contains(s.Reason.String(), "more than 1,000 header fields") {
+		t.Errorf("%s (%s)", s.Result, s.Reason)
+	}
+}
