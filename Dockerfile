@@ -20,5 +20,8 @@ ENV TESTERD_DATA_DIR=/data \
 VOLUME /data
 EXPOSE 25 8080
 USER 65532:65532
+# The image has no shell: the binary asks its own /healthz.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
+    CMD ["/usr/local/bin/testerd", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/testerd"]
 CMD ["serve"]

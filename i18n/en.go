@@ -1153,4 +1153,6 @@ var en = map[string]string{
 	"result.masked":             "The sender's addresses are masked and the message's headers left out here, as in the lists: the full record opens from the link in the reply testerd sent, or with an API token that has the results scope.",
 	"why.limit-redirect-domain": "rate limit: %d redirected replies to this domain in the last hour, for probes not authenticated for it",
 	"dkim.too-many-fields":      "not checked: the message has more than %[1]d header fields, and testerd reads the first %[1]d, so the fields this signature signs and the body cannot all be found",
+	"mail.message":              "the message",
+	"mail.none":                 "No such message among the mail to postmaster@ and abuse@.",
 }

@@ -1154,4 +1154,6 @@ var it = map[string]string{
 	"result.masked":             "Qui gli indirizzi del mittente sono nascosti in parte e le intestazioni del messaggio non sono mostrate, come negli elenchi: il resoconto completo si apre dal link nella risposta che testerd ha inviato, oppure con un token API che ha lo scope results.",
 	"why.limit-redirect-domain": "limite raggiunto: %d risposte reindirizzate a questo dominio nell'ultima ora, per prove non autenticate per esso",
 	"dkim.too-many-fields":      "non verificata: il messaggio ha più di %[1]d intestazioni e testerd legge le prime %[1]d, quindi non si trovano tutte le intestazioni firmate e il corpo",
+	"mail.message":              "il messaggio",
+	"mail.none":                 "Non c'è questo messaggio tra la posta a postmaster@ e abuse@.",
 }

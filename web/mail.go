@@ -1,8 +1,12 @@
 package web
 
 import (
+	"errors"
 	"net/http"
+	"slices"
+	"strings"
 
+	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/store"
 )
 
@@ -46,4 +50,27 @@ func withVerdicts(results []*store.Result) []apiResult {
 		out[i] = apiResult{Result: res, Verdict: rawOrNull(res.Verdict)}
 	}
 	return out
+}
+
+// operatorMessage is one message to postmaster@ or abuse@ as received, as
+// plain text (the browser shows it and never renders it): the operator
+// reads the body there, which the result page leaves out.
+func (s *Server) operatorMessage(w http.ResponseWriter, r *http.Request) {
+	res, err := s.Store.Get(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) || err == nil && !slices.Contains(kind.Operators, res.Kind) {
+		// Only the operator's own mail: a tester's probe is a result.
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			apiError(w, http.StatusNotFound, "no such message among the operator's mail")
+		} else {
+			s.notFound(w, r, "mail.none")
+		}
+		return
+	} else if err != nil {
+		s.fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Disposition", "inline; filename=\""+res.ID+".eml\"")
+	w.Write(res.Raw)
 }

@@ -165,6 +165,8 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET /api/tlsreports/{domain}", need(store.ScopeReports, s.apiTLSReports))
 		mux.HandleFunc("GET /mail", s.adminPage(store.ScopeAdmin, s.operatorMail))
 		mux.HandleFunc("GET /api/mail", need(store.ScopeAdmin, s.apiOperatorMail))
+		mux.HandleFunc("GET /mail/{id}", s.adminPage(store.ScopeAdmin, s.operatorMessage))
+		mux.HandleFunc("GET /api/mail/{id}", need(store.ScopeAdmin, s.operatorMessage))
 	} else {
 		mux.HandleFunc("GET /reports", s.noAdmin)
 		mux.HandleFunc("GET /mail", s.noAdmin)

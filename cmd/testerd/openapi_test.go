@@ -51,9 +51,18 @@ func TestOpenAPIConformance(t *testing.T) {
 	}
 	code, body := call(t, "POST", base+"/api/tests", "")
 	json.Unmarshal([]byte(body), &test)
+	var mailID string
 	waitFor(t, httpAddr, func() bool {
 		_, b := call(t, "GET", base+"/api/reports", c.AdminToken)
 		_, m := call(t, "GET", base+"/api/mail", c.AdminToken)
+		var mail struct {
+			Mail []struct {
+				ID string `json:"id"`
+			} `json:"mail"`
+		}
+		if json.Unmarshal([]byte(m), &mail) == nil && len(mail.Mail) > 0 {
+			mailID = mail.Mail[0].ID
+		}
 		return strings.Contains(b, "r-openapi") && strings.Contains(m, "hello postmaster")
 	}, func() string { return "the report and the operator mail did not show" })
 
@@ -81,6 +90,9 @@ func TestOpenAPIConformance(t *testing.T) {
 		{"GET", "/api/reports/abc.it", "/api/reports/{domain}", c.AdminToken, 200},
 		{"GET", "/api/reports/not..a.domain", "/api/reports/{domain}", c.AdminToken, 400},
 		{"GET", "/api/mail", "/api/mail", c.AdminToken, 200},
+		{"GET", "/api/mail/" + mailID, "/api/mail/{id}", c.AdminToken, 200},
+		{"GET", "/api/mail/" + spfID, "/api/mail/{id}", c.AdminToken, 404},
+		{"GET", "/api/mail/" + mailID, "/api/mail/{id}", "", 401},
 		{"GET", "/api/tlsreports/abc.it", "/api/tlsreports/{domain}", c.AdminToken, 200},
 		{"GET", "/api/tlsreports/abc.it?days=0", "/api/tlsreports/{domain}", c.AdminToken, 400},
 		{"GET", "/api/domain/abc.it?selectors=s1&ip=127.0.0.1", "/api/domain/{name}", "", 200},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -490,5 +491,25 @@ func TestStartTLSVersions(t *testing.T) {
 		if (err == nil) != tc.ok {
 			t.Errorf("a client of TLS up to %s: %v", tls.VersionName(tc.max), err)
 		}
+	}
+}
+
+// TestHealthcheck: testerd healthcheck exits 0 against a healthy server
+// and 1 when nothing answers.
+func TestHealthcheck(t *testing.T) {
+	t.Parallel()
+	_, httpAddr := startServe(t)
+	var out, errb bytes.Buffer
+	if code := run([]string{"healthcheck", "--http-addr", httpAddr}, nil, &out, &errb); code != 0 || strings.TrimSpace(out.String()) != "ok" {
+		t.Errorf("healthy server: exit %d: %s %s", code, out.String(), errb.String())
+	}
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := dead.Addr().String()
+	dead.Close()
+	if code := run([]string{"healthcheck", "--http-addr", addr, "--timeout", "1s"}, nil, &out, &errb); code != 1 {
+		t.Errorf("no server: exit %d", code)
 	}
 }
