@@ -116,7 +116,7 @@ type provider struct {
 }
 
 var providers = []provider{
-	{"Gmail", []string{"gsmtp", "google.com", "googlemail.com", "gmail.com"}, "https://support.google.com/a/answer/3726730"},
+	{"Gmail", []string{"gsmtp", "google.com", "googlemail.com", "gmail.com", "gmail requires"}, "https://support.google.com/a/answer/3726730"},
 	{"Outlook.com", []string{"protection.outlook.com", "outlook.com", "hotmail.com", "live.com", "outlook.office365.com"}, "https://learn.microsoft.com/en-us/exchange/mail-flow-best-practices/non-delivery-reports-in-exchange-online/non-delivery-reports-in-exchange-online"},
 	{"Yahoo/AOL", []string{"yahoodns.net", "yahoo.com", "aol.com", "[tss", "senders.yahooinc.com"}, "https://senders.yahooinc.com/smtp-error-codes/"},
 	{"iCloud Mail", []string{"icloud.com", "me.com", "mac.com", "mail.icloud"}, "https://support.apple.com/en-us/102322"},
@@ -182,6 +182,9 @@ var rules = []rule{
 	{"", nil, []string{"relay access denied", "relaying denied", "not permitted to relay", "relay not permitted", "unable to relay"}, "relay", 1, Relay, SendingServer, false},
 	{"", nil, []string{"spamhaus", "blocklist", "blacklist", "block list", "black list", "dnsbl", "rbl", "listed at", "listed on"}, "blocklist", 2, Reputation, SendingServer, false},
 	{"", nil, []string{"dmarc"}, "dmarc", 2, Auth, SenderDNS, true},
+	// RFC 7372's 5.7.26, and its words: no check passed, not only SPF.
+	{"", []string{"5.7.26"}, nil, "unauthenticated", 2, Auth, SenderDNS, true},
+	{"", nil, []string{"unauthenticated", "not authenticated", "authenticate with either"}, "unauthenticated", 2, Auth, SenderDNS, true},
 	{"", nil, []string{"spf"}, "spf", 1, Auth, SenderDNS, true},
 	{"", nil, []string{"dkim"}, "dkim", 1, Auth, SenderDNS, true},
 	{"", nil, []string{"reverse dns", "rdns", "ptr record", "ptr", "reverse lookup"}, "rdns", 2, ReverseDNS, SendingServer, false},

@@ -145,3 +145,18 @@ func FuzzRead(f *testing.F) {
 		Explain(raw)
 	})
 }
+
+// TestUnauthenticated: a refusal for no authentication at all is not
+// called an SPF failure, whoever sends it and whichever check it names.
+func TestUnauthenticated(t *testing.T) {
+	for _, in := range []string{
+		"550 5.7.26 Multiple authentication checks failed",
+		"550 5.7.1 Unauthenticated mail is not accepted here",
+		"550-5.7.26 Gmail requires all senders to authenticate with either SPF or DKIM.",
+	} {
+		e := Explain([]byte(in))
+		if !e.Recognised || !e.Auth || !strings.Contains(e.Meaning.Key, "unauthenticated") {
+			t.Errorf("%q: %s (%+v)", in, e.Meaning.Key, e)
+		}
+	}
+}

@@ -2,8 +2,10 @@
 // was sent to: a probe of one of the testers (spf@, dkim@, check@), the
 // operator's own mail to postmaster@ or abuse@ (RFC 5321 §4.5.1, RFC 2142:
 // judged like check@, never answered, shown to the admin only), or a DMARC
-// aggregate report (rua@ and the other report addresses). SMTP routes by
-// it, the store keeps it, verdicts and pages show it.
+// aggregate report (rua@ and the other report addresses), or a bounce
+// forwarded to bounce@ to be explained (judged like check@ too, answered
+// with the explanation, never listed). SMTP routes by it, the store keeps
+// it, verdicts and pages show it.
 package kind
 
 // Kind is a message's kind.
@@ -17,6 +19,7 @@ const (
 	Postmaster Kind = "postmaster"
 	Abuse      Kind = "abuse"
 	Report     Kind = "rua"
+	Bounce     Kind = "bounce"
 )
 
 // Testers are the testers, in display order.
@@ -37,6 +40,10 @@ func (k Kind) Tester() bool {
 	_, ok := ParseTester(string(k))
 	return ok
 }
+
+// Answered reports whether a message of kind k gets a reply: the testers'
+// probes, and a bounce to explain.
+func (k Kind) Answered() bool { return k.Tester() || k == Bounce }
 
 // Operators are the kinds of the operator's own mail.
 var Operators = []Kind{Postmaster, Abuse}

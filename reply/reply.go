@@ -20,6 +20,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/testerd/testerd/bounce"
 	"github.com/testerd/testerd/explain"
 	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/internal/untrusted"
@@ -69,6 +70,10 @@ type Limits struct {
 // the tester a useful spam cannon through the redirect syntax.
 var DefaultLimits = Limits{PerAddress: 10, PerDomain: 100, PerClientIP: 30, PerRedirect: 3, PerRedirectDomain: 10}
 
+// kindBounce is kind.Bounce, for the functions whose kind parameter
+// hides the package.
+const kindBounce = kind.Bounce
+
 // DefaultDisplayName is the From display name of replies.
 const DefaultDisplayName = "testerd"
 
@@ -97,7 +102,7 @@ const maxSubject = 400
 // Plan returns the reply to a judged probe, queued or suppressed with
 // its reason, or nil for mail that is not a probe (postmaster@).
 func (c *Planner) Plan(p *store.Probe, v *verify.Verdict) *store.Outgoing {
-	if !p.Kind.Tester() {
+	if !p.Kind.Answered() {
 		return nil
 	}
 	k := p.Kind
@@ -284,9 +289,12 @@ func (c *Planner) compose(p *store.Probe, v *verify.Verdict, kind kind.Kind, o *
 	from := string(kind) + "@" + c.Domain
 	h.Add("From", (&mail.Address{Name: name, Address: from}).String())
 	h.Add("To", "<"+o.Rcpt+">")
-	if bare {
+	switch {
+	case p.Kind == kindBounce:
+		h.Add("Subject", c.LangOf(p).T("bounce.reply.subject"))
+	case bare:
 		h.Add("Subject", strings.Join(v.Tags, " "))
-	} else {
+	default:
 		h.Add("Subject", subject(v))
 	}
 	h.Add("Date", o.Created.Format(time.RFC1123Z))
@@ -348,6 +356,13 @@ func (c *Planner) LangOf(p *store.Probe) i18n.Lang {
 func (c *Planner) body(p *store.Probe, v *verify.Verdict, kind kind.Kind, to string) string {
 	l := c.LangOf(p)
 	var b strings.Builder
+	if p.Kind == kindBounce {
+		// The explanation first; then, as for check@, the forward's own
+		// authentication, which says something of the sender too.
+		s := bounce.Explain(p.Raw).In(l, "check@"+c.Domain, "")
+		bounce.WriteText(&b, s, l)
+		fmt.Fprintf(&b, "\n\n== %s\n\n", l.T("bounce.reply.own"))
+	}
 	c.writeIntro(&b, l, p, v, kind)
 	b.WriteString("\n")
 	explain.Diagnose(v, explain.Options{Lang: l, TesterDomain: c.Domain}).WriteText(&b)

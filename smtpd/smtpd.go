@@ -423,6 +423,14 @@ func (s *Server) route(to string) (recipient, error) {
 	switch k := kind.Kind(strings.ToLower(base)); k {
 	case kind.SPF, kind.DKIM, kind.Check, kind.Postmaster, kind.Abuse, kind.Report:
 		return recipient{addr: to, to: rcpt.Parse(k, ext)}, nil
+	case kind.Bounce:
+		// A forwarded bounce holds strangers' addresses: it is never
+		// listed, like a private test of its own.
+		a := rcpt.Parse(k, ext)
+		if a.Private == "" {
+			a.Private = rcpt.NewPrivate()
+		}
+		return recipient{addr: to, to: a}, nil
 	}
 	if strings.EqualFold(base, TLSReportAddress) {
 		return recipient{addr: to, to: rcpt.Parse(kind.Report, ext)}, nil

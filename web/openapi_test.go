@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/testerd/testerd/bounce"
 	"github.com/testerd/testerd/lint"
 	"github.com/testerd/testerd/reports"
 	"github.com/testerd/testerd/verify"
@@ -26,20 +27,21 @@ var update = flag.Bool("update", false, "rewrite openapi.json's generated schema
 // from the Go types; the rest of the document (paths, the list wrapper)
 // is written by hand.
 var apiTypes = map[string]any{
-	"Error":         errorBody{},
-	"Result":        apiResult{},
-	"ResultDetail":  resultDetail{},
-	"PublicResult":  publicResult{},
-	"TestCreated":   testCreated{},
-	"TestResults":   testResults{},
-	"OperatorMail":  operatorMail{},
-	"Reanalysis":    reanalysis{},
-	"ReportList":    reportList{},
-	"DomainReports": domainReports{},
-	"DomainCheck":   lint.Report{},
-	"VerdictEvent":  webhook.Event{},
-	"TLSReports":    reports.TLSSummary{},
-	"PostedReport":  postedReport{},
+	"Error":             errorBody{},
+	"Result":            apiResult{},
+	"ResultDetail":      resultDetail{},
+	"PublicResult":      publicResult{},
+	"TestCreated":       testCreated{},
+	"TestResults":       testResults{},
+	"OperatorMail":      operatorMail{},
+	"Reanalysis":        reanalysis{},
+	"ReportList":        reportList{},
+	"DomainReports":     domainReports{},
+	"DomainCheck":       lint.Report{},
+	"VerdictEvent":      webhook.Event{},
+	"TLSReports":        reports.TLSSummary{},
+	"PostedReport":      postedReport{},
+	"BounceExplanation": bounce.Said{},
 }
 
 // handWritten are the schemas openapi.json keeps as written.

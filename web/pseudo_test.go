@@ -132,7 +132,7 @@ func TestPseudoLocale(t *testing.T) {
 	defer srv.Close()
 
 	paths = append(paths, "/", "/spf", "/dkim", "/check", "/check?tag=team", "/new/"+rcpt.NewPrivate(), "/domain", "/domain?name=abc.it",
-		"/login", "/reports", "/reports/example.com", "/reports/tls/example.com", "/r/nosuchresult", "/new/t-nosuchtoken")
+		"/login", "/bounce", "/reports", "/reports/example.com", "/reports/tls/example.com", "/r/nosuchresult", "/new/t-nosuchtoken")
 	for _, p := range []string{"/spf", "/dkim", "/check", "/check?tag=team"} {
 		data[p] = seen
 	}

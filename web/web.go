@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/testerd/testerd/bounce"
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/explain"
 	"github.com/testerd/testerd/i18n"
@@ -97,6 +98,7 @@ type Server struct {
 	// (POST /api/tlsrpt).
 	TLSReports ReportKeeper
 	posts      posters
+	bounces    posters // explanations asked, per client network
 	failures   failures
 	sessions   sessions
 	limits     limits
@@ -179,6 +181,9 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET /api/domain/{name}", s.apiDomain)
 	}
 	mux.HandleFunc("GET /api/openapi.json", serveOpenAPI)
+	mux.HandleFunc("GET /bounce", s.bounceForm)
+	mux.HandleFunc("POST /bounce", s.bounceForm)
+	mux.HandleFunc("POST /api/bounce", s.apiBounce)
 	if s.TLSReports != nil {
 		mux.HandleFunc("POST /api/tlsrpt", s.apiPostTLSReport)
 	}
@@ -303,6 +308,9 @@ type resultPage struct {
 	// token with the results scope, and sees what the lists show of the
 	// sender (masked addresses, no headers).
 	Masked bool
+	// Bounce is the explanation of a bounce forwarded to bounce@ (full
+	// view only: it quotes strangers' addresses).
+	Bounce *bounce.Said
 }
 
 // fullView reports whether r may see res in full: with the key its reply
@@ -377,7 +385,7 @@ const MaxTesterRetries = 5
 func (s *Server) replyNote(res *store.Result, l i18n.Lang) string {
 	o := res.Reply
 	switch {
-	case !res.Kind.Tester():
+	case !res.Kind.Answered():
 		return l.T("reply.none-operator", string(res.Kind))
 	case o == nil && s.RepliesOff:
 		return l.T("reply.no", l.Say(i18n.M("why.reply-off")))
@@ -418,6 +426,9 @@ func (s *Server) result(w http.ResponseWriter, r *http.Request) {
 		page.Result, page.Verdict = mask(res, page.Verdict)
 	}
 	page.Waiting, page.ReplyNote = s.waiting(page.Result, c.Lang), s.replyNote(page.Result, c.Lang)
+	if res.Kind == kind.Bounce && !page.Masked {
+		page.Bounce = bounce.Explain(res.Raw).In(c.Lang, "check@"+s.Domain, "")
+	}
 	if page.Verdict == nil {
 		page.Refresh = 2
 	} else {

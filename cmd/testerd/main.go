@@ -48,6 +48,7 @@ var commands = []command{
 	{"spf", "evaluate SPF for an IP, MAIL FROM and HELO, with the full trace", runSPF},
 	{"check", "judge one message offline (SPF, DKIM, DMARC, tags) as the server would", runCheck},
 	{"lint", "check any domain's SPF, DMARC, DKIM and MX records, with fixes", runLint},
+	{"bounce", "explain a bounce (a returned message or pasted text): what it means, whose side must act, what to do", runBounce},
 	{"dns-records", "print the DNS records to publish for the tester (MX, SPF, DKIM, DMARC) as zone-file lines", runDNSRecords},
 	{"reanalyze", "judge the stored probes of a period again (after an upgrade), keeping the verdicts they replace", runReanalyze},
 	{"token", "add, list or revoke the API tokens (scoped, rate-limited, with an optional webhook)", runToken},

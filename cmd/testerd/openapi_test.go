@@ -137,34 +137,37 @@ func TestOpenAPIConformance(t *testing.T) {
 			t.Errorf("%s %s (%d) does not match openapi.json: %v", cl.method, cl.path, resp.StatusCode, err)
 		}
 	}
-	// POST /api/tlsrpt takes a body.
+	// The POSTs that take a body.
 	for _, post := range []struct {
-		ctype string
-		body  []byte
-		want  int
+		path, ctype string
+		body        []byte
+		want        int
 	}{
-		{"application/tlsrpt+json", tlsReport("posted-1", time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -1)), 201},
-		{"text/plain", []byte("hello"), 415},
+		{"/api/tlsrpt", "application/tlsrpt+json", tlsReport("posted-1", time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -1)), 201},
+		{"/api/tlsrpt", "text/plain", []byte("hello"), 415},
+		{"/api/bounce", "text/plain", []byte("550-5.7.26 Unauthenticated email from abc.it is not accepted due to domain's DMARC policy - gsmtp"), 200},
+		{"/api/bounce", "message/rfc822", []byte("From: a@b\r\nSubject: x\r\n\r\nnothing to read\r\n"), 200},
+		{"/api/bounce", "application/pdf", []byte("%PDF"), 415},
 	} {
-		resp, err := http.Post(base+"/api/tlsrpt", post.ctype, bytes.NewReader(post.body))
+		resp, err := http.Post(base+post.path, post.ctype, bytes.NewReader(post.body))
 		if err != nil {
 			t.Fatal(err)
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != post.want {
-			t.Errorf("POST /api/tlsrpt %s: %d, want %d: %s", post.ctype, resp.StatusCode, post.want, b)
+			t.Errorf("POST %s %s: %d, want %d: %s", post.path, post.ctype, resp.StatusCode, post.want, b)
 			continue
 		}
-		sch, err := comp.Compile("openapi.json#/paths/~1api~1tlsrpt/post/responses/" + strconv.Itoa(resp.StatusCode) + "/content/application~1json/schema")
+		sch, err := comp.Compile("openapi.json#/paths/" + strings.ReplaceAll(post.path, "/", "~1") + "/post/responses/" + strconv.Itoa(resp.StatusCode) + "/content/application~1json/schema")
 		if err != nil {
 			t.Fatal(err)
 		}
 		v, _ := jsonschema.UnmarshalJSON(bytes.NewReader(b))
 		if err := sch.Validate(v); err != nil {
-			t.Errorf("POST /api/tlsrpt (%d): %v", resp.StatusCode, err)
+			t.Errorf("POST %s (%d): %v", post.path, resp.StatusCode, err)
 		}
-		covered["post /api/tlsrpt"] = true
+		covered["post "+post.path] = true
 	}
 	waitFor(t, httpAddr, func() bool {
 		_, b := call(t, "GET", base+"/api/tlsreports/abc.it", c.AdminToken)
