@@ -19,6 +19,7 @@ var cases = []struct {
 	auth, temporary bool
 }{
 	{"gmail-5.7.26-pasted.txt", "gmail-smtp-in.l.google.com", "Gmail", "5.7.26", Auth, SenderDNS, true, false},
+	{"gmail-5.7.27.txt", "gmail-smtp-in.l.google.com", "Gmail", "5.7.27", Auth, SenderDNS, true, false},
 	{"gmail-5.7.30.txt", "gmail-smtp-in.l.google.com", "Gmail", "5.7.30", Auth, SenderDNS, true, false},
 	{"gmail-5.7.40.txt", "gmail-smtp-in.l.google.com", "Gmail", "4.7.40", Auth, SenderDNS, true, true},
 	{"gmail-5.7.25.txt", "gmail-smtp-in.l.google.com", "Gmail", "5.7.25", ReverseDNS, SendingServer, false, false},

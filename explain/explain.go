@@ -60,6 +60,9 @@ type Provider struct {
 	Text string `json:"text,omitempty"`
 	// Because are the findings it answers so for (Finding.ID).
 	Because []string `json:"because"`
+	// Note is what its rules ask that one message cannot show, or where
+	// its own tools are, in the reader's language.
+	Note string `json:"note,omitempty"`
 }
 
 // Severity of a finding.
@@ -211,8 +214,21 @@ func (x *explainer) providers() {
 		case requirements.Junk, requirements.Defer, requirements.Refuse:
 			st = Bad
 		}
+		note := ""
+		if i := slices.IndexFunc(requirements.Providers, func(r requirements.Provider) bool { return r.Name == p.Provider }); i >= 0 && requirements.Providers[i].Note != "" {
+			note = x.t(requirements.Providers[i].Note)
+		}
 		x.d.Providers = append(x.d.Providers, Provider{Name: p.Provider, Outcome: p.Outcome, Status: st,
-			Words: x.t("prov." + string(p.Outcome)), Code: code, Text: text, Because: p.Because})
+			Words: x.t("prov." + string(p.Outcome)), Code: code, Text: text, Because: p.Because, Note: note})
+	}
+	if len(x.rep.Providers) == 0 {
+		return
+	}
+	// The providers that publish no rules are named too: their absence
+	// would read as acceptance.
+	for _, u := range requirements.Unpublished {
+		x.d.Providers = append(x.d.Providers, Provider{Name: u.Name, Outcome: requirements.Unknown, Status: Soso,
+			Words: x.t("prov." + string(requirements.Unknown)), Because: []string{}, Note: x.t(u.Note)})
 	}
 }
 
@@ -307,6 +323,14 @@ func (x *explainer) headline() {
 		x.d.Status = Bad
 		p := x.provider(junk[0])
 		x.d.Headline = x.tn("head.junk", len(junk), x.names(junk), why(p))
+	}
+	if x.d.Status == Bad && len(bulk) > 0 {
+		// The rest would refuse it in bulk: as true, and as the person
+		// choosing between providers needs to hear.
+		x.d.Headline += " " + x.tn("head.also-bulk", len(bulk), x.names(bulk))
+	}
+	switch {
+	case x.d.Status == Bad:
 	case len(bulk) > 0:
 		x.d.Status = Soso
 		p := x.provider(bulk[0])
@@ -332,7 +356,9 @@ func (x *explainer) provider(name string) *Provider {
 func (x *explainer) allNames() []string {
 	var out []string
 	for _, p := range x.d.Providers {
-		out = append(out, p.Name)
+		if p.Outcome != requirements.Unknown { // no rules, no acceptance
+			out = append(out, p.Name)
+		}
 	}
 	return out
 }
@@ -373,6 +399,9 @@ func (d *Diagnosis) WriteText(w io.Writer) {
 			if p.Code != "" {
 				// The provider's own words, quoted as it writes them.
 				fmt.Fprintf(w, "  %s “%s”\n", p.Code, p.Text)
+			}
+			if p.Note != "" {
+				fmt.Fprintf(w, "  %s\n", p.Note)
 			}
 		}
 	}

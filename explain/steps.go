@@ -21,8 +21,8 @@ import (
 // message for, in the order a session meets it (the connection, TLS, the
 // message), then the bulk senders' rules, then the rest.
 var StepOrder = []string{
-	"ipv6", "rdns", "tls", "spf-entries", "auth", "gmail-from", "format",
-	"spf", "dkim", "alignment", "dmarc", "unsubscribe",
+	"ipv6", "rdns", "rdns-generic", "helo", "tls", "spf-entries", "auth", "gmail-from", "format",
+	"spf-authorized", "spf", "dkim", "dkim-aligned", "alignment", "dmarc", "unsubscribe",
 	"reputation", "receiving-domains", "idn-scripts", "display-name", "reply-prefix", "both-aligned", "size", "arc",
 }
 
@@ -43,7 +43,7 @@ func (x *explainer) steps() {
 		case "auth":
 			x.spfSteps(true)
 			x.dkimSteps(true)
-		case "spf":
+		case "spf", "spf-authorized":
 			x.spfSteps(false)
 		case "dkim":
 			x.dkimSteps(false)
@@ -53,6 +53,12 @@ func (x *explainer) steps() {
 			x.dmarcSteps()
 		case "rdns":
 			x.rdnsStep()
+		case "dkim-aligned":
+			// Signing for the From domain makes both SPF and DKIM align
+			// when SPF already does.
+			if it, ok := x.rep.Item(id); ok && !it.Fix.IsZero() {
+				x.step(x.say(it.Fix), nil, "dkim-aligned", "both-aligned")
+			}
 		default:
 			if it, ok := x.rep.Item(id); ok && !it.Fix.IsZero() {
 				x.step(x.say(it.Fix), nil, id)
@@ -141,7 +147,7 @@ func (x *explainer) spfSteps(forAuth bool) {
 	if e == nil {
 		return
 	}
-	fixes := []string{"spf", "auth"}
+	fixes := []string{"spf", "spf-authorized", "auth"}
 	if x.v.DMARC.SPF.DomainAligned {
 		fixes = append(fixes, "alignment")
 	}
@@ -241,7 +247,7 @@ func (x *explainer) dkimSteps(forAuth bool) {
 	d := x.v.DMARC
 	from := x.from()
 	if len(x.v.DKIM.Signatures) == 0 {
-		x.step(x.t("step.dkim.sign", from, suggestedSelector+"._domainkey."+orgOr(d, from)), nil, "dkim", "auth", "alignment")
+		x.step(x.t("step.dkim.sign", from, suggestedSelector+"._domainkey."+orgOr(d, from)), nil, "dkim", "auth", "alignment", "dkim-aligned")
 		return
 	}
 	if len(x.passing()) > 0 {
@@ -254,7 +260,7 @@ func (x *explainer) dkimSteps(forAuth bool) {
 	fixes := []string{"dkim", "auth"}
 	for i, sig := range x.v.DKIM.Signatures {
 		if sig == s && i < len(d.DKIM) && d.DKIM[i].DomainAligned {
-			fixes = append(fixes, "alignment")
+			fixes = append(fixes, "alignment", "dkim-aligned")
 		}
 	}
 	switch {
@@ -370,7 +376,11 @@ func (x *explainer) rdnsStep() {
 			r = &Record{Name: strings.TrimSuffix(rev, "."), Type: "PTR", Value: name}
 		}
 	}
-	x.step(x.t("step.rdns", ip.String(), name), r, "rdns", "ipv6")
+	fixes := []string{"rdns", "ipv6"}
+	if strings.EqualFold(name, strings.TrimSuffix(x.v.Envelope.Helo, ".")) {
+		fixes = append(fixes, "helo") // the step makes the HELO name resolve too
+	}
+	x.step(x.t("step.rdns", ip.String(), name), r, fixes...)
 }
 
 // Warnings: passes that mean little.

@@ -18,6 +18,7 @@ import (
 // the languages' own names.
 var Names = []string{
 	"testerd", "Gmail", "Yahoo", "AOL", "Outlook", "iCloud", "Mail", "Microsoft", "Google", "Apple", "Yahoo/AOL",
+	"Orange", "La", "Poste", "GMX", "WEB.DE", "IONOS", "Libero", "Virgilio", "Italiaonline", "Aruba",
 	"Spamhaus", "SpamCop", "Barracuda", "UCEPROTECT", "DNSWL", "English", "Italiano", "Pseudo",
 	"From", "To", "Subject", "Date", "Sender", "Cc", "Bcc", "Authentication-Results", "Message-ID", "Reply-To", "In-Reply-To",
 	"References", "Received", "List-Unsubscribe", "List-Unsubscribe-Post", "DKIM-Signature", "Return-Path", "Auto-Submitted",

@@ -214,11 +214,13 @@ func checkDMARC(ctx context.Context, r dnsx.Resolver, in Input) Item {
 	return it
 }
 
-func checkReverseDNS(ctx context.Context, r dnsx.Resolver, ip netip.Addr) Item {
+// checkReverseDNS checks the client's PTR names resolve back to it, and
+// returns the first that does ("" for none).
+func checkReverseDNS(ctx context.Context, r dnsx.Resolver, ip netip.Addr) (Item, string) {
 	it := Item{ID: "rdns"}
 	if !ip.IsValid() {
 		it.Status, it.Evidence = NA, []i18n.Msg{m("ev.no-ip")}
-		return it
+		return it, ""
 	}
 	names, more, err := dnsx.ReverseConfirm(ctx, r, ip, MaxPTRNames)
 	if err != nil {
@@ -226,10 +228,10 @@ func checkReverseDNS(ctx context.Context, r dnsx.Resolver, ip netip.Addr) Item {
 		it.Evidence = append(it.Evidence, m("ev.ptr.error", ip.String(), k.String()))
 		if k == dnsx.ServFail || k == dnsx.Timeout || k == dnsx.Unreachable || k == dnsx.Refused {
 			it.Status, it.Problem = Warn, m("req.rdns.unsure", ip.String())
-			return it
+			return it, ""
 		}
 		it.Status, it.Problem, it.Fix = Fail, m("req.rdns.none", ip.String()), m("req.rdns.fix-ptr", ip.String())
-		return it
+		return it, ""
 	}
 	confirmed := ""
 	for _, n := range names {
@@ -254,14 +256,10 @@ func checkReverseDNS(ctx context.Context, r dnsx.Resolver, ip netip.Addr) Item {
 			name = shown(names[0].Name)
 		}
 		it.Status, it.Problem, it.Fix = Fail, m("req.rdns.unconfirmed", ip.String(), name), m("req.rdns.fix-forward", name, ip.String())
-		return it
-	}
-	if why := generic(confirmed, ip); !why.IsZero() {
-		it.Status, it.Problem, it.Fix = Warn, m("req.rdns.generic", shown(confirmed), why), m("req.rdns.fix-generic", ip.String())
-		return it
+		return it, ""
 	}
 	it.Status = Pass
-	return it
+	return it, confirmed
 }
 
 func addrList(as []netip.Addr) string {

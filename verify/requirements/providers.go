@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/verify/dmarc"
 )
 
@@ -18,15 +19,28 @@ type Provider struct {
 	// Source is the provider's page, and Since when the rules applied.
 	Source, URL, Since string
 	// All are the requirement IDs (Item.ID) every message must pass;
-	// Bulk those a bulk message must pass besides.
-	All, Bulk []string
+	// Junk those whose failure sends a message to the spam folder; Bulk
+	// those a bulk message must pass besides.
+	All, Junk, Bulk []string
 	// Refusal is the reply it documents for a message its rules refuse;
 	// %s is the From domain. "" when it documents none. Gmail's depends on
-	// what failed: GmailCodes.
+	// what failed: GmailCodes; Codes, when set, are the codes another
+	// provider adds to Refusal by requirement.
 	Refusal string
+	Codes   map[string]string
 	// Reject is its reply to a DMARC failure under p=reject, which it
 	// applies to every message.
 	Reject string
+	// Note is the catalog key of what its pages ask that testerd cannot
+	// see in one message (volumes, consent, an imprint), or where its
+	// tools are; "" for nothing.
+	Note string
+}
+
+// Unpublished are the mailbox providers, big where testerd's users send,
+// that publish no rules for senders: the check says so rather than guess.
+var Unpublished = []struct{ Name, Note string }{
+	{"Libero/Virgilio (Italiaonline)", "prov.note.italiaonline"},
 }
 
 // Providers are the big mailbox providers' rules.
@@ -54,18 +68,65 @@ var Providers = []Provider{
 		Bulk:    []string{"spf", "dkim", "dmarc", "alignment"},
 		Refusal: "550 5.7.515 Access denied, sending domain %s does not meet the required authentication level.",
 		Reject:  "550 5.7.509 Access denied, sending domain %s does not pass DMARC verification and has a DMARC policy of reject.",
+		Note:    "prov.note.outlook",
 	},
 	{
 		Name: "iCloud Mail", Source: "Apple, Postmaster information for iCloud Mail", URL: "https://support.apple.com/en-us/102322",
 		Since: "February 2024",
 		Bulk:  []string{"spf", "dkim", "dmarc", "rdns", "format"},
 	},
+	{
+		Name: "Orange", Source: "Orange, Postmaster: Email delivery guidelines and error codes", URL: "https://postmaster.orange.fr/",
+		Since: "page updated 15 May 2026; orange.fr and wanadoo.fr",
+		// "does now require all the following mechanism to pass": SPF,
+		// DKIM and DMARC; a PTR that resolves back (error 107); a HELO
+		// that resolves (errors 20x). A missing DKIM signature is
+		// refused with error 535.
+		All:     []string{"rdns", "helo", "spf", "dkim", "dmarc", "alignment"},
+		Refusal: "550 5.7.1 Service refuse. Veuillez essayer plus tard. Service refused, please try later.",
+		Codes:   map[string]string{"dkim": "OFR_535 [535]", "rdns": "OFR_107 [107]"},
+		Note:    "prov.note.orange",
+	},
+	{
+		Name: "La Poste", Source: "La Poste, Quelles sont les spécifications techniques à respecter pour émettre des emails vers laposte.net ?",
+		URL:   "https://postmaster.laposte.net/contents/quelles-sont-les-specifications-techniques-a-respecter-pour-emettre-des-emails-vers-laposte-net?t=p",
+		Since: "page read December 2026; laposte.net",
+		// Reverse DNS; SPF: unauthorized IPs and invalid records are
+		// rejected; no authentication at all lands in the spam folder
+		// at best. A DMARC record with rua is asked of every domain
+		// (the dmarc requirement warns without one).
+		All:  []string{"rdns", "spf-authorized"},
+		Junk: []string{"auth"},
+		Note: "prov.note.laposte",
+	},
+	{
+		Name: "GMX/WEB.DE", Source: "WEB.DE, Requirements and Recommendations (the same platform as GMX)",
+		URL:   "https://postmaster.web.de/en/requirements-and-recommendations",
+		Since: "page read December 2026; gmx.net, gmx.de, web.de",
+		// A valid DKIM signature aligned with the From domain is
+		// mandatory, "SPF alone is not sufficient"; an FQDN PTR, generic
+		// ones "usually result in rejection"; a valid HELO/EHLO FQDN;
+		// RFC 5321/5322. Bulk: one-click unsubscribe (RFC 8058).
+		All:  []string{"rdns", "rdns-generic", "helo", "format", "dkim-aligned"},
+		Bulk: []string{"unsubscribe"},
+		Note: "prov.note.gmx",
+	},
+	{
+		Name: "IONOS", Source: "IONOS, E-Mail-Policy and Recommendations for sending emails to IONOS mailboxes",
+		URL:   "https://www.ionos.de/hilfe/e-mail/postmaster/e-mail-policy",
+		Since: "page read December 2026",
+		// A static IP with a correct reverse DNS, no dial-up networks;
+		// a plausible HELO; RFC 5321/5322. Bulk: an easy way to object.
+		All:  []string{"rdns", "rdns-generic", "helo", "format"},
+		Bulk: []string{"unsubscribe"},
+		Note: "prov.note.ionos",
+	},
 }
 
 // blocking reports whether some provider refuses mail for id.
 func blocking(id string) bool {
 	for _, p := range Providers {
-		if slices.Contains(p.All, id) || slices.Contains(p.Bulk, id) {
+		if slices.Contains(p.All, id) || slices.Contains(p.Junk, id) || slices.Contains(p.Bulk, id) {
 			return true
 		}
 	}
@@ -145,6 +206,8 @@ const (
 	Defer Outcome = "defer"
 	// Refuse: refused (5xx).
 	Refuse Outcome = "refuse"
+	// Unknown: the provider publishes no rules to judge by (Unpublished).
+	Unknown Outcome = "unknown"
 )
 
 // Worse reports whether o is worse than p.
@@ -203,7 +266,7 @@ func providerVerdicts(items []Item, d *dmarc.Evaluation) []ProviderVerdict {
 	out := make([]ProviderVerdict, 0, len(Providers))
 	for _, p := range Providers {
 		v := ProviderVerdict{Provider: p.Name, Outcome: Accept, Because: []string{}, Source: p.Source + " (" + p.Since + "), " + p.URL}
-		all, bulk := order(p.All), order(p.Bulk)
+		all, junk, bulk := order(p.All), order(p.Junk), order(p.Bulk)
 		switch {
 		case d != nil && d.Result == dmarc.Fail && d.Disposition == dmarc.PolicyReject:
 			v.Outcome, v.Because, v.Reply = Refuse, []string{DMARCPolicyID}, fill(p.Reject)
@@ -222,7 +285,12 @@ func providerVerdicts(items []Item, d *dmarc.Evaluation) []ProviderVerdict {
 				}
 			} else {
 				v.Reply = fill(p.Refusal)
+				if c := p.Codes[all[0]]; c != "" && v.Reply != "" {
+					v.Reply += " " + c
+				}
 			}
+		case len(junk) > 0:
+			v.Outcome, v.Because = Junk, junk
 		case len(bulk) > 0:
 			v.Outcome, v.Because = RefuseBulk, bulk
 			if p.Name != "Gmail" {
@@ -234,7 +302,7 @@ func providerVerdicts(items []Item, d *dmarc.Evaluation) []ProviderVerdict {
 		if v.Outcome != Accept {
 			// Every failed requirement the provider asks for, the deciding
 			// one first.
-			for _, id := range append(all, bulk...) {
+			for _, id := range slices.Concat(all, junk, bulk) {
 				if !slices.Contains(v.Because, id) {
 					v.Because = append(v.Because, id)
 				}
@@ -250,7 +318,7 @@ func providerVerdicts(items []Item, d *dmarc.Evaluation) []ProviderVerdict {
 // README equal to it).
 func ProvidersMarkdown() string {
 	var b strings.Builder
-	b.WriteString("| provider | every message must pass | a bulk message must pass too | refusal | source |\n| --- | --- | --- | --- | --- |\n")
+	b.WriteString("| provider | every message must pass | or it goes to spam | a bulk message must pass too | refusal | source |\n| --- | --- | --- | --- | --- | --- |\n")
 	for _, p := range Providers {
 		bounce := p.Refusal
 		if p.Name == "Gmail" {
@@ -259,8 +327,26 @@ func ProvidersMarkdown() string {
 		if bounce == "" {
 			bounce = "no documented code"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | [%s](%s), %s |\n", p.Name, orDash(strings.Join(p.All, ", ")), strings.Join(p.Bulk, ", "),
-			strings.ReplaceAll(bounce, "%s", "DOMAIN"), p.Source, p.URL, p.Since)
+		var codes []string
+		for _, id := range p.All {
+			if c := p.Codes[id]; c != "" {
+				codes = append(codes, id+": "+c)
+			}
+		}
+		if len(codes) > 0 {
+			bounce += " (" + strings.Join(codes, "; ") + ")"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | [%s](%s), %s |\n", p.Name, orDash(strings.Join(p.All, ", ")), orDash(strings.Join(p.Junk, ", ")),
+			orDash(strings.Join(p.Bulk, ", ")), strings.ReplaceAll(bounce, "%s", "DOMAIN"), p.Source, p.URL, p.Since)
+	}
+	b.WriteString("\n")
+	for _, p := range Providers {
+		if p.Note != "" {
+			fmt.Fprintf(&b, "- %s: %s\n", p.Name, i18n.EN.T(p.Note))
+		}
+	}
+	for _, u := range Unpublished {
+		fmt.Fprintf(&b, "- %s: %s\n", u.Name, i18n.EN.T(u.Note))
 	}
 	b.WriteString("\n| requirement | Gmail first | then | reply |\n| --- | --- | --- | --- |\n")
 	for _, c := range GmailCodes {

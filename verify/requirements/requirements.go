@@ -9,9 +9,13 @@
 // its evidence, what is wrong and its fix, all as i18n messages, so a
 // stored report reads in any language. From the failing requirements and
 // each provider's own rules (Providers, with their sources) the report
-// says what Gmail, Yahoo/AOL, Outlook.com and iCloud Mail would each do
-// with the message, and with which documented reply (GmailCodes): the one
-// place testerd decides that. It is what check@ answers, beside its tags.
+// says what Gmail, Yahoo/AOL, Outlook.com, iCloud Mail and Europe's
+// Orange, La Poste, GMX/WEB.DE and IONOS would each do with the message,
+// and with which documented reply (GmailCodes, Provider.Codes): the one
+// place testerd decides that; the providers that publish no rules
+// (Unpublished) are named as such. Europe's rules add a HELO that
+// resolves, a PTR of one's own, DKIM aligned with From, and an SPF that
+// does not refuse the server. It is what check@ answers, beside its tags.
 package requirements
 
 import (
@@ -133,14 +137,18 @@ const (
 func Check(ctx context.Context, r dnsx.Resolver, in Input) *Report {
 	in.mime = walkMIME(in.Message)
 	spfPass, dkimPass := authPasses(in.SPF, in.DKIM)
-	rdns := checkReverseDNS(ctx, r, in.IP)
+	rdns, ptr := checkReverseDNS(ctx, r, in.IP)
 	items := []Item{
 		checkAuth(spfPass, dkimPass),
 		checkSPF(in, spfPass),
+		checkSPFAuthorized(in),
 		checkDKIM(in, dkimPass),
+		checkDKIMAligned(in),
 		checkAlignment(in),
 		checkDMARC(ctx, r, in),
 		rdns,
+		checkGenericRDNS(in.IP, ptr),
+		checkHELO(ctx, r, in),
 		checkIPv6(in, rdns.Status, spfPass, dkimPass),
 		checkTLS(in.TLS),
 		checkFormat(in),
@@ -168,7 +176,9 @@ func Auth(spfOut *spf.Outcome, dkimOut *dkim.Outcome, d *dmarc.Evaluation, from 
 	items := []Item{
 		checkAuth(spfPass, dkimPass),
 		checkSPF(in, spfPass),
+		checkSPFAuthorized(in),
 		checkDKIM(in, dkimPass),
+		checkDKIMAligned(in),
 		checkAlignment(in),
 		checkDMARC(context.Background(), nil, in),
 	}

@@ -9,7 +9,7 @@
 //	X-Golden-Sign: d=DOMAIN s=SELECTOR [a=ALG] [c=CANON] [h=a:b] [l=N|-1]
 //	    [i=AUID] [t=SECONDS] [x=SECONDS] [extra=TAG=VALUE] [publish=no]
 //	X-Golden-Tamper: body|subject|bare-lf|line=N|pad=N (line and pad before signing)
-//	X-Golden-Expect: [ID=pass|warn|fail|n/a ...] [ready=yes|no] [first=CODE|none] [gmail|yahoo|outlook|icloud=yes|no]
+//	X-Golden-Expect: [ID=pass|warn|fail|n/a ...] [ready=yes|no] [first=CODE|none] [gmail|yahoo|outlook|icloud|orange|laposte|gmx|ionos=yes|no]
 //
 // tls= gives the SMTP session (no tls= is an offline check). Expect checks
 // the sender-requirements report: the status of each named item, the
