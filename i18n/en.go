@@ -1302,4 +1302,22 @@ var en = map[string]string{
 	"head.also-bulk":           "Sent in bulk (5,000 a day or more), %s would refuse it too.",
 	"head.also-bulk-one":       "Sent in bulk (5,000 a day or more), %s would refuse it too.",
 	"label.provider-notes":     "What each provider asks besides, and its tools",
+
+	// The MCP tools' words (the tools' descriptions are for the model, in English)
+	"mcp.created":       "A private test is ready. Send one message from the system to test to %s; then read its result with get_test_result and the token %s (the page: %s).",
+	"mcp.err.which":     "Give either test (a private test's token) or id (one result's id), not both.",
+	"mcp.err.test":      "That is not a private test's token: create_test gives one (t- followed by letters and digits).",
+	"mcp.err.no-result": "No result has that id.",
+	"mcp.no-results":    "No message has reached the test %s yet: send one to its check address, then ask again (wait_seconds waits for it).",
+	"mcp.result":        "Result of %s@:",
+	"mcp.waiting":       "The message has arrived and is being judged: ask again in a few seconds.",
+	"mcp.err.no-lint":   "This tester does not check domains.",
+	"mcp.err.no-judge":  "This tester does not judge messages offline.",
+	"mcp.err.too-big":   "The message is over %d MiB.",
+	"mcp.err.empty":     "The message is empty.",
+	"mcp.err.ip":        "%q is not an IP address: give the address the message came from.",
+	"mcp.err.tester":    "%q is not a tester: use spf, dkim or check.",
+	"mcp.err.envelope":  "The HELO name and the MAIL FROM must be one line each, at most 255 and 320 characters.",
+	"mcp.err.tls":       "tls must be 1.2, 1.3 or none, not %q.",
+	"mcp.err.storage":   "testerd could not do this: its own storage failed. This is testerd's problem, not yours: try again later.",
 }

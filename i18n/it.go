@@ -1303,4 +1303,22 @@ var it = map[string]string{
 	"head.also-bulk":           "Inviato in grandi volumi (5.000 al giorno o più), lo rifiuterebbero anche %s.",
 	"head.also-bulk-one":       "Inviato in grandi volumi (5.000 al giorno o più), lo rifiuterebbe anche %s.",
 	"label.provider-notes":     "Cosa chiede in più ogni provider, e i suoi strumenti",
+
+	// The MCP tools' words (the tools' descriptions are for the model, in English)
+	"mcp.created":       "Il test privato è pronto. Invia un messaggio dal sistema da provare a %s; poi leggi il risultato con get_test_result e il token %s (la pagina: %s).",
+	"mcp.err.which":     "Indica test (il token di un test privato) oppure id (l'id di un risultato), non entrambi.",
+	"mcp.err.test":      "Questo non è il token di un test privato: lo dà create_test (t- seguito da lettere e cifre).",
+	"mcp.err.no-result": "Nessun risultato ha questo id.",
+	"mcp.no-results":    "Al test %s non è ancora arrivato alcun messaggio: inviane uno al suo indirizzo check, poi chiedi di nuovo (wait_seconds lo attende).",
+	"mcp.result":        "Risultato di %s@:",
+	"mcp.waiting":       "Il messaggio è arrivato ed è in corso di analisi: chiedi di nuovo tra qualche secondo.",
+	"mcp.err.no-lint":   "Questo tester non verifica i domini.",
+	"mcp.err.no-judge":  "Questo tester non analizza messaggi fuori linea.",
+	"mcp.err.too-big":   "Il messaggio supera %d MiB.",
+	"mcp.err.empty":     "Il messaggio è vuoto.",
+	"mcp.err.ip":        "%q non è un indirizzo IP: indica l'indirizzo da cui è arrivato il messaggio.",
+	"mcp.err.tester":    "%q non è un tester: usa spf, dkim o check.",
+	"mcp.err.envelope":  "Il nome HELO e il MAIL FROM devono stare su una riga ciascuno, al massimo 255 e 320 caratteri.",
+	"mcp.err.tls":       "tls deve essere 1.2, 1.3 o none, non %q.",
+	"mcp.err.storage":   "testerd non è riuscito a farlo: si è guastato il suo archivio. Il problema è di testerd, non tuo: riprova più tardi.",
 }

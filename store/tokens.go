@@ -29,12 +29,16 @@ const (
 	ScopeReports Scope = "reports"
 	// ScopeMetrics scrapes /metrics when it asks for a token.
 	ScopeMetrics Scope = "metrics"
+	// ScopeMCP uses the MCP server at /mcp, as an AI assistant does: it
+	// creates private tests (owned as with tests), reads their results,
+	// checks domains, explains bounces and judges messages offline.
+	ScopeMCP Scope = "mcp"
 	// ScopeAdmin does everything, as the --admin-token does.
 	ScopeAdmin Scope = "admin"
 )
 
 // Scopes lists every scope.
-var Scopes = []Scope{ScopeResults, ScopeTests, ScopeReports, ScopeMetrics, ScopeAdmin}
+var Scopes = []Scope{ScopeResults, ScopeTests, ScopeReports, ScopeMetrics, ScopeMCP, ScopeAdmin}
 
 // Token defaults and bounds.
 const (

@@ -118,22 +118,32 @@ func (s *Server) lintRequest(r *http.Request, name string) (*lint.Report, int, e
 			o.MailFrom = "postmaster@" + name
 		}
 	}
+	// Counted per /24 or /64, so one network's many addresses share a
+	// limit.
+	return s.lintDomain(r.Context(), netguard.ClientNet(s.clientIP(r)).String(), name, o)
+}
+
+// lintDomain checks name for who (a client network, a token), from the
+// cache when it was checked a moment ago, within who's limit.
+func (s *Server) lintDomain(ctx context.Context, who, name string, o lint.Options) (*lint.Report, int, error) {
 	domain, err := message.Domain(name)
 	if err != nil {
 		return nil, http.StatusBadRequest, err
 	}
-	key := strings.Join([]string{domain, strings.Join(o.Selectors, ","), q.Get("ip"), o.MailFrom}, "|")
+	ip := ""
+	if o.IP.IsValid() {
+		ip = o.IP.String()
+	}
+	key := strings.Join([]string{domain, strings.Join(o.Selectors, ","), ip, o.MailFrom}, "|")
 	now := time.Now()
 	if rep := s.domains.get(key, now); rep != nil {
 		return rep, http.StatusOK, nil
 	}
-	// Counted per /24 or /64, so one network's many addresses share a
-	// limit.
-	if !s.domains.allow(netguard.ClientNet(s.clientIP(r)).String(), now) {
+	if !s.domains.allow(who, now) {
 		return nil, http.StatusTooManyRequests, errRateLimited
 	}
-	o.Seen = s.seenSelectors(r.Context(), domain)
-	rep, err := s.Lint.Check(r.Context(), domain, o)
+	o.Seen = s.seenSelectors(ctx, domain)
+	rep, err := s.Lint.Check(ctx, domain, o)
 	if err != nil {
 		return nil, http.StatusBadRequest, err
 	}

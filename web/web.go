@@ -1,7 +1,9 @@
 // Package web serves the tester's pages and JSON API over net/http: the
 // latest results per tester (/spf, /dkim, /check), one verdict in full
-// (/r/{id}), the JSON API (/api/results, /api/results/{id}) and /healthz.
-// It only reads the store. Every value that came from a probe or from DNS
+// (/r/{id}), the JSON API (/api/results, /api/results/{id}) and /healthz,
+// the domain checker (/domain), the bounce explainer (/bounce), private
+// tests (/new) and the MCP server for AI assistants (/mcp, MCPServer). It
+// only reads the store. Every value that came from a probe or from DNS
 // is escaped by html/template, and a strict Content-Security-Policy (no
 // script at all) backs that up.
 package web
@@ -97,14 +99,20 @@ type Server struct {
 	// TLSReports, if set, takes SMTP TLS reports posted over HTTPS
 	// (POST /api/tlsrpt).
 	TLSReports ReportKeeper
-	posts      posters
-	bounces    posters // explanations asked, per client network
-	failures   failures
-	sessions   sessions
-	limits     limits
-	tmpl       map[i18n.Lang]*template.Template
-	domains    domainChecker
-	heavy      chan struct{}
+	// Judge, if set, judges the messages the MCP tool check_message is
+	// given (offline: nothing is stored).
+	Judge *verify.Judge
+	// BaseURL is the tester's public web address, for the links the MCP
+	// tools give ("" gives paths).
+	BaseURL  string
+	posts    posters
+	bounces  posters // explanations asked, per client network
+	failures failures
+	sessions sessions
+	limits   limits
+	tmpl     map[i18n.Lang]*template.Template
+	domains  domainChecker
+	heavy    chan struct{}
 	// listBytes overrides MaxListBytes (tests).
 	listBytes int
 }
@@ -184,6 +192,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /bounce", s.bounceForm)
 	mux.HandleFunc("POST /bounce", s.bounceForm)
 	mux.HandleFunc("POST /api/bounce", s.apiBounce)
+	mux.Handle("/mcp", s.MCPHandler())
 	if s.TLSReports != nil {
 		mux.HandleFunc("POST /api/tlsrpt", s.apiPostTLSReport)
 	}

@@ -51,6 +51,7 @@ var commands = []command{
 	{"bounce", "explain a bounce (a returned message or pasted text): what it means, whose side must act, what to do", runBounce},
 	{"dns-records", "print the DNS records to publish for the tester (MX, SPF, DKIM, DMARC) as zone-file lines", runDNSRecords},
 	{"reanalyze", "judge the stored probes of a period again (after an upgrade), keeping the verdicts they replace", runReanalyze},
+	{"mcp", "serve the tester's MCP tools (tests, results, domains, bounces, messages) on standard input and output, for AI assistants", runMCP},
 	{"token", "add, list or revoke the API tokens (scoped, rate-limited, with an optional webhook)", runToken},
 	{"healthcheck", "ask a running server's /healthz: exit 0 when healthy (a container's HEALTHCHECK)", runHealthcheck},
 	{"version", "print the version, commit and Go version", runVersion},

@@ -184,7 +184,8 @@ func build(ctx context.Context, c *config, log *slog.Logger, hooks serveHooks) (
 	s.baseURL = planner.BaseURL
 	planner.Lang = c.lang
 	w := &web.Server{Store: st, FailureDelay: c.FailureDelay, RepliesOff: c.replyMode == reply.Off, Reanalyzer: pool, HideLists: !c.PublicLists, Domain: c.Domain, Logger: log, Lint: &lint.Checker{Resolver: resolver, Receiver: c.Hostname, MaxLookups: WebLintLookups, STS: &mtasts.Fetcher{Resolver: resolver}, MXTLS: c.mxTLS()},
-		Reports: st, AdminToken: c.AdminToken, Tokens: st, TLSReports: ingester, Resolver: resolver, Health: resolver.Health().Err, Lang: c.lang, TrustedProxies: c.proxies}
+		Reports: st, AdminToken: c.AdminToken, Tokens: st, TLSReports: ingester, Resolver: resolver, Health: resolver.Health().Err, Lang: c.lang, TrustedProxies: c.proxies,
+		Judge: pool.Judge, BaseURL: s.baseURL}
 	s.web = &httpServer{srv: web.NewHTTPServer(c.HTTPAddr, w.Handler()), ln: httpLn, shutdown: c.ShutdownTimeout}
 
 	if err := s.listenOperators(w, met); err != nil {

@@ -32,7 +32,7 @@ func runToken(cl *cli, args []string) int {
 	var rate int
 	if sub == "add" {
 		fs.StringVar(&name, "name", "", "what the token is for (shown by list)")
-		fs.StringVar(&scopes, "scopes", "", "comma-separated: results (read every result and verdict), tests (create private tests), reports (DMARC reports), metrics (/metrics), admin (everything)")
+		fs.StringVar(&scopes, "scopes", "", "comma-separated: results (read every result and verdict), tests (create private tests), reports (DMARC reports), metrics (/metrics), mcp (the MCP tools at /mcp), admin (everything)")
 		fs.IntVar(&rate, "rate", store.DefaultRate, "requests a minute the token may make")
 		fs.StringVar(&webhook, "webhook", "", "URL that gets each verdict the token sees as a signed JSON POST")
 	}
@@ -59,7 +59,7 @@ func runToken(cl *cli, args []string) int {
 	if sub == "add" {
 		var err error
 		if sc, err = store.ParseScopes(scopes); scopes == "" || err != nil {
-			return fail(2, "--scopes: give one or more of results, tests, reports, metrics, admin (%v)", err)
+			return fail(2, "--scopes: give one or more of results, tests, reports, metrics, mcp, admin (%v)", err)
 		}
 		if rate < 1 || rate > store.MaxRate {
 			return fail(2, "--rate must be 1 to %d", store.MaxRate)
