@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/testerd/testerd/dnsx"
@@ -33,9 +34,12 @@ func runCheck(c *cli, args []string) int {
 	keepBytes := fs.Bool("raw", false, "judge the file's bytes as they are; without it, a file with LF line ends only is read with CRLF, as the message had on the wire")
 	langFlag := addLangFlag(c, fs)
 	tlsVersion := fs.String("tls", "", `the session's TLS version for the sender-requirements report ("1.3", "1.2", or "none"); unset, TLS is not judged`)
+	failOnFlag := addFailOnFlag(fs, "the message's diagnosis", failOnNever)
+	ignore := fs.String("ignore", "", "requirements (comma-separated ids, such as dkim,dkim-aligned for an unsigned fixture) that --fail-on does not count")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: testerd check --ip IP --helo NAME --mail-from ADDR [--to spf|dkim|check] [--resolver HOST:PORT] [--json] FILE.eml|-")
+		fmt.Fprintln(fs.Output(), "usage: testerd check --ip IP --helo NAME --mail-from ADDR [--to spf|dkim|check] [--resolver HOST:PORT] [--json] [--fail-on error|warning|never] FILE.eml|-")
 		fs.PrintDefaults()
+		fmt.Fprintln(fs.Output(), exitCodesHelp)
 	}
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
@@ -56,6 +60,16 @@ func runCheck(c *cli, args []string) int {
 	lang, ok := langFlag.parse("check", stderr)
 	if !ok {
 		return 2
+	}
+	threshold, ok := parseFailOn(*failOnFlag, "check", stderr)
+	if !ok {
+		return exitUsage
+	}
+	var ignored []string
+	for _, id := range strings.Split(*ignore, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			ignored = append(ignored, id)
+		}
 	}
 	raw, err := readMessage(fs.Arg(0), stdin)
 	if err != nil {
@@ -92,20 +106,34 @@ func runCheck(c *cli, args []string) int {
 	if !v.TesterFailure.IsZero() {
 		fmt.Fprintf(stderr, "testerd check: the resolver %s did not answer: the verdict is about this machine's DNS, not about the sender\n", client.Server)
 	}
+	d := explain.Diagnose(v, explain.Options{Lang: lang, TesterDomain: env.receiver})
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(v); err != nil {
+		if err := enc.Encode(checkJSON{Verdict: v, Diagnosis: d}); err != nil {
 			fmt.Fprintf(stderr, "testerd check: %v\n", err)
 			return 1
 		}
-		return exitNoAnswer(v.TesterFailure)
+	} else {
+		d.WriteText(stdout)
+		fmt.Fprintf(stdout, "\n== %s\n\n", lang.T("result.details"))
+		v.WriteText(stdout, env.receiver, lang)
+		fmt.Fprintf(stdout, "\n(%s)\n", lang.T("text.judged", elapsed.Round(time.Millisecond).String(), client.Server))
 	}
-	explain.Diagnose(v, explain.Options{Lang: lang, TesterDomain: env.receiver}).WriteText(stdout)
-	fmt.Fprintf(stdout, "\n== %s\n\n", lang.T("result.details"))
-	v.WriteText(stdout, env.receiver, lang)
-	fmt.Fprintf(stdout, "\n(%s)\n", lang.T("text.judged", elapsed.Round(time.Millisecond).String(), client.Server))
-	return exitNoAnswer(v.TesterFailure)
+	if code := exitNoAnswer(v.TesterFailure); code != 0 {
+		return code
+	}
+	if threshold.exceeded(diagnosisCounts(d, ignored)) {
+		return exitFailsOn
+	}
+	return exitPass
+}
+
+// checkJSON is testerd check --json: the verdict the server would store,
+// with the diagnosis its page shows beside it.
+type checkJSON struct {
+	*verify.Verdict
+	Diagnosis *explain.Diagnosis `json:"diagnosis"`
 }
 
 func readMessage(name string, stdin io.Reader) ([]byte, error) {

@@ -28,9 +28,11 @@ func runLint(cl *cli, args []string) int {
 	receiver := fs.String("receiver", cl.getenv("TESTERD_HOSTNAME", "testerd.localhost"), "receiving host name for the SPF trace")
 	mxTLS := fs.Bool("mx-tls", false, "also connect to each MX on port 25 to check STARTTLS and its certificate")
 	langFlag := addLangFlag(cl, fs)
+	failOnFlag := addFailOnFlag(fs, "the domain's report", failOnError)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: testerd lint [flags] DOMAIN")
 		fs.PrintDefaults()
+		fmt.Fprintln(fs.Output(), exitCodesHelp)
 	}
 	// Flags may come after the domain too.
 	var domain string
@@ -54,6 +56,10 @@ func runLint(cl *cli, args []string) int {
 	lang, ok := langFlag.parse("lint", stderr)
 	if !ok {
 		return 2
+	}
+	threshold, ok := parseFailOn(*failOnFlag, "lint", stderr)
+	if !ok {
+		return exitUsage
 	}
 	o := lint.Options{}
 	for _, s := range strings.Split(*selectors, ",") {
@@ -96,8 +102,14 @@ func runLint(cl *cli, args []string) int {
 	} else {
 		rep.WriteText(stdout, lang)
 	}
-	if rep.Errors > 0 {
-		return 3
+	if rep.TesterFailure {
+		// Findings made of unanswered questions say nothing of the
+		// domain: no verdict on it, for CI either.
+		fmt.Fprintln(stderr, "testerd lint: the DNS resolver did not answer every question: the report is about this machine's DNS, not about the domain")
+		return exitTester
 	}
-	return 0
+	if threshold.exceeded(rep.Errors, rep.Warnings) {
+		return exitFailsOn
+	}
+	return exitPass
 }
