@@ -21,4 +21,7 @@ fi
 if [ -z "${TESTERD_TEST_POSTGRES:-}" ]; then
   echo "test.sh: TESTERD_TEST_POSTGRES not set: the store's PostgreSQL half and the PostgreSQL server tests will be SKIPPED (eval \"\$(.ci/postgres.sh)\" starts a throwaway server, as root or as the postgres user)" >&2
 fi
+if [ -z "${TESTERD_TEST_RSPAMD:-}" ]; then
+  echo "test.sh: TESTERD_TEST_RSPAMD not set: the real-rspamd test will be SKIPPED (eval \"\$(.ci/rspamd.sh)\" starts one from Debian's rspamd package)" >&2
+fi
 exec go test -race -count=1 "$@" ./...

@@ -22,8 +22,9 @@ import (
 // message), then the bulk senders' rules, then the rest.
 var StepOrder = []string{
 	"ipv6", "rdns", "rdns-generic", "helo", "tls", "spf-entries", "auth", "gmail-from", "format",
-	"spf-authorized", "spf", "dkim", "dkim-aligned", "alignment", "dmarc", "unsubscribe",
-	"reputation", "receiving-domains", "idn-scripts", "display-name", "reply-prefix", "both-aligned", "size", "arc",
+	"spf-authorized", "spf", "dkim", "dkim-aligned", "alignment", "dmarc", "unsubscribe", "unsubscribe-try",
+	"attachments", "reputation", "link-reputation", "receiving-domains", "idn-scripts", "display-name", "reply-prefix", "both-aligned",
+	"link-text", "html-clip", "links", "body-unsubscribe", "text-part", "images", "size", "arc",
 }
 
 // steps turns the findings into steps, in StepOrder; a step that fixes

@@ -22,6 +22,8 @@ var Weights = []struct {
 	{"auth", 3}, {"gmail-from", 3}, {"rdns", 2}, {"ipv6", 2}, {"tls", 1}, {"spf-entries", 1}, {"format", 1},
 	{"alignment", 2}, {"spf", 1}, {"dkim", 1}, {"dmarc", 1}, {"unsubscribe", 1},
 	{"helo", 1}, {"rdns-generic", 1}, {"dkim-aligned", 1}, {"spf-authorized", 1},
+	{"attachments", 2}, {"link-reputation", 2}, {"html-clip", 1}, {"link-text", 1}, {"links", 0.5}, {"text-part", 0.5}, {"images", 0.5},
+	{"body-unsubscribe", 0.5}, {"unsubscribe-try", 1},
 	{"reputation", 2}, {"receiving-domains", 1}, {"idn-scripts", 1},
 	{"display-name", 1}, {"reply-prefix", 1}, {"both-aligned", 1}, {"size", 1}, {"arc", 0},
 }

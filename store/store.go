@@ -103,7 +103,7 @@ type Verdict struct {
 type Result struct {
 	Probe
 	// Judged is zero while the verdict is pending.
-	Judged     time.Time `json:"judged"`
+	Judged     time.Time `json:"judged,omitzero"`
 	Tags       []string  `json:"tags"`
 	FromDomain string    `json:"from_domain"`
 	Subject    string    `json:"subject"`

@@ -8,6 +8,7 @@ import (
 
 	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/kind"
+	"github.com/testerd/testerd/rspamd"
 	"github.com/testerd/testerd/verify/dkim"
 	"github.com/testerd/testerd/verify/dmarc"
 	"github.com/testerd/testerd/verify/requirements"
@@ -28,6 +29,9 @@ func (v *Verdict) WriteText(w io.Writer, receiver string, l i18n.Lang) {
 
 	if r := v.Requirements; r != nil {
 		writeRequirements(w, r, l)
+	}
+	if s := v.Spam; s != nil {
+		writeSpam(w, s, l)
 	}
 
 	eff := v.SPF.Effective()
@@ -213,6 +217,34 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// writeSpam writes rspamd's opinion in l, by area.
+func writeSpam(w io.Writer, s *rspamd.Report, l i18n.Lang) {
+	fmt.Fprintf(w, "== %s\n", l.T("spam.title"))
+	if s.Failed() {
+		fmt.Fprintf(w, "  %s\n\n", l.Say(s.Failure))
+		return
+	}
+	fmt.Fprintf(w, "  %s\n", l.T("spam.score", l.Decimal(s.Score), l.Decimal(s.Reject), l.T(s.ActionKey())))
+	fmt.Fprintf(w, "  %s\n", l.T("spam.why"))
+	for _, d := range s.Differences {
+		fmt.Fprintf(w, "  %s\n", l.Say(d))
+	}
+	for _, g := range s.Groups() {
+		fmt.Fprintf(w, "  %s:\n", l.T("spam.area."+string(g.Area)))
+		for _, sym := range g.Symbols {
+			fmt.Fprintf(w, "    %+6.2f %s", sym.Score, sym.Name)
+			if sym.Description != "" {
+				fmt.Fprintf(w, ": %s", sym.Description)
+			}
+			if len(sym.Options) > 0 {
+				fmt.Fprintf(w, " (%s)", strings.Join(sym.Options, ", "))
+			}
+			fmt.Fprintln(w)
+		}
+	}
+	fmt.Fprintln(w)
 }
 
 // writeRequirements writes the sender-requirements report in l.

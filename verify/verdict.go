@@ -19,6 +19,8 @@ import (
 	"github.com/testerd/testerd/internal/untrusted"
 	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/message"
+	"github.com/testerd/testerd/rspamd"
+	"github.com/testerd/testerd/unsubscribe"
 	"github.com/testerd/testerd/verify/dkim"
 	"github.com/testerd/testerd/verify/dmarc"
 	"github.com/testerd/testerd/verify/requirements"
@@ -38,6 +40,8 @@ type Probe struct {
 	Raw      []byte
 	// Session is nil when the SMTP session is unknown (testerd check).
 	Session *Session
+	// Rcpt is the recipient the probe was sent to, "" when unknown.
+	Rcpt string
 }
 
 // Session is what the SMTP session says beyond the envelope.
@@ -113,6 +117,10 @@ type Verdict struct {
 	// Requirements is the sender-requirements report, for check@.
 	Requirements *requirements.Report `json:"requirements,omitempty"`
 
+	// Spam is a real spam filter's opinion (rspamd), for check@ when the
+	// operator runs one: information beside the verdict, never a tag.
+	Spam *rspamd.Report `json:"spam,omitempty"`
+
 	// DNSCache says how many DNS answers came from testerd's cache, and
 	// how old the oldest was; nil when none did.
 	DNSCache *DNSCache `json:"dns_cache,omitempty"`
@@ -143,6 +151,11 @@ type Judge struct {
 	Timeout time.Duration
 	// Reputation, if set, runs check@'s DNS block list lookups.
 	Reputation *requirements.Reputation
+	// Spam, if set, asks rspamd for its opinion of check@ probes, beside
+	// testerd's own checks.
+	Spam *rspamd.Client
+	// Unsubscribe, if set, tries check@ probes' one-click unsubscription.
+	Unsubscribe *unsubscribe.Trier
 }
 
 // Judge verifies one probe. It never fails: every problem is part of the
@@ -166,6 +179,22 @@ func (j *Judge) Judge(ctx context.Context, p Probe) *Verdict {
 		Envelope: Envelope{IP: p.IP.Unmap(), Helo: p.Helo, MailFrom: p.MailFrom},
 		Message:  messageFacts(m, len(p.Raw)),
 		From:     m.From(),
+	}
+
+	// rspamd reads the message while testerd judges it.
+	var spam chan *rspamd.Report
+	if j.Spam != nil && p.Kind != kind.SPF && p.Kind != kind.DKIM {
+		spam = make(chan *rspamd.Report, 1)
+		go func() {
+			// rspamd takes the client's name from its MTA, as Postfix
+			// gives it: the forward-confirmed reverse name. (The
+			// reverse DNS check asks the same, from the cache.)
+			env := rspamd.Envelope{IP: p.IP.Unmap(), Helo: p.Helo, MailFrom: p.MailFrom, Rcpt: p.Rcpt, Hostname: "unknown"}
+			if names, _, err := dnsx.ReverseConfirm(ctx, res, env.IP, 1); err == nil && len(names) > 0 && names[0].Confirmed {
+				env.Hostname = names[0].Name
+			}
+			spam <- j.Spam.Check(ctx, p.Raw, env)
+		}()
 	}
 
 	// SPF and DKIM do not depend on each other: run them side by side.
@@ -199,7 +228,7 @@ func (j *Judge) Judge(ctx context.Context, p Probe) *Verdict {
 	v.AuthenticationResults = v.authResults(j.Receiver)
 	if v.Kind == kind.Check {
 		in := requirements.Input{IP: v.Envelope.IP, Helo: p.Helo, MailFrom: p.MailFrom, Message: m, Size: len(p.Raw),
-			From: v.From, SPF: v.SPF, DKIM: v.DKIM, DMARC: v.DMARC, Now: time.Now(), Reputation: j.Reputation,
+			From: v.From, SPF: v.SPF, DKIM: v.DKIM, DMARC: v.DMARC, Now: time.Now(), Reputation: j.Reputation, Unsubscribe: j.Unsubscribe,
 			// The block lists' servers are strangers': their silence is
 			// theirs, not a failure of testerd's resolver (the tally).
 			Lists: j.Resolver}
@@ -211,6 +240,14 @@ func (j *Judge) Judge(ctx context.Context, p Probe) *Verdict {
 		}
 		v.Requirements = requirements.Check(ctx, res, in)
 	}
+	if spam != nil {
+		v.Spam = <-spam
+		if v.Kind == kind.Check {
+			v.Spam.Compare(rspamd.Results{SPF: string(eff.Result), DKIM: v.dkimResult(), DMARC: string(v.DMARC.Result)})
+		} else {
+			v.Spam = nil
+		}
+	}
 	if hits, oldest, limit := cacheUse.Result(); hits > 0 {
 		v.DNSCache = &DNSCache{Hits: hits, OldestSeconds: oldest.Round(time.Millisecond).Seconds(), LimitSeconds: limit.Seconds()}
 	}
@@ -218,6 +255,20 @@ func (j *Judge) Judge(ctx context.Context, p Probe) *Verdict {
 		v.TesterFailure = i18n.M("verdict.tester-failure", why)
 	}
 	return v
+}
+
+// dkimResult is the message's DKIM result as one word: pass when a
+// signature passes, else the first signature's, none without one.
+func (v *Verdict) dkimResult() string {
+	if len(v.DKIM.Signatures) == 0 {
+		return "none"
+	}
+	for _, s := range v.DKIM.Signatures {
+		if s.Result == dkim.Pass {
+			return "pass"
+		}
+	}
+	return string(v.DKIM.Signatures[0].Result)
 }
 
 // Facts extracts the tag rules' inputs from the verdict.

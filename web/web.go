@@ -148,7 +148,7 @@ func (s *Server) Handler() http.Handler {
 	}
 	s.tmpl = map[i18n.Lang]*template.Template{}
 	for _, l := range i18n.Langs {
-		s.tmpl[l] = template.Must(template.New("").Funcs(funcs).Funcs(template.FuncMap{"T": l.T, "say": l.Say, "pct": l.Percent}).ParseFS(templateFS, "templates/*.html"))
+		s.tmpl[l] = template.Must(template.New("").Funcs(funcs).Funcs(template.FuncMap{"T": l.T, "say": l.Say, "pct": l.Percent, "dec": l.Decimal}).ParseFS(templateFS, "templates/*.html"))
 	}
 	static, _ := fs.Sub(staticFS, "static")
 
@@ -503,7 +503,7 @@ type publicResult struct {
 	MailFrom   string     `json:"mail_from"`
 	TLS        *store.TLS `json:"tls,omitempty"`
 	Size       int        `json:"size"`
-	Judged     time.Time  `json:"judged"`
+	Judged     time.Time  `json:"judged,omitzero"`
 	Tags       []string   `json:"tags"`
 	FromDomain string     `json:"from_domain"`
 	Subject    string     `json:"subject"`

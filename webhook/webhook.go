@@ -31,13 +31,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/testerd/testerd/internal/netguard"
@@ -183,16 +180,7 @@ func (p *Poster) init() {
 	if tlsConf == nil {
 		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
-	d := &net.Dialer{Timeout: Timeout, Control: func(network, address string, _ syscall.RawConn) error {
-		ap, err := netip.ParseAddrPort(address)
-		if err != nil {
-			return err
-		}
-		if !p.AllowPrivate && !netguard.Public(ap.Addr()) {
-			return fmt.Errorf("%s %w", ap.Addr(), ErrRefusedAddress)
-		}
-		return nil
-	}}
+	d := netguard.Dialer(Timeout, p.AllowPrivate, ErrRefusedAddress)
 	p.client = &http.Client{
 		Timeout: Timeout,
 		Transport: &http.Transport{

@@ -478,7 +478,7 @@ func (p *Pool) verify(ctx context.Context, pr *store.Probe) *verify.Verdict {
 	if pr.TLS != nil {
 		session.TLS = pr.TLS.Version
 	}
-	return p.Judge.Judge(ctx, verify.Probe{Kind: pr.Kind.Judged(), IP: pr.ClientIP, Helo: pr.Helo, MailFrom: pr.MailFrom, Raw: pr.Raw, Session: session})
+	return p.Judge.Judge(ctx, verify.Probe{Kind: pr.Kind.Judged(), IP: pr.ClientIP, Helo: pr.Helo, MailFrom: pr.MailFrom, Raw: pr.Raw, Session: session, Rcpt: pr.Recipient})
 }
 
 // ErrNotJudged is Reanalyze's answer for a stored message that is not a

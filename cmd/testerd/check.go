@@ -14,6 +14,7 @@ import (
 	"github.com/testerd/testerd/explain"
 	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/message"
+	"github.com/testerd/testerd/rspamd"
 	"github.com/testerd/testerd/verify"
 )
 
@@ -35,6 +36,7 @@ func runCheck(c *cli, args []string) int {
 	langFlag := addLangFlag(c, fs)
 	tlsVersion := fs.String("tls", "", `the session's TLS version for the sender-requirements report ("1.3", "1.2", or "none"); unset, TLS is not judged`)
 	failOnFlag := addFailOnFlag(fs, "the message's diagnosis", failOnNever)
+	rspamdURL := fs.String("rspamd-url", c.getenv("TESTERD_RSPAMD_URL", ""), "an rspamd normal worker (http://127.0.0.1:11333) to ask for its opinion too, for the check tester (env TESTERD_RSPAMD_URL)")
 	ignore := fs.String("ignore", "", "requirements (comma-separated ids, such as dkim,dkim-aligned for an unsigned fixture) that --fail-on does not count")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: testerd check --ip IP --helo NAME --mail-from ADDR [--to spf|dkim|check] [--resolver HOST:PORT] [--json] [--fail-on error|warning|never] FILE.eml|-")
@@ -86,8 +88,11 @@ func runCheck(c *cli, args []string) int {
 		return 1
 	}
 	j := &verify.Judge{Resolver: client, Receiver: env.receiver, Timeout: env.timeout}
+	if *rspamdURL != "" {
+		j.Spam = &rspamd.Client{URL: *rspamdURL}
+	}
 	start := time.Now()
-	p := verify.Probe{Kind: kind, IP: addr, Helo: env.helo, MailFrom: env.mailFrom, Raw: raw}
+	p := verify.Probe{Kind: kind, IP: addr, Helo: env.helo, MailFrom: env.mailFrom, Raw: raw, Rcpt: string(kind) + "@" + env.receiver}
 	switch *tlsVersion {
 	case "":
 	case "none":

@@ -20,8 +20,10 @@ import (
 	"github.com/testerd/testerd/outbound"
 	"github.com/testerd/testerd/reply"
 	"github.com/testerd/testerd/reports"
+	"github.com/testerd/testerd/rspamd"
 	"github.com/testerd/testerd/smtpd"
 	"github.com/testerd/testerd/store"
+	"github.com/testerd/testerd/unsubscribe"
 	"github.com/testerd/testerd/verify/requirements"
 	"github.com/testerd/testerd/web"
 	"github.com/testerd/testerd/worker"
@@ -76,6 +78,11 @@ type config struct {
 	// Spamhaus through its Data Query Service.
 	Reputation     bool
 	SpamhausDQSKey string
+	// RspamdURL, if set, asks that rspamd for its opinion of check@
+	// probes.
+	RspamdURL string
+	// UnsubscribeTry POSTs check@ probes' one-click unsubscription.
+	UnsubscribeTry bool
 	// WebhookAllowPrivate lets webhooks post to private and loopback
 	// addresses (receivers on the operator's own network).
 	WebhookAllowPrivate bool
@@ -238,6 +245,8 @@ func bindConfig(fs *flag.FlagSet, env func(string) (string, bool)) *config {
 	b.str(&c.MetricsAddr, "metrics-addr", "", "loopback address for Prometheus metrics (/metrics), off when empty, e.g. 127.0.0.1:9464")
 	b.boolean(&c.LintMXTLS, "lint-mx-tls", false, "let the domain checker (/domain) connect to each MX on port 25 to check STARTTLS and its certificate")
 	b.boolean(&c.Reputation, "reputation", true, "look check@ probes' IP and From/DKIM domains up in a few DNS block and allow lists (the list operators see them through your resolver); false: no lookups")
+	b.str(&c.RspamdURL, "rspamd-url", "", "an rspamd normal worker (http://127.0.0.1:11333) to ask for its opinion of check@ probes, shown beside the verdict; empty: none")
+	b.boolean(&c.UnsubscribeTry, "unsubscribe-try", false, "try check@ probes' one-click unsubscribe (RFC 8058) for real: one POST to the signed https URL, public addresses only; it unsubscribes the tester's address")
 	b.str(&c.SpamhausDQSKey, "spamhaus-dqs-key", "", "a Spamhaus Data Query Service key: Spamhaus is then queried through DQS (needed behind public resolvers)")
 	b.boolean(&c.WebhookAllowPrivate, "webhook-allow-private", false, "let webhooks post to private, loopback and other non-public addresses (receivers on your own network); off, such a webhook fails")
 	b.boolean(&c.MetricsToken, "metrics-token", false, "ask every scrape of /metrics for a token with the metrics scope (testerd token add --scopes metrics); then --metrics-addr may be any address")
@@ -291,6 +300,12 @@ func (c *config) resolve() error {
 		u, err := url.Parse(c.Out.PublicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 			return fmt.Errorf("--public-url %q: give the start of a web address, such as https://tester.example.com", c.Out.PublicURL)
+		}
+	}
+	if c.RspamdURL != "" {
+		u, err := url.Parse(c.RspamdURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+			return fmt.Errorf("--rspamd-url %q: give rspamd's address, such as http://127.0.0.1:11333", c.RspamdURL)
 		}
 	}
 	if strings.Trim(c.SpamhausDQSKey, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
@@ -364,6 +379,23 @@ func (c *config) reputation() *requirements.Reputation {
 		return nil
 	}
 	return &requirements.Reputation{SpamhausDQSKey: c.SpamhausDQSKey}
+}
+
+// spam is the rspamd client, nil without --rspamd-url.
+func (c *config) spam() *rspamd.Client {
+	if c.RspamdURL == "" {
+		return nil
+	}
+	return &rspamd.Client{URL: c.RspamdURL}
+}
+
+// unsubscribeTrier tries one-click unsubscriptions, nil without
+// --unsubscribe-try.
+func (c *config) unsubscribeTrier() *unsubscribe.Trier {
+	if !c.UnsubscribeTry {
+		return nil
+	}
+	return &unsubscribe.Trier{}
 }
 
 // databaseLocation is where the store is: --database, or the SQLite file

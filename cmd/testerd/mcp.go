@@ -80,7 +80,7 @@ func serveMCP(ctx context.Context, c *config, stderr io.Writer, t mcp.Transport)
 	w := &web.Server{Store: st, Domain: c.Domain, Lang: c.lang, BaseURL: strings.TrimSuffix(c.Out.PublicURL, "/"),
 		Logger: slog.New(slog.NewTextHandler(stderr, nil)),
 		Lint:   &lint.Checker{Resolver: resolver, Receiver: c.Hostname, MaxLookups: WebLintLookups, STS: &mtasts.Fetcher{Resolver: resolver}},
-		Judge:  &verify.Judge{Resolver: resolver, Receiver: c.Hostname, Reputation: c.reputation()}}
+		Judge:  &verify.Judge{Resolver: resolver, Receiver: c.Hostname, Reputation: c.reputation(), Spam: c.spam(), Unsubscribe: c.unsubscribeTrier()}}
 	return w.MCPServer(nil).Run(ctx, t)
 }
 

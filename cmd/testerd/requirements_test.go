@@ -51,7 +51,7 @@ func TestCheckReport(t *testing.T) {
 	id, r := judge(true)
 	st := status(r)
 	if !r.Ready || r.FirstError != "" || st["tls"] != requirements.Pass || st["rdns"] != requirements.Pass ||
-		st["auth"] != requirements.Pass || st["format"] != requirements.Pass || len(r.Items) != 24 || len(r.Providers) != len(requirements.Providers) {
+		st["auth"] != requirements.Pass || st["format"] != requirements.Pass || len(r.Items) != 33 || len(r.Providers) != len(requirements.Providers) {
 		t.Fatalf("over STARTTLS: ready %v, first %q, %v", r.Ready, r.FirstError, st)
 	}
 	page := get(t, "http://"+httpAddr+full(t, httpAddr, id))

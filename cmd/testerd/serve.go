@@ -149,7 +149,7 @@ func build(ctx context.Context, c *config, log *slog.Logger, hooks serveHooks) (
 	if changed == nil {
 		changed = func() {}
 	}
-	pool = &worker.Pool{Store: st, Judge: &verify.Judge{Resolver: met.Resolver(resolver), Receiver: c.Hostname, Reputation: c.reputation()}, Workers: c.Workers, MaxInFlight: c.MaxInFlight, RejudgeDelay: c.RejudgeDelay,
+	pool = &worker.Pool{Store: st, Judge: &verify.Judge{Resolver: met.Resolver(resolver), Receiver: c.Hostname, Reputation: c.reputation(), Spam: c.spam(), Unsubscribe: c.unsubscribeTrier()}, Workers: c.Workers, MaxInFlight: c.MaxInFlight, RejudgeDelay: c.RejudgeDelay,
 		Logger: log, Reply: planner, Enqueued: queue.Notify, Reports: ingester,
 		Done: func(pr *store.Probe, v *verify.Verdict, elapsed time.Duration) {
 			met.Judged(pr.Kind, v.Tags, elapsed)

@@ -6,7 +6,13 @@
 // forms are judged by the IPv4 address they carry.
 package netguard
 
-import "net/netip"
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"syscall"
+	"time"
+)
 
 // nonPublic are the special-purpose ranges of the IANA IPv4 and IPv6
 // registries (RFC 6890 and its updates) that are not globally reachable,
@@ -86,4 +92,20 @@ func ClientNet(ip netip.Addr) netip.Prefix {
 	}
 	p, _ := ip.Prefix(bits)
 	return p
+}
+
+// Dialer dials only addresses Public passes (any with allowPrivate); it
+// checks the address it dials, after DNS, so a stranger's DNS cannot aim
+// it elsewhere. A refused address fails with refused, wrapped.
+func Dialer(timeout time.Duration, allowPrivate bool, refused error) *net.Dialer {
+	return &net.Dialer{Timeout: timeout, Control: func(_, address string, _ syscall.RawConn) error {
+		ap, err := netip.ParseAddrPort(address)
+		if err != nil {
+			return err
+		}
+		if !allowPrivate && !Public(ap.Addr()) {
+			return fmt.Errorf("%s %w", ap.Addr(), refused)
+		}
+		return nil
+	}}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/internal/untrusted"
 	"github.com/testerd/testerd/message"
+	"github.com/testerd/testerd/unsubscribe"
 	"github.com/testerd/testerd/verify/dkim"
 	"github.com/testerd/testerd/verify/dmarc"
 	"github.com/testerd/testerd/verify/spf"
@@ -474,6 +475,58 @@ func checkUnsubscribe(in Input) Item {
 		return it
 	}
 	it.Status = Pass
+	return it
+}
+
+// oneClickURL is the https URL of List-Unsubscribe, "" for none.
+func oneClickURL(msg *message.Message) string {
+	lu := msg.Get("List-Unsubscribe")
+	if len(lu) == 0 {
+		return ""
+	}
+	for _, u := range strings.Split(lu[0].Value(), ",") {
+		u = strings.TrimSpace(u)
+		if strings.HasPrefix(u, "<") && strings.HasSuffix(u, ">") {
+			if p, err := url.Parse(u[1 : len(u)-1]); err == nil && p.Scheme == "https" && p.Host != "" {
+				return u[1 : len(u)-1]
+			}
+		}
+	}
+	return ""
+}
+
+// checkUnsubscribeTry tries the one-click unsubscription for real, when
+// the operator turned it on and the message offers it as RFC 8058 asks
+// (the unsubscribe requirement passes).
+func checkUnsubscribeTry(ctx context.Context, in Input, unsub Item) Item {
+	it := Item{ID: "unsubscribe-try"}
+	switch {
+	case in.Unsubscribe == nil:
+		it.Status, it.Evidence = NA, []i18n.Msg{m("ev.unsub-try.off")}
+		return it
+	case unsub.Status != Pass:
+		it.Status, it.Evidence = NA, []i18n.Msg{m("ev.unsub-try.not-offered")}
+		return it
+	}
+	r := in.Unsubscribe.Try(ctx, oneClickURL(in.Message))
+	it.Evidence = []i18n.Msg{m("ev.unsub-try.tried", shown(r.URL), r.Milliseconds), m("ev.unsub-try.whose")}
+	switch r.Outcome {
+	case unsubscribe.Works:
+		it.Status = Pass
+		it.Evidence = append(it.Evidence, m("ev.unsub-try.works", r.Status))
+	case unsubscribe.Redirect:
+		it.Status, it.Problem, it.Fix = Fail, m("req.unsubscribe-try.redirect", r.Status, shown(r.Location)), m("req.unsubscribe-try.fix-answer")
+	case unsubscribe.NoPost:
+		it.Status, it.Problem, it.Fix = Fail, m("req.unsubscribe-try.no-post", r.Status), m("req.unsubscribe-try.fix-post")
+	case unsubscribe.Refused:
+		it.Status, it.Problem, it.Fix = Fail, m("req.unsubscribe-try.refused", r.Status), m("req.unsubscribe-try.fix-answer")
+	case unsubscribe.Timeout:
+		it.Status, it.Problem, it.Fix = Fail, m("req.unsubscribe-try.timeout", int(unsubscribe.DefaultTimeout/time.Second)), m("req.unsubscribe-try.fix-fast")
+	case unsubscribe.NotPublic:
+		it.Status, it.Problem, it.Fix = Warn, m("req.unsubscribe-try.not-public", shown(r.Error)), m("req.unsubscribe-try.fix-public")
+	default:
+		it.Status, it.Problem, it.Fix = Fail, m("req.unsubscribe-try.unreachable", shown(r.Error)), m("req.unsubscribe-try.fix-reach")
+	}
 	return it
 }
 

@@ -22,7 +22,7 @@ func FuzzCheck(f *testing.F) {
 		m := message.Parse(raw)
 		rep := Check(context.Background(), r, Input{IP: netip.MustParseAddr("192.0.2.1"), Message: m, Size: len(raw),
 			From: m.From(), Now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)})
-		if len(rep.Items) != 24 || len(rep.Providers) != len(Providers) {
+		if len(rep.Items) != 33 || len(rep.Providers) != len(Providers) {
 			t.Fatalf("%d items", len(rep.Items))
 		}
 		for _, it := range rep.Items {

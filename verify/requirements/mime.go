@@ -27,6 +27,16 @@ type mimeFacts struct {
 	// are 8-bit bodies declared 7bit (format item).
 	problems, undeclared []i18n.Msg
 	parts, leaves        int
+	// bodies are the leaves, in order, for the content checks.
+	bodies []leaf
+}
+
+// leaf is one non-multipart part: its type, name and body as sent (the
+// content checks decode what they read, within their bounds).
+type leaf struct {
+	where, mediaType, filename, cte string
+	attachment                      bool
+	raw                             []byte
 }
 
 // walkMIME checks the structure: parsable Content-Types, boundaries,
@@ -87,6 +97,17 @@ func (f *mimeFacts) walk(h textproto.MIMEHeader, body []byte, depth int, where s
 	}
 	if !strings.HasPrefix(mt, "multipart/") {
 		f.leaves++
+		lf := leaf{where: where, mediaType: mt, filename: params["name"], cte: cte, raw: body}
+		if cd := h.Get("Content-Disposition"); cd != "" {
+			if d, p, err := mime.ParseMediaType(cd); err == nil {
+				lf.attachment = d == "attachment"
+				if p["filename"] != "" {
+					lf.filename = p["filename"]
+				}
+			}
+		}
+		lf.filename = message.DecodeHeader(lf.filename)
+		f.bodies = append(f.bodies, lf)
 		if (cte == "" || cte == "7bit") && has8bit(body) {
 			f.undeclared = append(f.undeclared, m("ev.mime.8bit", part(where)))
 		}

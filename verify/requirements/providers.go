@@ -49,7 +49,7 @@ var Providers = []Provider{
 		Name: "Gmail", Source: "Google, Email sender guidelines", URL: "https://support.google.com/a/answer/81126",
 		Since: "bulk rules from February 2024, refusals instead of spam-foldering from November 2025",
 		// "Requirements for all senders" and "for bulk senders".
-		All:    []string{"ipv6", "rdns", "tls", "spf-entries", "auth", "gmail-from", "format"},
+		All:    []string{"ipv6", "rdns", "tls", "spf-entries", "auth", "gmail-from", "format", "attachments"},
 		Bulk:   []string{"spf", "dkim", "dmarc", "alignment", "unsubscribe"},
 		Reject: "550-5.7.26 Unauthenticated email from %s is not accepted due to domain's DMARC policy",
 	},
@@ -156,6 +156,7 @@ var GmailCodes = []GmailCode{
 	{"auth", "", "550-5.7.26", "This mail has been blocked because the sender is unauthenticated. Gmail requires all senders to authenticate with either SPF or DKIM"},
 	{"gmail-from", "", "550-5.7.26", "Unauthenticated email from gmail.com is not accepted due to domain's DMARC policy"},
 	{"format", "", "550-5.7.1", "The message is not RFC 5322 compliant"},
+	{"attachments", "", "552-5.7.0", "This message was blocked because its content presents a potential security issue"},
 	{"spf", "421-4.7.27", "550-5.7.27", "SPF authentication did not pass: Gmail requires bulk senders to authenticate with SPF"},
 	{"dkim", "421-4.7.30", "550-5.7.30", "DKIM authentication did not pass: Gmail requires bulk senders to authenticate with DKIM"},
 	{"dmarc", "421-4.7.40", "550-5.7.40", "The From domain has no DMARC record, or no DMARC policy"},

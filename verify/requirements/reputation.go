@@ -90,7 +90,31 @@ func checkReputation(ctx context.Context, r dnsx.Resolver, in Input) Item {
 			add(s.Domain)
 		}
 	}
-	// Every list is asked at once: a slow list costs its own time only.
+	listed, info, refused := askLists(ctx, r, in, DNSLists, domains, in.IP)
+	judgeListed(&it, listed, info, refused, m("req.reputation.fix"), m("ev.rep.clean", in.IP.String(), len(domains), len(DNSLists)-1))
+	return it
+}
+
+// judgeListed sets it from the answers of askLists: a listing fails with
+// fix, a list that refused to answer warns, and otherwise clean is said.
+func judgeListed(it *Item, listed, info, refused []i18n.Msg, fix, clean i18n.Msg) {
+	it.Evidence = append(append(append(it.Evidence, listed...), info...), refused...)
+	switch {
+	case len(listed) > 0:
+		it.Status, it.Problem, it.Fix = Fail, listed[0], fix
+	case len(refused) > 0:
+		it.Status, it.Problem = Warn, refused[0]
+	default:
+		it.Status = Pass
+		it.Evidence = append(it.Evidence, clean)
+	}
+}
+
+// askLists asks every list of lists about the domains (domain lists) and
+// ip (IP lists; an invalid ip asks none), all at once: a slow list costs
+// its own time only. It sorts the answers into listings, information and
+// questions not answered.
+func askLists(ctx context.Context, r dnsx.Resolver, in Input, lists []DNSList, domains []string, ip netip.Addr) (listed, info, refused []i18n.Msg) {
 	type query struct {
 		l       DNSList
 		name    string
@@ -99,7 +123,7 @@ func checkReputation(ctx context.Context, r dnsx.Resolver, in Input) Item {
 		err     error
 	}
 	var qs []*query
-	for _, l := range DNSLists {
+	for _, l := range lists {
 		zone := l.Zone
 		if l.dqs != "" && in.Reputation.SpamhausDQSKey != "" {
 			zone = in.Reputation.SpamhausDQSKey + "." + l.dqs
@@ -108,8 +132,8 @@ func checkReputation(ctx context.Context, r dnsx.Resolver, in Input) Item {
 			for _, d := range domains {
 				qs = append(qs, &query{l: l, name: d + "." + zone, subject: shown(d)})
 			}
-		} else if in.IP.IsValid() {
-			qs = append(qs, &query{l: l, name: reverseIP(in.IP) + "." + zone, subject: in.IP.String()})
+		} else if ip.IsValid() {
+			qs = append(qs, &query{l: l, name: reverseIP(ip) + "." + zone, subject: ip.String()})
 		}
 	}
 	if in.Lists != nil {
@@ -128,7 +152,6 @@ func checkReputation(ctx context.Context, r dnsx.Resolver, in Input) Item {
 		}()
 	}
 	wg.Wait()
-	var listed, info, refused []i18n.Msg
 	for _, q := range qs {
 		l, subject, addrs, err := q.l, q.subject, q.addrs, q.err
 		switch {
@@ -149,17 +172,7 @@ func checkReputation(ctx context.Context, r dnsx.Resolver, in Input) Item {
 			listed = append(listed, m("ev.rep.listed", l.Name, subject, addrs[0].String(), m("who."+l.key())))
 		}
 	}
-	it.Evidence = append(append(append(it.Evidence, listed...), info...), refused...)
-	switch {
-	case len(listed) > 0:
-		it.Status, it.Problem, it.Fix = Fail, listed[0], m("req.reputation.fix")
-	case len(refused) > 0:
-		it.Status, it.Problem = Warn, refused[0]
-	default:
-		it.Status = Pass
-		it.Evidence = append(it.Evidence, m("ev.rep.clean", in.IP.String(), len(domains), len(DNSLists)-1))
-	}
-	return it
+	return listed, info, refused
 }
 
 // key names the list in the catalog ("who.<key>").

@@ -26,6 +26,7 @@ import (
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/message"
+	"github.com/testerd/testerd/unsubscribe"
 	"github.com/testerd/testerd/verify/dkim"
 	"github.com/testerd/testerd/verify/dmarc"
 	"github.com/testerd/testerd/verify/spf"
@@ -107,8 +108,12 @@ type Input struct {
 	// through Lists (the resolver Check is given when nil).
 	Reputation *Reputation
 	Lists      dnsx.Resolver
+	// Unsubscribe, if set, tries a one-click unsubscription that the
+	// message offers and signs (the operator's --unsubscribe-try).
+	Unsubscribe *unsubscribe.Trier
 
 	mime *mimeFacts
+	body *content
 }
 
 // Bounds of the report's own DNS work.
@@ -136,8 +141,10 @@ const (
 // verdict.
 func Check(ctx context.Context, r dnsx.Resolver, in Input) *Report {
 	in.mime = walkMIME(in.Message)
+	in.body = readContent(in.mime)
 	spfPass, dkimPass := authPasses(in.SPF, in.DKIM)
 	rdns, ptr := checkReverseDNS(ctx, r, in.IP)
+	unsub := checkUnsubscribe(in)
 	items := []Item{
 		checkAuth(spfPass, dkimPass),
 		checkSPF(in, spfPass),
@@ -152,7 +159,8 @@ func Check(ctx context.Context, r dnsx.Resolver, in Input) *Report {
 		checkIPv6(in, rdns.Status, spfPass, dkimPass),
 		checkTLS(in.TLS),
 		checkFormat(in),
-		checkUnsubscribe(in),
+		unsub,
+		checkUnsubscribeTry(ctx, in, unsub),
 		checkGmailFrom(ctx, r, in),
 		checkARC(in.Message),
 		checkSize(in),
@@ -163,6 +171,14 @@ func Check(ctx context.Context, r dnsx.Resolver, in Input) *Report {
 		checkReceiving(ctx, r, in),
 		checkScripts(in),
 		checkReputation(ctx, r, in),
+		checkHTMLClip(in),
+		checkTextPart(in),
+		checkImages(in),
+		checkLinks(in),
+		checkLinkText(in),
+		checkLinkReputation(ctx, r, in),
+		checkAttachments(in),
+		checkBodyUnsubscribe(in),
 	}
 	return report(items, in.DMARC)
 }

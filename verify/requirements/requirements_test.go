@@ -2,7 +2,10 @@ package requirements
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"slices"
@@ -12,6 +15,8 @@ import (
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/message"
+	"github.com/testerd/testerd/unsubscribe"
+	"github.com/testerd/testerd/verify/dkim"
 	"github.com/testerd/testerd/verify/dmarc"
 )
 
@@ -236,4 +241,77 @@ func say(ms []i18n.Msg) string {
 		lines = append(lines, i18n.EN.Say(m))
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestLinkReputation: the links' domains, not the sender's own, are
+// looked up in the domain block lists; a listing fails, a refusal warns.
+func TestLinkReputation(t *testing.T) {
+	raw := "From: a@abc.it\r\nContent-Type: text/html\r\n\r\n<a href=\"https://abc.it/x\">us</a> <a href=\"https://www.spammy.example/y\">them</a>\r\n"
+	run := func(z *dnsx.Zone, rep *Reputation) Item {
+		msg := message.Parse([]byte(raw))
+		in := Input{Message: msg, From: message.From{Domain: "abc.it"}, Reputation: rep}
+		in.mime = walkMIME(msg)
+		in.body = readContent(in.mime)
+		return checkLinkReputation(context.Background(), dnsx.NewFake(z), in)
+	}
+	if it := run(dnsx.NewZone(), nil); it.Status != NA {
+		t.Errorf("off: %s", it.Status)
+	}
+	if it := run(dnsx.NewZone(), &Reputation{}); it.Status != Pass || !strings.Contains(say(it.Evidence), "spammy.example") {
+		t.Errorf("clean: %s %s", it.Status, say(it.Evidence))
+	}
+	z := dnsx.NewZone()
+	z.AddIP("spammy.example.dbl.spamhaus.org", netip.MustParseAddr("127.0.1.2"))
+	z.AddIP("abc.it.dbl.spamhaus.org", netip.MustParseAddr("127.0.1.2")) // the sender's: reputation's, not this item's
+	if it := run(z, &Reputation{}); it.Status != Fail || !strings.Contains(say(it.Evidence), "spammy.example") || strings.Contains(say(it.Evidence), "abc.it") {
+		t.Errorf("listed: %s %s", it.Status, say(it.Evidence))
+	}
+	z = dnsx.NewZone()
+	z.AddIP("spammy.example.dbl.spamhaus.org", netip.MustParseAddr("127.255.255.254"))
+	if it := run(z, &Reputation{}); it.Status != Warn {
+		t.Errorf("refused: %s %s", it.Status, say(it.Evidence))
+	}
+}
+
+// FuzzContent: any body is read within the bounds, without a panic.
+func FuzzContent(f *testing.F) {
+	f.Add([]byte("Content-Type: text/html\r\n\r\n<a href=\"https://x.example\">https://y.example</a><img src=a>"))
+	f.Add([]byte("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: application/zip; name=a.zip\r\nContent-Transfer-Encoding: base64\r\n\r\nUEsDBA==\r\n--b--\r\n"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		c := readContent(walkMIME(message.Parse(raw)))
+		if len(c.links) > MaxLinks {
+			t.Fatalf("%d links", len(c.links))
+		}
+	})
+}
+
+// TestUnsubscribeTry: the try runs only when it is on and the message
+// offers one-click unsubscribe as RFC 8058 asks, and says what happened.
+func TestUnsubscribeTry(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.WriteHeader(http.StatusMethodNotAllowed)
+		}
+	}))
+	defer srv.Close()
+	trier := &unsubscribe.Trier{AllowPrivate: true, TLS: &tls.Config{RootCAs: srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs}}
+	raw := "From: a@abc.it\r\nList-Unsubscribe: <" + srv.URL + "/u/1>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n\r\nHi\r\n"
+	signed := &dkim.Outcome{Signatures: []*dkim.Signature{{Result: dkim.Pass, Domain: "abc.it", Selector: "s1",
+		Signed: dkim.Signed{ListUnsubscribe: true, ListUnsubscribePost: true}}}}
+	run := func(tr *unsubscribe.Trier, d *dkim.Outcome) Item {
+		in := Input{Message: message.Parse([]byte(raw)), From: message.From{Domain: "abc.it"}, DKIM: d, Unsubscribe: tr}
+		return checkUnsubscribeTry(context.Background(), in, checkUnsubscribe(in))
+	}
+	if it := run(nil, signed); it.Status != NA || it.Evidence[0].Key != "ev.unsub-try.off" {
+		t.Errorf("off: %+v", it)
+	}
+	if it := run(trier, &dkim.Outcome{}); it.Status != NA || it.Evidence[0].Key != "ev.unsub-try.not-offered" {
+		t.Errorf("unsigned: %+v", it)
+	}
+	if it := run(trier, signed); it.Status != Pass || !strings.Contains(say(it.Evidence), "tester's own address") {
+		t.Errorf("works: %+v %s", it, say(it.Evidence))
+	}
+	if it := run(&unsubscribe.Trier{}, signed); it.Status != Warn || it.Problem.Key != "req.unsubscribe-try.not-public" {
+		t.Errorf("loopback without AllowPrivate: %+v", it)
+	}
 }
