@@ -37,6 +37,8 @@ type Sources struct {
 	Batches func() store.BatchCounts
 	// Outbox counts the replies by state.
 	Outbox func(ctx context.Context) (map[store.State]int64, error)
+	// Nodes are the live nodes on the database.
+	Nodes func(ctx context.Context) ([]store.NodeRecord, error)
 }
 
 // Metrics holds testerd's collectors. A nil *Metrics records nothing, so
@@ -53,6 +55,7 @@ type Metrics struct {
 	hooks    *prometheus.CounterVec
 	rptMail  prometheus.Counter
 	reports  *prometheus.CounterVec
+	resumed  *prometheus.CounterVec
 }
 
 // New makes the collectors and registers them with those of src, the Go
@@ -82,6 +85,8 @@ func New(src Sources) *Metrics {
 			Help: "Report messages (mail to rua@ and the report addresses) read."}),
 		reports: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "testerd_dmarc_reports_total",
 			Help: "DMARC aggregate reports found in report mail, by outcome (stored, failed: could not be read)."}, []string{"outcome"}),
+		resumed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "testerd_outbox_resumed_total",
+			Help: "Deliveries begun again after an attempt that recorded no outcome (its node was killed or stopped during it), by channel (mail, webhook): each may reach its recipient twice."}, []string{"channel"}),
 	}
 	// The label values known in advance start at 0, so dashboards and
 	// rate() see them before the first event.
@@ -89,10 +94,12 @@ func New(src Sources) *Metrics {
 		m.attempts.WithLabelValues(string(st))
 		m.hooks.WithLabelValues(string(st))
 	}
+	m.resumed.WithLabelValues("mail")
+	m.resumed.WithLabelValues(store.Webhook)
 	for _, o := range []string{"stored", "failed"} {
 		m.reports.WithLabelValues(o)
 	}
-	m.reg.MustRegister(m.smtp, m.probes, m.tags, m.judging, m.dns, m.dnsTime, m.attempts, m.hooks, m.rptMail, m.reports,
+	m.reg.MustRegister(m.smtp, m.probes, m.tags, m.judging, m.dns, m.dnsTime, m.attempts, m.hooks, m.rptMail, m.reports, m.resumed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewBuildInfoCollector())
 	if src.Queued != nil {
@@ -104,6 +111,9 @@ func New(src Sources) *Metrics {
 	}
 	if src.Outbox != nil {
 		m.reg.MustRegister(&outboxCollector{src.Outbox})
+	}
+	if src.Nodes != nil {
+		m.reg.MustRegister(&nodesCollector{src.Nodes})
 	}
 	return m
 }
@@ -144,6 +154,19 @@ func (m *Metrics) Attempt(o *store.Outgoing) {
 		return
 	}
 	m.attempts.WithLabelValues(string(o.State)).Inc()
+}
+
+// Resumed counts a delivery begun again after an attempt cut short
+// (outbound.Queue.Resumed).
+func (m *Metrics) Resumed(o *store.Outgoing) {
+	if m == nil {
+		return
+	}
+	ch := o.Channel
+	if ch == store.Mail {
+		ch = "mail"
+	}
+	m.resumed.WithLabelValues(ch).Inc()
 }
 
 // ReportMail counts one report message read and its reports
@@ -275,5 +298,28 @@ func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
 		if err == nil {
 			ch <- prometheus.MustNewConstMetric(outboxDesc, prometheus.GaugeValue, float64(n[st]), string(st))
 		}
+	}
+}
+
+var nodesDesc = prometheus.NewDesc("testerd_node_heartbeat_age_seconds",
+	"The live nodes on this database (heartbeat within the lease), by node name and instance: seconds since each one's last heartbeat.",
+	[]string{"node", "instance"}, nil)
+
+// nodesCollector reads the live nodes at each scrape.
+type nodesCollector struct {
+	live func(ctx context.Context) ([]store.NodeRecord, error)
+}
+
+func (c *nodesCollector) Describe(ch chan<- *prometheus.Desc) { ch <- nodesDesc }
+
+func (c *nodesCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	nodes, err := c.live(ctx)
+	if err != nil {
+		return
+	}
+	for _, n := range nodes {
+		ch <- prometheus.MustNewConstMetric(nodesDesc, prometheus.GaugeValue, time.Since(n.Heartbeat).Seconds(), n.Name, n.Instance)
 	}
 }

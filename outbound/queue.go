@@ -49,6 +49,10 @@ type Queue struct {
 	Now func() time.Time
 	// Done, if set, is called after each attempt is recorded.
 	Done func(*store.Outgoing)
+	// Resumed, if set, is called when an attempt begins at a message
+	// whose earlier attempt was cut short (a node killed or stopped
+	// during it): the one case where a recipient may get a message twice.
+	Resumed func(*store.Outgoing)
 
 	once     sync.Once
 	wake     chan struct{}
@@ -96,6 +100,11 @@ func (q *Queue) Run(ctx context.Context) error {
 	q.init()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		q.renew(ctx)
+	}()
 	sem := make(chan struct{}, q.Workers)
 	for {
 		due, err := q.Store.Due(ctx, q.Now(), q.Workers*4)
@@ -154,6 +163,34 @@ func (q *Queue) stillDue(ctx context.Context, id string) (*store.Outgoing, bool)
 	return o, due && !o.NextAttempt.After(q.Now())
 }
 
+// renew keeps the leases of the messages this node holds (in flight or
+// waiting for a worker) at a quarter of the lease until ctx ends, so no
+// other node takes them while this one lives; once it dies, another
+// node claims them within a lease.
+func (q *Queue) renew(ctx context.Context) {
+	t := time.NewTicker(q.Store.RenewEvery())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		q.mu.Lock()
+		ids := make([]string, 0, len(q.inFlight))
+		for id := range q.inFlight {
+			ids = append(ids, id)
+		}
+		q.mu.Unlock()
+		if len(ids) == 0 {
+			continue
+		}
+		if err := q.Store.RenewDeliveries(ctx, q.Now(), ids); err != nil && ctx.Err() == nil {
+			q.Logger.Error("outbox: renewing leases", "err", err)
+		}
+	}
+}
+
 func (q *Queue) claim(id string) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -182,6 +219,12 @@ func (q *Queue) attempt(ctx context.Context, o *store.Outgoing) {
 	var err error
 	if q.Signer != nil && o.Channel == store.Mail {
 		data, err = q.Signer.Sign(o.Data)
+	}
+	if o.Resumed && q.Resumed != nil {
+		q.Resumed(o)
+	}
+	if err := q.Store.StartAttempt(ctx, q.Now(), o.ID); err != nil && ctx.Err() == nil {
+		q.Logger.Error("outbox: marking an attempt", "id", o.ID, "err", err)
 	}
 	var d *Delivery
 	switch {

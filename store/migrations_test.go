@@ -35,6 +35,7 @@ var shipped = [][2]string{
 	{"e580c84340888849", "00cc9a2752dc9103"},
 	{"dd693a7a945d5406", "dd693a7a945d5406"},
 	{"6d808e4e93d8b2b7", "6d808e4e93d8b2b7"},
+	{"8a881581d0897ac2", "1282aba60949cc2d"},
 }
 
 func digest(s string) string {

@@ -76,6 +76,10 @@ type Outgoing struct {
 	Relay string    `json:"relay,omitempty"`
 	TLS   string    `json:"tls,omitempty"`
 	Sent  time.Time `json:"sent,omitzero"`
+	// Resumed: an earlier attempt began and recorded no outcome (its
+	// node was killed or stopped during it), so the recipient may have
+	// the message already; this attempt can deliver it twice.
+	Resumed bool `json:"-"`
 	// Tries are the delivery attempts, oldest first (results only).
 	Tries []Attempt `json:"tries,omitempty"`
 
@@ -218,13 +222,13 @@ func (s *Store) Enqueue(ctx context.Context, o *Outgoing) error {
 }
 
 const outgoingColumns = `id, COALESCE(probe_id, ''), created_at, updated_at, state, reason, mail_from, rcpt, rcpt_domain,
-	client_ip, message_id, attempts, next_attempt, last_error, relay, tls, sent_at, channel, token_id, about`
+	client_ip, message_id, attempts, next_attempt, last_error, relay, tls, sent_at, channel, token_id, about, attempt_started`
 
 func scanOutgoing(sc scanner, data *[]byte) (*Outgoing, error) {
 	o := &Outgoing{}
-	var created, updated, next, sent int64
+	var created, updated, next, sent, started int64
 	dest := []any{&o.ID, &o.ProbeID, &created, &updated, &o.State, &o.Reason, &o.MailFrom, &o.Rcpt, &o.RcptDomain,
-		&o.ClientIP, &o.MessageID, &o.Attempts, &next, &o.LastError, &o.Relay, &o.TLS, &sent, &o.Channel, &o.TokenID, &o.About}
+		&o.ClientIP, &o.MessageID, &o.Attempts, &next, &o.LastError, &o.Relay, &o.TLS, &sent, &o.Channel, &o.TokenID, &o.About, &started}
 	if data != nil {
 		dest = append(dest, data)
 	}
@@ -233,6 +237,7 @@ func scanOutgoing(sc scanner, data *[]byte) (*Outgoing, error) {
 	}
 	o.Created, o.Updated = time.Unix(0, created).UTC(), time.Unix(0, updated).UTC()
 	o.NextAttempt, o.Sent = fromUnixNano(next), fromUnixNano(sent)
+	o.Resumed = started != 0
 	if o.State != Queued && o.State != Deferred {
 		o.NextAttempt = time.Time{}
 	}
@@ -240,7 +245,8 @@ func scanOutgoing(sc scanner, data *[]byte) (*Outgoing, error) {
 }
 
 // Due claims up to limit messages whose next attempt is due at now and
-// that no other node holds (DeliveryLease), soonest first, and returns
+// that no other node holds (its lease, ProbeLease, renewed by
+// RenewDeliveries while the node delivers), soonest first, and returns
 // them with their data.
 func (s *Store) Due(ctx context.Context, now time.Time, limit int) ([]*Outgoing, error) {
 	var out []*Outgoing
@@ -257,7 +263,7 @@ func (s *Store) Due(ctx context.Context, now time.Time, limit int) ([]*Outgoing,
 		SELECT id FROM outbox WHERE state IN (?, ?) AND next_attempt <= ? AND (lease_until < ? OR lease_owner = ?)
 		ORDER BY next_attempt LIMIT ? `+s.d.skipLocked()+`)
 		RETURNING `+outgoingColumns+`, data`,
-		s.Node, now.Add(DeliveryLease).UnixNano(), Queued, Deferred, now.UnixNano(), now.UnixNano(), s.Node, limit)
+		s.Node, now.Add(s.probeLease()).UnixNano(), Queued, Deferred, now.UnixNano(), now.UnixNano(), s.Node, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -302,7 +308,7 @@ func (s *Store) UpdateDelivery(ctx context.Context, o *Outgoing) error {
 // message is another node's now (nothing is written then).
 func (s *Store) execDelivery(ctx context.Context, tx *sqlTx, o *Outgoing) (lost bool, err error) {
 	res, err := tx.ExecContext(ctx, `UPDATE outbox SET state = ?, updated_at = ?, attempts = ?, next_attempt = ?,
-		last_error = ?, relay = ?, tls = ?, sent_at = ?, lease_until = 0 WHERE id = ? AND (lease_until = 0 OR lease_owner = ?)`,
+		last_error = ?, relay = ?, tls = ?, sent_at = ?, lease_until = 0, attempt_started = 0 WHERE id = ? AND (lease_until = 0 OR lease_owner = ?)`,
 		o.State, o.Updated.UnixNano(), o.Attempts, unixNano(o.NextAttempt), o.LastError, o.Relay, o.TLS, unixNano(o.Sent), o.ID, s.Node)
 	if err != nil {
 		return false, err

@@ -127,8 +127,9 @@ type Store struct {
 	// Node names this process among the nodes sharing the database, as
 	// the holder of leases ("local" unless set before use).
 	Node string
-	// ProbeLease is how long a node that stops renewing keeps its probes
-	// from the others (DefaultProbeLease when 0).
+	// ProbeLease is how long a node that stops renewing keeps its probes,
+	// and the outgoing messages it is delivering, from the others
+	// (DefaultProbeLease when 0).
 	ProbeLease time.Duration
 	db         *sqlDB // reads
 	w          *sqlDB // writes: one connection on SQLite
@@ -470,6 +471,26 @@ var migrations = []string{
 	`CREATE INDEX outbox_live_rcpt_key ON outbox (rcpt_key, created_at) WHERE state != 'suppressed' AND channel = '';
 	CREATE INDEX outbox_live_rcpt_domain ON outbox (rcpt_domain, authenticated, created_at) WHERE state != 'suppressed' AND channel = '';
 	CREATE INDEX outbox_live_client_ip ON outbox (client_ip, created_at) WHERE state != 'suppressed' AND channel = '';`,
+	// Many nodes, finished: the moment an attempt began (0 once its
+	// outcome is recorded, so a claim that finds it set resumes an
+	// attempt cut short); the nodes alive on this database; the login
+	// sessions, by the SHA-256 of their ids.
+	`ALTER TABLE outbox ADD COLUMN attempt_started INTEGER NOT NULL DEFAULT 0;
+	CREATE TABLE nodes (
+		name TEXT PRIMARY KEY,
+		instance TEXT NOT NULL,
+		addr TEXT NOT NULL,
+		started_at INTEGER NOT NULL,
+		heartbeat INTEGER NOT NULL
+	);
+	CREATE TABLE sessions (
+		id_hash TEXT PRIMARY KEY,
+		grant_id TEXT NOT NULL,
+		created_at INTEGER NOT NULL,
+		expires_at INTEGER NOT NULL
+	);
+	CREATE INDEX sessions_grant ON sessions (grant_id, created_at);
+	CREATE INDEX sessions_expires ON sessions (expires_at);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -421,7 +421,8 @@ func TestPrivateBackfill(t *testing.T) {
 		}
 		// As an older testerd stored it: not private, schema 20.
 		for _, q := range []string{`UPDATE probes SET private = ''`, `ALTER TABLE probes DROP COLUMN view_key`,
-			`DROP INDEX outbox_live_rcpt_key`, `DROP INDEX outbox_live_rcpt_domain`, `DROP INDEX outbox_live_client_ip`, `UPDATE schema_version SET version = 20`} {
+			`DROP INDEX outbox_live_rcpt_key`, `DROP INDEX outbox_live_rcpt_domain`, `DROP INDEX outbox_live_client_ip`,
+			`ALTER TABLE outbox DROP COLUMN attempt_started`, `DROP TABLE nodes`, `DROP TABLE sessions`, `UPDATE schema_version SET version = 20`} {
 			if _, err := s.w.ExecContext(ctx, q); err != nil {
 				t.Fatal(err)
 			}

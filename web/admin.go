@@ -1,8 +1,7 @@
 package web
 
 import (
-	"crypto/rand"
-	"encoding/hex"
+	"context"
 	"net"
 	"net/http"
 	"net/netip"
@@ -158,50 +157,58 @@ func (f *failures) prune(now time.Time) bool {
 	return false
 }
 
-// sessions are the logins of the admin pages: random ids, kept in memory,
-// revocable one by one (logout) and all at once (a restart).
-type sessions struct {
-	mu sync.Mutex
-	m  map[string]session
+// Sessions keeps the login sessions of the pages, each under a random id
+// (the cookie) with the grant it carries, named by grantName. The store
+// keeps them for every node and across restarts; memSessions keeps them
+// in one process.
+type Sessions interface {
+	StartSession(ctx context.Context, id, grant string, now, expires time.Time) error
+	// Session is the grant of a live session; store.ErrNotFound for
+	// none, an ended or an expired one.
+	Session(ctx context.Context, id string, now time.Time) (string, error)
+	EndSession(ctx context.Context, id string) error
 }
 
-type session struct {
-	grant   *store.Token
+// memSessions are sessions in memory, for a server without a store that
+// keeps them: at most maxSessions, the expired ones dropped first.
+type memSessions struct {
+	mu sync.Mutex
+	m  map[string]memSession
+}
+
+type memSession struct {
+	grant   string
 	expires time.Time
 }
 
-func (s *sessions) start(grant *store.Token) string {
-	var b [32]byte
-	rand.Read(b[:])
-	id := hex.EncodeToString(b[:])
+func (s *memSessions) StartSession(_ context.Context, id, grant string, now, expires time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.m == nil {
-		s.m = map[string]session{}
+		s.m = map[string]memSession{}
 	}
-	now := time.Now()
 	for k, se := range s.m {
 		if now.After(se.expires) || len(s.m) >= maxSessions {
 			delete(s.m, k)
 		}
 	}
-	s.m[id] = session{grant: grant, expires: now.Add(sessionAge)}
-	return id
+	s.m[id] = memSession{grant: grant, expires: expires}
+	return nil
 }
 
-// grant is the session's grant, nil for none or an expired one.
-func (s *sessions) grant(id string) *store.Token {
+func (s *memSessions) Session(_ context.Context, id string, now time.Time) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	se, ok := s.m[id]
-	if !ok || time.Now().After(se.expires) {
-		return nil
+	if !ok || now.After(se.expires) {
+		return "", store.ErrNotFound
 	}
-	return se.grant
+	return se.grant, nil
 }
 
-func (s *sessions) end(id string) {
+func (s *memSessions) EndSession(_ context.Context, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.m, id)
+	return nil
 }

@@ -2,7 +2,10 @@ package web
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"strconv"
@@ -186,16 +189,69 @@ func (s *Server) Protect(scope store.Scope, h http.Handler) http.Handler {
 	return s.authenticate(need(scope, h.ServeHTTP))
 }
 
-// sessionGrant is a login session's grant; an API token's session ends
-// when the token is revoked.
-func (s *Server) sessionGrant(ctx context.Context, id string) *store.Token {
-	g := s.sessions.grant(id)
-	if g == nil || g == AdminGrant || s.Tokens == nil {
-		return g
+// sessionStore is where the sessions live: Sessions, or this process's
+// memory.
+func (s *Server) sessionStore() Sessions {
+	if s.Sessions != nil {
+		return s.Sessions
 	}
-	if t, err := s.Tokens.Token(ctx, g.ID); err != nil || !t.Revoked.IsZero() {
-		s.sessions.end(id)
+	return &s.sessions
+}
+
+// grantName is how a session names its grant: an API token by its id,
+// the admin by a hash of the admin token it signed in with (a new
+// --admin-token ends the old one's sessions).
+func (s *Server) grantName(g *store.Token) string {
+	if g == AdminGrant {
+		h := sha256.Sum256([]byte("testerd session\x00" + s.AdminToken))
+		return "admin:" + hex.EncodeToString(h[:16])
+	}
+	return "token:" + g.ID
+}
+
+// startSession opens a session for g and returns its id, for the cookie.
+func (s *Server) startSession(ctx context.Context, g *store.Token) (string, error) {
+	var b [32]byte
+	rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
+	now := time.Now()
+	return id, s.sessionStore().StartSession(ctx, id, s.grantName(g), now, now.Add(sessionAge))
+}
+
+// endSession ends the session id.
+func (s *Server) endSession(ctx context.Context, id string) {
+	if err := s.sessionStore().EndSession(ctx, id); err != nil {
+		s.Logger.Error("ending a session", "err", err)
+	}
+}
+
+// sessionGrant is a login session's grant, nil for none; an API token's
+// session ends when the token is revoked, the admin's when the admin
+// token changes.
+func (s *Server) sessionGrant(ctx context.Context, id string) *store.Token {
+	if len(id) != 64 {
 		return nil
 	}
-	return g
+	name, err := s.sessionStore().Session(ctx, id, time.Now())
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.Logger.Error("reading a session", "err", err)
+		}
+		return nil
+	}
+	if s.AdminToken != "" && name == s.grantName(AdminGrant) {
+		return AdminGrant
+	}
+	tokenID, ok := strings.CutPrefix(name, "token:")
+	if !ok || s.Tokens == nil {
+		return nil
+	}
+	t, err := s.Tokens.Token(ctx, tokenID)
+	if err != nil || !t.Revoked.IsZero() {
+		if err == nil || errors.Is(err, store.ErrNotFound) {
+			s.endSession(ctx, id)
+		}
+		return nil
+	}
+	return t
 }

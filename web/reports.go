@@ -82,7 +82,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.render(w, "login.html", page)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: adminCookie, Value: s.sessions.start(g), Path: "/", HttpOnly: true,
+	id, err := s.startSession(r.Context(), g)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: adminCookie, Value: id, Path: "/", HttpOnly: true,
 		Secure: s.secure(r), SameSite: http.SameSiteStrictMode, MaxAge: int(sessionAge / time.Second)})
 	http.Redirect(w, r, "/reports", http.StatusSeeOther)
 }
@@ -90,7 +95,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 // logout ends the session (POST only, so no link or image can do it).
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(adminCookie); err == nil {
-		s.sessions.end(c.Value)
+		s.endSession(r.Context(), c.Value)
 	}
 	http.SetCookie(w, &http.Cookie{Name: adminCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.secure(r), SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, "/", http.StatusSeeOther)

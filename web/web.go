@@ -64,6 +64,12 @@ const (
 // Server holds the handlers.
 type Server struct {
 	Store Store
+	// Nodes, if set, lists the live nodes sharing the database, for
+	// /healthz: their count for anyone, who they are for the admin.
+	Nodes func(ctx context.Context) ([]store.NodeRecord, error)
+	// Sessions keeps the login sessions; nil keeps them in this
+	// process's memory (lost at a restart, unknown to other nodes).
+	Sessions Sessions
 	// RepliesOff says the tester sends no replies (--reply off), for the
 	// pages that wait for a verdict.
 	RepliesOff bool
@@ -108,7 +114,7 @@ type Server struct {
 	posts    posters
 	bounces  posters // explanations asked, per client network
 	failures failures
-	sessions sessions
+	sessions memSessions
 	limits   limits
 	tmpl     map[i18n.Lang]*template.Template
 	domains  domainChecker
@@ -217,6 +223,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
+		s.writeNodes(w, r)
 	})
 	files := http.StripPrefix("/static/", http.FileServerFS(static))
 	mux.HandleFunc("GET /static/", func(w http.ResponseWriter, r *http.Request) {
@@ -794,4 +801,26 @@ func maskSender(addr string) string {
 		first = "*"
 	}
 	return first + "***" + addr[at:]
+}
+
+// writeNodes adds the live nodes to /healthz: how many for anyone, and
+// for the admin each one's name, instance, address, start and heartbeat.
+func (s *Server) writeNodes(w http.ResponseWriter, r *http.Request) {
+	if s.Nodes == nil {
+		return
+	}
+	nodes, err := s.Nodes(r.Context())
+	if err != nil {
+		fmt.Fprintf(w, "nodes: unknown (%v)\n", err)
+		return
+	}
+	fmt.Fprintf(w, "nodes: %d live\n", len(nodes))
+	if !s.admin(r) {
+		return
+	}
+	now := time.Now()
+	for _, n := range nodes {
+		fmt.Fprintf(w, "node %s: instance %s at %s, started %s, heartbeat %.1fs ago\n", n.Name, n.Instance, n.Addr,
+			n.Started.UTC().Format(time.RFC3339), now.Sub(n.Heartbeat).Seconds())
+	}
 }

@@ -211,7 +211,7 @@ func bindConfig(fs *flag.FlagSet, env func(string) (string, bool)) *config {
 	b.str(&c.DataDir, "data-dir", "testerd-data", "directory for the SQLite database and the generated TLS certificate and keys")
 	host, _ := os.Hostname()
 	b.str(&c.NodeID, "node-id", host, "this node's name among the nodes sharing --database (the holder of its probes' and replies' leases); unique per node, stable across restarts")
-	b.dur(&c.ProbeLease, "probe-lease", store.DefaultProbeLease, "how long the probes a node accepted stay its own without renewal: another node judges a dead node's probes after this")
+	b.dur(&c.ProbeLease, "probe-lease", store.DefaultProbeLease, "how long the probes a node accepted and the replies it is delivering stay its own without renewal: another node takes a dead node's work after this")
 	b.str(&c.Database, "database", "", "postgres://USER@HOST/DB URL of a PostgreSQL database shared by every node (empty: the SQLite file in --data-dir); prefer the environment variable when it has a password")
 	b.str(&c.Resolver, "resolver", "", "DNS server host:port (default: first nameserver of /etc/resolv.conf)")
 	b.str(&c.TLSCert, "tls-cert", "", "PEM certificate for STARTTLS (default: a self-signed one generated in the data directory)")

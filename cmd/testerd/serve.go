@@ -55,6 +55,10 @@ func runServe(cl *cli, args []string) int {
 	defer stop()
 	if err := serve(ctx, c, log, serveHooks{}); err != nil {
 		log.Error("testerd serve", "err", err)
+		if errors.Is(err, errNodeTaken) {
+			fmt.Fprintf(stderr, "testerd serve: %v\n", err)
+			return 2
+		}
 		return 1
 	}
 	return 0
@@ -143,7 +147,8 @@ func build(ctx context.Context, c *config, log *slog.Logger, hooks serveHooks) (
 	var met *metrics.Metrics // nil, recording nothing, without --metrics-addr
 	var pool *worker.Pool
 	if c.MetricsAddr != "" {
-		met = metrics.New(metrics.Sources{Batches: st.Stats, Outbox: st.OutboxStates, Queued: func() int { return pool.Queued() }})
+		met = metrics.New(metrics.Sources{Batches: st.Stats, Outbox: st.OutboxStates, Queued: func() int { return pool.Queued() },
+			Nodes: func(ctx context.Context) ([]store.NodeRecord, error) { return st.LiveNodes(ctx, time.Now()) }})
 	}
 	changed := hooks.Changed
 	if changed == nil {
@@ -160,6 +165,7 @@ func build(ctx context.Context, c *config, log *slog.Logger, hooks serveHooks) (
 	}
 	queue.Webhooks = &webhook.Poster{Tokens: st, AllowPrivate: c.WebhookAllowPrivate}
 	queue.Done = func(o *store.Outgoing) { met.Attempt(o); changed() }
+	queue.Resumed = met.Resumed
 	ingester.Done = func(_ *store.ReportMessage, rs []*store.DMARCReport) { met.ReportMail(rs); changed() }
 
 	lim := c.Limits
@@ -185,12 +191,18 @@ func build(ctx context.Context, c *config, log *slog.Logger, hooks serveHooks) (
 	planner.Lang = c.lang
 	w := &web.Server{Store: st, FailureDelay: c.FailureDelay, RepliesOff: c.replyMode == reply.Off, Reanalyzer: pool, HideLists: !c.PublicLists, Domain: c.Domain, Logger: log, Lint: &lint.Checker{Resolver: resolver, Receiver: c.Hostname, MaxLookups: WebLintLookups, STS: &mtasts.Fetcher{Resolver: resolver}, MXTLS: c.mxTLS()},
 		Reports: st, AdminToken: c.AdminToken, Tokens: st, TLSReports: ingester, Resolver: resolver, Health: resolver.Health().Err, Lang: c.lang, TrustedProxies: c.proxies,
-		Judge: pool.Judge, BaseURL: s.baseURL}
+		Judge: pool.Judge, BaseURL: s.baseURL, Sessions: st,
+		Nodes: func(ctx context.Context) ([]store.NodeRecord, error) { return st.LiveNodes(ctx, time.Now()) }}
 	s.web = &httpServer{srv: web.NewHTTPServer(c.HTTPAddr, w.Handler()), ln: httpLn, shutdown: c.ShutdownTimeout}
 
 	if err := s.listenOperators(w, met); err != nil {
 		return nil, err
 	}
+	mem, err := join(ctx, st, c.DataDir, "smtp "+s.smtp.Addr().String()+" http "+httpLn.Addr().String(), log)
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, mem.unlock)
 
 	watcher := &alerts.Watcher{Lang: c.lang, Store: st, Resolver: resolver, Domains: c.watch, To: c.alertTo, Domain: c.Domain, Hostname: c.Hostname, BaseURL: s.baseURL,
 		Cooldown: c.AlertCooldown, Logger: log, Enqueued: queue.Notify, STS: &mtasts.Fetcher{Resolver: resolver}}
@@ -199,7 +211,7 @@ func build(ctx context.Context, c *config, log *slog.Logger, hooks serveHooks) (
 	// Started in this order, stopped in the reverse one: SMTP intake
 	// first, then the web, the judges, the reports, the queue, the
 	// summary, the alerts and retention last.
-	s.parts = []part{{"retention", ret.run}, {"alerts", watcher.Run}}
+	s.parts = []part{{"node registry", mem.run}, {"retention", ret.run}, {"alerts", watcher.Run}}
 	if len(c.summaryTo) > 0 {
 		digest := &reports.Digest{Lang: c.lang, Store: st, Domain: c.Domain, Hostname: c.Hostname, BaseURL: s.baseURL, To: c.summaryTo,
 			Hour: c.summaryHour, Minute: c.summaryMinute, Enqueued: queue.Notify, Logger: log}
@@ -334,6 +346,9 @@ func (r *retention) run(ctx context.Context) error {
 		var n int64
 		if err == nil && mine { // otherwise another node has it this hour
 			n, err = r.store.DeleteBefore(ctx, time.Now().Add(-r.age))
+			if err == nil {
+				_, err = r.store.SweepSessions(ctx, time.Now())
+			}
 		}
 		if err != nil && ctx.Err() == nil {
 			r.log.Error("retention", "err", err)
@@ -354,6 +369,7 @@ const WebLintLookups = lint.DefaultMaxLookups / 2
 
 // The parts wired here fit the interfaces the others declare.
 var (
+	_ web.Sessions    = (*store.Store)(nil)
 	_ smtpd.Sink      = (*worker.Pool)(nil)
 	_ worker.Planner  = (*reply.Planner)(nil)
 	_ worker.Ingester = (*reports.Ingester)(nil)
