@@ -100,9 +100,12 @@ type Planner struct {
 const maxSubject = 400
 
 // Plan returns the reply to a judged probe, queued or suppressed with
-// its reason, or nil for mail that is not a probe (postmaster@).
+// its reason, or nil for mail that is not a probe (postmaster@) and
+// when replies are off (--reply off): then no probe has a reply, the
+// pages say so from the setting, and storing a suppressed row for each
+// would cost every probe a row and its index entries for nothing.
 func (c *Planner) Plan(p *store.Probe, v *verify.Verdict) *store.Outgoing {
-	if !p.Kind.Answered() {
+	if !p.Kind.Answered() || c.Mode == Off {
 		return nil
 	}
 	k := p.Kind
@@ -204,9 +207,6 @@ func address(local, domain string) (string, error) {
 
 // suppress returns why no reply may go, or zero.
 func (c *Planner) suppress(p *store.Probe, v *verify.Verdict, to, toDomain string) i18n.Msg {
-	if c.Mode == Off {
-		return i18n.M("why.reply-off")
-	}
 	if p.MailFrom == "" {
 		return i18n.M("why.null-sender")
 	}

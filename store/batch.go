@@ -240,28 +240,24 @@ func (s *Store) begin(ctx context.Context, durable bool) (tx *sqlTx, release fun
 	}, nil
 }
 
-// execProbes inserts one SMTP transaction's probes: a message to several
-// recipients is stored once, in raws, and each probe points at it.
+// execProbes inserts one SMTP transaction's probes. The message is
+// stored once, in raws (a message to several recipients is shared by
+// their probes), and each probe row points at it: the rows stay small,
+// so the updates a probe's row gets (its lease, given up with the
+// verdict) do not rewrite the message.
 func (s *Store) execProbes(ctx context.Context, tx *sqlTx, ps []*Probe) error {
-	var rawID any
-	if len(ps) > 1 {
-		rawID = ps[0].ID
-		if _, err := tx.exec(ctx, s.wr.insertRaw, ps[0].ID, ps[0].Raw); err != nil {
-			return err
-		}
+	if len(ps) == 0 {
+		return nil
+	}
+	rawID := ps[0].ID
+	if _, err := tx.exec(ctx, s.wr.insertRaw, rawID, ps[0].Raw); err != nil {
+		return err
 	}
 	for _, p := range ps {
-		raw := p.Raw
-		if rawID != nil && bytes.Equal(p.Raw, ps[0].Raw) {
-			raw = []byte{}
-		} else if rawID != nil {
+		if !bytes.Equal(p.Raw, ps[0].Raw) {
 			return errors.New("store: the probes of one write must share their message")
 		}
-		var id any
-		if len(raw) == 0 && rawID != nil {
-			id = rawID
-		}
-		if _, err := tx.exec(ctx, s.wr.insertProbe, s.probeRow(p, raw, id).vals...); err != nil {
+		if _, err := tx.exec(ctx, s.wr.insertProbe, s.probeRow(p, []byte{}, rawID).vals...); err != nil {
 			return err
 		}
 	}

@@ -54,12 +54,18 @@ func runLoad(cl *cli, args []string) int {
 	corpus := fs.Int("corpus", 200, "without --dir: distinct probes to sign before the clock starts")
 	mailFrom := fs.String("mail-from", "", "MAIL FROM (default bounce@"+loadDomain+", or someone@bench.test with --dir)")
 	helo := fs.String("helo", "", "EHLO name (default mail."+loadDomain+", or helo.bench.test with --dir)")
-	watch := fs.Int("watch", 0, "the server's pid: report its CPU time per probe")
+	watch := fs.Int("watch", 0, "the server's pid: report its CPU time per probe and its memory")
+	size := fs.Int("size", 4096, "without --dir: the size of each probe in bytes (its body padded to it)")
+	sigs := fs.Int("signatures", 1, "without --dir: DKIM signatures on each probe (1 to 10, each with its own RSA-2048 key)")
 	if code, ok := parseFlags(fs, args, stdout, stderr); !ok {
 		return code
 	}
 	if *conns < 1 || *probes < 1 || *corpus < 1 {
 		fmt.Fprintln(stderr, "testerd load: --conns, --probes and --corpus must be at least 1")
+		return 2
+	}
+	if *sigs < 1 || *sigs > 10 || *size < 512 || *size > 64<<20 {
+		fmt.Fprintln(stderr, "testerd load: --signatures must be 1 to 10, --size 512 bytes to 64 MiB")
 		return 2
 	}
 
@@ -73,11 +79,15 @@ func runLoad(cl *cli, args []string) int {
 		setDefault(mailFrom, "someone@bench.test")
 		setDefault(helo, "helo.bench.test")
 	} else {
-		key := dkimtest.RSA(2048)
 		z := dnsx.NewZone()
 		z.AddTXT(loadDomain, "v=spf1 ip4:127.0.0.0/8 ip6:::1 -all")
 		z.AddTXT("_dmarc."+loadDomain, "v=DMARC1; p=reject; rua=mailto:dmarc@"+loadDomain)
-		z.AddTXT("load._domainkey."+loadDomain, dkimtest.KeyRecord(key.Public()))
+		var keys []crypto.Signer
+		for i := range *sigs {
+			key := dkimtest.RSA(2048)
+			keys = append(keys, key)
+			z.AddTXT(loadSelector(i)+"._domainkey."+loadDomain, dkimtest.KeyRecord(key.Public()))
+		}
 		dnsSrv, err := dnsx.StartServerAt(z, *dnsAddr)
 		if err != nil {
 			fmt.Fprintf(stderr, "testerd load: DNS server: %v\n", err)
@@ -85,9 +95,10 @@ func runLoad(cl *cli, args []string) int {
 		}
 		defer dnsSrv.Close()
 		fmt.Fprintf(stdout, "DNS for %s served at %s (testerd must use --resolver %s)\n", loadDomain, dnsSrv.Addr(), dnsSrv.Addr())
-		body := strings.Repeat("Load test body line, to make the message a realistic size.\r\n", 60)
+		const line = "Load test body line, to make the message a realistic size.\r\n"
+		body := strings.Repeat(line, max(1, (*size-400*(*sigs)-200)/len(line)))
 		for i := range min(*corpus, *probes) {
-			m, err := loadProbe(*rcpt, key, i, body)
+			m, err := loadProbe(*rcpt, keys, i, body)
 			if err != nil {
 				fmt.Fprintf(stderr, "testerd load: %v\n", err)
 				return 1
@@ -154,7 +165,17 @@ func runLoad(cl *cli, args []string) int {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	// The server is done when its CPU time stops growing: judging may
+	// run on after the last 250 (large messages).
 	cpu1 := cpuTicks(*watch)
+	for end := time.Now().Add(*wait); *watch > 0 && time.Now().Before(end); {
+		time.Sleep(300 * time.Millisecond)
+		c := cpuTicks(*watch)
+		if c-cpu1 <= 1 {
+			break
+		}
+		cpu1 = c
+	}
 	fmt.Fprintf(stdout, "sent %d probes over %d connections in %s: %d accepted (%.0f/s), %d failed\n",
 		len(ids)+int(failed.Load()), *conns, elapsed.Round(time.Millisecond), len(ids), float64(len(ids))/elapsed.Seconds(), failed.Load())
 	if e := firstErr.Load(); e != nil {
@@ -175,6 +196,9 @@ func runLoad(cl *cli, args []string) int {
 		// what it accepted, before this tool reads the verdicts back.
 		fmt.Fprintf(stdout, "server CPU: %.3f ms per accepted probe (pid %d, %s over %s)\n",
 			float64(cpu1-cpu0)/float64(len(ids))*1000/clockTicks, *watch, time.Duration(float64(cpu1-cpu0)/clockTicks*float64(time.Second)).Round(time.Millisecond), elapsed.Round(time.Millisecond))
+		if rss, peak := memory(*watch); peak > 0 {
+			fmt.Fprintf(stdout, "server memory: %d MB resident now, %d MB at its peak\n", rss>>10, peak>>10)
+		}
 	}
 	if missing > 0 || failed.Load() > 0 {
 		return 1
@@ -182,15 +206,46 @@ func runLoad(cl *cli, args []string) int {
 	return 0
 }
 
-// loadProbe is one DKIM-signed probe of the tool's own.
-func loadProbe(rcpt string, key crypto.Signer, n int, body string) ([]byte, error) {
+// loadProbe is one probe of the tool's own, DKIM-signed with each key.
+func loadProbe(rcpt string, keys []crypto.Signer, n int, body string) ([]byte, error) {
 	msg := fmt.Sprintf("From: Load <load@%s>\r\nTo: %s\r\nSubject: load probe %d\r\nMessage-ID: <load-%d-%d@%s>\r\n\r\n%s",
 		loadDomain, rcpt, n, n, time.Now().UnixNano(), loadDomain, body)
-	sig, err := dkimtest.Sign([]byte(msg), dkimtest.Options{Domain: loadDomain, Selector: "load", Signer: key})
-	if err != nil {
-		return nil, err
+	for i, key := range keys {
+		sig, err := dkimtest.Sign([]byte(msg), dkimtest.Options{Domain: loadDomain, Selector: loadSelector(i), Signer: key})
+		if err != nil {
+			return nil, err
+		}
+		msg = sig + msg
 	}
-	return []byte(sig + msg), nil
+	return []byte(msg), nil
+}
+
+// loadSelector is the DKIM selector of the i-th load key.
+func loadSelector(i int) string {
+	if i == 0 {
+		return "load"
+	}
+	return "load" + strconv.Itoa(i+1)
+}
+
+// memory is a process's resident memory now and at its peak, in KB,
+// from /proc.
+func memory(pid int) (rss, peak int64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		k, v, _ := strings.Cut(l, ":")
+		n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		switch k {
+		case "VmRSS":
+			rss = n
+		case "VmHWM":
+			peak = n
+		}
+	}
+	return rss, peak
 }
 
 // MaxCorpus bounds the files --dir reads.
@@ -246,7 +301,7 @@ func cpuTicks(pid int) int64 {
 }
 
 func sendLoadProbe(cl *smtp.Client, mailFrom, rcpt string, msg []byte) (string, error) {
-	if err := cl.Mail(mailFrom, nil); err != nil {
+	if err := cl.Mail(mailFrom, &smtp.MailOptions{Size: int64(len(msg))}); err != nil {
 		return "", err
 	}
 	if err := cl.Rcpt(rcpt, nil); err != nil {

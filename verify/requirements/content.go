@@ -242,7 +242,18 @@ func attrOK(t html.Token, name string) (string, bool) {
 // with http:// or https://, and the unsubscribe links among them (a
 // link on a line that says so).
 func (c *content) readText(b []byte) {
-	for _, line := range strings.Split(string(b), "\n") {
+	for len(b) > 0 {
+		raw := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			raw, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		// Most lines hold no link: one search for "://" passes them by.
+		if !bytes.Contains(raw, []byte("://")) {
+			continue
+		}
+		line := string(raw)
 		lower := strings.ToLower(line)
 		for _, w := range strings.FieldsFunc(line, func(r rune) bool {
 			return r == ' ' || r == '\t' || r == '<' || r == '>' || r == '"' || r == '(' || r == ')' || r == '\r'
