@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/testerd/testerd/bimi"
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/internal/untrusted"
@@ -61,6 +62,8 @@ type Report struct {
 	DMARC    *DMARCReport `json:"dmarc"`
 	DKIM     []*DKIMKey   `json:"dkim"`
 	MX       *MXReport    `json:"mx"`
+	// BIMI is the logo check, when the checker has one.
+	BIMI *bimi.Result `json:"bimi,omitempty"`
 	// Lookups is how many DNS questions the check asked.
 	Lookups int64 `json:"lookups"`
 	// TesterFailure: testerd's resolver left questions unanswered, so
@@ -105,6 +108,9 @@ type Checker struct {
 	STS *mtasts.Fetcher
 	// MXTLS, if set, connects to the MX hosts to check their STARTTLS.
 	MXTLS *MXTLS
+	// BIMI, if set, checks the domain's BIMI record, logo and mark
+	// certificate (its resolver is the check's).
+	BIMI *bimi.Checker
 }
 
 // ErrBadDomain is returned for a name that is not a domain.
@@ -142,6 +148,9 @@ func (c *Checker) Check(ctx context.Context, domain string, o Options) (*Report,
 	rep.DMARC = l.dmarc(ctx)
 	rep.DKIM = l.dkim(ctx, o)
 	rep.MX = l.mx(ctx)
+	if c.BIMI != nil {
+		rep.BIMI = l.bimi(ctx, c.BIMI, rep.DMARC)
+	}
 	if b.exhausted.Load() {
 		l.add("dns", Warning, m("lint.budget", max), m("lint.budget.fix"))
 	}
@@ -299,4 +308,28 @@ func (b *budget) txtStrings(ctx context.Context, name string) ([][]string, bool)
 // checker is an SPF checker over the budget.
 func (l *linter) spfChecker() *spf.Checker {
 	return &spf.Checker{Resolver: l.r, Receiver: l.receiver}
+}
+
+// bimi checks the domain's BIMI setup. BIMI is optional: a domain
+// without a record gets one piece of information; one with a record
+// gets each finding, as an error where the logo would not show.
+func (l *linter) bimi(ctx context.Context, c *bimi.Checker, d *DMARCReport) *bimi.Result {
+	bc := *c
+	bc.Resolver = l.r
+	res := bc.Check(ctx, bimi.Input{Domain: l.domain, OrgDomain: d.OrgDomain.Domain, DMARC: bimi.EnforcementOf(d.Domain, d.Org)})
+	if res.Record == "" && !res.TesterFailure {
+		l.add("bimi", Info, m("lint.bimi.none", res.RecordName), m("lint.bimi.none.fix"))
+		return res
+	}
+	for _, f := range res.Findings {
+		sev := Info
+		switch f.Severity {
+		case bimi.Error:
+			sev = Error
+		case bimi.Warning:
+			sev = Warning
+		}
+		l.add("bimi", sev, f.Message, f.Fix)
+	}
+	return res
 }

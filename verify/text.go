@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/testerd/testerd/bimi"
 	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/kind"
 	"github.com/testerd/testerd/rspamd"
@@ -32,6 +33,9 @@ func (v *Verdict) WriteText(w io.Writer, receiver string, l i18n.Lang) {
 	}
 	if s := v.Spam; s != nil {
 		writeSpam(w, s, l)
+	}
+	if b := v.BIMI; b != nil {
+		WriteBIMI(w, b, l)
 	}
 
 	eff := v.SPF.Effective()
@@ -282,6 +286,23 @@ func writeRequirements(w io.Writer, r *requirements.Report, l i18n.Lang) {
 		fmt.Fprintln(w)
 		if p.Reply != "" {
 			fmt.Fprintf(w, "       “%s”\n", p.Reply)
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// WriteBIMI writes a BIMI check in l: where the record is, then each
+// finding with its fix.
+func WriteBIMI(w io.Writer, b *bimi.Result, l i18n.Lang) {
+	fmt.Fprintf(w, "== %s\n", l.T("bimi.title"))
+	fmt.Fprintf(w, "  %s\n", l.T("bimi.intro"))
+	if b.Record != "" {
+		fmt.Fprintf(w, "  %s\n", l.T("bimi.record-at", b.RecordName, b.Record))
+	}
+	for _, f := range b.Findings {
+		fmt.Fprintf(w, "  %s: %s\n", l.T("bimi.severity."+string(f.Severity)), l.Say(f.Message))
+		if !f.Fix.IsZero() {
+			fmt.Fprintf(w, "    %s %s\n", l.T("bimi.fix"), l.Say(f.Fix))
 		}
 	}
 	fmt.Fprintln(w)

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/testerd/testerd/bimi"
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/internal/untrusted"
@@ -121,6 +122,10 @@ type Verdict struct {
 	// operator runs one: information beside the verdict, never a tag.
 	Spam *rspamd.Report `json:"spam,omitempty"`
 
+	// BIMI says whether receivers would show the From domain's logo, for
+	// check@: information beside the verdict, never a tag.
+	BIMI *bimi.Result `json:"bimi,omitempty"`
+
 	// DNSCache says how many DNS answers came from testerd's cache, and
 	// how old the oldest was; nil when none did.
 	DNSCache *DNSCache `json:"dns_cache,omitempty"`
@@ -156,6 +161,9 @@ type Judge struct {
 	Spam *rspamd.Client
 	// Unsubscribe, if set, tries check@ probes' one-click unsubscription.
 	Unsubscribe *unsubscribe.Trier
+	// BIMI, if set, checks the From domain's BIMI setup for check@ (its
+	// Resolver is the judge's, counted with the verdict's questions).
+	BIMI *bimi.Checker
 }
 
 // Judge verifies one probe. It never fails: every problem is part of the
@@ -226,6 +234,13 @@ func (j *Judge) Judge(ctx context.Context, p Probe) *Verdict {
 	}
 	v.Tags = v.AllTags[v.Kind]
 	v.AuthenticationResults = v.authResults(j.Receiver)
+	// BIMI fetches from the sender's web server while the requirements
+	// are checked.
+	var logo chan *bimi.Result
+	if v.Kind == kind.Check && j.BIMI != nil && v.From.Domain != "" {
+		logo = make(chan *bimi.Result, 1)
+		go func() { logo <- j.bimi(ctx, res, m, v) }()
+	}
 	if v.Kind == kind.Check {
 		in := requirements.Input{IP: v.Envelope.IP, Helo: p.Helo, MailFrom: p.MailFrom, Message: m, Size: len(p.Raw),
 			From: v.From, SPF: v.SPF, DKIM: v.DKIM, DMARC: v.DMARC, Now: time.Now(), Reputation: j.Reputation, Unsubscribe: j.Unsubscribe,
@@ -247,6 +262,9 @@ func (j *Judge) Judge(ctx context.Context, p Probe) *Verdict {
 		} else {
 			v.Spam = nil
 		}
+	}
+	if logo != nil {
+		v.BIMI = <-logo
 	}
 	if hits, oldest, limit := cacheUse.Result(); hits > 0 {
 		v.DNSCache = &DNSCache{Hits: hits, OldestSeconds: oldest.Round(time.Millisecond).Seconds(), LimitSeconds: limit.Seconds()}
@@ -336,3 +354,34 @@ func messageFacts(m *message.Message, size int) MessageFacts {
 const maxShown = 998
 
 func clip(s string) string { return untrusted.Clip(s, maxShown) }
+
+// bimi checks the From domain's BIMI setup for the judged message: the
+// selector of its BIMI-Selector header (and whether a passing DKIM
+// signature covers it) and DMARC as the verdict found it.
+func (j *Judge) bimi(ctx context.Context, res dnsx.Resolver, m *message.Message, v *Verdict) *bimi.Result {
+	c := *j.BIMI
+	c.Resolver = res
+	if j.Now != nil {
+		c.Now = j.Now
+	}
+	d := v.DMARC
+	in := bimi.Input{Domain: v.From.Domain, OrgDomain: d.OrgDomain}
+	if sel := m.First("BIMI-Selector"); sel != "" {
+		in.SelectorHeader = true
+		for _, part := range strings.Split(sel, ";") {
+			if k, val, ok := strings.Cut(strings.TrimSpace(part), "="); ok && strings.EqualFold(strings.TrimSpace(k), "s") {
+				in.Selector = untrusted.Line(strings.TrimSpace(val), 63)
+			}
+		}
+		for _, s := range v.DKIM.Signatures {
+			in.SelectorSigned = in.SelectorSigned || (s.Result == dkim.Pass && s.Signed.BIMISelector)
+		}
+	}
+	var org *dmarc.Discovery
+	if d.Discovery != nil && !d.Discovery.Inherited && d.OrgDomain != "" && d.OrgDomain != d.Discovery.Domain {
+		org = dmarc.Discover(ctx, res, d.OrgDomain)
+	}
+	in.DMARC = bimi.EnforcementOf(d.Discovery, org)
+	in.DMARC.Judged, in.DMARC.Pass = true, d.Result == dmarc.Pass
+	return c.Check(ctx, in)
+}

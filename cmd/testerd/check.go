@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/testerd/testerd/bimi"
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/explain"
 	"github.com/testerd/testerd/kind"
@@ -36,6 +37,7 @@ func runCheck(c *cli, args []string) int {
 	langFlag := addLangFlag(c, fs)
 	tlsVersion := fs.String("tls", "", `the session's TLS version for the sender-requirements report ("1.3", "1.2", or "none"); unset, TLS is not judged`)
 	failOnFlag := addFailOnFlag(fs, "the message's diagnosis", failOnNever)
+	withBIMI := fs.Bool("bimi", false, "also check the From domain's BIMI record, logo and mark certificate (fetches them over HTTPS), for the check tester")
 	rspamdURL := fs.String("rspamd-url", c.getenv("TESTERD_RSPAMD_URL", ""), "an rspamd normal worker (http://127.0.0.1:11333) to ask for its opinion too, for the check tester (env TESTERD_RSPAMD_URL)")
 	ignore := fs.String("ignore", "", "requirements (comma-separated ids, such as dkim,dkim-aligned for an unsigned fixture) that --fail-on does not count")
 	fs.Usage = func() {
@@ -88,6 +90,9 @@ func runCheck(c *cli, args []string) int {
 		return 1
 	}
 	j := &verify.Judge{Resolver: client, Receiver: env.receiver, Timeout: env.timeout}
+	if *withBIMI {
+		j.BIMI = &bimi.Checker{}
+	}
 	if *rspamdURL != "" {
 		j.Spam = &rspamd.Client{URL: *rspamdURL}
 	}

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/testerd/testerd/alerts"
+	"github.com/testerd/testerd/bimi"
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/i18n"
 	"github.com/testerd/testerd/lint"
@@ -83,6 +86,13 @@ type config struct {
 	RspamdURL string
 	// UnsubscribeTry POSTs check@ probes' one-click unsubscription.
 	UnsubscribeTry bool
+	// BIMIRoots is a PEM file of the mark authorities' roots, which
+	// anchor BIMI mark certificates; bimiRoots is what it holds.
+	BIMIRoots string
+	bimiRoots *x509.CertPool
+	// bimiClient fetches BIMI files in tests (nil: the bimi package's
+	// client, public addresses only).
+	bimiClient *http.Client
 	// WebhookAllowPrivate lets webhooks post to private and loopback
 	// addresses (receivers on the operator's own network).
 	WebhookAllowPrivate bool
@@ -245,6 +255,7 @@ func bindConfig(fs *flag.FlagSet, env func(string) (string, bool)) *config {
 	b.str(&c.MetricsAddr, "metrics-addr", "", "loopback address for Prometheus metrics (/metrics), off when empty, e.g. 127.0.0.1:9464")
 	b.boolean(&c.LintMXTLS, "lint-mx-tls", false, "let the domain checker (/domain) connect to each MX on port 25 to check STARTTLS and its certificate")
 	b.boolean(&c.Reputation, "reputation", true, "look check@ probes' IP and From/DKIM domains up in a few DNS block and allow lists (the list operators see them through your resolver); false: no lookups")
+	b.str(&c.BIMIRoots, "bimi-roots", "", "PEM file of the mark certificate authorities' roots, to verify BIMI certificates' chains (empty: chains are read but not anchored, and the check says so)")
 	b.str(&c.RspamdURL, "rspamd-url", "", "an rspamd normal worker (http://127.0.0.1:11333) to ask for its opinion of check@ probes, shown beside the verdict; empty: none")
 	b.boolean(&c.UnsubscribeTry, "unsubscribe-try", false, "try check@ probes' one-click unsubscribe (RFC 8058) for real: one POST to the signed https URL, public addresses only; it unsubscribes the tester's address")
 	b.str(&c.SpamhausDQSKey, "spamhaus-dqs-key", "", "a Spamhaus Data Query Service key: Spamhaus is then queried through DQS (needed behind public resolvers)")
@@ -300,6 +311,16 @@ func (c *config) resolve() error {
 		u, err := url.Parse(c.Out.PublicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 			return fmt.Errorf("--public-url %q: give the start of a web address, such as https://tester.example.com", c.Out.PublicURL)
+		}
+	}
+	if c.BIMIRoots != "" {
+		pem, err := os.ReadFile(c.BIMIRoots)
+		if err != nil {
+			return fmt.Errorf("--bimi-roots: %w", err)
+		}
+		c.bimiRoots = x509.NewCertPool()
+		if !c.bimiRoots.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("--bimi-roots %s: no PEM certificate in it", c.BIMIRoots)
 		}
 	}
 	if c.RspamdURL != "" {
@@ -388,6 +409,9 @@ func (c *config) spam() *rspamd.Client {
 	}
 	return &rspamd.Client{URL: c.RspamdURL}
 }
+
+// bimi is the BIMI checker (its resolver is set where it is used).
+func (c *config) bimi() *bimi.Checker { return &bimi.Checker{Roots: c.bimiRoots, Client: c.bimiClient} }
 
 // unsubscribeTrier tries one-click unsubscriptions, nil without
 // --unsubscribe-try.

@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"net/netip"
+	"os"
 	"strings"
 
+	"github.com/testerd/testerd/bimi"
 	"github.com/testerd/testerd/dnsx"
 	"github.com/testerd/testerd/lint"
 	"github.com/testerd/testerd/mtasts"
@@ -27,6 +30,7 @@ func runLint(cl *cli, args []string) int {
 	mailFrom := fs.String("mail-from", "", "the MAIL FROM for --ip (default postmaster@DOMAIN)")
 	receiver := fs.String("receiver", cl.getenv("TESTERD_HOSTNAME", "testerd.localhost"), "receiving host name for the SPF trace")
 	mxTLS := fs.Bool("mx-tls", false, "also connect to each MX on port 25 to check STARTTLS and its certificate")
+	bimiRoots := fs.String("bimi-roots", cl.getenv("TESTERD_BIMI_ROOTS", ""), "PEM file of the mark certificate authorities' roots, to verify the BIMI certificate's chain (env TESTERD_BIMI_ROOTS)")
 	langFlag := addLangFlag(cl, fs)
 	failOnFlag := addFailOnFlag(fs, "the domain's report", failOnError)
 	fs.Usage = func() {
@@ -83,7 +87,16 @@ func runLint(cl *cli, args []string) int {
 		fmt.Fprintf(stderr, "testerd lint: %v\n", err)
 		return 1
 	}
-	c := &lint.Checker{Resolver: r, Receiver: *receiver, STS: &mtasts.Fetcher{Resolver: r}}
+	bc := &bimi.Checker{}
+	if *bimiRoots != "" {
+		pem, err := os.ReadFile(*bimiRoots)
+		bc.Roots = x509.NewCertPool()
+		if err != nil || !bc.Roots.AppendCertsFromPEM(pem) {
+			fmt.Fprintf(stderr, "testerd lint: --bimi-roots %s: no PEM certificate could be read (%v)\n", *bimiRoots, err)
+			return 2
+		}
+	}
+	c := &lint.Checker{Resolver: r, Receiver: *receiver, STS: &mtasts.Fetcher{Resolver: r}, BIMI: bc}
 	if *mxTLS {
 		c.MXTLS = &lint.MXTLS{Hostname: *receiver, Probe: outbound.ProbeTLS}
 	}

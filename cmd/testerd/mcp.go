@@ -79,8 +79,8 @@ func serveMCP(ctx context.Context, c *config, stderr io.Writer, t mcp.Transport)
 	}
 	w := &web.Server{Store: st, Domain: c.Domain, Lang: c.lang, BaseURL: strings.TrimSuffix(c.Out.PublicURL, "/"),
 		Logger: slog.New(slog.NewTextHandler(stderr, nil)),
-		Lint:   &lint.Checker{Resolver: resolver, Receiver: c.Hostname, MaxLookups: WebLintLookups, STS: &mtasts.Fetcher{Resolver: resolver}},
-		Judge:  &verify.Judge{Resolver: resolver, Receiver: c.Hostname, Reputation: c.reputation(), Spam: c.spam(), Unsubscribe: c.unsubscribeTrier()}}
+		Lint:   &lint.Checker{Resolver: resolver, Receiver: c.Hostname, MaxLookups: WebLintLookups, STS: &mtasts.Fetcher{Resolver: resolver}, BIMI: c.bimi()},
+		Judge:  &verify.Judge{Resolver: resolver, Receiver: c.Hostname, Reputation: c.reputation(), Spam: c.spam(), Unsubscribe: c.unsubscribeTrier(), BIMI: c.bimi()}}
 	return w.MCPServer(nil).Run(ctx, t)
 }
 

@@ -57,7 +57,7 @@ func runReanalyze(cl *cli, args []string) int {
 		fmt.Fprintf(stderr, "testerd reanalyze: %v\n", err)
 		return 1
 	}
-	pool := &worker.Pool{Store: st, Judge: &verify.Judge{Resolver: dns, Receiver: c.Hostname, Reputation: c.reputation(), Spam: c.spam(), Unsubscribe: c.unsubscribeTrier()}}
+	pool := &worker.Pool{Store: st, Judge: &verify.Judge{Resolver: dns, Receiver: c.Hostname, Reputation: c.reputation(), Spam: c.spam(), Unsubscribe: c.unsubscribeTrier(), BIMI: c.bimi()}}
 	changed, failed := 0, 0
 	for _, id := range ids {
 		if ctx.Err() != nil {

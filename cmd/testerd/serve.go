@@ -154,7 +154,7 @@ func build(ctx context.Context, c *config, log *slog.Logger, hooks serveHooks) (
 	if changed == nil {
 		changed = func() {}
 	}
-	pool = &worker.Pool{Store: st, Judge: &verify.Judge{Resolver: met.Resolver(resolver), Receiver: c.Hostname, Reputation: c.reputation(), Spam: c.spam(), Unsubscribe: c.unsubscribeTrier()}, Workers: c.Workers, MaxInFlight: c.MaxInFlight, RejudgeDelay: c.RejudgeDelay,
+	pool = &worker.Pool{Store: st, Judge: &verify.Judge{Resolver: met.Resolver(resolver), Receiver: c.Hostname, Reputation: c.reputation(), Spam: c.spam(), Unsubscribe: c.unsubscribeTrier(), BIMI: c.bimi()}, Workers: c.Workers, MaxInFlight: c.MaxInFlight, RejudgeDelay: c.RejudgeDelay,
 		Logger: log, Reply: planner, Enqueued: queue.Notify, Reports: ingester,
 		Done: func(pr *store.Probe, v *verify.Verdict, elapsed time.Duration) {
 			met.Judged(pr.Kind, v.Tags, elapsed)
@@ -189,7 +189,7 @@ func build(ctx context.Context, c *config, log *slog.Logger, hooks serveHooks) (
 	}
 	s.baseURL = planner.BaseURL
 	planner.Lang = c.lang
-	w := &web.Server{Store: st, FailureDelay: c.FailureDelay, RepliesOff: c.replyMode == reply.Off, Reanalyzer: pool, HideLists: !c.PublicLists, Domain: c.Domain, Logger: log, Lint: &lint.Checker{Resolver: resolver, Receiver: c.Hostname, MaxLookups: WebLintLookups, STS: &mtasts.Fetcher{Resolver: resolver}, MXTLS: c.mxTLS()},
+	w := &web.Server{Store: st, FailureDelay: c.FailureDelay, RepliesOff: c.replyMode == reply.Off, Reanalyzer: pool, HideLists: !c.PublicLists, Domain: c.Domain, Logger: log, Lint: &lint.Checker{Resolver: resolver, Receiver: c.Hostname, MaxLookups: WebLintLookups, STS: &mtasts.Fetcher{Resolver: resolver}, MXTLS: c.mxTLS(), BIMI: c.bimi()},
 		Reports: st, AdminToken: c.AdminToken, Tokens: st, TLSReports: ingester, Resolver: resolver, Health: resolver.Health().Err, Lang: c.lang, TrustedProxies: c.proxies,
 		Judge: pool.Judge, BaseURL: s.baseURL, Sessions: st,
 		Nodes: func(ctx context.Context) ([]store.NodeRecord, error) { return st.LiveNodes(ctx, time.Now()) }}

@@ -62,6 +62,7 @@ type Signed struct {
 	Subject             bool `json:"subject"`
 	ListUnsubscribe     bool `json:"list_unsubscribe"`
 	ListUnsubscribePost bool `json:"list_unsubscribe_post"`
+	BIMISelector        bool `json:"bimi_selector,omitempty"`
 }
 
 // Signature is one DKIM-Signature field: its tags, its key, each check and

@@ -183,6 +183,8 @@ func parseSignature(sig *Signature, f message.Field, now time.Time) *pending {
 				sig.Signed.ListUnsubscribe = true
 			case "list-unsubscribe-post":
 				sig.Signed.ListUnsubscribePost = true
+			case "bimi-selector":
+				sig.Signed.BIMISelector = true
 			}
 		}
 	}
