@@ -795,22 +795,14 @@ func (s *Store) VerdictsFrom(ctx context.Context, domain string, limit int) ([][
 func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
 	var deleted int64
 	for {
-		res, err := s.w.ExecContext(ctx, `DELETE FROM probes WHERE id IN (SELECT id FROM probes WHERE received_at < ? LIMIT ?)`,
-			t.UnixNano(), RetentionBatch)
-		if err != nil {
-			return deleted, err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return deleted, err
-		}
+		n, err := s.deleteProbes(ctx, t)
 		deleted += n
+		if err != nil {
+			return deleted, err
+		}
 		if n < RetentionBatch {
 			break
 		}
-	}
-	if _, err := s.w.ExecContext(ctx, `DELETE FROM raws WHERE id NOT IN (SELECT raw_id FROM probes WHERE raw_id IS NOT NULL)`); err != nil {
-		return deleted, err
 	}
 	if _, err := s.w.ExecContext(ctx, `DELETE FROM outbox WHERE probe_id IS NULL AND state NOT IN (?, ?) AND created_at < ?`,
 		Queued, Deferred, t.UnixNano()); err != nil {
@@ -820,6 +812,53 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int64, error) {
 		return deleted, err
 	}
 	return deleted, nil
+}
+
+// deleteProbes deletes up to RetentionBatch probes received before t,
+// with the messages they point at, in one transaction. A message shared
+// by several recipients' probes goes with the first batch that meets one
+// of them: they were all received at once, so the rest go in this run.
+func (s *Store) deleteProbes(ctx context.Context, t time.Time) (int64, error) {
+	tx, release, err := s.begin(ctx, true)
+	if err != nil {
+		return 0, err
+	}
+	defer release()
+	rows, err := tx.QueryContext(ctx, `SELECT id, COALESCE(raw_id, '') FROM probes WHERE received_at < ? LIMIT ?`, t.UnixNano(), RetentionBatch)
+	if err != nil {
+		return 0, err
+	}
+	var ids, raws []any
+	for rows.Next() {
+		var id, raw string
+		if err := rows.Scan(&id, &raw); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		ids = append(ids, id)
+		if raw != "" {
+			raws = append(raws, raw)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	in := func(n int) string { return "(?" + strings.Repeat(", ?", n-1) + ")" }
+	if len(raws) > 0 {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM raws WHERE id IN `+in(len(raws)), raws...); err != nil {
+			return 0, err
+		}
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM probes WHERE id IN `+in(len(ids)), ids...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	return n, tx.Commit()
 }
 
 // NoteTesterRetry records that a probe is put back to be judged again
