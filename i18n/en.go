@@ -1514,7 +1514,7 @@ var en = map[string]string{
 	"bimi.severity.info":           "Information",
 	"bimi.fix":                     "What to do:",
 	"bimi.shown-yes":               "Receivers that support BIMI would show the logo.",
-	"bimi.shown-no":                "No receiver would show a logo yet: %d things to fix.",
+	"bimi.shown-no":                "No receiver would show a logo yet (things to fix: %d).",
 	"bimi.logo-alt":                "the logo at l=, as receivers would show it",
 	"lint.bimi.none":               "no BIMI record at %s: no logo beside your messages (BIMI is optional)",
 	"lint.bimi.none.fix":           "to show your logo in Gmail, Yahoo and Apple Mail: enforce DMARC (quarantine or reject), publish an SVG Tiny PS logo and a mark certificate, then the BIMI record",

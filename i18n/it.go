@@ -1515,7 +1515,7 @@ var it = map[string]string{
 	"bimi.severity.info":           "Informazione",
 	"bimi.fix":                     "Cosa fare:",
 	"bimi.shown-yes":               "I provider che supportano BIMI mostrerebbero il logo.",
-	"bimi.shown-no":                "Per ora nessun provider mostrerebbe il logo: %d cose da sistemare.",
+	"bimi.shown-no":                "Per ora nessun provider mostrerebbe il logo (cose da sistemare: %d).",
 	"bimi.logo-alt":                "il logo in l=, come lo mostrerebbero i provider",
 	"lint.bimi.none":               "nessun record BIMI in %s: nessun logo accanto ai tuoi messaggi (BIMI è facoltativo)",
 	"lint.bimi.none.fix":           "per mostrare il tuo logo in Gmail, Yahoo e Apple Mail: applica DMARC (quarantine o reject), pubblica un logo SVG Tiny PS e un certificato del marchio, poi il record BIMI",
