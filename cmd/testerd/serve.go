@@ -211,7 +211,7 @@ func build(ctx context.Context, c *config, log *slog.Logger, hooks serveHooks) (
 	// Started in this order, stopped in the reverse one: SMTP intake
 	// first, then the web, the judges, the reports, the queue, the
 	// summary, the alerts and retention last.
-	s.parts = []part{{"node registry", mem.run}, {"retention", ret.run}, {"alerts", watcher.Run}}
+	s.parts = []part{{"node registry", mem.run}, {"garbage collector", gcTuner{}.run}, {"retention", ret.run}, {"alerts", watcher.Run}}
 	if len(c.summaryTo) > 0 {
 		digest := &reports.Digest{Lang: c.lang, Store: st, Domain: c.Domain, Hostname: c.Hostname, BaseURL: s.baseURL, To: c.summaryTo,
 			Hour: c.summaryHour, Minute: c.summaryMinute, Enqueued: queue.Notify, Logger: log}
