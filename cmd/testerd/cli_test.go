@@ -29,6 +29,7 @@ func TestCLI(t *testing.T) {
 		{args: []string{"--version"}, code: 0, stdout: "go1.", quietError: true},
 		{args: []string{"serve", "--nope"}, code: 2, stderr: "testerd serve: flag provided but not defined: -nope"},
 		{args: []string{"serve", "--data-dir", dir, "--log-format", "xml"}, code: 2, stderr: `testerd serve: --log-format "xml": use text or json`},
+		{args: []string{"serve", "--data-dir", dir, "--log-level", "loud"}, code: 2, stderr: `testerd serve: --log-level "loud": use debug, info, warn or error`},
 		{args: []string{"serve", "--data-dir", dir, "--domain", ""}, code: 2, stderr: "testerd serve: --domain: empty domain"},
 		{args: []string{"serve", "--data-dir", dir, "--domain", "bad domain"}, code: 2, stderr: "is not a valid domain name"},
 		{args: []string{"serve", "--data-dir", dir, "--public-url", "ftp://tester.example"}, code: 2, stderr: "--public-url"},

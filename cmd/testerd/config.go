@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -46,7 +47,10 @@ type config struct {
 	Retention          time.Duration
 	ShutdownTimeout    time.Duration
 	LogFormat          string
-	Out                outConfig
+	// LogLevel is the least severe level logged; logLevel what it parses to.
+	LogLevel string
+	logLevel slog.Level
+	Out      outConfig
 	// AdminToken opens the DMARC report pages; ReportAddresses are extra
 	// local parts, besides rua, that take reports.
 	AdminToken string
@@ -243,6 +247,7 @@ func bindConfig(fs *flag.FlagSet, env func(string) (string, bool)) *config {
 	b.dur(&c.Retention, "retention", 7*24*time.Hour, "how long probes and verdicts are kept")
 	b.dur(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long shutdown waits for sessions in flight")
 	b.str(&c.LogFormat, "log-format", "text", "log format: text or json")
+	b.str(&c.LogLevel, "log-level", "info", "least severe level logged: debug, info, warn or error (warn drops the two lines per probe)")
 	b.boolean(&c.PublicLists, "public-lists", true, "show the lists of results (/spf, /dkim, /check, GET /api/results) to everyone; false keeps them for --admin-token, and people use private tests at /new")
 	b.str(&c.AdminToken, "admin-token", "", "token for the DMARC report pages and API (empty: those pages are off); prefer the environment variable")
 	b.str(&c.TrustedProxies, "trusted-proxies", "", "reverse proxies (CIDRs, comma-separated) whose X-Forwarded-For and X-Forwarded-Proto are believed, for the admin pages' throttling and Secure cookie")
@@ -296,6 +301,9 @@ func (c *config) resolve() error {
 	}
 	if _, err := message.Domain(c.Hostname); err != nil {
 		return fmt.Errorf("--hostname: %v", err)
+	}
+	if err := c.logLevel.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return fmt.Errorf("--log-level %q: use debug, info, warn or error", c.LogLevel)
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("--log-format %q: use text or json", c.LogFormat)

@@ -46,9 +46,10 @@ func runServe(cl *cli, args []string) int {
 		fmt.Fprintf(stderr, "testerd serve: %v\n", err)
 		return 2
 	}
-	var h slog.Handler = slog.NewTextHandler(stderr, nil)
+	opts := &slog.HandlerOptions{Level: c.logLevel}
+	var h slog.Handler = slog.NewTextHandler(stderr, opts)
 	if c.LogFormat == "json" {
-		h = slog.NewJSONHandler(stderr, nil)
+		h = slog.NewJSONHandler(stderr, opts)
 	}
 	log := slog.New(h)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
