@@ -32,16 +32,7 @@ var errTooBig = errors.New("too big")
 // defaultClient dials public addresses only, verifies certificates with
 // the system's roots and follows no redirect (a receiver fetching a logo
 // does not either).
-var defaultClient = &http.Client{
-	Timeout: FetchTimeout,
-	Transport: &http.Transport{
-		DialContext:         netguard.Dialer(FetchTimeout, false, errNotPublic).DialContext,
-		TLSHandshakeTimeout: FetchTimeout,
-		MaxIdleConns:        10,
-		IdleConnTimeout:     30 * time.Second,
-	},
-	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-}
+var defaultClient = netguard.Client(FetchTimeout, false, errNotPublic, nil)
 
 // fetch GETs u and returns at most max bytes of its body, decompressed
 // when it is gzip (Content-Encoding, or a .svgz file), or an error that

@@ -84,16 +84,7 @@ func (t *Trier) timeout() time.Duration {
 }
 
 func (t *Trier) init() {
-	conf := t.TLS
-	if conf == nil {
-		conf = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	d := netguard.Dialer(t.timeout(), t.AllowPrivate, errNotPublic)
-	t.client = &http.Client{
-		Transport: &http.Transport{Proxy: nil, DialContext: d.DialContext, TLSClientConfig: conf,
-			TLSHandshakeTimeout: t.timeout(), ResponseHeaderTimeout: t.timeout(), DisableKeepAlives: true},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	t.client = netguard.Client(t.timeout(), t.AllowPrivate, errNotPublic, t.TLS)
 }
 
 // Try POSTs the one-click unsubscription to rawURL, an https URL.

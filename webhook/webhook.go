@@ -176,26 +176,9 @@ func (p *Poster) httpClient() *http.Client {
 }
 
 func (p *Poster) init() {
-	tlsConf := p.TLS
-	if tlsConf == nil {
-		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	d := netguard.Dialer(Timeout, p.AllowPrivate, ErrRefusedAddress)
-	p.client = &http.Client{
-		Timeout: Timeout,
-		Transport: &http.Transport{
-			Proxy:                 nil, // never through a proxy from the environment
-			DialContext:           d.DialContext,
-			TLSClientConfig:       tlsConf,
-			TLSHandshakeTimeout:   Timeout,
-			ResponseHeaderTimeout: Timeout,
-			MaxIdleConnsPerHost:   2,
-			IdleConnTimeout:       time.Minute,
-		},
-		// A redirect is the receiver's answer, not an instruction: it is
-		// recorded as a failure, so a URL cannot lead elsewhere.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	// A redirect is the receiver's answer, not an instruction: it is
+	// recorded as a failure.
+	p.client = netguard.Client(Timeout, p.AllowPrivate, ErrRefusedAddress, p.TLS)
 }
 
 // Post makes one attempt at o. A 2xx answer delivers it; 408, 425, 429,

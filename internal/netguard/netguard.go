@@ -7,8 +7,10 @@
 package netguard
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"syscall"
 	"time"
@@ -108,4 +110,30 @@ func Dialer(timeout time.Duration, allowPrivate bool, refused error) *net.Dialer
 		}
 		return nil
 	}}
+}
+
+// Client is an HTTP client for a stranger's URL: it dials only what
+// Public passes (any address with allowPrivate; a refused one fails with
+// refused, wrapped), through no proxy from the environment, with TLS 1.2
+// at least (conf, or the system's roots when nil), and follows no
+// redirect: a 3xx is the answer, so a URL cannot lead elsewhere. timeout
+// bounds the dial, the handshake, the wait for the answer and the whole
+// request.
+func Client(timeout time.Duration, allowPrivate bool, refused error, conf *tls.Config) *http.Client {
+	if conf == nil {
+		conf = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return &http.Client{
+		Timeout: timeout,
+		Transport: &http.Transport{
+			Proxy:                 nil,
+			DialContext:           Dialer(timeout, allowPrivate, refused).DialContext,
+			TLSClientConfig:       conf,
+			TLSHandshakeTimeout:   timeout,
+			ResponseHeaderTimeout: timeout,
+			MaxIdleConnsPerHost:   2,
+			IdleConnTimeout:       time.Minute,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 }
