@@ -2,7 +2,6 @@ package bimi
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -13,7 +12,6 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
-	"io"
 	"slices"
 	"strings"
 	"time"
@@ -306,7 +304,7 @@ func dataURI(u string) ([]byte, bool) {
 // certificate carries: a hash the certificate gives matches it, or the
 // images are the same once decompressed.
 func logoMatches(fetched, embedded []byte, hashes []HashAlgAndValue) bool {
-	plain := gunzip(embedded)
+	plain, _ := gunzip(embedded, MaxLogo)
 	for _, h := range hashes {
 		for _, cand := range [][]byte{fetched, embedded} {
 			var sum []byte
@@ -324,19 +322,4 @@ func logoMatches(fetched, embedded []byte, hashes []HashAlgAndValue) bool {
 		}
 	}
 	return bytes.Equal(plain, fetched)
-}
-
-func gunzip(b []byte) []byte {
-	if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
-		return b
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(b))
-	if err != nil {
-		return nil
-	}
-	out, err := io.ReadAll(io.LimitReader(zr, MaxLogo+1))
-	if err != nil || len(out) > MaxLogo {
-		return nil
-	}
-	return out
 }

@@ -67,18 +67,26 @@ func (c *Checker) fetch(ctx context.Context, u string, max int64) ([]byte, error
 	if int64(len(b)) > max {
 		return nil, fmt.Errorf("%w: more than %d bytes", errTooBig, max)
 	}
-	if len(b) > 2 && b[0] == 0x1f && b[1] == 0x8b {
-		zr, err := gzip.NewReader(bytes.NewReader(b))
-		if err != nil {
-			return nil, err
-		}
-		b, err = io.ReadAll(io.LimitReader(zr, max+1))
-		if err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
-		}
-		if int64(len(b)) > max {
-			return nil, fmt.Errorf("%w: more than %d bytes once decompressed", errTooBig, max)
-		}
+	return gunzip(b, max)
+}
+
+// gunzip decompresses b when it is gzip (a .svgz file, or the logo a
+// certificate carries), within max bytes; other bytes are returned as
+// they are.
+func gunzip(b []byte, max int64) ([]byte, error) {
+	if len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		return b, nil
 	}
-	return b, nil
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	out, err := io.ReadAll(io.LimitReader(zr, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("gzip: %w", err)
+	}
+	if int64(len(out)) > max {
+		return nil, fmt.Errorf("%w: more than %d bytes once decompressed", errTooBig, max)
+	}
+	return out, nil
 }
