@@ -210,7 +210,7 @@ func checkDMARC(ctx context.Context, r dnsx.Resolver, in Input) Item {
 		fixes = append(fixes, m("req.dmarc.fix-external", shown(host), shown(name)))
 	}
 	if len(fixes) > 0 {
-		it.Problem, it.Fix = m("req.dmarc.issues", "_dmarc."+shown(disc.Domain)), m("list", fixes)
+		it.Problem, it.Fix = m("req.dmarc.issues", "_dmarc."+shown(disc.Domain)), m("fixes", fixes)
 	}
 	return it
 }
@@ -568,7 +568,7 @@ func checkSize(in Input) Item {
 		fixes = append(fixes, m("req.size.fix-mime"))
 	}
 	if len(fixes) > 0 {
-		it.Fix = m("list", fixes)
+		it.Fix = m("fixes", fixes)
 	}
 	return it
 }
