@@ -107,19 +107,32 @@ func (q *Queue) Run(ctx context.Context) error {
 	}()
 	sem := make(chan struct{}, q.Workers)
 	for {
-		due, err := q.Store.Due(ctx, q.Now(), q.Workers*4)
-		if err != nil && ctx.Err() == nil {
-			q.Logger.Error("outbox: listing due mail", "err", err)
+		// Claim what the free workers can start now, and no more: a
+		// message claimed is this node's until its lease ends, so one
+		// claimed to wait here would keep another node from it. The
+		// claim also returns this node's messages in flight (its own
+		// leases), which are skipped; a message claimed beyond the free
+		// workers is given back at once.
+		free := q.Workers - len(sem)
+		var due []*store.Outgoing
+		if free > 0 {
+			var err error
+			due, err = q.Store.Due(ctx, q.Now(), free+q.inFlightCount())
+			if err != nil && ctx.Err() == nil {
+				q.Logger.Error("outbox: listing due mail", "err", err)
+			}
 		}
+		var extra []string
 		for _, o := range due {
-			if !q.claim(o.ID) {
+			if q.isInFlight(o.ID) {
 				continue
 			}
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return nil
+			if free == 0 || !q.claim(o.ID) {
+				extra = append(extra, o.ID)
+				continue
 			}
+			free--
+			sem <- struct{}{} // a free worker: this does not wait
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -130,6 +143,11 @@ func (q *Queue) Run(ctx context.Context) error {
 				q.release(o.ID)
 				q.Notify()
 			}()
+		}
+		if len(extra) > 0 {
+			if err := q.Store.ReleaseDeliveries(ctx, extra); err != nil && ctx.Err() == nil {
+				q.Logger.Error("outbox: giving back leases", "err", err)
+			}
 		}
 		wait := idle
 		if next, ok, err := q.Store.NextDue(ctx); err == nil && ok {
@@ -163,8 +181,8 @@ func (q *Queue) stillDue(ctx context.Context, id string) (*store.Outgoing, bool)
 	return o, due && !o.NextAttempt.After(q.Now())
 }
 
-// renew keeps the leases of the messages this node holds (in flight or
-// waiting for a worker) at a quarter of the lease until ctx ends, so no
+// renew keeps the leases of the messages this node is delivering at a
+// quarter of the lease until ctx ends, so no
 // other node takes them while this one lives; once it dies, another
 // node claims them within a lease.
 func (q *Queue) renew(ctx context.Context) {
@@ -189,6 +207,18 @@ func (q *Queue) renew(ctx context.Context) {
 			q.Logger.Error("outbox: renewing leases", "err", err)
 		}
 	}
+}
+
+func (q *Queue) inFlightCount() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.inFlight)
+}
+
+func (q *Queue) isInFlight(id string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.inFlight[id]
 }
 
 func (q *Queue) claim(id string) bool {

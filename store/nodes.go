@@ -105,6 +105,26 @@ func (s *Store) RenewDeliveries(ctx context.Context, now time.Time, ids []string
 	return s.renew(ctx, "outbox", now, ids)
 }
 
+// ReleaseDeliveries gives back this node's leases on the outgoing
+// messages ids, which it claimed and will not try now: any node may
+// claim them at once.
+func (s *Store) ReleaseDeliveries(ctx context.Context, ids []string) error {
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		args := []any{s.Node}
+		for _, id := range ids[:n] {
+			args = append(args, id)
+		}
+		err := s.claim(ctx, func(*sql.Rows) error { return nil }, `UPDATE outbox SET lease_until = 0 WHERE lease_owner = ? AND id IN (?`+
+			strings.Repeat(", ?", n-1)+`)`, args...)
+		if err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
 // StartAttempt marks the moment an attempt at the outgoing message id
 // begins; the outcome's record clears it. Another node that claims the
 // message with the mark still set knows the attempt was cut short

@@ -54,6 +54,23 @@ func TestDeliveryLeases(t *testing.T) {
 		if got, _ := b.Outgoing(ctx, "m1"); got.Resumed {
 			t.Error("the mark of the cut attempt outlived the recorded outcome")
 		}
+		// A message claimed and not tried now is given back: the other
+		// node has it at once.
+		if err := a.Enqueue(ctx, &Outgoing{ID: "m2", Created: now, State: Queued, Rcpt: "x@example.com", RcptDomain: "example.com", Data: []byte("m")}); err != nil {
+			t.Fatal(err)
+		}
+		if due, _ := a.Due(ctx, now, 10); len(due) != 1 {
+			t.Fatalf("a's claim of m2: %v", due)
+		}
+		if due, _ := b.Due(ctx, now, 10); len(due) != 0 {
+			t.Fatal("b took m2 while a holds it")
+		}
+		if err := a.ReleaseDeliveries(ctx, []string{"m2"}); err != nil {
+			t.Fatal(err)
+		}
+		if due, _ := b.Due(ctx, now, 10); len(due) != 1 || due[0].ID != "m2" {
+			t.Errorf("b after a gave m2 back: %v", due)
+		}
 	})
 }
 
