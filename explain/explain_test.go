@@ -194,8 +194,14 @@ func TestWarnings(t *testing.T) {
 	v.DKIM.Signatures[0].Key.Type, v.DKIM.Signatures[0].Key.Bits = "rsa", 1024
 	d := Diagnose(v, Options{})
 	joined := strings.Join(d.Warnings, "\n")
-	if !strings.Contains(joined, "+all") || !strings.Contains(joined, "1024 bits") {
+	if !strings.Contains(joined, "+all") || !strings.Contains(joined, "nearly anyone on the Internet") || !strings.Contains(joined, "1024 bits") {
 		t.Errorf("warnings: %q", d.Warnings)
+	}
+	// A network of millions is said as such, not as anyone.
+	e.MatchPath[len(e.MatchPath)-1].Term = "ip4:198.0.0.0/8"
+	joined = strings.Join(Diagnose(v, Options{}).Warnings, "\n")
+	if !strings.Contains(joined, "ip4:198.0.0.0/8") || !strings.Contains(joined, "a network of millions of addresses") || strings.Contains(joined, "nearly anyone") {
+		t.Errorf("a /8: %q", joined)
 	}
 }
 

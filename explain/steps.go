@@ -388,7 +388,11 @@ func (x *explainer) rdnsStep() {
 func (x *explainer) warnings() {
 	if e := x.spfEval(); e != nil {
 		if term, domain, ok := e.AuthorizesAnyone(); ok {
-			x.d.Warnings = append(x.d.Warnings, x.t("warn.spf-anyone", term, domain, e.Domain))
+			key := "warn.spf-wide" // an ip4/ip6 network of millions of addresses
+			if strings.HasSuffix(strings.ToLower(term), "all") {
+				key = "warn.spf-anyone"
+			}
+			x.d.Warnings = append(x.d.Warnings, x.t(key, term, domain, e.Domain))
 		}
 	}
 	for _, s := range x.passing() {

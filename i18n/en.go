@@ -74,6 +74,7 @@ var en = map[string]string{
 
 	// Warnings.
 	"warn.spf-anyone":    "SPF passes only because %s (in the record of %s) lets nearly anyone on the Internet send as %s. Anyone can forge your mail: list your own servers instead.",
+	"warn.spf-wide":      "SPF passes only because %s (in the record of %s) lets a network of millions of addresses send as %s. Anyone with an address in it can forge your mail: list your own servers instead.",
 	"warn.dkim-weak":     "The DKIM key %s has %s bits: Gmail and Yahoo expect at least 2048. Generate a 2048-bit key and publish it.",
 	"warn.dmarc-testing": "The DMARC record has t=y (testing): receivers do not apply its policy yet.",
 

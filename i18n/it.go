@@ -75,6 +75,7 @@ var it = map[string]string{
 
 	// Warnings.
 	"warn.spf-anyone":    "SPF è superato solo perché %s (nel record di %s) permette a quasi chiunque su Internet di inviare come %s. Chiunque può falsificare la tua posta: elenca invece i tuoi server.",
+	"warn.spf-wide":      "SPF è superato solo perché %s (nel record di %s) permette a una rete di milioni di indirizzi di inviare come %s. Chiunque abbia un indirizzo lì dentro può falsificare la tua posta: elenca invece i tuoi server.",
 	"warn.dkim-weak":     "La chiave DKIM %s ha %s bit: Gmail e Yahoo se ne aspettano almeno 2048. Genera una chiave da 2048 bit e pubblicala.",
 	"warn.dmarc-testing": "Il record DMARC ha t=y (test): i server che ricevono non ne applicano ancora la policy.",
 
