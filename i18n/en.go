@@ -188,7 +188,7 @@ var en = map[string]string{
 	"domain.severity":    "Severity",
 	"domain.area":        "Area",
 	"domain.finding":     "Finding",
-	"domain.worst":       "Worst case over the whole tree: %d of 10 DNS-querying terms, %d of 2 void lookups; %d IPv4 addresses and %d IPv6 networks authorized.",
+	"domain.worst":       "Worst case over the whole tree: %d of 10 DNS-querying terms, %d of 2 void lookups; authorized: IPv4 addresses %d, IPv6 networks %d.",
 	"domain.evaluation":  "Evaluation",
 	"domain.selector":    "Selector",
 	"domain.source":      "Source",
@@ -818,7 +818,7 @@ var en = map[string]string{
 	"lint.spf.overlap":            "%s (%s) overlaps %s (%s)",
 	"lint.spf.duplicate":          "%s (%s) duplicates %s (%s)",
 	"lint.spf.overlap.fix":        "remove the narrower or repeated one",
-	"lint.spf.authorized":         "the tree authorizes %d IPv4 addresses and %d IPv6 networks",
+	"lint.spf.authorized":         "the tree authorizes IPv4 addresses: %d; IPv6 networks: %d",
 	"lint.spf.wide":               "%d IPv4 addresses is a lot: anyone on those networks can send as you",
 	"lint.spf.wide.fix":           "authorize your providers' includes and your own hosts, not whole provider ranges",
 

@@ -189,7 +189,7 @@ var it = map[string]string{
 	"domain.severity":    "Gravità",
 	"domain.area":        "Ambito",
 	"domain.finding":     "Rilievo",
-	"domain.worst":       "Caso peggiore su tutto l'albero: %d su 10 termini che interrogano il DNS, %d su 2 ricerche a vuoto; %d indirizzi IPv4 e %d reti IPv6 autorizzati.",
+	"domain.worst":       "Caso peggiore su tutto l'albero: %d su 10 termini che interrogano il DNS, %d su 2 ricerche a vuoto; autorizzati: indirizzi IPv4 %d, reti IPv6 %d.",
 	"domain.evaluation":  "Valutazione",
 	"domain.selector":    "Selettore",
 	"domain.source":      "Origine",
@@ -819,7 +819,7 @@ var it = map[string]string{
 	"lint.spf.overlap":            "%s (%s) si sovrappone a %s (%s)",
 	"lint.spf.duplicate":          "%s (%s) ripete %s (%s)",
 	"lint.spf.overlap.fix":        "togli quello più stretto o ripetuto",
-	"lint.spf.authorized":         "l'albero autorizza %d indirizzi IPv4 e %d reti IPv6",
+	"lint.spf.authorized":         "l'albero autorizza indirizzi IPv4: %d; reti IPv6: %d",
 	"lint.spf.wide":               "%d indirizzi IPv4 sono tanti: chiunque su quelle reti può inviare a tuo nome",
 	"lint.spf.wide.fix":           "autorizza gli include dei tuoi provider e i tuoi server, non intere reti dei provider",
 
